@@ -1,0 +1,114 @@
+#pragma once
+/// \file
+/// A small, fast, reproducible random number generator (xoshiro256**, seeded by splitmix64).
+/// The standard distributions are implementation-defined; these are not, so a seed gives the same
+/// numbers with every standard library.
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <span>
+#include <utility>
+
+#include "neuroplast/core/types.hpp"
+
+namespace neuroplast {
+
+namespace detail {
+// __extension__ keeps -Wpedantic quiet about the GCC/Clang 128-bit integer.
+__extension__ typedef unsigned __int128 uint128;
+}  // namespace detail
+
+/// Reproducible pseudo-random stream. Copyable (a copy continues the same sequence); `split()`
+/// derives an independent stream, so components seeded from one parent do not share numbers.
+class Rng {
+ public:
+  /// Seeds the four state words from `seed` through splitmix64 (any seed, 0 included, is fine).
+  explicit Rng(std::uint64_t seed = 0) noexcept { reseed(seed); }
+
+  /// Restarts the stream as if freshly constructed with `seed`.
+  void reseed(std::uint64_t seed) noexcept {
+    for (auto& word : state_) word = splitmix64(seed);
+    has_spare_normal_ = false;
+  }
+
+  /// Next raw 64-bit value.
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+  /// Uniform double in [0, 1) with 53 random bits.
+  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+  /// Uniform double in [low, high).
+  double uniform(double low, double high) noexcept { return low + (high - low) * uniform(); }
+
+  /// Uniform integer in [0, n) without modulo bias (Lemire's multiply-and-reject). `n` must be > 0.
+  std::uint64_t below(std::uint64_t n) noexcept {
+    detail::uint128 m = static_cast<detail::uint128>(next()) * n;
+    auto low = static_cast<std::uint64_t>(m);
+    if (low < n) {
+      const std::uint64_t threshold = (0 - n) % n;
+      while (low < threshold) {
+        m = static_cast<detail::uint128>(next()) * n;
+        low = static_cast<std::uint64_t>(m);
+      }
+    }
+    return static_cast<std::uint64_t>(m >> 64);
+  }
+
+  /// Standard normal variate (Box–Muller; the second value of each pair is kept for the next call).
+  double normal() noexcept {
+    if (has_spare_normal_) {
+      has_spare_normal_ = false;
+      return spare_normal_;
+    }
+    double u1 = uniform();
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    spare_normal_ = radius * std::sin(angle);
+    has_spare_normal_ = true;
+    return radius * std::cos(angle);
+  }
+
+  /// Normal variate with the given mean and standard deviation.
+  double normal(double mean, double stddev) noexcept { return mean + stddev * normal(); }
+
+  /// True with probability `p`.
+  bool bernoulli(double p) noexcept { return uniform() < p; }
+
+  /// Fisher–Yates shuffle of any contiguous range.
+  template <class V>
+  void shuffle(std::span<V> values) noexcept {
+    for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[below(i)]);
+  }
+
+  /// An independent child stream; advances this stream by one draw.
+  Rng split() noexcept { return Rng(next()); }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  static std::uint64_t splitmix64(std::uint64_t& x) noexcept {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  std::array<std::uint64_t, 4> state_{};
+  double spare_normal_ = 0.0;
+  bool has_spare_normal_ = false;
+};
+
+}  // namespace neuroplast

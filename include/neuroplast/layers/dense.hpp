@@ -1,0 +1,104 @@
+#pragma once
+/// \file
+/// A fully connected layer whose two neuron axes (inputs and outputs) can be edited in place.
+
+#include "neuroplast/core/axis_edit.hpp"
+#include "neuroplast/core/param.hpp"
+#include "neuroplast/layers/activation.hpp"
+
+namespace neuroplast {
+
+/// Which tensor of a layer a Param is; optimizers use it (weight decay applies to weights only).
+enum class ParamKind { weight, bias };
+
+/// The parameters of a dense layer, independent of its activation: weights `W` (`outputs ×
+/// inputs`, with a connection mask of the same shape) and bias `b` (`outputs`). Rows of W and b are
+/// the layer's output neuron axis, columns of W its input axis.
+template <Scalar T>
+class DenseParams {
+ public:
+  DenseParams() = default;
+  /// Zero weights and bias for a layer `inputs → outputs`, all connections active.
+  DenseParams(Index inputs, Index outputs) : weight_(outputs, inputs, true), bias_(outputs, 1, false) {}
+
+  Index inputs() const noexcept { return weight_.cols(); }
+  Index outputs() const noexcept { return weight_.rows(); }
+  /// Weights plus biases, masked connections included.
+  Index parameter_count() const noexcept { return outputs() * inputs() + outputs(); }
+
+  /// W, `outputs × inputs`. Entries where the connection mask is 0 must stay 0; after writing into
+  /// them call `apply_mask()`.
+  MatrixView<T> weights() noexcept { return weight_.value.view(); }
+  ConstMatrixView<T> weights() const noexcept { return weight_.value.view(); }
+  /// b, `outputs`.
+  VectorView<T> bias() noexcept { return VectorView<T>(bias_.value.data(), outputs()); }
+  ConstVectorView<T> bias() const noexcept { return ConstVectorView<T>(bias_.value.data(), outputs()); }
+  /// Connection mask, `outputs × inputs`: 1 = active, 0 = pruned.
+  ConstMatrixView<T> connection_mask() const noexcept { return weight_.mask.view(); }
+  /// dLoss/dW of the last backward pass, `outputs × inputs`.
+  ConstMatrixView<T> weight_gradient() const noexcept { return weight_.grad.view(); }
+  /// dLoss/db of the last backward pass, `outputs`.
+  ConstVectorView<T> bias_gradient() const noexcept { return ConstVectorView<T>(bias_.grad.data(), outputs()); }
+
+  Param<T>& weight_param() noexcept { return weight_; }
+  const Param<T>& weight_param() const noexcept { return weight_; }
+  Param<T>& bias_param() noexcept { return bias_; }
+  const Param<T>& bias_param() const noexcept { return bias_; }
+
+  /// Edits the output axis: rows of W and b, in every plane.
+  void apply_output_edit(const AxisEdit& edit) {
+    weight_.apply(edit, Dim::rows);
+    bias_.apply(edit, Dim::rows);
+  }
+  /// Edits the input axis: columns of W, in every plane.
+  void apply_input_edit(const AxisEdit& edit) { weight_.apply(edit, Dim::cols); }
+
+  /// Reserves room for `outputs × inputs` in every plane.
+  void reserve(Index inputs, Index outputs) {
+    weight_.reserve(outputs, inputs);
+    bias_.reserve(outputs, 1);
+  }
+
+  /// Re-zeroes weights, gradients and optimizer state where the mask is 0.
+  void apply_mask() { weight_.apply_mask(); }
+
+ private:
+  Param<T> weight_;
+  Param<T> bias_;
+};
+
+/// A dense layer `a = f(W x + b)` with activation policy `Act`. Inputs and outputs are batches,
+/// one sample per column: `x` is `inputs × batch`, `a` is `outputs × batch`.
+template <Scalar T, Activation Act>
+class Dense : public DenseParams<T> {
+ public:
+  using activation = Act;
+  using DenseParams<T>::DenseParams;
+
+  /// out = f(W in + b). `in`: `inputs × batch`; `out`: a writable `outputs × batch` expression that
+  /// must not alias `in`. Allocation-free when `out` is preallocated.
+  template <class In, class Out>
+  void forward(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>& out) const {
+    out.noalias() = this->weights() * in;
+    out.colwise() += this->bias();
+    if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
+  }
+
+  /// Backward pass for the batch `in` whose forward output was `out`.
+  /// On entry `delta` (`outputs × batch`) holds dLoss/d`out`; on exit it holds dLoss/dz. Sets the
+  /// weight gradient dZ inᵀ (zero where masked) and the bias gradient (row sums of dZ), and, when
+  /// `delta_in` is given, writes dLoss/d`in` = Wᵀ dZ into it (`inputs × batch`).
+  template <class In, class Out, class Delta, class DeltaIn = MatrixView<T>>
+  void backward(const Eigen::MatrixBase<In>& in, const Eigen::MatrixBase<Out>& out,
+                Eigen::MatrixBase<Delta>& delta, DeltaIn* delta_in = nullptr) {
+    if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
+    Param<T>& w = this->weight_param();
+    auto grad_w = w.grad.view();
+    grad_w.noalias() = delta * in.transpose();
+    if (w.masked) grad_w.array() *= w.mask.view().array();
+    VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() = delta.rowwise().sum();
+    if (delta_in != nullptr) delta_in->noalias() = this->weights().transpose() * delta;
+  }
+};
+
+}  // namespace neuroplast

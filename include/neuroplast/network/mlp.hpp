@@ -1,0 +1,344 @@
+#pragma once
+/// \file
+/// A multi-layer perceptron of any depth whose hidden layers can grow, shrink and be re-wired.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "neuroplast/core/axis_edit.hpp"
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/layers/dense.hpp"
+#include "neuroplast/network/workspace.hpp"
+
+namespace neuroplast {
+
+/// A multi-layer perceptron: dense layers with activation `Act` on every hidden layer and a linear
+/// output layer (the network returns logits).
+///
+/// `sizes()` = {inputs, hidden_0, …, hidden_{H−1}, outputs}. Dense layer l maps `sizes()[l]` to
+/// `sizes()[l+1]`, so it has weights `sizes()[l+1] × sizes()[l]`. Hidden layer h is the neuron axis
+/// between dense layers h and h+1: the rows of W(h) and b(h) and the columns of W(h+1), together
+/// with every gradient, optimizer moment, mask and per-neuron record bound to them. Every structural
+/// edit goes through `edit_axis`, which applies it to all of these at once.
+///
+/// Initialisation is deterministic for a seed: hidden layers use He normal (std √(2/fan_in)) for the
+/// ReLU family and Glorot uniform (±√(6/(fan_in+fan_out))) otherwise; the output layer uses Glorot
+/// uniform; biases start at 0.
+template <Scalar T, Activation Act = Relu>
+class Mlp {
+ public:
+  using scalar = T;
+  using activation = Act;
+
+  /// Builds a network with the given layer sizes (inputs, hidden…, outputs), at least two entries,
+  /// all ≥ 1. Throws Error otherwise.
+  explicit Mlp(std::vector<Index> sizes, std::uint64_t seed = 0) : rng_(seed) {
+    if (sizes.size() < 2) {
+      detail::fail("Mlp: sizes ", detail::format_sizes(sizes),
+                   " must list at least the inputs and the outputs, e.g. {784, 128, 10}");
+    }
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      if (sizes[i] < 1) {
+        detail::fail("Mlp: sizes[", i, "] = ", sizes[i], " in ", detail::format_sizes(sizes),
+                     "; every layer needs at least one neuron");
+      }
+    }
+    const std::size_t dense_count = sizes.size() - 1;
+    hidden_.reserve(dense_count - 1);
+    for (std::size_t l = 0; l + 1 < dense_count; ++l) {
+      hidden_.emplace_back(sizes[l], sizes[l + 1]);
+      initialise(hidden_.back(), Act::relu_family);
+    }
+    output_ = Dense<T, Identity>(sizes[dense_count - 1], sizes[dense_count]);
+    initialise(output_, false);
+    neuron_ids_.resize(hidden_.size());
+    for (std::size_t h = 0; h < hidden_.size(); ++h) {
+      for (Index i = 0; i < sizes[h + 1]; ++i) neuron_ids_[h].push_back(next_neuron_id_++);
+    }
+  }
+
+  /// {inputs, hidden…, outputs}.
+  std::vector<Index> sizes() const {
+    std::vector<Index> s;
+    s.reserve(hidden_.size() + 2);
+    s.push_back(layer(0).inputs());
+    for (std::size_t l = 0; l < static_cast<std::size_t>(layer_count()); ++l) s.push_back(layer(l).outputs());
+    return s;
+  }
+  /// Number of dense layers (= hidden layers + 1).
+  Index layer_count() const noexcept { return static_cast<Index>(hidden_.size()) + 1; }
+  /// Number of hidden layers (editable neuron axes).
+  Index hidden_layer_count() const noexcept { return static_cast<Index>(hidden_.size()); }
+  Index input_size() const noexcept { return layer(0).inputs(); }
+  Index output_size() const noexcept { return output_.outputs(); }
+
+  /// Active weights plus biases; masked weights count until their neuron is removed.
+  Index parameter_count() const noexcept {
+    Index n = output_.parameter_count();
+    for (const auto& d : hidden_) n += d.parameter_count();
+    return n;
+  }
+
+  /// Weights of dense layer l, `sizes()[l+1] × sizes()[l]`. Throws Error for l out of range.
+  /// Masked entries must stay 0: after writing into them, call `apply_masks()`.
+  MatrixView<T> weights(Index l) { return params(l, "weights").weights(); }
+  ConstMatrixView<T> weights(Index l) const { return params(l, "weights").weights(); }
+  /// Bias of dense layer l, `sizes()[l+1]`.
+  VectorView<T> bias(Index l) { return params(l, "bias").bias(); }
+  ConstVectorView<T> bias(Index l) const { return params(l, "bias").bias(); }
+  /// Connection mask of dense layer l, same shape as `weights(l)`: 1 = active, 0 = pruned.
+  ConstMatrixView<T> connection_mask(Index l) const { return params(l, "connection_mask").connection_mask(); }
+  /// dLoss/dW(l) from the last `backward`.
+  ConstMatrixView<T> weight_gradient(Index l) const { return params(l, "weight_gradient").weight_gradient(); }
+  /// dLoss/db(l) from the last `backward`.
+  ConstVectorView<T> bias_gradient(Index l) const { return params(l, "bias_gradient").bias_gradient(); }
+
+  /// All tensors of dense layer l (weights, bias, their gradients, masks and optimizer state).
+  DenseParams<T>& layer_params(Index l) { return params(l, "layer_params"); }
+  const DenseParams<T>& layer_params(Index l) const { return params(l, "layer_params"); }
+
+  /// Calls `f(Param<T>&, ParamKind)` for every trainable tensor, layer by layer, weight then bias.
+  template <class F>
+  void for_each_param(F&& f) {
+    for (auto& d : hidden_) {
+      f(d.weight_param(), ParamKind::weight);
+      f(d.bias_param(), ParamKind::bias);
+    }
+    f(output_.weight_param(), ParamKind::weight);
+    f(output_.bias_param(), ParamKind::bias);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inference and training passes
+
+  /// Logits for a batch: `X` is `sizes()[0] × batch`, the result `sizes().back() × batch`.
+  /// Throws Error on a wrong row count, an empty batch, or a non-finite input.
+  Matrix<T> forward(const MatrixRef<T>& X) const {
+    Workspace<T> ws;
+    return forward(X, ws);
+  }
+
+  /// As `forward(X)`, reusing `ws` for every intermediate: no allocation once `ws` has seen a batch
+  /// of this size. The returned view points into `ws` and lives until its next use.
+  ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace<T>& ws) const {
+    check_input(X, "forward");
+    if (!X.allFinite()) {
+      detail::fail<NumericError>("forward: the input batch contains NaN or infinity; clean the data");
+    }
+    run_forward(X, ws, false);
+    return ws.output();
+  }
+
+  /// Index of the largest logit of each column of `X`.
+  std::vector<int> predict(const MatrixRef<T>& X) const {
+    const Matrix<T> logits = forward(X);
+    return argmax_columns(logits);
+  }
+
+  /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input is
+  /// not checked for finiteness (a Dataset is checked once when built). Allocation-free in steady
+  /// state.
+  ConstMatrixView<T> forward_train(const MatrixRef<T>& X, Workspace<T>& ws) const {
+    check_input(X, "forward_train");
+    run_forward(X, ws, true);
+    return ws.output();
+  }
+
+  /// Backward pass after `forward_train(X, ws)` and after the loss wrote dLoss/dlogits into
+  /// `ws.output_gradient()`. Sets every layer's weight and bias gradient (masked entries 0).
+  void backward(const MatrixRef<T>& X, Workspace<T>& ws) {
+    const auto last = static_cast<std::size_t>(layer_count() - 1);
+    for (std::size_t l = last + 1; l-- > 0;) {
+      auto delta = ws.delta(l);
+      auto out = ws.activation(l);
+      auto run = [&](auto& layer) {
+        if (l == 0) {
+          layer.backward(X, out, delta);
+        } else {
+          auto delta_in = ws.delta(l - 1);
+          layer.backward(ws.activation(l - 1), out, delta, &delta_in);
+        }
+      };
+      if (l == last) {
+        run(output_);
+      } else {
+        run(hidden_[l]);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Structure
+
+  /// ANDs a 0/1 mask (any Eigen expression of the shape of `weights(l)`) into `connection_mask(l)`
+  /// and zeroes the pruned weights with their gradients and optimizer state. Throws Error (leaving
+  /// the network unchanged) on a bad layer, a wrong shape, or entries other than 0 and 1.
+  template <class D>
+  void prune_connections(Index l, const Eigen::MatrixBase<D>& mask) {
+    DenseParams<T>& d = params(l, "prune_connections");
+    if (mask.rows() != d.outputs() || mask.cols() != d.inputs()) {
+      detail::fail("prune_connections: mask is ", detail::format_shape(mask.rows(), mask.cols()),
+                   " but weights(", l, ") is ", detail::format_shape(d.outputs(), d.inputs()),
+                   "; pass a mask of the weights' shape");
+    }
+    const auto m = mask.template cast<T>().eval();
+    if (!((m.array() == T(0)) || (m.array() == T(1))).all()) {
+      detail::fail("prune_connections: mask for layer ", l, " has entries other than 0 and 1");
+    }
+    Param<T>& w = d.weight_param();
+    w.mask.view().array() *= m.array();
+    w.refresh_masked();
+    w.apply_mask();
+  }
+
+  /// Re-establishes "masked weights are 0" in every layer (after writing into `weights(l)`).
+  void apply_masks() {
+    for (auto& d : hidden_) d.apply_mask();
+    output_.apply_mask();
+  }
+
+  /// Reserves room for `neurons` neurons in hidden layer h (rows of W(h), b(h), columns of W(h+1),
+  /// in every plane), so growth up to that width never reallocates.
+  void reserve(Index h, Index neurons) {
+    check_hidden(h, "reserve");
+    DenseParams<T>& in = params(h, "reserve");
+    DenseParams<T>& out = params(h + 1, "reserve");
+    in.reserve(in.inputs(), neurons);
+    out.reserve(neurons, out.outputs());
+    neuron_ids_[static_cast<std::size_t>(h)].reserve(static_cast<std::size_t>(neurons));
+  }
+
+  /// Neurons hidden layer h can hold without reallocating.
+  Index capacity(Index h) const {
+    check_hidden(h, "capacity");
+    const Param<T>& w = params(h, "capacity").weight_param();
+    const Param<T>& next = params(h + 1, "capacity").weight_param();
+    return std::min(w.value.row_capacity(), next.value.col_capacity());
+  }
+
+  /// Stable identity of each neuron of hidden layer h: ids survive moves caused by removals and
+  /// permutations, and new neurons get fresh ids.
+  const std::vector<std::uint64_t>& neuron_ids(Index h) const {
+    check_hidden(h, "neuron_ids");
+    return neuron_ids_[static_cast<std::size_t>(h)];
+  }
+
+  /// Low-level structural edit of hidden layer h, applied to every tensor bound to that axis.
+  /// Grown neurons have all-zero fan-in, fan-out and bias (initialisers then write them); returns
+  /// the old → new index map. The edit must be valid for the axis (higher-level calls such as
+  /// `grow_neurons` validate with messages naming the layer).
+  std::vector<Index> edit_axis(Index h, const AxisEdit& edit) {
+    check_hidden(h, "edit_axis");
+    if (edit.old_size() != params(h, "edit_axis").outputs()) {
+      detail::fail("edit_axis: edit is for an axis of ", edit.old_size(), " neurons but hidden layer ", h,
+                   " has ", params(h, "edit_axis").outputs());
+    }
+    params(h, "edit_axis").apply_output_edit(edit);
+    params(h + 1, "edit_axis").apply_input_edit(edit);
+    auto& ids = neuron_ids_[static_cast<std::size_t>(h)];
+    edit.apply(ids);
+    for (Index i = edit.old_size(); i < edit.new_size(); ++i) ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
+    return edit.new_index();
+  }
+
+  /// The network's random stream, used by initialisers of new neurons (kept, so a copied network
+  /// grows exactly like the original).
+  Rng& rng() noexcept { return rng_; }
+
+ private:
+  void check_input(const MatrixRef<T>& X, const char* where) const {
+    if (X.rows() != input_size()) {
+      detail::fail(where, ": input has ", X.rows(), " rows but the network expects ", input_size(),
+                   " (samples are columns: pass features × batch)");
+    }
+    if (X.cols() == 0) detail::fail(where, ": the input batch is empty (0 columns)");
+  }
+
+  void run_forward(const MatrixRef<T>& X, Workspace<T>& ws, bool training) const {
+    const auto layers = static_cast<std::size_t>(layer_count());
+    for (std::size_t l = 0; l < layers; ++l) ws.shape(layers, l, layer(l).outputs(), X.cols(), training);
+    for (std::size_t l = 0; l < layers; ++l) {
+      auto out = ws.activation_buffer(l);
+      auto run = [&](const auto& d) {
+        if (l == 0) {
+          d.forward(X, out);
+        } else {
+          d.forward(ws.activation(l - 1), out);
+        }
+      };
+      if (l + 1 == layers) {
+        run(output_);
+      } else {
+        run(hidden_[l]);
+      }
+    }
+  }
+
+  static std::vector<int> argmax_columns(const Matrix<T>& logits) {
+    std::vector<int> out(static_cast<std::size_t>(logits.cols()));
+    for (Index c = 0; c < logits.cols(); ++c) {
+      Index best = 0;
+      logits.col(c).maxCoeff(&best);
+      out[static_cast<std::size_t>(c)] = static_cast<int>(best);
+    }
+    return out;
+  }
+
+  void initialise(DenseParams<T>& d, bool he) {
+    Rng r = rng_.split();
+    auto w = d.weights();
+    const double fan_in = static_cast<double>(d.inputs());
+    const double fan_out = static_cast<double>(d.outputs());
+    if (he) {
+      const double stddev = std::sqrt(2.0 / fan_in);
+      for (Index c = 0; c < w.cols(); ++c)
+        for (Index r0 = 0; r0 < w.rows(); ++r0) w(r0, c) = static_cast<T>(r.normal(0.0, stddev));
+    } else {
+      const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+      for (Index c = 0; c < w.cols(); ++c)
+        for (Index r0 = 0; r0 < w.rows(); ++r0) w(r0, c) = static_cast<T>(r.uniform(-limit, limit));
+    }
+  }
+
+  void check_layer(Index l, const char* where) const {
+    if (l < 0 || l >= layer_count()) {
+      detail::fail(where, ": layer ", l, " does not exist (the network has ", layer_count(),
+                   " dense layers: 0..", layer_count() - 1, ")");
+    }
+  }
+
+  void check_hidden(Index h, const char* where) const {
+    if (h < 0 || h >= hidden_layer_count()) {
+      if (hidden_layer_count() == 0) {
+        detail::fail(where, ": hidden layer ", h, " does not exist (the network has no hidden layers)");
+      }
+      detail::fail(where, ": hidden layer ", h, " does not exist (the network has ", hidden_layer_count(),
+                   " hidden layers: 0..", hidden_layer_count() - 1, ")");
+    }
+  }
+
+  const DenseParams<T>& layer(std::size_t l) const noexcept {
+    return l == hidden_.size() ? static_cast<const DenseParams<T>&>(output_) : hidden_[l];
+  }
+  DenseParams<T>& params(Index l, const char* where) {
+    check_layer(l, where);
+    return static_cast<std::size_t>(l) == hidden_.size() ? static_cast<DenseParams<T>&>(output_)
+                                                        : hidden_[static_cast<std::size_t>(l)];
+  }
+  const DenseParams<T>& params(Index l, const char* where) const {
+    check_layer(l, where);
+    return layer(static_cast<std::size_t>(l));
+  }
+
+  std::vector<Dense<T, Act>> hidden_;
+  Dense<T, Identity> output_;
+  std::vector<std::vector<std::uint64_t>> neuron_ids_;  // one per hidden axis, bound to it
+  std::uint64_t next_neuron_id_ = 0;
+  Rng rng_;
+};
+
+}  // namespace neuroplast

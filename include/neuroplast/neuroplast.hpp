@@ -1,0 +1,27 @@
+#pragma once
+/// \file
+/// One include for all of neuroplast.
+
+#include "neuroplast/core/axis_edit.hpp"
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/core/growable_matrix.hpp"
+#include "neuroplast/core/param.hpp"
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/core/types.hpp"
+#include "neuroplast/data/csv.hpp"
+#include "neuroplast/data/dataset.hpp"
+#include "neuroplast/data/idx.hpp"
+#include "neuroplast/layers/activation.hpp"
+#include "neuroplast/layers/dense.hpp"
+#include "neuroplast/loss/mse.hpp"
+#include "neuroplast/loss/softmax_cross_entropy.hpp"
+#include "neuroplast/loss/targets.hpp"
+#include "neuroplast/network/mlp.hpp"
+#include "neuroplast/network/workspace.hpp"
+#include "neuroplast/optim/adam.hpp"
+#include "neuroplast/optim/optimizer.hpp"
+#include "neuroplast/optim/sgd.hpp"
+#include "neuroplast/train/history.hpp"
+#include "neuroplast/train/static_policy.hpp"
+#include "neuroplast/train/train_options.hpp"
+#include "neuroplast/train/trainer.hpp"

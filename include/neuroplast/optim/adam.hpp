@@ -1,0 +1,131 @@
+#pragma once
+/// \file
+/// Adam and AdamW with per-parameter bias correction that survives growth.
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "neuroplast/layers/dense.hpp"
+#include "neuroplast/optim/optimizer.hpp"
+
+namespace neuroplast {
+
+namespace detail {
+
+/// The Adam update shared by Adam and AdamW. With t the age of a parameter in steps,
+///   m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²,
+///   w ← w − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε).
+/// A parameter's age counts from the step its row or column neuron was born (the younger of the
+/// two), so neurons grown mid-training start with the same bias correction as a fresh network,
+/// while the existing parameters move exactly as if nothing had grown.
+template <Scalar T>
+class AdamCore {
+ public:
+  static void update(Param<T>& p, std::int64_t t, T lr, T beta1, T beta2, T eps, T l2, T decoupled,
+                     std::vector<T>& scratch) {
+    auto& s = p.state_for("adam", 2);
+    stamp_births(p.row_birth, t - 1);
+    stamp_births(p.col_birth, t - 1);
+    auto w = p.value.view();
+    auto g = p.grad.view();
+    auto m = s[0].view();
+    auto v = s[1].view();
+    if (l2 != T(0)) g += l2 * w;  // L2 penalty (Adam); the gradient plane is scratch after backward
+    m = beta1 * m + (T(1) - beta1) * g;
+    v = beta2 * v + (T(1) - beta2) * g.cwiseAbs2();
+    if (decoupled != T(0)) w *= T(1) - lr * decoupled;  // AdamW: decay not scaled by the moments
+    if (!p.has_young_neurons()) {
+      const T c1 = T(1) / (T(1) - std::pow(beta1, static_cast<T>(t)));
+      const T c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, static_cast<T>(t)));
+      w.array() -= (lr * c1) * m.array() / (c2 * v.array().sqrt() + eps);
+    } else {
+      // Correction factors shrink with age, so an entry's factor is the larger of its row's and
+      // its column's (the younger neuron decides).
+      const Index rows = w.rows();
+      scratch.resize(static_cast<std::size_t>(2 * rows));
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r1(scratch.data(), rows), r2(scratch.data() + rows, rows);
+      for (Index i = 0; i < rows; ++i) {
+        const auto age = static_cast<T>(t - p.row_birth[static_cast<std::size_t>(i)]);
+        r1(i) = T(1) / (T(1) - std::pow(beta1, age));
+        r2(i) = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+      }
+      for (Index j = 0; j < w.cols(); ++j) {
+        const auto age = static_cast<T>(t - p.col_birth[static_cast<std::size_t>(j)]);
+        const T c1 = T(1) / (T(1) - std::pow(beta1, age));
+        const T c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+        w.col(j).array() -=
+            lr * r1.max(c1) * m.col(j).array() / (r2.max(c2) * v.col(j).array().sqrt() + eps);
+      }
+    }
+    reapply_mask(p);
+  }
+};
+
+template <class O>
+void validate_adam(const O& o) {
+  check_positive(O::name, "learning_rate", o.learning_rate);
+  check_range(O::name, "beta1", o.beta1, 0.0, 1.0);
+  check_range(O::name, "beta2", o.beta2, 0.0, 1.0);
+  check_positive(O::name, "epsilon", o.epsilon);
+  check_range(O::name, "weight_decay", o.weight_decay, 0.0, 1.0, true);
+}
+
+}  // namespace detail
+
+/// Adam (Kingma & Ba) with optional L2 weight decay added to the gradient of weights (not biases).
+/// Two state planes per parameter (m, v), bound to the neuron axes; see detail::AdamCore for the
+/// update and how grown neurons are bias-corrected.
+template <Scalar T>
+struct Adam {
+  static constexpr std::string_view name = "adam";
+  T learning_rate = T(1e-3);
+  T beta1 = T(0.9);
+  T beta2 = T(0.999);
+  T epsilon = T(1e-8);
+  T weight_decay = T(0);
+  std::int64_t steps = 0;  ///< steps taken so far
+
+  /// Throws Error on a non-positive learning rate or epsilon, betas outside [0, 1), bad decay.
+  void validate() const { detail::validate_adam(*this); }
+
+  template <class Net>
+  void step(Net& net) {
+    ++steps;
+    net.for_each_param([&](Param<T>& p, ParamKind kind) {
+      detail::AdamCore<T>::update(p, steps, learning_rate, beta1, beta2, epsilon,
+                                  kind == ParamKind::weight ? weight_decay : T(0), T(0), scratch_);
+    });
+  }
+
+  std::vector<T> scratch_{};  ///< reused per-row correction factors (implementation detail)
+};
+
+/// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay w ← w (1 − lr·weight_decay) on
+/// weights (not biases), applied before the moment step.
+template <Scalar T>
+struct AdamW {
+  static constexpr std::string_view name = "adamw";
+  T learning_rate = T(1e-3);
+  T beta1 = T(0.9);
+  T beta2 = T(0.999);
+  T epsilon = T(1e-8);
+  T weight_decay = T(0.01);
+  std::int64_t steps = 0;  ///< steps taken so far
+
+  void validate() const { detail::validate_adam(*this); }
+
+  template <class Net>
+  void step(Net& net) {
+    ++steps;
+    net.for_each_param([&](Param<T>& p, ParamKind kind) {
+      detail::AdamCore<T>::update(p, steps, learning_rate, beta1, beta2, epsilon, T(0),
+                                  kind == ParamKind::weight ? weight_decay : T(0), scratch_);
+    });
+  }
+
+  std::vector<T> scratch_{};  ///< reused per-row correction factors (implementation detail)
+};
+
+}  // namespace neuroplast

@@ -1,0 +1,155 @@
+// Core storage: the random stream, the neuron-axis edit, capacity buffers and parameter bundles.
+
+#include <catch2/catch.hpp>
+#include <numeric>
+#include <set>
+
+#include "neuroplast/neuroplast.hpp"
+
+using namespace neuroplast;
+
+TEST_CASE("Rng is reproducible and its draws have the right distribution", "[core][rng]") {
+  Rng a(42), b(42), c(43);
+  std::vector<std::uint64_t> va, vb, vc;
+  for (int i = 0; i < 100; ++i) {
+    va.push_back(a.next());
+    vb.push_back(b.next());
+    vc.push_back(c.next());
+  }
+  CHECK(va == vb);
+  CHECK(va != vc);
+
+  Rng r(1);
+  const int n = 200000;
+  double sum = 0, sum_sq = 0, usum = 0;
+  std::vector<int> counts(10, 0);
+  for (int i = 0; i < n; ++i) {
+    const double x = r.normal();
+    sum += x;
+    sum_sq += x * x;
+    const double u = r.uniform();
+    REQUIRE(u >= 0.0);
+    REQUIRE(u < 1.0);
+    usum += u;
+    ++counts[r.below(10)];
+  }
+  // Standard errors: mean 1/√n ≈ 0.0022, variance √(2/n) ≈ 0.0032, uniform mean 0.29/√n; 5σ bounds.
+  CHECK(std::abs(sum / n) < 0.012);
+  CHECK(std::abs(sum_sq / n - 1.0) < 0.016);
+  CHECK(std::abs(usum / n - 0.5) < 0.004);
+  for (int k : counts) CHECK(std::abs(k - n / 10) < 5 * std::sqrt(n * 0.1 * 0.9));
+
+  std::vector<int> perm(50);
+  std::iota(perm.begin(), perm.end(), 0);
+  Rng s1(9), s2(9);
+  auto p1 = perm, p2 = perm;
+  s1.shuffle(std::span<int>(p1));
+  s2.shuffle(std::span<int>(p2));
+  CHECK(p1 == p2);
+  CHECK(p1 != perm);
+  CHECK(std::set<int>(p1.begin(), p1.end()).size() == 50);
+}
+
+TEST_CASE("AxisEdit::remove fills holes from the end of the axis", "[core][axis]") {
+  // 6 neurons, remove {4, 1}: new size 4; hole 1 is filled by 5 (4 is removed itself).
+  const auto e = AxisEdit::remove(6, {4, 1});
+  CHECK(e.new_size() == 4);
+  REQUIRE(e.moves().size() == 1);
+  CHECK(e.moves()[0] == std::pair<Index, Index>{5, 1});
+  CHECK(e.new_index() == std::vector<Index>{0, -1, 2, 3, -1, 1});
+
+  const auto tail = AxisEdit::remove(6, {5, 4});
+  CHECK(tail.moves().empty());
+  CHECK(tail.new_index() == std::vector<Index>{0, 1, 2, 3, -1, -1});
+
+  const auto many = AxisEdit::remove(8, {0, 2, 6});
+  // survivors above the new size 5 are 5 and 7; they fill holes 0 and 2.
+  CHECK(many.new_index() == std::vector<Index>{-1, 1, -1, 3, 4, 0, -1, 2});
+
+  std::vector<char> labels{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'};
+  many.apply(labels);
+  CHECK(labels == std::vector<char>{'f', 'b', 'h', 'd', 'e'});
+}
+
+TEST_CASE("AxisEdit::permute and grow on vectors", "[core][axis]") {
+  const auto p = AxisEdit::permute({2, 0, 1});
+  CHECK(p.new_index() == std::vector<Index>{1, 2, 0});
+  std::vector<int> v{10, 20, 30};
+  p.apply(v);
+  CHECK(v == std::vector<int>{30, 10, 20});
+  AxisEdit::grow(3, 2).apply(v, -1);
+  CHECK(v == std::vector<int>{30, 10, 20, -1, -1});
+}
+
+TEST_CASE("GrowableMatrix grows in place within capacity", "[core][storage]") {
+  GrowableMatrix<double> m(3, 2);
+  m.view() << 1, 2, 3, 4, 5, 6;
+  m.reserve(10, 10);
+  const double* before = m.data();
+  m.apply(AxisEdit::grow(3, 2), Dim::rows);
+  m.apply(AxisEdit::grow(2, 3), Dim::cols);
+  CHECK(m.data() == before);
+  REQUIRE(m.rows() == 5);
+  REQUIRE(m.cols() == 5);
+  Matrix<double> expected = Matrix<double>::Zero(5, 5);
+  expected.topLeftCorner(3, 2) << 1, 2, 3, 4, 5, 6;
+  CHECK(Matrix<double>(m.view()) == expected);
+}
+
+TEST_CASE("GrowableMatrix reallocates geometrically past capacity and keeps values", "[core][storage]") {
+  GrowableMatrix<float> m(2, 2);
+  m.view() << 1, 2, 3, 4;
+  const Index cap = m.col_capacity();
+  m.apply(AxisEdit::grow(2, cap - 1), Dim::cols);  // one past capacity
+  CHECK(m.col_capacity() >= cap + cap / 2);
+  CHECK(m.view()(0, 0) == 1);
+  CHECK(m.view()(1, 1) == 4);
+  CHECK(m.view().rightCols(m.cols() - 2).isZero());
+  // Rows are rounded up to a cache line of scalars.
+  CHECK(m.row_capacity() % 16 == 0);
+}
+
+TEST_CASE("GrowableMatrix remove and permute along either dimension", "[core][storage]") {
+  GrowableMatrix<double> m(4, 3);
+  for (Index c = 0; c < 3; ++c)
+    for (Index r = 0; r < 4; ++r) m.view()(r, c) = 10.0 * r + c;
+  m.apply(AxisEdit::remove(4, {0}), Dim::rows);  // row 3 moves into slot 0
+  REQUIRE(m.rows() == 3);
+  CHECK(m.view().row(0) == Eigen::RowVector3d(30, 31, 32));
+  CHECK(m.view().row(1) == Eigen::RowVector3d(10, 11, 12));
+  m.apply(AxisEdit::permute({2, 0, 1}), Dim::cols);
+  CHECK(m.view().row(0) == Eigen::RowVector3d(32, 30, 31));
+
+  GrowableMatrix<double> w(2, 2);
+  const double* p = w.data();
+  w.reshape_uninitialized(1, 1);
+  CHECK(w.data() == p);  // shrinking never reallocates
+}
+
+TEST_CASE("Param applies one edit to every plane and records births", "[core][param]") {
+  Param<double> p(2, 3, true);
+  p.value.view() << 1, 2, 3, 4, 5, 6;
+  auto& state = p.state_for("adam", 2);
+  state[0].view().setConstant(7);
+  state[1].view().setConstant(8);
+  p.apply(AxisEdit::grow(3, 1), Dim::cols);
+  REQUIRE(p.cols() == 4);
+  CHECK(p.grad.cols() == 4);
+  CHECK(state[0].view().col(3).isZero());
+  CHECK(state[1].view().leftCols(3).isConstant(8));
+  CHECK(p.mask.view().col(3).isOnes());
+  CHECK(p.col_birth == std::vector<std::int64_t>{0, 0, 0, kUnbornStep});
+  CHECK(p.has_young_neurons());
+
+  p.apply(AxisEdit::remove(2, {0}), Dim::rows);
+  CHECK(p.rows() == 1);
+  CHECK(p.value.view()(0, 0) == 4);
+  CHECK(state[0].rows() == 1);
+  CHECK(p.mask.rows() == 1);
+
+  // A different optimizer discards the state and restarts the births.
+  auto& sgd = p.state_for("sgd", 1);
+  CHECK(sgd.size() == 1);
+  CHECK(sgd[0].view().isZero());
+  CHECK_FALSE(p.has_young_neurons());
+}

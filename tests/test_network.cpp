@@ -1,0 +1,213 @@
+// Mlp: construction, accessors, forward against a hand computation, errors, axis edits that keep
+// every bound tensor in step, capacity, and connection masks.
+
+#include <catch2/catch.hpp>
+
+#include "neuroplast/neuroplast.hpp"
+
+using namespace neuroplast;
+
+namespace {
+
+Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> X(rows, cols);
+  for (Index c = 0; c < cols; ++c)
+    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal();
+  return X;
+}
+
+double max_relative_difference(const Matrix<double>& a, const Matrix<double>& b) {
+  return (a - b).cwiseAbs().maxCoeff() / std::max(1.0, b.cwiseAbs().maxCoeff());
+}
+
+// One Adam step of `net` on a fixed batch with softmax cross-entropy.
+template <class Net, class Opt>
+void train_step(Net& net, Opt& opt, const Matrix<double>& X, const std::vector<int>& labels) {
+  Workspace<double> ws;
+  const auto logits = net.forward_train(X, ws);
+  auto g = ws.output_gradient();
+  SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = labels}, &g);
+  net.backward(X, ws);
+  opt.step(net);
+}
+
+}  // namespace
+
+TEST_CASE("Mlp reports the API.md shapes and counts", "[network]") {
+  Mlp<double, Relu> net({5, 7, 6, 3}, 42);
+  CHECK(net.sizes() == std::vector<Index>{5, 7, 6, 3});
+  CHECK(net.layer_count() == 3);
+  CHECK(net.hidden_layer_count() == 2);
+  CHECK(net.parameter_count() == 5 * 7 + 7 + 7 * 6 + 6 + 6 * 3 + 3);
+  CHECK(net.weights(1).rows() == 6);
+  CHECK(net.weights(1).cols() == 7);
+  CHECK(net.bias(2).size() == 3);
+  CHECK(net.connection_mask(0).isOnes());
+  CHECK(net.bias(0).isZero());
+}
+
+TEST_CASE("forward equals the layer-by-layer formula", "[network]") {
+  Mlp<double, Tanh> net({4, 5, 3, 2}, 1);
+  net.bias(0).setConstant(0.1);
+  net.bias(2).setConstant(-0.2);
+  const Matrix<double> X = random_batch(4, 7, 2);
+  Matrix<double> h0 = (net.weights(0) * X).colwise() + Vector<double>(net.bias(0));
+  h0 = h0.array().tanh();
+  Matrix<double> h1 = ((net.weights(1) * h0).colwise() + Vector<double>(net.bias(1))).array().tanh();
+  const Matrix<double> expected = (net.weights(2) * h1).colwise() + Vector<double>(net.bias(2));
+  CHECK(max_relative_difference(net.forward(X), expected) < 1e-14);
+  const auto pred = net.predict(X);
+  for (Index c = 0; c < X.cols(); ++c) {
+    Index best;
+    expected.col(c).maxCoeff(&best);
+    CHECK(pred[static_cast<std::size_t>(c)] == best);
+  }
+}
+
+TEST_CASE("initialisation is deterministic and scaled for the activation", "[network][init]") {
+  Mlp<float, Relu> a({300, 400, 10}, 7), b({300, 400, 10}, 7), c({300, 400, 10}, 8);
+  CHECK(Matrix<float>(a.weights(0)) == Matrix<float>(b.weights(0)));
+  CHECK(Matrix<float>(a.weights(0)) != Matrix<float>(c.weights(0)));
+  // He normal: std √(2/300) ≈ 0.0816 over 120000 draws (relative standard error 0.2%).
+  const Matrix<double> w = a.weights(0).cast<double>();
+  const double stddev = std::sqrt(w.array().square().mean());
+  CHECK(stddev == Approx(std::sqrt(2.0 / 300)).epsilon(0.01));
+  // Glorot uniform on the output layer: all within ±√(6/(400+10)).
+  CHECK(a.weights(1).cwiseAbs().maxCoeff() <= std::sqrt(6.0f / 410.0f));
+  Mlp<double, Tanh> t({300, 400, 10}, 7);
+  CHECK(t.weights(0).cwiseAbs().maxCoeff() <= std::sqrt(6.0 / 700.0));
+}
+
+TEST_CASE("bad construction and bad indices throw clear errors", "[network][errors]") {
+  CHECK_THROWS_WITH((Mlp<double, Relu>({5}, 1)), Catch::Contains("at least the inputs and the outputs"));
+  CHECK_THROWS_WITH((Mlp<double, Relu>({5, 0, 3}, 1)), Catch::Contains("sizes[1] = 0"));
+  Mlp<double, Relu> net({5, 7, 3}, 1);
+  CHECK_THROWS_WITH(net.weights(2), Catch::Contains("weights: layer 2 does not exist (the network has 2 dense layers: 0..1)"));
+  CHECK_THROWS_AS(net.bias(-1), Error);
+  CHECK_THROWS_AS(net.connection_mask(5), Error);
+  CHECK_THROWS_WITH(net.reserve(1, 10), Catch::Contains("hidden layer 1 does not exist (the network has 1 hidden layers: 0..0)"));
+  CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(4, 2)),
+                    Catch::Contains("input has 4 rows but the network expects 5"));
+  CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(5, 0)), Catch::Contains("empty"));
+  Matrix<double> bad = Matrix<double>::Zero(5, 2);
+  bad(3, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(net.forward(bad), NumericError);
+}
+
+TEST_CASE("a refused prune leaves the network exactly as it was", "[network][mask][errors]") {
+  Mlp<double, Relu> net({3, 4, 2}, 5);
+  const Matrix<double> before = net.weights(0);
+  CHECK_THROWS_WITH(net.prune_connections(0, Matrix<double>::Ones(3, 4)),
+                    Catch::Contains("mask is 3 × 4 but weights(0) is 4 × 3"));
+  Matrix<double> two = Matrix<double>::Ones(4, 3);
+  two(1, 1) = 2;
+  CHECK_THROWS_WITH(net.prune_connections(0, two), Catch::Contains("entries other than 0 and 1"));
+  CHECK(Matrix<double>(net.weights(0)) == before);
+  CHECK(net.connection_mask(0).isOnes());
+}
+
+TEST_CASE("pruned connections are zero and stay zero through Adam with weight decay", "[network][mask]") {
+  Mlp<double, Relu> net({4, 6, 3}, 11);
+  Matrix<int> mask = Matrix<int>::Ones(6, 4);
+  mask(0, 0) = 0;
+  mask(2, 3) = 0;
+  mask.row(5).setZero();
+  net.prune_connections(0, mask);  // any Eigen expression, converted to the scalar type
+  CHECK(net.weights(0)(0, 0) == 0);
+  CHECK(net.weights(0).row(5).isZero());
+  const Matrix<double> X = random_batch(4, 16, 3);
+  std::vector<int> labels(16);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % 3);
+  AdamW<double> opt{.learning_rate = 0.05, .weight_decay = 0.1};
+  for (int step = 0; step < 50; ++step) train_step(net, opt, X, labels);
+  CHECK(net.weights(0)(0, 0) == 0);
+  CHECK(net.weights(0)(2, 3) == 0);
+  CHECK(net.weights(0).row(5).isZero());
+  CHECK(net.weight_gradient(0)(0, 0) == 0);
+  const auto& state = net.layer_params(0).weight_param().state;
+  REQUIRE(state.size() == 2);
+  CHECK(state[0].view()(0, 0) == 0);
+  CHECK(state[1].view()(2, 3) == 0);
+  CHECK(net.weights(0)(1, 1) != 0);
+  // A user write into a masked entry is undone by apply_masks().
+  net.weights(0)(0, 0) = 5;
+  net.apply_masks();
+  CHECK(net.weights(0)(0, 0) == 0);
+}
+
+TEST_CASE("axis edits keep the network's function and every bound tensor in step", "[network][axis]") {
+  Mlp<double, Relu> net({4, 6, 5, 3}, 21);
+  const Matrix<double> X = random_batch(4, 9, 4);
+  const Matrix<double> before = net.forward(X);
+
+  SECTION("growing with zero fan-in and fan-out changes nothing") {
+    const auto map = net.edit_axis(0, AxisEdit::grow(6, 3));
+    CHECK(net.sizes() == std::vector<Index>{4, 9, 5, 3});
+    CHECK(map == std::vector<Index>{0, 1, 2, 3, 4, 5});
+    CHECK(net.forward(X) == before);
+    CHECK(net.neuron_ids(0).size() == 9);
+    CHECK(net.neuron_ids(0)[6] != net.neuron_ids(0)[0]);
+  }
+  SECTION("permuting a hidden axis changes nothing but the summation order") {
+    const auto ids = net.neuron_ids(1);
+    net.edit_axis(1, AxisEdit::permute({4, 2, 0, 1, 3}));
+    CHECK(max_relative_difference(net.forward(X), before) < 1e-14);
+    CHECK(net.neuron_ids(1)[0] == ids[4]);
+  }
+  SECTION("removing a neuron whose fan-out is zero changes nothing") {
+    net.weights(1).col(2).setZero();  // neuron 2 of hidden layer 0 feeds nothing
+    const Matrix<double> silent = net.forward(X);
+    const auto ids = net.neuron_ids(0);
+    const auto map = net.edit_axis(0, AxisEdit::remove(6, {2}));
+    CHECK(net.sizes() == std::vector<Index>{4, 5, 5, 3});
+    CHECK(map[2] == -1);
+    CHECK(map[5] == 2);
+    CHECK(net.neuron_ids(0)[2] == ids[5]);
+    CHECK(max_relative_difference(net.forward(X), silent) < 1e-14);
+  }
+  SECTION("a stale edit is refused") {
+    CHECK_THROWS_WITH(net.edit_axis(0, AxisEdit::grow(5, 1)),
+                      Catch::Contains("edit is for an axis of 5 neurons but hidden layer 0 has 6"));
+    CHECK(net.sizes() == std::vector<Index>{4, 6, 5, 3});
+  }
+}
+
+TEST_CASE("optimizer state follows a permutation of the axis", "[network][axis][optim]") {
+  // Train two copies; permute one's hidden axis midway. The permuted copy must keep training
+  // exactly like the original, up to the permutation: state moved with its neurons.
+  Mlp<double, Tanh> a({3, 5, 2}, 8);
+  const Matrix<double> X = random_batch(3, 10, 6);
+  std::vector<int> labels{0, 1, 1, 0, 1, 0, 0, 1, 1, 0};
+  Adam<double> opt_a{.learning_rate = 0.01};
+  for (int i = 0; i < 5; ++i) train_step(a, opt_a, X, labels);
+  Mlp<double, Tanh> b = a;
+  Adam<double> opt_b = opt_a;
+  const std::vector<Index> order{3, 0, 4, 1, 2};
+  b.edit_axis(0, AxisEdit::permute(order));
+  for (int i = 0; i < 5; ++i) {
+    train_step(a, opt_a, X, labels);
+    train_step(b, opt_b, X, labels);
+  }
+  for (Index i = 0; i < 5; ++i) {
+    const Index from = order[static_cast<std::size_t>(i)];
+    CHECK((b.weights(0).row(i) - a.weights(0).row(from)).cwiseAbs().maxCoeff() < 1e-13);
+    CHECK((b.weights(1).col(i) - a.weights(1).col(from)).cwiseAbs().maxCoeff() < 1e-13);
+    CHECK(std::abs(b.bias(0)(i) - a.bias(0)(from)) < 1e-13);
+  }
+}
+
+TEST_CASE("reserve keeps storage in place while the axis grows", "[network][capacity]") {
+  Mlp<float, Relu> net({8, 4, 3}, 2);
+  net.reserve(0, 64);
+  CHECK(net.capacity(0) >= 64);
+  const float* w0 = net.weights(0).data();
+  const float* w1 = net.weights(1).data();
+  for (Index k = 4; k < 64; k += 6) net.edit_axis(0, AxisEdit::grow(net.sizes()[1], 6));
+  CHECK(net.sizes()[1] == 64);
+  CHECK(net.weights(0).data() == w0);
+  CHECK(net.weights(1).data() == w1);
+  net.edit_axis(0, AxisEdit::grow(64, 1));  // past capacity: moves, values kept
+  CHECK(net.weights(0).data() != w0);
+  CHECK(net.capacity(0) >= 96);
+}
