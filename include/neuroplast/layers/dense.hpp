@@ -3,6 +3,7 @@
 /// A fully connected layer whose two neuron axes (inputs and outputs) can be edited in place.
 
 #include "neuroplast/core/axis_edit.hpp"
+#include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/param.hpp"
 #include "neuroplast/layers/activation.hpp"
 
@@ -75,12 +76,14 @@ class Dense : public DenseParams<T> {
   using activation = Act;
   using DenseParams<T>::DenseParams;
 
-  /// out = f(W in + b). `in`: `inputs × batch`; `out`: a writable `outputs × batch` expression that
-  /// must not alias `in`. Allocation-free when `out` is preallocated.
-  template <class In, class Out>
-  void forward(const Eigen::MatrixBase<In>& in, Eigen::MatrixBase<Out>& out) const {
-    out.noalias() = this->weights() * in;
-    out.colwise() += this->bias();
+  /// out = f(W in + b). `in`: `inputs × batch`; `out`: an `outputs × batch` view that must not
+  /// alias `in`. Allocation-free once `gemm_ws` has seen a product of this size.
+  void forward(const MatrixRef<T>& in, MatrixView<T> out, GemmWorkspace<T>& gemm_ws) const {
+    // z = W in + b: start from the broadcast bias and let the GEMM accumulate onto it.
+    out.colwise() = this->bias();
+    const auto w = this->weights();
+    gemm<Op::none, Op::none>(out.rows(), out.cols(), w.cols(), w.data(), w.outerStride(), in.data(),
+                             in.outerStride(), out.data(), out.outerStride(), T(1), gemm_ws);
     if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
   }
 
@@ -88,16 +91,23 @@ class Dense : public DenseParams<T> {
   /// On entry `delta` (`outputs × batch`) holds dLoss/d`out`; on exit it holds dLoss/dz. Sets the
   /// weight gradient dZ inᵀ (zero where masked) and the bias gradient (row sums of dZ), and, when
   /// `delta_in` is given, writes dLoss/d`in` = Wᵀ dZ into it (`inputs × batch`).
-  template <class In, class Out, class Delta, class DeltaIn = MatrixView<T>>
-  void backward(const Eigen::MatrixBase<In>& in, const Eigen::MatrixBase<Out>& out,
-                Eigen::MatrixBase<Delta>& delta, DeltaIn* delta_in = nullptr) {
+  void backward(const MatrixRef<T>& in, const ConstMatrixView<T>& out, MatrixView<T> delta,
+                MatrixView<T>* delta_in, GemmWorkspace<T>& gemm_ws) {
     if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
     Param<T>& w = this->weight_param();
     auto grad_w = w.grad.view();
-    grad_w.noalias() = delta * in.transpose();
+    grad_w.setZero();
+    gemm<Op::none, Op::transpose>(grad_w.rows(), grad_w.cols(), delta.cols(), delta.data(), delta.outerStride(),
+                                  in.data(), in.outerStride(), grad_w.data(), grad_w.outerStride(), T(1), gemm_ws);
     if (w.masked) grad_w.array() *= w.mask.view().array();
     VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() = delta.rowwise().sum();
-    if (delta_in != nullptr) delta_in->noalias() = this->weights().transpose() * delta;
+    if (delta_in != nullptr) {
+      const auto weights = this->weights();
+      delta_in->setZero();
+      gemm<Op::transpose, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(), weights.data(),
+                                    weights.outerStride(), delta.data(), delta.outerStride(), delta_in->data(),
+                                    delta_in->outerStride(), T(1), gemm_ws);
+    }
   }
 };
 

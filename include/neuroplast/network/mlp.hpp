@@ -157,10 +157,10 @@ class Mlp {
       auto out = ws.activation(l);
       auto run = [&](auto& layer) {
         if (l == 0) {
-          layer.backward(X, out, delta);
+          layer.backward(X, out, delta, nullptr, ws.gemm());
         } else {
           auto delta_in = ws.delta(l - 1);
-          layer.backward(ws.activation(l - 1), out, delta, &delta_in);
+          layer.backward(ws.activation(l - 1), out, delta, &delta_in, ws.gemm());
         }
       };
       if (l == last) {
@@ -265,9 +265,9 @@ class Mlp {
       auto out = ws.activation_buffer(l);
       auto run = [&](const auto& d) {
         if (l == 0) {
-          d.forward(X, out);
+          d.forward(X, out, ws.gemm());
         } else {
-          d.forward(ws.activation(l - 1), out);
+          d.forward(ws.activation(l - 1), out, ws.gemm());
         }
       };
       if (l + 1 == layers) {

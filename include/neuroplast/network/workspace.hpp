@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/growable_matrix.hpp"
 
 namespace neuroplast {
@@ -37,10 +38,13 @@ class Workspace {
 
   /// Mutable output buffer of layer l (the network writes it during forward).
   MatrixView<T> activation_buffer(std::size_t l) { return activations_[l].view(); }
+  /// Packing buffers of the matrix products.
+  GemmWorkspace<T>& gemm() { return gemm_; }
 
  private:
   std::vector<GrowableMatrix<T>> activations_;
   std::vector<GrowableMatrix<T>> deltas_;
+  GemmWorkspace<T> gemm_;
 };
 
 }  // namespace neuroplast

@@ -1,0 +1,322 @@
+#pragma once
+/// \file
+/// In-memory datasets. Samples are columns: features are `feature_count() × size()`, and each
+/// sample carries either a class label or a column of regression targets.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <numeric>
+#include <span>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/core/types.hpp"
+
+namespace neuroplast {
+
+namespace detail {
+
+/// Throws NumericError naming the first non-finite coefficient of `m` (column-major order, so the
+/// reported sample is the earliest bad one). `who` is the calling function, `what` the matrix.
+template <class T>
+void require_finite(const Matrix<T>& m, const char* who, const char* what) {
+  if (m.allFinite()) return;  // one vectorised pass on the happy path
+  for (Index j = 0; j < m.cols(); ++j) {
+    for (Index i = 0; i < m.rows(); ++i) {
+      if (!std::isfinite(m(i, j))) {
+        fail<NumericError>(who, ": ", what, " ", i, " of sample ", j, " is ", m(i, j), " (row ", i,
+                           ", column ", j, " of the ", what, " matrix); remove or impute ",
+                           "non-finite values before building a Dataset");
+      }
+    }
+  }
+}
+
+/// Throws unless every index lies in [0, n); `who` names the caller in the message.
+inline void require_sample_indices(std::span<const Index> indices, Index n, const char* who) {
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    if (indices[k] < 0 || indices[k] >= n) {
+      if (n == 0) {
+        fail(who, ": index ", indices[k], " at position ", k, ", but the dataset is empty");
+      }
+      fail(who, ": index ", indices[k], " at position ", k, " is out of range (the dataset has ", n,
+           " samples: 0..", n - 1, ")");
+    }
+  }
+}
+
+}  // namespace detail
+
+/// A set of samples held in memory. Samples are columns, as everywhere in neuroplast:
+///
+/// - `features()` is `feature_count() × size()`;
+/// - a classification dataset has `labels()`, one non-negative class index per sample;
+/// - a regression dataset has `targets()`, `outputs × size()`.
+///
+/// A constructed dataset is never empty and holds only finite numbers; the constructors check
+/// this once so that training code can trust every batch. A default-constructed dataset is empty,
+/// has neither labels nor targets, and is useful only as the start of `append`.
+template <Scalar T>
+class Dataset {
+ public:
+  /// An empty dataset (no samples, no kind); `append` turns it into a copy of what is appended.
+  Dataset() = default;
+
+  /// Classification: `features` is `feature_count × n`, `labels` holds n class indices ≥ 0.
+  /// Throws Error on an empty matrix or a size mismatch, NumericError on a NaN or infinity.
+  Dataset(Matrix<T> features, std::vector<int> labels)
+      : features_(std::move(features)), labels_(std::move(labels)) {
+    constexpr const char* who = "Dataset";
+    require_nonempty_features(who);
+    if (features_.cols() != static_cast<Index>(labels_.size())) {
+      const bool transposed = features_.rows() == static_cast<Index>(labels_.size());
+      detail::fail(
+          who, ": features have ", features_.cols(), " columns (samples) but ", labels_.size(),
+          " labels were given; pass one label per column",
+          transposed ? " (the feature matrix looks transposed: samples must be columns)" : "");
+    }
+    for (std::size_t j = 0; j < labels_.size(); ++j) {
+      if (labels_[j] < 0) {
+        detail::fail(who, ": label of sample ", j, " is ", labels_[j],
+                     "; class labels must be 0, 1, 2, ... (remap them before building a Dataset)");
+      }
+    }
+    detail::require_finite(features_, who, "feature");
+    class_count_ = labels_.empty() ? 0 : *std::max_element(labels_.begin(), labels_.end()) + 1;
+  }
+
+  /// Classification with labels written inline, `Dataset<double>{X, {0, 1, 1}}` (a braced list
+  /// would otherwise be ambiguous between the label vector and a target matrix).
+  Dataset(Matrix<T> features, std::initializer_list<int> labels)
+      : Dataset(std::move(features), std::vector<int>(labels)) {}
+
+  /// Regression: `features` is `feature_count × n`, `targets` is `outputs × n`.
+  /// Throws Error on an empty matrix or a size mismatch, NumericError on a NaN or infinity.
+  Dataset(Matrix<T> features, Matrix<T> targets)
+      : features_(std::move(features)), targets_(std::move(targets)) {
+    constexpr const char* who = "Dataset";
+    require_nonempty_features(who);
+    if (targets_.rows() == 0) {
+      detail::fail(who, ": targets have 0 rows; a regression dataset needs at least one output ",
+                   "per sample (targets are outputs × samples)");
+    }
+    if (targets_.cols() != features_.cols()) {
+      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
+                   " but targets are ", detail::format_shape(targets_.rows(), targets_.cols()),
+                   "; both need one column per sample");
+    }
+    detail::require_finite(features_, who, "feature");
+    detail::require_finite(targets_, who, "target");
+  }
+
+  /// All features, `feature_count() × size()`.
+  const Matrix<T>& features() const noexcept { return features_; }
+  /// Class label of each sample (size() entries); empty unless `has_labels()`.
+  const std::vector<int>& labels() const noexcept { return labels_; }
+  /// Regression targets, `outputs × size()`; 0 × 0 unless `has_targets()`.
+  const Matrix<T>& targets() const noexcept { return targets_; }
+  /// True for a classification dataset.
+  bool has_labels() const noexcept { return !labels_.empty(); }
+  /// True for a regression dataset.
+  bool has_targets() const noexcept { return targets_.size() > 0; }
+  /// Number of samples (columns).
+  Index size() const noexcept { return features_.cols(); }
+  /// Number of features per sample (rows).
+  Index feature_count() const noexcept { return features_.rows(); }
+  /// Largest label + 1 (classes absent from this dataset but below the largest still count);
+  /// 0 when the dataset has no labels.
+  int class_count() const noexcept { return class_count_; }
+
+  /// The samples at `indices`, in that order (repeats allowed, e.g. for bootstrapping).
+  /// Throws Error if `indices` is empty or any index is outside [0, size()).
+  Dataset subset(std::span<const Index> indices) const {
+    constexpr const char* who = "Dataset::subset";
+    if (indices.empty()) detail::fail(who, ": no indices given; a Dataset cannot be empty");
+    detail::require_sample_indices(indices, size(), who);
+    const auto count = static_cast<Index>(indices.size());
+    Matrix<T> features(feature_count(), count);
+    std::vector<int> labels;
+    Matrix<T> targets;
+    if (has_labels()) labels.resize(indices.size());
+    if (has_targets()) targets.resize(targets_.rows(), count);
+    for (Index k = 0; k < count; ++k) {
+      const Index j = indices[static_cast<std::size_t>(k)];
+      features.col(k) = features_.col(j);
+      if (has_labels()) labels[static_cast<std::size_t>(k)] = labels_[static_cast<std::size_t>(j)];
+      if (has_targets()) targets.col(k) = targets_.col(j);
+    }
+    return trusted(std::move(features), std::move(labels), std::move(targets));
+  }
+
+  /// Shuffles the sample order with `Rng(seed)`, then puts the first round(size() ·
+  /// first_fraction) shuffled samples in the first part and the rest in the second; both parts
+  /// keep the shuffled order. The same seed always gives the same split. Throws Error unless
+  /// 0 < first_fraction < 1 and both parts get at least one sample.
+  std::pair<Dataset, Dataset> split(double first_fraction, std::uint64_t seed) const {
+    constexpr const char* who = "Dataset::split";
+    if (!(first_fraction > 0.0 && first_fraction < 1.0)) {
+      detail::fail(who, ": first_fraction is ", first_fraction,
+                   "; it must lie strictly between 0 and 1 (e.g. 0.8 for an 80/20 split)");
+    }
+    const Index n = size();
+    const auto first = static_cast<Index>(std::llround(static_cast<double>(n) * first_fraction));
+    if (first < 1 || first > n - 1) {
+      detail::fail(who, ": ", first_fraction, " of ", n, " samples puts ", first,
+                   " in the first part and ", n - first, " in the second; both need at least one ",
+                   "sample (use a fraction between 1/n and 1 - 1/n, or more data)");
+    }
+    std::vector<Index> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), Index{0});
+    Rng rng(seed);
+    rng.shuffle(std::span<Index>(order));
+    const std::span<const Index> all(order);
+    const auto cut = static_cast<std::size_t>(first);
+    return {subset(all.first(cut)), subset(all.subspan(cut))};
+  }
+
+  /// The samples whose label is one of `classes`, in their original order. Labels keep their
+  /// values (no remapping), so a network trained on a subset of classes sees the same indices as
+  /// on the full set. Throws Error on a regression dataset or when no sample matches.
+  Dataset with_classes(std::span<const int> classes) const {
+    constexpr const char* who = "Dataset::with_classes";
+    if (!has_labels()) {
+      detail::fail(who, ": the dataset has no class labels",
+                   has_targets() ? " (it is a regression dataset)" : " (it is empty)",
+                   "; select by class only on a labeled dataset");
+    }
+    std::vector<Index> chosen;
+    for (std::size_t j = 0; j < labels_.size(); ++j) {
+      if (std::find(classes.begin(), classes.end(), labels_[j]) != classes.end()) {
+        chosen.push_back(static_cast<Index>(j));
+      }
+    }
+    if (chosen.empty()) {
+      std::ostringstream wanted;
+      for (std::size_t k = 0; k < classes.size(); ++k) wanted << (k ? ", " : "") << classes[k];
+      detail::fail(who, ": no sample has a label in {", wanted.str(), "} (labels here are 0..",
+                   class_count_ - 1, "); pick classes present in the dataset");
+    }
+    return subset(chosen);
+  }
+
+  /// Adds the samples of `other` after this dataset's own. Appending to an empty dataset copies
+  /// `other`; appending an empty dataset does nothing. Throws Error, leaving this dataset
+  /// unchanged, when the feature counts, the kinds (labels vs targets) or the target counts differ.
+  void append(const Dataset& other) {
+    constexpr const char* who = "Dataset::append";
+    if (other.size() == 0) return;
+    if (size() == 0) {
+      *this = other;
+      return;
+    }
+    if (other.feature_count() != feature_count()) {
+      detail::fail(who, ": the appended samples have ", other.feature_count(),
+                   " features but this dataset has ", feature_count(),
+                   "; both must describe samples with the same features");
+    }
+    if (other.has_labels() != has_labels()) {
+      detail::fail(who, ": cannot append a ", other.kind(), " dataset to a ", kind(),
+                   " dataset; both must have labels or both targets");
+    }
+    if (has_targets() && other.targets_.rows() != targets_.rows()) {
+      detail::fail(who, ": the appended samples have ", other.targets_.rows(),
+                   " targets each but this dataset has ", targets_.rows(),
+                   "; both must predict the same outputs");
+    }
+    // Build everything before touching a member, so a bad_alloc leaves *this as it was.
+    Matrix<T> features(feature_count(), size() + other.size());
+    features << features_, other.features_;
+    Matrix<T> targets;
+    if (has_targets()) {
+      targets.resize(targets_.rows(), size() + other.size());
+      targets << targets_, other.targets_;
+    }
+    std::vector<int> labels;
+    labels.reserve(labels_.size() + other.labels_.size());
+    labels.insert(labels.end(), labels_.begin(), labels_.end());
+    labels.insert(labels.end(), other.labels_.begin(), other.labels_.end());
+    features_ = std::move(features);
+    targets_ = std::move(targets);
+    labels_ = std::move(labels);
+    class_count_ = std::max(class_count_, other.class_count_);
+  }
+
+  /// Copies the feature columns at `indices` into the first `indices.size()` columns of `out`,
+  /// any writable Eigen expression with `feature_count()` rows and at least `indices.size()`
+  /// columns (a Matrix, a block of one, a Map of a batch buffer). Never allocates, so a trainer
+  /// can refill a preallocated batch every step. Throws Error, before writing anything, on a
+  /// size mismatch or an index outside [0, size()).
+  template <class Out>
+  void gather_columns(std::span<const Index> indices, Out&& out) const {
+    check_gather("Dataset::gather_columns", indices, out.rows(), out.cols(), feature_count(),
+                 "features");
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      out.col(static_cast<Index>(k)) = features_.col(indices[k]);
+    }
+  }
+
+  /// Like `gather_columns`, for the regression targets: `out` has `targets().rows()` rows.
+  /// Throws Error on a dataset without targets.
+  template <class Out>
+  void gather_targets(std::span<const Index> indices, Out&& out) const {
+    constexpr const char* who = "Dataset::gather_targets";
+    if (!has_targets()) detail::fail(who, ": the dataset has no regression targets");
+    check_gather(who, indices, out.rows(), out.cols(), targets_.rows(), "targets");
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      out.col(static_cast<Index>(k)) = targets_.col(indices[k]);
+    }
+  }
+
+ private:
+  // Builds a dataset from parts already validated (taken from validated datasets).
+  static Dataset trusted(Matrix<T> features, std::vector<int> labels, Matrix<T> targets) {
+    Dataset d;
+    d.features_ = std::move(features);
+    d.labels_ = std::move(labels);
+    d.targets_ = std::move(targets);
+    d.class_count_ =
+        d.labels_.empty() ? 0 : *std::max_element(d.labels_.begin(), d.labels_.end()) + 1;
+    return d;
+  }
+
+  void require_nonempty_features(const char* who) const {
+    if (features_.cols() == 0) {
+      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
+                   ", i.e. no samples; a Dataset needs at least one sample (one column)");
+    }
+    if (features_.rows() == 0) {
+      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
+                   ", i.e. 0 features per sample; each sample (column) needs at least one feature");
+    }
+  }
+
+  const char* kind() const noexcept {
+    return has_labels() ? "labeled" : has_targets() ? "regression" : "empty";
+  }
+
+  void check_gather(const char* who, std::span<const Index> indices, Index out_rows, Index out_cols,
+                    Index rows, const char* what) const {
+    if (out_rows != rows) {
+      detail::fail(who, ": the output has ", out_rows, " rows but the ", what, " have ", rows,
+                   "; size the batch buffer ", rows, " × batch");
+    }
+    if (static_cast<Index>(indices.size()) > out_cols) {
+      detail::fail(who, ": ", indices.size(), " samples requested but the output has only ",
+                   out_cols, " columns; give it at least one column per index");
+    }
+    detail::require_sample_indices(indices, size(), who);
+  }
+
+  Matrix<T> features_;       // feature_count × n
+  std::vector<int> labels_;  // n, or empty for regression
+  Matrix<T> targets_;        // outputs × n, or 0 × 0 for classification
+  int class_count_ = 0;      // max label + 1, cached: the trainer asks for it every epoch
+};
+
+}  // namespace neuroplast

@@ -1,0 +1,140 @@
+// Trainer: learning on small synthetic tasks, determinism, every error path, NaN detection, and
+// the Fashion-MNIST acceptance run (tagged [slow]).
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include "neuroplast/neuroplast.hpp"
+
+using namespace neuroplast;
+
+namespace {
+
+// Three Gaussian blobs in 2-D, centres on a circle of radius 3, unit variance.
+template <class T>
+Dataset<T> blobs(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<T> X(2, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int k = static_cast<int>(i % 3);
+    const double angle = 2.0943951023931953 * k;
+    X(0, i) = static_cast<T>(3 * std::cos(angle) + rng.normal());
+    X(1, i) = static_cast<T>(3 * std::sin(angle) + rng.normal());
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  return Dataset<T>(std::move(X), std::move(y));
+}
+
+}  // namespace
+
+TEST_CASE("a static MLP learns separable blobs", "[training]") {
+  Mlp<double, Relu> net({2, 16, 3}, 1);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{},
+                  TrainOptions{.epochs = 20, .batch_size = 16, .seed = 3});
+  const auto train = blobs<double>(600, 1);
+  const auto validation = blobs<double>(300, 2);
+  const History h = trainer.fit(train, validation);
+  REQUIRE(h.epochs.size() == 20);
+  CHECK(h.epochs.back().train_loss < h.epochs.front().train_loss);
+  // Bayes accuracy of these blobs is about 0.93 (centres 5.2 apart, unit noise).
+  CHECK(h.epochs.back().validation_accuracy > 0.88);
+  CHECK(h.epochs.back().sizes == std::vector<Index>{2, 16, 3});
+  CHECK(h.epochs.back().parameter_count == net.parameter_count());
+  CHECK(h.best_validation_accuracy() >= h.epochs.back().validation_accuracy);
+  CHECK(trainer.optimizer().steps == 20 * (600 / 16 + 1));
+  const Evaluation e = trainer.evaluate(validation);
+  CHECK(e.accuracy == Approx(h.epochs.back().validation_accuracy));
+  CHECK(e.loss == Approx(h.epochs.back().validation_loss));
+}
+
+TEST_CASE("training is bit-identical for a seed", "[training][determinism]") {
+  auto run = [](std::uint64_t seed) {
+    Mlp<float, Tanh> net({2, 8, 8, 3}, 5);
+    Trainer trainer(net, Sgd<float>{.learning_rate = 0.05f, .momentum = 0.9f}, StaticPolicy{},
+                    TrainOptions{.epochs = 3, .batch_size = 10, .seed = seed});
+    const History h = trainer.fit(blobs<float>(200, 4), blobs<float>(60, 5));
+    return std::pair{Matrix<float>(net.weights(1)), h.epochs.back().train_loss};
+  };
+  const auto a = run(1), b = run(1), c = run(2);
+  CHECK(a.first == b.first);
+  CHECK(a.second == b.second);
+  CHECK(a.first != c.first);
+}
+
+TEST_CASE("regression with mean squared error", "[training]") {
+  // y = sin(x) on [−3, 3].
+  Rng rng(3);
+  Matrix<double> X(1, 400), Y(1, 400);
+  for (Index i = 0; i < 400; ++i) {
+    X(0, i) = rng.uniform(-3, 3);
+    Y(0, i) = std::sin(X(0, i));
+  }
+  Dataset<double> data(X, Y);
+  Mlp<double, Tanh> net({1, 16, 1}, 2);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{},
+                  TrainOptions{.epochs = 100, .batch_size = 20, .loss = LossKind::mean_squared_error});
+  const History h = trainer.fit(data);
+  CHECK(h.epochs.back().train_loss < 0.01);
+  CHECK(std::isnan(h.epochs.back().validation_loss));
+}
+
+TEST_CASE("invalid options and hyper-parameters are refused up front", "[training][errors]") {
+  Mlp<double, Relu> net({2, 4, 3}, 1);
+  using A = Adam<double>;
+  CHECK_THROWS_WITH(Trainer(net, A{.learning_rate = -1e-3}), Catch::Contains("adam: learning_rate = -0.001 is invalid"));
+  CHECK_THROWS_WITH(Trainer(net, A{.beta1 = 1.0}), Catch::Contains("beta1"));
+  CHECK_THROWS_WITH(Trainer(net, Sgd<double>{.momentum = 1.5}), Catch::Contains("momentum = 1.5"));
+  CHECK_THROWS_WITH(Trainer(net, Sgd<double>{.learning_rate = 0}), Catch::Contains("positive"));
+  CHECK_THROWS_WITH(Trainer(net, A{}, StaticPolicy{}, TrainOptions{.batch_size = 0}),
+                    Catch::Contains("batch_size = 0 must be at least 1"));
+  CHECK_THROWS_WITH(Trainer(net, A{}, StaticPolicy{}, TrainOptions{.epochs = 0}), Catch::Contains("epochs"));
+}
+
+TEST_CASE("datasets that do not fit the network are refused before training", "[training][errors]") {
+  Mlp<double, Relu> net({2, 4, 3}, 1);
+  const Matrix<double> before = net.weights(0);
+  Trainer trainer(net, Adam<double>{});
+  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(3, 5), std::vector<int>(5, 0))),
+                    Catch::Contains("samples have 3 features but the network expects 2 inputs"));
+  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), std::vector<int>{0, 3})),
+                    Catch::Contains("labels go up to 3 but the network has only 3 outputs"));
+  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), Matrix<double>::Zero(3, 2))),
+                    Catch::Contains("softmax cross-entropy needs class labels"));
+  CHECK_THROWS_AS(trainer.fit(Dataset<double>{}), Error);
+  CHECK(Matrix<double>(net.weights(0)) == before);
+}
+
+TEST_CASE("a diverging run stops with NumericError and keeps finite parameters", "[training][errors]") {
+  Mlp<float, Relu> net({2, 32, 3}, 1);
+  Trainer trainer(net, Sgd<float>{.learning_rate = 1e30f}, StaticPolicy{},
+                  TrainOptions{.epochs = 5, .batch_size = 8});
+  try {
+    trainer.fit(blobs<float>(200, 1));
+    FAIL("expected a NumericError");
+  } catch (const NumericError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("the loss became") && Catch::Contains("epoch 1"));
+  }
+  for (Index l = 0; l < net.layer_count(); ++l) CHECK(net.weights(l).allFinite());
+}
+
+TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[slow][fashion]") {
+  const char* env = std::getenv("NEUROPLAST_FASHION_MNIST_DIR");
+  const std::filesystem::path dir = env ? env : "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
+    FAIL("Fashion-MNIST not found in " << dir << ": apt-get install dataset-fashion-mnist");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto [train, validation] = load_fashion_mnist<float>(Split::train).split(55000.0 / 60000.0, 1);
+  const auto test = load_fashion_mnist<float>(Split::test);
+  Mlp<float, Relu> net({784, 256, 10}, 1);
+  Trainer trainer(net, Adam<float>{.learning_rate = 1e-3f}, StaticPolicy{},
+                  TrainOptions{.epochs = 5, .batch_size = 64, .seed = 1});
+  trainer.fit(train, validation);
+  const Evaluation e = trainer.evaluate(test);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("Fashion-MNIST 784-256-10, 5 epochs: test accuracy " << 100 * e.accuracy << "% in " << seconds << " s");
+  CHECK(e.accuracy >= 0.85);
+}
