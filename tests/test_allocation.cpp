@@ -66,7 +66,8 @@ std::size_t allocations_per_steps(std::vector<Index> sizes, Index batch, Opt opt
   Mlp<T, Act> net(sizes, 1);
   Matrix<T> X = Matrix<T>::Random(sizes.front(), batch);
   std::vector<int> labels(static_cast<std::size_t>(batch));
-  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % static_cast<std::size_t>(sizes.back()));
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    labels[i] = static_cast<int>(i % static_cast<std::size_t>(sizes.back()));
   Workspace<T> ws;
   auto step = [&] {
     const auto logits = net.forward_train(X, ws);
@@ -85,15 +86,21 @@ std::size_t allocations_per_steps(std::vector<Index> sizes, Index batch, Opt opt
 }  // namespace
 
 TEST_CASE("the malloc counter sees allocations", "[allocation]") {
-  if (!NEUROPLAST_COUNT_MALLOC) SUCCEED("sanitizer build: counting disabled");
-  else CHECK(count_allocations([] { Matrix<double> m(100, 100); m.setZero(); }) >= 1);
+  if (!NEUROPLAST_COUNT_MALLOC)
+    SUCCEED("sanitizer build: counting disabled");
+  else
+    CHECK(count_allocations([] {
+            Matrix<double> m(100, 100);
+            m.setZero();
+          }) >= 1);
 }
 
 TEST_CASE("a steady-state training step does not allocate", "[allocation]") {
   if (!NEUROPLAST_COUNT_MALLOC) return;
   CHECK(allocations_per_steps<float, Relu>({64, 64, 10}, 32, Adam<float>{}) == 0);
   CHECK(allocations_per_steps<float, Relu>({784, 128, 10}, 64, Adam<float>{}) == 0);
-  CHECK(allocations_per_steps<double, Tanh>({20, 30, 30, 5}, 16, Sgd<double>{.momentum = 0.9}) == 0);
+  CHECK(allocations_per_steps<double, Tanh>({20, 30, 30, 5}, 16, Sgd<double>{.momentum = 0.9}) ==
+        0);
   CHECK(allocations_per_steps<float, Sigmoid>({10, 10, 3}, 1, AdamW<float>{}) == 0);
   CHECK(allocations_per_steps<float, Relu>({784, 1024, 1024, 10}, 256, Adam<float>{}) == 0);
 }
@@ -111,7 +118,8 @@ TEST_CASE("the trainer's batches do not allocate", "[allocation]") {
   // once, so a fresh fit of 10 batches and one of 100 batches allocate the same number of times.
   auto fresh_fit = [](const Dataset<float>& data) {
     Mlp<float, Relu> net({16, 32, 4}, 2);
-    Trainer trainer(net, Adam<float>{}, StaticPolicy{}, TrainOptions{.epochs = 2, .batch_size = 10});
+    Trainer trainer(net, Adam<float>{}, StaticPolicy{},
+                    TrainOptions{.epochs = 2, .batch_size = 10});
     return count_allocations([&] { trainer.fit(data); });
   };
   const auto small = make(100), large = make(1000);

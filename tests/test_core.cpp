@@ -96,7 +96,8 @@ TEST_CASE("GrowableMatrix grows in place within capacity", "[core][storage]") {
   CHECK(Matrix<double>(m.view()) == expected);
 }
 
-TEST_CASE("GrowableMatrix reallocates geometrically past capacity and keeps values", "[core][storage]") {
+TEST_CASE("GrowableMatrix reallocates geometrically past capacity and keeps values",
+          "[core][storage]") {
   GrowableMatrix<float> m(2, 2);
   m.view() << 1, 2, 3, 4;
   const Index cap = m.col_capacity();

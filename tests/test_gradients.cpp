@@ -26,8 +26,8 @@ void randomise_biases(Net& net, Rng& rng) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]", Relu, LeakyRelu, Tanh,
-                   Sigmoid, Identity) {
+TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]", Relu, LeakyRelu,
+                   Tanh, Sigmoid, Identity) {
   const std::vector<std::vector<Index>> shapes = {{4, 3}, {4, 5, 3}, {3, 6, 5, 4}, {5, 4, 4, 4, 2}};
   for (std::size_t s = 0; s < shapes.size(); ++s) {
     Mlp<double, TestType> net(shapes[s], 100 + s);
@@ -42,7 +42,8 @@ TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]"
     for (Index c = 0; c < batch; ++c)
       for (Index r = 0; r < X.rows(); ++r) X(r, c) = rng.normal();
     std::vector<int> labels(batch);
-    for (auto& y : labels) y = static_cast<int>(rng.below(static_cast<std::uint64_t>(net.output_size())));
+    for (auto& y : labels)
+      y = static_cast<int>(rng.below(static_cast<std::uint64_t>(net.output_size())));
     Matrix<double> real_targets = Matrix<double>::Random(net.output_size(), batch);
 
     SECTION("softmax cross-entropy, shape " + std::to_string(s)) {

@@ -54,7 +54,8 @@ TEST_CASE("forward equals the layer-by-layer formula", "[network]") {
   const Matrix<double> X = random_batch(4, 7, 2);
   Matrix<double> h0 = (net.weights(0) * X).colwise() + Vector<double>(net.bias(0));
   h0 = h0.array().tanh();
-  Matrix<double> h1 = ((net.weights(1) * h0).colwise() + Vector<double>(net.bias(1))).array().tanh();
+  Matrix<double> h1 =
+      ((net.weights(1) * h0).colwise() + Vector<double>(net.bias(1))).array().tanh();
   const Matrix<double> expected = (net.weights(2) * h1).colwise() + Vector<double>(net.bias(2));
   CHECK(max_relative_difference(net.forward(X), expected) < 1e-14);
   const auto pred = net.predict(X);
@@ -80,13 +81,18 @@ TEST_CASE("initialisation is deterministic and scaled for the activation", "[net
 }
 
 TEST_CASE("bad construction and bad indices throw clear errors", "[network][errors]") {
-  CHECK_THROWS_WITH((Mlp<double, Relu>({5}, 1)), Catch::Contains("at least the inputs and the outputs"));
+  CHECK_THROWS_WITH((Mlp<double, Relu>({5}, 1)),
+                    Catch::Contains("at least the inputs and the outputs"));
   CHECK_THROWS_WITH((Mlp<double, Relu>({5, 0, 3}, 1)), Catch::Contains("sizes[1] = 0"));
   Mlp<double, Relu> net({5, 7, 3}, 1);
-  CHECK_THROWS_WITH(net.weights(2), Catch::Contains("weights: layer 2 does not exist (the network has 2 dense layers: 0..1)"));
+  CHECK_THROWS_WITH(
+      net.weights(2),
+      Catch::Contains("weights: layer 2 does not exist (the network has 2 dense layers: 0..1)"));
   CHECK_THROWS_AS(net.bias(-1), Error);
   CHECK_THROWS_AS(net.connection_mask(5), Error);
-  CHECK_THROWS_WITH(net.reserve(1, 10), Catch::Contains("hidden layer 1 does not exist (the network has 1 hidden layers: 0..0)"));
+  CHECK_THROWS_WITH(
+      net.reserve(1, 10),
+      Catch::Contains("hidden layer 1 does not exist (the network has 1 hidden layers: 0..0)"));
   CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(4, 2)),
                     Catch::Contains("input has 4 rows but the network expects 5"));
   CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(5, 0)), Catch::Contains("empty"));
@@ -107,7 +113,8 @@ TEST_CASE("a refused prune leaves the network exactly as it was", "[network][mas
   CHECK(net.connection_mask(0).isOnes());
 }
 
-TEST_CASE("pruned connections are zero and stay zero through Adam with weight decay", "[network][mask]") {
+TEST_CASE("pruned connections are zero and stay zero through Adam with weight decay",
+          "[network][mask]") {
   Mlp<double, Relu> net({4, 6, 3}, 11);
   Matrix<int> mask = Matrix<int>::Ones(6, 4);
   mask(0, 0) = 0;
@@ -136,7 +143,8 @@ TEST_CASE("pruned connections are zero and stay zero through Adam with weight de
   CHECK(net.weights(0)(0, 0) == 0);
 }
 
-TEST_CASE("axis edits keep the network's function and every bound tensor in step", "[network][axis]") {
+TEST_CASE("axis edits keep the network's function and every bound tensor in step",
+          "[network][axis]") {
   Mlp<double, Relu> net({4, 6, 5, 3}, 21);
   const Matrix<double> X = random_batch(4, 9, 4);
   const Matrix<double> before = net.forward(X);

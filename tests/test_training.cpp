@@ -74,8 +74,9 @@ TEST_CASE("regression with mean squared error", "[training]") {
   }
   Dataset<double> data(X, Y);
   Mlp<double, Tanh> net({1, 16, 1}, 2);
-  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{},
-                  TrainOptions{.epochs = 100, .batch_size = 20, .loss = LossKind::mean_squared_error});
+  Trainer trainer(
+      net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{},
+      TrainOptions{.epochs = 100, .batch_size = 20, .loss = LossKind::mean_squared_error});
   const History h = trainer.fit(data);
   CHECK(h.epochs.back().train_loss < 0.01);
   CHECK(std::isnan(h.epochs.back().validation_loss));
@@ -84,30 +85,37 @@ TEST_CASE("regression with mean squared error", "[training]") {
 TEST_CASE("invalid options and hyper-parameters are refused up front", "[training][errors]") {
   Mlp<double, Relu> net({2, 4, 3}, 1);
   using A = Adam<double>;
-  CHECK_THROWS_WITH(Trainer(net, A{.learning_rate = -1e-3}), Catch::Contains("adam: learning_rate = -0.001 is invalid"));
+  CHECK_THROWS_WITH(Trainer(net, A{.learning_rate = -1e-3}),
+                    Catch::Contains("adam: learning_rate = -0.001 is invalid"));
   CHECK_THROWS_WITH(Trainer(net, A{.beta1 = 1.0}), Catch::Contains("beta1"));
   CHECK_THROWS_WITH(Trainer(net, Sgd<double>{.momentum = 1.5}), Catch::Contains("momentum = 1.5"));
   CHECK_THROWS_WITH(Trainer(net, Sgd<double>{.learning_rate = 0}), Catch::Contains("positive"));
   CHECK_THROWS_WITH(Trainer(net, A{}, StaticPolicy{}, TrainOptions{.batch_size = 0}),
                     Catch::Contains("batch_size = 0 must be at least 1"));
-  CHECK_THROWS_WITH(Trainer(net, A{}, StaticPolicy{}, TrainOptions{.epochs = 0}), Catch::Contains("epochs"));
+  CHECK_THROWS_WITH(Trainer(net, A{}, StaticPolicy{}, TrainOptions{.epochs = 0}),
+                    Catch::Contains("epochs"));
 }
 
-TEST_CASE("datasets that do not fit the network are refused before training", "[training][errors]") {
+TEST_CASE("datasets that do not fit the network are refused before training",
+          "[training][errors]") {
   Mlp<double, Relu> net({2, 4, 3}, 1);
   const Matrix<double> before = net.weights(0);
   Trainer trainer(net, Adam<double>{});
-  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(3, 5), std::vector<int>(5, 0))),
-                    Catch::Contains("samples have 3 features but the network expects 2 inputs"));
-  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), std::vector<int>{0, 3})),
-                    Catch::Contains("labels go up to 3 but the network has only 3 outputs"));
-  CHECK_THROWS_WITH(trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), Matrix<double>::Zero(3, 2))),
-                    Catch::Contains("softmax cross-entropy needs class labels"));
+  CHECK_THROWS_WITH(
+      trainer.fit(Dataset<double>(Matrix<double>::Zero(3, 5), std::vector<int>(5, 0))),
+      Catch::Contains("samples have 3 features but the network expects 2 inputs"));
+  CHECK_THROWS_WITH(
+      trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), std::vector<int>{0, 3})),
+      Catch::Contains("labels go up to 3 but the network has only 3 outputs"));
+  CHECK_THROWS_WITH(
+      trainer.fit(Dataset<double>(Matrix<double>::Zero(2, 2), Matrix<double>::Zero(3, 2))),
+      Catch::Contains("softmax cross-entropy needs class labels"));
   CHECK_THROWS_AS(trainer.fit(Dataset<double>{}), Error);
   CHECK(Matrix<double>(net.weights(0)) == before);
 }
 
-TEST_CASE("a diverging run stops with NumericError and keeps finite parameters", "[training][errors]") {
+TEST_CASE("a diverging run stops with NumericError and keeps finite parameters",
+          "[training][errors]") {
   Mlp<float, Relu> net({2, 32, 3}, 1);
   Trainer trainer(net, Sgd<float>{.learning_rate = 1e30f}, StaticPolicy{},
                   TrainOptions{.epochs = 5, .batch_size = 8});
@@ -134,7 +142,9 @@ TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[sl
                   TrainOptions{.epochs = 5, .batch_size = 64, .seed = 1});
   trainer.fit(train, validation);
   const Evaluation e = trainer.evaluate(test);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  WARN("Fashion-MNIST 784-256-10, 5 epochs: test accuracy " << 100 * e.accuracy << "% in " << seconds << " s");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("Fashion-MNIST 784-256-10, 5 epochs: test accuracy " << 100 * e.accuracy << "% in "
+                                                            << seconds << " s");
   CHECK(e.accuracy >= 0.85);
 }

@@ -21,7 +21,8 @@ struct GradientCheck {
 
 // `loss(logits, grad_or_null) -> T` evaluates the loss for the fixed batch X.
 template <class Net, class LossFn>
-GradientCheck check_gradients(Net& net, const Matrix<typename Net::scalar>& X, LossFn loss, double h = 1e-6) {
+GradientCheck check_gradients(Net& net, const Matrix<typename Net::scalar>& X, LossFn loss,
+                              double h = 1e-6) {
   using T = typename Net::scalar;
   Workspace<T> ws;
   const auto logits = net.forward_train(X, ws);
@@ -43,7 +44,8 @@ GradientCheck check_gradients(Net& net, const Matrix<typename Net::scalar>& X, L
     const double down = value();
     param = saved;
     const double numeric = (up - down) / (2 * h);
-    const double err = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
+    const double err =
+        std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
     ++result.checked;
     if (err > result.max_error) {
       result.max_error = err;

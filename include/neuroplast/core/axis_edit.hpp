@@ -20,8 +20,8 @@ enum class Dim { rows, cols };
 /// cannot fall out of step.
 ///
 /// Removal costs in proportion to what is removed: the surviving neurons at the end of the axis are
-/// moved into the freed slots (`moves()`), everything else stays where it is. `new_index()` maps each
-/// old index to its new one (or -1 when removed).
+/// moved into the freed slots (`moves()`), everything else stays where it is. `new_index()` maps
+/// each old index to its new one (or -1 when removed).
 class AxisEdit {
  public:
   enum class Kind { grow, remove, permute };
@@ -33,8 +33,8 @@ class AxisEdit {
     return e;
   }
 
-  /// Removes the neurons at `indices` (any order; must be distinct, in range, and leave at least one
-  /// neuron). The caller validates with a message naming the layer; this only asserts.
+  /// Removes the neurons at `indices` (any order; must be distinct, in range, and leave at least
+  /// one neuron). The caller validates with a message naming the layer; this only asserts.
   static AxisEdit remove(Index old_size, std::vector<Index> indices) {
     AxisEdit e(Kind::remove, old_size);
     std::sort(indices.begin(), indices.end());
@@ -84,27 +84,28 @@ class AxisEdit {
       for (Index r : removed_) map[static_cast<std::size_t>(r)] = -1;
       for (auto [from, to] : moves_) map[static_cast<std::size_t>(from)] = to;
     } else if (kind_ == Kind::permute) {
-      for (Index i = 0; i < new_size_; ++i) map[static_cast<std::size_t>(order_[static_cast<std::size_t>(i)])] = i;
+      for (Index i = 0; i < new_size_; ++i)
+        map[static_cast<std::size_t>(order_[static_cast<std::size_t>(i)])] = i;
     }
     return map;
   }
 
   /// Applies the edit to a contiguous per-neuron vector (ids, statistics), filling grown slots with
-  /// `fill`. The one implementation of the edit for 1-D data, so std::vectors bound to an axis follow
-  /// exactly the same rules as matrices.
+  /// `fill`. The one implementation of the edit for 1-D data, so std::vectors bound to an axis
+  /// follow exactly the same rules as matrices.
   template <class V>
   void apply(std::vector<V>& values, const V& fill = V{}) const {
     switch (kind_) {
-      case Kind::grow:
-        values.resize(static_cast<std::size_t>(new_size_), fill);
-        break;
+      case Kind::grow: values.resize(static_cast<std::size_t>(new_size_), fill); break;
       case Kind::remove:
-        for (auto [from, to] : moves_) values[static_cast<std::size_t>(to)] = values[static_cast<std::size_t>(from)];
+        for (auto [from, to] : moves_)
+          values[static_cast<std::size_t>(to)] = values[static_cast<std::size_t>(from)];
         values.resize(static_cast<std::size_t>(new_size_));
         break;
       case Kind::permute: {
         std::vector<V> old = values;
-        for (std::size_t i = 0; i < order_.size(); ++i) values[i] = old[static_cast<std::size_t>(order_[i])];
+        for (std::size_t i = 0; i < order_.size(); ++i)
+          values[i] = old[static_cast<std::size_t>(order_[i])];
         break;
       }
     }

@@ -47,23 +47,25 @@ enum class Op { none, transpose };
 /// op(A) is `m × k`, op(B) is `k × n`, C is `m × n`. Allocation-free once `ws` has seen a product
 /// of this size. A single column (n = 1) goes to Eigen's matrix-vector kernel, which is faster.
 template <Op OpA, Op OpB, Scalar T>
-void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc, T alpha,
-          GemmWorkspace<T>& ws) {
+void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc,
+          T alpha, GemmWorkspace<T>& ws) {
   if (m == 0 || n == 0 || k == 0) return;
   using Eigen::ColMajor;
   using Eigen::RowMajor;
   constexpr int a_order = OpA == Op::none ? ColMajor : RowMajor;
   constexpr int b_order = OpB == Op::none ? ColMajor : RowMajor;
   if (n == 1 && OpB == Op::none) {
-    using AMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, a_order>, 0, Eigen::OuterStride<>>;
+    using AMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, a_order>, 0,
+                            Eigen::OuterStride<>>;
     Eigen::Map<Vector<T>> cv(c, m);
     const Eigen::Map<const Vector<T>> bv(b, k);
     cv.noalias() += alpha * AMap(a, m, k, Eigen::OuterStride<>(lda)) * bv;
     return;
   }
   ws.prepare(m, n, k);
-  Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T, b_order, false, ColMajor, 1>::run(
-      m, n, k, a, lda, b, ldb, c, 1, ldc, alpha, ws, nullptr);
+  Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T, b_order, false,
+                                                 ColMajor, 1>::run(m, n, k, a, lda, b, ldb, c, 1,
+                                                                   ldc, alpha, ws, nullptr);
 }
 
 }  // namespace neuroplast

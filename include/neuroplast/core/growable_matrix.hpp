@@ -35,7 +35,9 @@ class GrowableMatrix {
   const T* data() const noexcept { return buffer_.data(); }
 
   /// The active block, `rows() × cols()`, outer stride `row_capacity()`.
-  MatrixView<T> view() noexcept { return MatrixView<T>(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(row_cap_)); }
+  MatrixView<T> view() noexcept {
+    return MatrixView<T>(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(row_cap_));
+  }
   ConstMatrixView<T> view() const noexcept {
     return ConstMatrixView<T>(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(row_cap_));
   }
@@ -116,8 +118,12 @@ class GrowableMatrix {
   // A cache line of scalars, so every column starts on a fresh line when the buffer is aligned.
   static constexpr Index kRowQuantum = 64 / static_cast<Index>(sizeof(T));
 
-  static Index round_rows(Index rows) { return (rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum; }
-  static Index grown(Index capacity, Index needed) { return std::max(needed, capacity + capacity / 2); }
+  static Index round_rows(Index rows) {
+    return (rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+  }
+  static Index grown(Index capacity, Index needed) {
+    return std::max(needed, capacity + capacity / 2);
+  }
 
   void reallocate(Index row_cap, Index col_cap) {
     row_cap = round_rows(row_cap);

@@ -27,8 +27,9 @@ struct Param {
   GrowableMatrix<T> value;  ///< the parameters
   GrowableMatrix<T> grad;   ///< dLoss/dvalue of the last backward pass
   GrowableMatrix<T> mask;   ///< 1 = active, 0 = pruned; empty for biases (no connections to prune)
-  std::vector<GrowableMatrix<T>> state;  ///< optimizer planes, created by the optimizer on first use
-  std::string_view state_owner;          ///< which optimizer kind owns `state` ("" = none yet)
+  std::vector<GrowableMatrix<T>>
+      state;                     ///< optimizer planes, created by the optimizer on first use
+  std::string_view state_owner;  ///< which optimizer kind owns `state` ("" = none yet)
   /// Optimizer step count before each row (column) neuron existed: 0 for neurons present from the
   /// start, kUnbornStep for neurons grown since the last step. Adam uses it for per-parameter bias
   /// correction, so a neuron grown mid-training starts its moments like a fresh parameter.

@@ -34,8 +34,8 @@ using MatrixView = Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>
 template <class T>
 using ConstMatrixView = Eigen::Map<const Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-/// Read-only reference to any matrix-like input (a Matrix, a block of one, a view, or an expression,
-/// which is evaluated once into a temporary).
+/// Read-only reference to any matrix-like input (a Matrix, a block of one, a view, or an
+/// expression, which is evaluated once into a temporary).
 template <class T>
 using MatrixRef = Eigen::Ref<const Matrix<T>>;
 

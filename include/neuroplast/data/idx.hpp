@@ -5,7 +5,7 @@
 /// An IDX file is a 4-byte magic (two zero bytes, an element type code, the number of
 /// dimensions), one big-endian uint32 per dimension, then the elements in row-major order. Only
 /// unsigned bytes (type 0x08) are supported: that is what every MNIST-family file uses. Link
-/// zlib (`neuroplast::zlib` in CMake, `-lz` by hand) when including this header.
+/// zlib (`neuroplast::neuroplast` in CMake links it; `-lz` by hand).
 ///
 /// Bad files throw FileError and never crash: the header is checked, and no buffer is sized from
 /// the header alone — data is read in chunks, so a header claiming terabytes fails with

@@ -20,7 +20,8 @@ class DenseParams {
  public:
   DenseParams() = default;
   /// Zero weights and bias for a layer `inputs → outputs`, all connections active.
-  DenseParams(Index inputs, Index outputs) : weight_(outputs, inputs, true), bias_(outputs, 1, false) {}
+  DenseParams(Index inputs, Index outputs)
+      : weight_(outputs, inputs, true), bias_(outputs, 1, false) {}
 
   Index inputs() const noexcept { return weight_.cols(); }
   Index outputs() const noexcept { return weight_.rows(); }
@@ -33,13 +34,17 @@ class DenseParams {
   ConstMatrixView<T> weights() const noexcept { return weight_.value.view(); }
   /// b, `outputs`.
   VectorView<T> bias() noexcept { return VectorView<T>(bias_.value.data(), outputs()); }
-  ConstVectorView<T> bias() const noexcept { return ConstVectorView<T>(bias_.value.data(), outputs()); }
+  ConstVectorView<T> bias() const noexcept {
+    return ConstVectorView<T>(bias_.value.data(), outputs());
+  }
   /// Connection mask, `outputs × inputs`: 1 = active, 0 = pruned.
   ConstMatrixView<T> connection_mask() const noexcept { return weight_.mask.view(); }
   /// dLoss/dW of the last backward pass, `outputs × inputs`.
   ConstMatrixView<T> weight_gradient() const noexcept { return weight_.grad.view(); }
   /// dLoss/db of the last backward pass, `outputs`.
-  ConstVectorView<T> bias_gradient() const noexcept { return ConstVectorView<T>(bias_.grad.data(), outputs()); }
+  ConstVectorView<T> bias_gradient() const noexcept {
+    return ConstVectorView<T>(bias_.grad.data(), outputs());
+  }
 
   Param<T>& weight_param() noexcept { return weight_; }
   const Param<T>& weight_param() const noexcept { return weight_; }
@@ -97,16 +102,19 @@ class Dense : public DenseParams<T> {
     Param<T>& w = this->weight_param();
     auto grad_w = w.grad.view();
     grad_w.setZero();
-    gemm<Op::none, Op::transpose>(grad_w.rows(), grad_w.cols(), delta.cols(), delta.data(), delta.outerStride(),
-                                  in.data(), in.outerStride(), grad_w.data(), grad_w.outerStride(), T(1), gemm_ws);
+    gemm<Op::none, Op::transpose>(grad_w.rows(), grad_w.cols(), delta.cols(), delta.data(),
+                                  delta.outerStride(), in.data(), in.outerStride(), grad_w.data(),
+                                  grad_w.outerStride(), T(1), gemm_ws);
     if (w.masked) grad_w.array() *= w.mask.view().array();
-    VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() = delta.rowwise().sum();
+    VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() =
+        delta.rowwise().sum();
     if (delta_in != nullptr) {
       const auto weights = this->weights();
       delta_in->setZero();
-      gemm<Op::transpose, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(), weights.data(),
-                                    weights.outerStride(), delta.data(), delta.outerStride(), delta_in->data(),
-                                    delta_in->outerStride(), T(1), gemm_ws);
+      gemm<Op::transpose, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(),
+                                    weights.data(), weights.outerStride(), delta.data(),
+                                    delta.outerStride(), delta_in->data(), delta_in->outerStride(),
+                                    T(1), gemm_ws);
     }
   }
 };

@@ -15,7 +15,8 @@ struct MeanSquaredError {
   static constexpr std::string_view name = "mean_squared_error";
 
   template <class Logits, class T, class Grad = MatrixView<T>>
-  static T evaluate(const Eigen::MatrixBase<Logits>& outputs, const Targets<T>& targets, Grad* grad = nullptr) {
+  static T evaluate(const Eigen::MatrixBase<Logits>& outputs, const Targets<T>& targets,
+                    Grad* grad = nullptr) {
     const Index k = outputs.rows();
     const Index batch = outputs.cols();
     const T scale = T(1) / static_cast<T>(batch * k);
@@ -27,8 +28,9 @@ struct MeanSquaredError {
       return total * scale;
     }
     if (static_cast<Index>(targets.labels.size()) != batch) {
-      detail::fail("mean_squared_error: ", targets.labels.size(), " labels for a batch of ", batch,
-                   " columns and no real-valued targets; pass one label or target column per sample");
+      detail::fail(
+          "mean_squared_error: ", targets.labels.size(), " labels for a batch of ", batch,
+          " columns and no real-valued targets; pass one label or target column per sample");
     }
     for (Index c = 0; c < batch; ++c) {
       const int y = targets.labels[static_cast<std::size_t>(c)];

@@ -17,20 +17,21 @@ struct SoftmaxCrossEntropy {
 
   /// `logits`: `classes × batch`; `targets.labels`: one label per column in [0, classes).
   template <class Logits, class T, class Grad = MatrixView<T>>
-  static T evaluate(const Eigen::MatrixBase<Logits>& logits, const Targets<T>& targets, Grad* grad = nullptr) {
+  static T evaluate(const Eigen::MatrixBase<Logits>& logits, const Targets<T>& targets,
+                    Grad* grad = nullptr) {
     const Index classes = logits.rows();
     const Index batch = logits.cols();
     if (static_cast<Index>(targets.labels.size()) != batch) {
-      detail::fail("softmax_cross_entropy: ", targets.labels.size(), " labels for a batch of ", batch,
-                   " columns; pass one label per sample");
+      detail::fail("softmax_cross_entropy: ", targets.labels.size(), " labels for a batch of ",
+                   batch, " columns; pass one label per sample");
     }
     const T inv_batch = T(1) / static_cast<T>(batch);
     T total = 0;
     for (Index c = 0; c < batch; ++c) {
       const int y = targets.labels[static_cast<std::size_t>(c)];
       if (y < 0 || y >= classes) {
-        detail::fail("softmax_cross_entropy: label ", y, " of sample ", c, " is outside [0, ", classes,
-                     "); the network has ", classes, " outputs");
+        detail::fail("softmax_cross_entropy: label ", y, " of sample ", c, " is outside [0, ",
+                     classes, "); the network has ", classes, " outputs");
       }
       const auto z = logits.col(c);
       const T shift = z.maxCoeff();

@@ -14,8 +14,8 @@ namespace neuroplast {
 template <Scalar T>
 struct Targets {
   std::span<const int> labels{};  ///< one class index per column, in [0, outputs)
-  const T* values = nullptr;    ///< real targets, or null
-  Index stride = 0;             ///< outer stride of `values`
+  const T* values = nullptr;      ///< real targets, or null
+  Index stride = 0;               ///< outer stride of `values`
 
   bool has_values() const noexcept { return values != nullptr; }
   /// Real-valued targets of the batch, `outputs × batch`.
@@ -28,7 +28,8 @@ struct Targets {
 /// returning the mean loss over the batch and, when `grad` is not null, writing dLoss/dlogits
 /// (`outputs × batch`) into it.
 template <class L, class T>
-concept Loss = requires(const ConstMatrixView<T>& logits, const Targets<T>& targets, MatrixView<T>* grad) {
+concept Loss = requires(const ConstMatrixView<T>& logits, const Targets<T>& targets,
+                        MatrixView<T>* grad) {
   { L::name } -> std::convertible_to<std::string_view>;
   { L::evaluate(logits, targets, grad) } -> std::convertible_to<T>;
 };

@@ -22,12 +22,12 @@ namespace neuroplast {
 /// `sizes()` = {inputs, hidden_0, …, hidden_{H−1}, outputs}. Dense layer l maps `sizes()[l]` to
 /// `sizes()[l+1]`, so it has weights `sizes()[l+1] × sizes()[l]`. Hidden layer h is the neuron axis
 /// between dense layers h and h+1: the rows of W(h) and b(h) and the columns of W(h+1), together
-/// with every gradient, optimizer moment, mask and per-neuron record bound to them. Every structural
-/// edit goes through `edit_axis`, which applies it to all of these at once.
+/// with every gradient, optimizer moment, mask and per-neuron record bound to them. Every
+/// structural edit goes through `edit_axis`, which applies it to all of these at once.
 ///
-/// Initialisation is deterministic for a seed: hidden layers use He normal (std √(2/fan_in)) for the
-/// ReLU family and Glorot uniform (±√(6/(fan_in+fan_out))) otherwise; the output layer uses Glorot
-/// uniform; biases start at 0.
+/// Initialisation is deterministic for a seed: hidden layers use He normal (std √(2/fan_in)) for
+/// the ReLU family and Glorot uniform (±√(6/(fan_in+fan_out))) otherwise; the output layer uses
+/// Glorot uniform; biases start at 0.
 template <Scalar T, Activation Act = Relu>
 class Mlp {
  public:
@@ -66,7 +66,8 @@ class Mlp {
     std::vector<Index> s;
     s.reserve(hidden_.size() + 2);
     s.push_back(layer(0).inputs());
-    for (std::size_t l = 0; l < static_cast<std::size_t>(layer_count()); ++l) s.push_back(layer(l).outputs());
+    for (std::size_t l = 0; l < static_cast<std::size_t>(layer_count()); ++l)
+      s.push_back(layer(l).outputs());
     return s;
   }
   /// Number of dense layers (= hidden layers + 1).
@@ -91,11 +92,17 @@ class Mlp {
   VectorView<T> bias(Index l) { return params(l, "bias").bias(); }
   ConstVectorView<T> bias(Index l) const { return params(l, "bias").bias(); }
   /// Connection mask of dense layer l, same shape as `weights(l)`: 1 = active, 0 = pruned.
-  ConstMatrixView<T> connection_mask(Index l) const { return params(l, "connection_mask").connection_mask(); }
+  ConstMatrixView<T> connection_mask(Index l) const {
+    return params(l, "connection_mask").connection_mask();
+  }
   /// dLoss/dW(l) from the last `backward`.
-  ConstMatrixView<T> weight_gradient(Index l) const { return params(l, "weight_gradient").weight_gradient(); }
+  ConstMatrixView<T> weight_gradient(Index l) const {
+    return params(l, "weight_gradient").weight_gradient();
+  }
   /// dLoss/db(l) from the last `backward`.
-  ConstVectorView<T> bias_gradient(Index l) const { return params(l, "bias_gradient").bias_gradient(); }
+  ConstVectorView<T> bias_gradient(Index l) const {
+    return params(l, "bias_gradient").bias_gradient();
+  }
 
   /// All tensors of dense layer l (weights, bias, their gradients, masks and optimizer state).
   DenseParams<T>& layer_params(Index l) { return params(l, "layer_params"); }
@@ -127,7 +134,8 @@ class Mlp {
   ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace<T>& ws) const {
     check_input(X, "forward");
     if (!X.allFinite()) {
-      detail::fail<NumericError>("forward: the input batch contains NaN or infinity; clean the data");
+      detail::fail<NumericError>(
+          "forward: the input batch contains NaN or infinity; clean the data");
     }
     run_forward(X, ws, false);
     return ws.output();
@@ -139,9 +147,9 @@ class Mlp {
     return argmax_columns(logits);
   }
 
-  /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input is
-  /// not checked for finiteness (a Dataset is checked once when built). Allocation-free in steady
-  /// state.
+  /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input
+  /// is not checked for finiteness (a Dataset is checked once when built). Allocation-free in
+  /// steady state.
   ConstMatrixView<T> forward_train(const MatrixRef<T>& X, Workspace<T>& ws) const {
     check_input(X, "forward_train");
     run_forward(X, ws, true);
@@ -234,14 +242,15 @@ class Mlp {
   std::vector<Index> edit_axis(Index h, const AxisEdit& edit) {
     check_hidden(h, "edit_axis");
     if (edit.old_size() != params(h, "edit_axis").outputs()) {
-      detail::fail("edit_axis: edit is for an axis of ", edit.old_size(), " neurons but hidden layer ", h,
-                   " has ", params(h, "edit_axis").outputs());
+      detail::fail("edit_axis: edit is for an axis of ", edit.old_size(),
+                   " neurons but hidden layer ", h, " has ", params(h, "edit_axis").outputs());
     }
     params(h, "edit_axis").apply_output_edit(edit);
     params(h + 1, "edit_axis").apply_input_edit(edit);
     auto& ids = neuron_ids_[static_cast<std::size_t>(h)];
     edit.apply(ids);
-    for (Index i = edit.old_size(); i < edit.new_size(); ++i) ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
+    for (Index i = edit.old_size(); i < edit.new_size(); ++i)
+      ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
     return edit.new_index();
   }
 
@@ -260,7 +269,8 @@ class Mlp {
 
   void run_forward(const MatrixRef<T>& X, Workspace<T>& ws, bool training) const {
     const auto layers = static_cast<std::size_t>(layer_count());
-    for (std::size_t l = 0; l < layers; ++l) ws.shape(layers, l, layer(l).outputs(), X.cols(), training);
+    for (std::size_t l = 0; l < layers; ++l)
+      ws.shape(layers, l, layer(l).outputs(), X.cols(), training);
     for (std::size_t l = 0; l < layers; ++l) {
       auto out = ws.activation_buffer(l);
       auto run = [&](const auto& d) {
@@ -314,10 +324,11 @@ class Mlp {
   void check_hidden(Index h, const char* where) const {
     if (h < 0 || h >= hidden_layer_count()) {
       if (hidden_layer_count() == 0) {
-        detail::fail(where, ": hidden layer ", h, " does not exist (the network has no hidden layers)");
+        detail::fail(where, ": hidden layer ", h,
+                     " does not exist (the network has no hidden layers)");
       }
-      detail::fail(where, ": hidden layer ", h, " does not exist (the network has ", hidden_layer_count(),
-                   " hidden layers: 0..", hidden_layer_count() - 1, ")");
+      detail::fail(where, ": hidden layer ", h, " does not exist (the network has ",
+                   hidden_layer_count(), " hidden layers: 0..", hidden_layer_count() - 1, ")");
     }
   }
 
@@ -327,7 +338,7 @@ class Mlp {
   DenseParams<T>& params(Index l, const char* where) {
     check_layer(l, where);
     return static_cast<std::size_t>(l) == hidden_.size() ? static_cast<DenseParams<T>&>(output_)
-                                                        : hidden_[static_cast<std::size_t>(l)];
+                                                         : hidden_[static_cast<std::size_t>(l)];
   }
   const DenseParams<T>& params(Index l, const char* where) const {
     check_layer(l, where);

@@ -45,7 +45,8 @@ class AdamCore {
       // its column's (the younger neuron decides).
       const Index rows = w.rows();
       scratch.resize(static_cast<std::size_t>(2 * rows));
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r1(scratch.data(), rows), r2(scratch.data() + rows, rows);
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r1(scratch.data(), rows),
+          r2(scratch.data() + rows, rows);
       for (Index i = 0; i < rows; ++i) {
         const auto age = static_cast<T>(t - p.row_birth[static_cast<std::size_t>(i)]);
         r1(i) = T(1) / (T(1) - std::pow(beta1, age));

@@ -24,11 +24,12 @@ concept OptimizerFor = requires(O& opt, const O& copt, Net& net) {
 namespace detail {
 
 /// Throws unless `lo <= value < hi` (or `<= hi` with `closed`), naming optimizer and field.
-inline void check_range(std::string_view optimizer, std::string_view field, double value, double lo, double hi,
-                        bool closed_high = false) {
+inline void check_range(std::string_view optimizer, std::string_view field, double value, double lo,
+                        double hi, bool closed_high = false) {
   const bool ok = std::isfinite(value) && value >= lo && (closed_high ? value <= hi : value < hi);
   if (!ok) {
-    fail(optimizer, ": ", field, " = ", value, " is invalid; it must lie in [", lo, ", ", hi, closed_high ? "]" : ")");
+    fail(optimizer, ": ", field, " = ", value, " is invalid; it must lie in [", lo, ", ", hi,
+         closed_high ? "]" : ")");
   }
 }
 

@@ -34,7 +34,9 @@ struct Sgd {
   template <class Net>
   void step(Net& net) {
     ++steps;
-    net.for_each_param([&](Param<T>& p, ParamKind kind) { update(p, kind == ParamKind::weight ? weight_decay : T(0)); });
+    net.for_each_param([&](Param<T>& p, ParamKind kind) {
+      update(p, kind == ParamKind::weight ? weight_decay : T(0));
+    });
   }
 
  private:

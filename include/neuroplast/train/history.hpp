@@ -15,25 +15,34 @@ namespace neuroplast {
 /// accuracies are NaN for datasets without labels.
 struct EpochRecord {
   int epoch = 0;  ///< 1-based
-  double train_loss = std::numeric_limits<double>::quiet_NaN();  ///< mean loss over the epoch's batches
+  double train_loss =
+      std::numeric_limits<double>::quiet_NaN();  ///< mean loss over the epoch's batches
   double validation_loss = std::numeric_limits<double>::quiet_NaN();
   double validation_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< in [0, 1]
-  std::vector<Index> sizes{};   ///< network sizes at the end of the epoch
-  Index parameter_count = 0;  ///< at the end of the epoch
-  double seconds = 0;         ///< wall time of the epoch, evaluation included
+  std::vector<Index> sizes{};  ///< network sizes at the end of the epoch
+  Index parameter_count = 0;   ///< at the end of the epoch
+  double seconds = 0;          ///< wall time of the epoch, evaluation included
 };
 
 /// Kinds of structural change recorded in a History.
-enum class EventKind { grow_neurons, remove_neurons, prune_connections, grow_connections, insert_layer,
-                       remove_layer, new_data, rollback };
+enum class EventKind {
+  grow_neurons,
+  remove_neurons,
+  prune_connections,
+  grow_connections,
+  insert_layer,
+  remove_layer,
+  new_data,
+  rollback
+};
 
 /// One structural change: what, where, how much and why.
 struct StructuralEvent {
-  int epoch = 0;           ///< epoch after which it happened (1-based; 0 = before training)
+  int epoch = 0;  ///< epoch after which it happened (1-based; 0 = before training)
   EventKind kind = EventKind::grow_neurons;
-  Index layer = -1;        ///< hidden layer (neuron edits) or dense layer (connection edits)
-  Index count = 0;         ///< neurons or connections added or removed
-  std::string reason{};      ///< e.g. "loss plateau", "new data", "validation worsened"
+  Index layer = -1;      ///< hidden layer (neuron edits) or dense layer (connection edits)
+  Index count = 0;       ///< neurons or connections added or removed
+  std::string reason{};  ///< e.g. "loss plateau", "new data", "validation worsened"
   double trigger_value = std::numeric_limits<double>::quiet_NaN();  ///< e.g. |Δloss| that fired
   std::vector<Index> sizes_after{};  ///< network sizes right after the event
 };
@@ -47,7 +56,8 @@ struct History {
   double best_validation_accuracy() const {
     double best = std::numeric_limits<double>::quiet_NaN();
     for (const auto& e : epochs)
-      if (!std::isnan(e.validation_accuracy) && !(e.validation_accuracy <= best)) best = e.validation_accuracy;
+      if (!std::isnan(e.validation_accuracy) && !(e.validation_accuracy <= best))
+        best = e.validation_accuracy;
     return best;
   }
 };

@@ -17,18 +17,19 @@ enum class LossKind {
 
 /// How a Trainer runs: `TrainOptions{.epochs = 30, .batch_size = 64, .seed = 1}`.
 struct TrainOptions {
-  int epochs = 10;            ///< passes over the training set, ≥ 1
-  Index batch_size = 32;      ///< samples per step, ≥ 1 (the last batch of an epoch may be smaller)
-  std::uint64_t seed = 0;     ///< shuffling (and any policy randomness) is reproducible for a seed
+  int epochs = 10;         ///< passes over the training set, ≥ 1
+  Index batch_size = 32;   ///< samples per step, ≥ 1 (the last batch of an epoch may be smaller)
+  std::uint64_t seed = 0;  ///< shuffling (and any policy randomness) is reproducible for a seed
   LossKind loss = LossKind::softmax_cross_entropy;
-  bool shuffle = true;        ///< reshuffle the training set every epoch
-  bool verbose = false;       ///< print one progress line per epoch to standard output
+  bool shuffle = true;            ///< reshuffle the training set every epoch
+  bool verbose = false;           ///< print one progress line per epoch to standard output
   Index evaluation_batch = 1024;  ///< columns per forward pass when evaluating a dataset
 
   /// Throws Error naming the field when an option is out of range.
   void validate() const {
     if (epochs < 1) detail::fail("TrainOptions: epochs = ", epochs, " must be at least 1");
-    if (batch_size < 1) detail::fail("TrainOptions: batch_size = ", batch_size, " must be at least 1");
+    if (batch_size < 1)
+      detail::fail("TrainOptions: batch_size = ", batch_size, " must be at least 1");
     if (evaluation_batch < 1) {
       detail::fail("TrainOptions: evaluation_batch = ", evaluation_batch, " must be at least 1");
     }

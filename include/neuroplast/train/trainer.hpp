@@ -54,14 +54,20 @@ class Trainer {
 
   /// Validates the optimizer's hyper-parameters and the options (throws Error).
   Trainer(Net& net, Opt optimizer, Policy policy = {}, TrainOptions options = {})
-      : net_(net), opt_(std::move(optimizer)), policy_(std::move(policy)), options_(options), rng_(options.seed) {
+      : net_(net),
+        opt_(std::move(optimizer)),
+        policy_(std::move(policy)),
+        options_(options),
+        rng_(options.seed) {
     opt_.validate();
     options_.validate();
   }
 
   /// Trains for `options().epochs` epochs on `train`, evaluating `validation` after each epoch.
   /// Returns the history of this trainer so far (this fit's epochs appended).
-  History fit(const Dataset<T>& train, const Dataset<T>& validation) { return run(train, &validation); }
+  History fit(const Dataset<T>& train, const Dataset<T>& validation) {
+    return run(train, &validation);
+  }
 
   /// As above without a validation set (validation figures are NaN).
   History fit(const Dataset<T>& train) { return run(train, nullptr); }
@@ -77,7 +83,8 @@ class Trainer {
       const auto X = data.features().middleCols(start, b);
       const auto logits = net_.forward_train(X, ws_);
       Targets<T> targets = targets_for(data, start, b);
-      loss_sum += static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
+      loss_sum +=
+          static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
       if (data.has_labels()) {
         for (Index c = 0; c < b; ++c) {
           Index best = 0;
@@ -115,7 +122,8 @@ class Trainer {
       Context context{net_, history_, train, validation, epoch_};
       record.sizes = net_.sizes();
       record.parameter_count = net_.parameter_count();
-      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       history_.epochs.push_back(record);
       policy_.on_epoch_end(context);
       history_.epochs.back().sizes = net_.sizes();
@@ -145,13 +153,15 @@ class Trainer {
       for (Index i = 0; i < b; ++i) {
         const Index src = order_[static_cast<std::size_t>(start + i)];
         X.col(i) = data.features().col(src);
-        if (data.has_labels()) batch_labels_.push_back(data.labels()[static_cast<std::size_t>(src)]);
+        if (data.has_labels())
+          batch_labels_.push_back(data.labels()[static_cast<std::size_t>(src)]);
       }
       Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
       if (data.has_targets()) {
         batch_t_.reshape_uninitialized(data.targets().rows(), b);
         auto Y = batch_t_.view();
-        for (Index i = 0; i < b; ++i) Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + i)]);
+        for (Index i = 0; i < b; ++i)
+          Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + i)]);
         targets.values = batch_t_.data();
         targets.stride = batch_t_.row_capacity();
       }
@@ -159,8 +169,8 @@ class Trainer {
       auto grad = ws_.output_gradient();
       const T loss = evaluate_loss(logits, targets, &grad);
       if (!std::isfinite(static_cast<double>(loss))) {
-        detail::fail<NumericError>("fit: the loss became ", static_cast<double>(loss), " at epoch ", epoch_,
-                                   ", batch ", batch_index, " (step ", opt_.steps + 1,
+        detail::fail<NumericError>("fit: the loss became ", static_cast<double>(loss), " at epoch ",
+                                   epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
                                    "); the network keeps its last finite parameters. Lower the "
                                    "learning rate or check the data");
       }
@@ -174,17 +184,17 @@ class Trainer {
   template <class Logits>
   T evaluate_loss(const Logits& logits, const Targets<T>& targets, MatrixView<T>* grad) const {
     switch (options_.loss) {
-      case LossKind::mean_squared_error:
-        return MeanSquaredError::evaluate(logits, targets, grad);
+      case LossKind::mean_squared_error: return MeanSquaredError::evaluate(logits, targets, grad);
       case LossKind::softmax_cross_entropy:
-      default:
-        return SoftmaxCrossEntropy::evaluate(logits, targets, grad);
+      default: return SoftmaxCrossEntropy::evaluate(logits, targets, grad);
     }
   }
 
   Targets<T> targets_for(const Dataset<T>& data, Index start, Index b) const {
     Targets<T> t;
-    if (data.has_labels()) t.labels = std::span<const int>(data.labels()).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(b));
+    if (data.has_labels())
+      t.labels = std::span<const int>(data.labels())
+                     .subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(b));
     if (data.has_targets()) {
       t.values = data.targets().data() + start * data.targets().rows();
       t.stride = data.targets().rows();
@@ -195,16 +205,19 @@ class Trainer {
   void check_dataset(const Dataset<T>& data, const char* where) const {
     if (data.size() == 0) detail::fail(where, ": the dataset is empty");
     if (data.feature_count() != net_.input_size()) {
-      detail::fail(where, ": samples have ", data.feature_count(), " features but the network expects ",
-                   net_.input_size(), " inputs (sizes ", detail::format_sizes(net_.sizes()), ")");
+      detail::fail(where, ": samples have ", data.feature_count(),
+                   " features but the network expects ", net_.input_size(), " inputs (sizes ",
+                   detail::format_sizes(net_.sizes()), ")");
     }
     if (options_.loss == LossKind::softmax_cross_entropy && !data.has_labels()) {
-      detail::fail(where, ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
-                          "for real-valued targets");
+      detail::fail(where,
+                   ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
+                   "for real-valued targets");
     }
     if (data.has_labels() && data.class_count() > net_.output_size()) {
-      detail::fail(where, ": labels go up to ", data.class_count() - 1, " but the network has only ",
-                   net_.output_size(), " outputs; build it with at least ", data.class_count(), " outputs");
+      detail::fail(where, ": labels go up to ", data.class_count() - 1,
+                   " but the network has only ", net_.output_size(),
+                   " outputs; build it with at least ", data.class_count(), " outputs");
     }
     if (data.has_targets() && data.targets().rows() != net_.output_size()) {
       detail::fail(where, ": targets have ", data.targets().rows(), " rows but the network has ",
@@ -215,7 +228,8 @@ class Trainer {
   void print_progress(const EpochRecord& r) const {
     std::printf("epoch %3d  loss %.4f", r.epoch, r.train_loss);
     if (!std::isnan(r.validation_loss)) std::printf("  val_loss %.4f", r.validation_loss);
-    if (!std::isnan(r.validation_accuracy)) std::printf("  val_acc %6.2f%%", 100.0 * r.validation_accuracy);
+    if (!std::isnan(r.validation_accuracy))
+      std::printf("  val_acc %6.2f%%", 100.0 * r.validation_accuracy);
     std::printf("  sizes %s  params %lld  %.1f s\n", detail::format_sizes(r.sizes).c_str(),
                 static_cast<long long>(r.parameter_count), r.seconds);
     std::fflush(stdout);
