@@ -130,12 +130,20 @@ TEST_CASE("GrowableMatrix remove and permute along either dimension", "[core][st
 TEST_CASE("Param applies one edit to every plane and records births", "[core][param]") {
   Param<double> p(2, 3, true);
   p.value.view() << 1, 2, 3, 4, 5, 6;
+  CHECK_FALSE(p.has_mask());  // no mask plane until the first prune
+  p.materialise_mask();
+  CHECK(p.mask.view().isOnes());
   auto& state = p.state_for("adam", 2);
+  CHECK(p.col_birth == std::vector<std::int64_t>(3, kUnbornStep));  // stamped by the next step
+  detail::stamp_births(p.row_birth, 0);
+  detail::stamp_births(p.col_birth, 0);
+  CHECK_FALSE(p.has_young_neurons());
   state[0].view().setConstant(7);
   state[1].view().setConstant(8);
   p.apply(AxisEdit::grow(3, 1), Dim::cols);
   REQUIRE(p.cols() == 4);
   CHECK(p.grad.cols() == 4);
+  CHECK(p.value.view().col(3).isZero());
   CHECK(state[0].view().col(3).isZero());
   CHECK(state[1].view().leftCols(3).isConstant(8));
   CHECK(p.mask.view().col(3).isOnes());
@@ -148,9 +156,23 @@ TEST_CASE("Param applies one edit to every plane and records births", "[core][pa
   CHECK(state[0].rows() == 1);
   CHECK(p.mask.rows() == 1);
 
-  // A different optimizer discards the state and restarts the births.
+  // A different optimizer discards the state and restarts every age.
   auto& sgd = p.state_for("sgd", 1);
   CHECK(sgd.size() == 1);
   CHECK(sgd[0].view().isZero());
-  CHECK_FALSE(p.has_young_neurons());
+  CHECK(p.row_birth == std::vector<std::int64_t>{kUnbornStep});
+}
+
+TEST_CASE("row-major planes grow rows contiguously", "[core][storage]") {
+  ParamMatrix<float> m(3, 100);
+  m.reserve(8, 100);
+  const float* base = m.data();
+  m.apply(AxisEdit::grow(3, 1), Dim::rows);
+  CHECK(m.data() == base);
+  // The new row starts right after the last old one (one contiguous run of the fan-in).
+  CHECK(&m.view()(3, 0) == base + 3 * m.outer_stride());
+  CHECK(&m.view()(3, 99) == &m.view()(3, 0) + 99);
+  CHECK(m.outer_stride() % 16 == 0);
+  ParamMatrix<double> bias(5, 1);
+  CHECK(bias.outer_stride() == 1);  // vectors are not padded
 }

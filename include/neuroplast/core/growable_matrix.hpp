@@ -1,9 +1,8 @@
 #pragma once
 /// \file
-/// A column-major matrix with spare capacity in both dimensions, like std::vector for matrices.
+/// A matrix with spare capacity in both dimensions, like std::vector for matrices.
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "neuroplast/core/axis_edit.hpp"
@@ -12,48 +11,60 @@
 
 namespace neuroplast {
 
-/// A `rows × cols` matrix living in the top-left corner of a `row_capacity × col_capacity`
-/// column-major buffer. Compute runs on `view()`, a strided Eigen map of the active block.
+/// A `rows × cols` matrix living in the leading corner of a larger buffer. Compute runs on
+/// `view()`, a strided Eigen map of the active block.
+///
+/// `Order` decides which dimension is contiguous. Weight planes are row-major ("output-neuron
+/// major"): each output neuron's fan-in is one contiguous run, so growing the output axis writes
+/// fresh contiguous memory. Activations are column-major: each sample is contiguous.
 ///
 /// Growing within capacity writes only the new rows or columns and never moves the buffer, so
-/// `data()` stays valid. Growing past capacity reallocates geometrically (×1.5, rows rounded up to
-/// a whole cache line of scalars) and copies the active block once. Shrinking never reallocates.
-template <Scalar T>
+/// `data()` stays valid. Growing past capacity reallocates geometrically (×1.5; the contiguous
+/// dimension is rounded up to a cache line of scalars) and copies the active block once.
+/// Shrinking never reallocates.
+template <Scalar T, int Order = Eigen::ColMajor>
 class GrowableMatrix {
  public:
+  static constexpr bool row_major = Order == Eigen::RowMajor;
+  using PlainMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>;
+  using View = Eigen::Map<PlainMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using ConstView = Eigen::Map<const PlainMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
   GrowableMatrix() = default;
 
-  /// A zero-filled `rows × cols` matrix with exactly that capacity (rows rounded to a cache line).
+  /// A zero-filled `rows × cols` matrix with exactly that capacity (contiguous dimension rounded).
   GrowableMatrix(Index rows, Index cols) { reshape_zero(rows, cols); }
 
   Index rows() const noexcept { return rows_; }
   Index cols() const noexcept { return cols_; }
-  Index row_capacity() const noexcept { return row_cap_; }
-  Index col_capacity() const noexcept { return col_cap_; }
+  Index row_capacity() const noexcept { return row_major ? outer_cap_ : inner_cap_; }
+  Index col_capacity() const noexcept { return row_major ? inner_cap_ : outer_cap_; }
+  /// Distance between consecutive rows (row-major) or columns (column-major).
+  Index outer_stride() const noexcept { return inner_cap_; }
   /// Start of the buffer; stable across edits that stay within capacity.
   T* data() noexcept { return buffer_.data(); }
   const T* data() const noexcept { return buffer_.data(); }
 
-  /// The active block, `rows() × cols()`, outer stride `row_capacity()`.
-  MatrixView<T> view() noexcept {
-    return MatrixView<T>(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(row_cap_));
+  /// The active block, `rows() × cols()`.
+  View view() noexcept {
+    return View(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(inner_cap_));
   }
-  ConstMatrixView<T> view() const noexcept {
-    return ConstMatrixView<T>(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(row_cap_));
+  ConstView view() const noexcept {
+    return ConstView(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(inner_cap_));
   }
 
   /// Ensures room for `rows × cols` without changing the active block; never shrinks.
   void reserve(Index rows, Index cols) {
-    if (rows <= row_cap_ && cols <= col_cap_) return;
-    reallocate(std::max(rows, row_cap_), std::max(cols, col_cap_));
+    if (rows <= row_capacity() && cols <= col_capacity()) return;
+    reallocate(std::max(rows, row_capacity()), std::max(cols, col_capacity()), true);
   }
 
   /// Makes the active block `rows × cols` with unspecified contents (workspaces). Reallocates only
   /// when the request exceeds capacity, and then geometrically, so alternating batch sizes settle.
   void reshape_uninitialized(Index rows, Index cols) {
-    if (rows > row_cap_ || cols > col_cap_) {
-      reallocate_discarding(rows > row_cap_ ? grown(row_cap_, rows) : row_cap_,
-                            cols > col_cap_ ? grown(col_cap_, cols) : col_cap_);
+    if (rows > row_capacity() || cols > col_capacity()) {
+      reallocate(rows > row_capacity() ? grown(row_capacity(), rows) : row_capacity(),
+                 cols > col_capacity() ? grown(col_capacity(), cols) : col_capacity(), false);
     }
     rows_ = rows;
     cols_ = cols;
@@ -65,21 +76,22 @@ class GrowableMatrix {
     view().setZero();
   }
 
-  /// Applies a neuron-axis edit along `dim`. Grown slots are zero; see AxisEdit for the cost model.
-  void apply(const AxisEdit& edit, Dim dim) {
+  /// Applies a neuron-axis edit along `dim`. Grown slots are set to `fill`, or left unspecified
+  /// when `fill` is null (for planes the caller overwrites anyway); see AxisEdit for costs.
+  void apply(const AxisEdit& edit, Dim dim, const T* fill = &kZero) {
     const bool along_rows = dim == Dim::rows;
     eigen_assert(edit.old_size() == (along_rows ? rows_ : cols_));
     switch (edit.kind()) {
       case AxisEdit::Kind::grow: {
         const Index n = edit.new_size();
         if (along_rows) {
-          if (n > row_cap_) reallocate(grown(row_cap_, n), col_cap_);
+          if (n > row_capacity()) reallocate(grown(row_capacity(), n), col_capacity(), true);
           rows_ = n;
-          view().bottomRows(edit.added()).setZero();
+          if (fill != nullptr) view().bottomRows(edit.added()).setConstant(*fill);
         } else {
-          if (n > col_cap_) reallocate(row_cap_, grown(col_cap_, n));
+          if (n > col_capacity()) reallocate(row_capacity(), grown(col_capacity(), n), true);
           cols_ = n;
-          view().rightCols(edit.added()).setZero();
+          if (fill != nullptr) view().rightCols(edit.added()).setConstant(*fill);
         }
         break;
       }
@@ -96,7 +108,7 @@ class GrowableMatrix {
         break;
       }
       case AxisEdit::Kind::permute: {
-        const Matrix<T> old = view();
+        const PlainMatrix old = view();
         auto v = view();
         for (Index i = 0; i < edit.new_size(); ++i) {
           const Index from = edit.order()[static_cast<std::size_t>(i)];
@@ -115,39 +127,45 @@ class GrowableMatrix {
   std::size_t allocated_bytes() const noexcept { return buffer_.capacity() * sizeof(T); }
 
  private:
-  // A cache line of scalars, so every column starts on a fresh line when the buffer is aligned.
-  static constexpr Index kRowQuantum = 64 / static_cast<Index>(sizeof(T));
+  static constexpr T kZero = T(0);
+  // A cache line of scalars, so every contiguous run starts on a fresh line.
+  static constexpr Index kQuantum = 64 / static_cast<Index>(sizeof(T));
 
-  static Index round_rows(Index rows) {
-    return (rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum;
+  // Vectors (a contiguous dimension of 1, such as a row-major bias) are not padded.
+  static Index round_inner(Index inner) {
+    return inner <= 1 ? inner : (inner + kQuantum - 1) / kQuantum * kQuantum;
   }
   static Index grown(Index capacity, Index needed) {
     return std::max(needed, capacity + capacity / 2);
   }
 
-  void reallocate(Index row_cap, Index col_cap) {
-    row_cap = round_rows(row_cap);
-    std::vector<T, Eigen::aligned_allocator<T>> fresh(static_cast<std::size_t>(row_cap * col_cap));
-    for (Index c = 0; c < cols_; ++c) {
-      std::copy_n(buffer_.data() + c * row_cap_, rows_, fresh.data() + c * row_cap);
+  Index inner_size() const noexcept { return row_major ? cols_ : rows_; }
+  Index outer_size() const noexcept { return row_major ? rows_ : cols_; }
+
+  void reallocate(Index row_cap, Index col_cap, bool keep) {
+    const Index inner_cap = round_inner(row_major ? col_cap : row_cap);
+    const Index outer_cap = row_major ? row_cap : col_cap;
+    std::vector<T, Eigen::aligned_allocator<T>> fresh(
+        static_cast<std::size_t>(inner_cap * outer_cap));
+    if (keep) {
+      for (Index o = 0; o < outer_size(); ++o) {
+        std::copy_n(buffer_.data() + o * inner_cap_, inner_size(), fresh.data() + o * inner_cap);
+      }
     }
     buffer_.swap(fresh);
-    row_cap_ = row_cap;
-    col_cap_ = col_cap;
-  }
-
-  void reallocate_discarding(Index row_cap, Index col_cap) {
-    row_cap = round_rows(row_cap);
-    buffer_.assign(static_cast<std::size_t>(row_cap * col_cap), T(0));
-    row_cap_ = row_cap;
-    col_cap_ = col_cap;
+    inner_cap_ = inner_cap;
+    outer_cap_ = outer_cap;
   }
 
   std::vector<T, Eigen::aligned_allocator<T>> buffer_;
   Index rows_ = 0;
   Index cols_ = 0;
-  Index row_cap_ = 0;
-  Index col_cap_ = 0;
+  Index inner_cap_ = 0;  // capacity of the contiguous dimension (the outer stride)
+  Index outer_cap_ = 0;
 };
+
+/// Row-major ("output-neuron major") storage used for every parameter plane.
+template <Scalar T>
+using ParamMatrix = GrowableMatrix<T, Eigen::RowMajor>;
 
 }  // namespace neuroplast

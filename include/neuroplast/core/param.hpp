@@ -2,6 +2,7 @@
 /// \file
 /// A trainable tensor and every plane of data that shares its shape.
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -15,62 +16,73 @@ namespace neuroplast {
 /// count there on its next step (see Param::row_birth).
 inline constexpr std::int64_t kUnbornStep = -1;
 
+/// What a grow edit writes into the new slots of a Param's value plane.
+enum class GrowValues {
+  zero,    ///< zeros (a plain structural edit)
+  caller,  ///< nothing: the caller writes every new entry itself (initialisers), saving a pass
+};
+
 /// A trainable tensor (a weight matrix `out × in` or a bias `out × 1`) bundled with every plane of
 /// the same shape: its gradient, its connection mask (weights only) and the optimizer's state
 /// (Adam's m and v, SGD's velocity). Its rows are the neuron axis of the layer's outputs and its
 /// columns the axis of the layer's inputs, so one `apply(edit, dim)` keeps all planes in step.
 ///
-/// Invariant: where `mask` is 0, `value`, `grad` and every state plane are exactly 0. Optimizers
+/// Planes are row-major: the fan-in of each output neuron is contiguous, so a new neuron's row is
+/// written as fresh contiguous memory.
+///
+/// The mask is materialised on the first prune; until then every connection is active and growth
+/// does not pay for a mask plane.
+///
+/// Invariant: where the mask is 0, `value`, `grad` and every state plane are exactly 0. Optimizers
 /// re-establish it after each update, so a masked connection never drifts.
 template <Scalar T>
 struct Param {
-  GrowableMatrix<T> value;  ///< the parameters
-  GrowableMatrix<T> grad;   ///< dLoss/dvalue of the last backward pass
-  GrowableMatrix<T> mask;   ///< 1 = active, 0 = pruned; empty for biases (no connections to prune)
-  std::vector<GrowableMatrix<T>>
-      state;                     ///< optimizer planes, created by the optimizer on first use
-  std::string_view state_owner;  ///< which optimizer kind owns `state` ("" = none yet)
-  /// Optimizer step count before each row (column) neuron existed: 0 for neurons present from the
-  /// start, kUnbornStep for neurons grown since the last step. Adam uses it for per-parameter bias
+  ParamMatrix<T> value;  ///< the parameters
+  /// dLoss/dvalue of the last backward pass; entries of neurons grown since are unspecified until
+  /// the next backward pass (it is scratch, so growth does not write it).
+  ParamMatrix<T> grad;
+  ParamMatrix<T> mask;                  ///< 1 = active, 0 = pruned; empty until first pruned
+  std::vector<ParamMatrix<T>> state{};  ///< optimizer planes, created by the optimizer on first use
+  std::string_view state_owner{};       ///< which optimizer kind owns `state` ("" = none yet)
+  /// Optimizer step count before each row (column) neuron existed, or kUnbornStep for neurons
+  /// whose state was created since the optimizer's last step. Adam uses it for per-parameter bias
   /// correction, so a neuron grown mid-training starts its moments like a fresh parameter.
-  std::vector<std::int64_t> row_birth;
-  std::vector<std::int64_t> col_birth;
-  bool masked = false;  ///< some mask entry is 0; lets dense layers skip all mask work
+  std::vector<std::int64_t> row_birth{};
+  std::vector<std::int64_t> col_birth{};
+  bool maskable = false;  ///< weights can be pruned, biases cannot
+  bool masked = false;    ///< the mask exists and has a 0; lets layers skip all mask work
 
   Param() = default;
 
-  /// A zero `rows × cols` tensor; `with_mask` adds an all-ones connection mask.
-  Param(Index rows, Index cols, bool with_mask)
+  /// A zero `rows × cols` tensor; `maskable` for weight matrices.
+  Param(Index rows, Index cols, bool can_mask)
       : value(rows, cols),
         grad(rows, cols),
-        row_birth(static_cast<std::size_t>(rows), 0),
-        col_birth(static_cast<std::size_t>(cols), 0) {
-    if (with_mask) {
-      mask = GrowableMatrix<T>(rows, cols);
-      mask.view().setOnes();
-    }
-  }
+        row_birth(static_cast<std::size_t>(rows), kUnbornStep),
+        col_birth(static_cast<std::size_t>(cols), kUnbornStep),
+        maskable(can_mask) {}
 
   Index rows() const noexcept { return value.rows(); }
   Index cols() const noexcept { return value.cols(); }
   bool has_mask() const noexcept { return mask.rows() > 0; }
 
-  /// Applies a neuron-axis edit to every plane. Grown entries are 0 in every plane except the mask,
-  /// where new connections start active (1); their birth is kUnbornStep.
-  void apply(const AxisEdit& edit, Dim dim) {
-    value.apply(edit, dim);
-    grad.apply(edit, dim);
+  /// Creates the all-ones mask plane if it does not exist yet.
+  void materialise_mask() {
+    if (has_mask()) return;
+    mask.reserve(value.row_capacity(), value.col_capacity());
+    mask.reshape_uninitialized(rows(), cols());
+    mask.view().setOnes();
+  }
+
+  /// Applies a neuron-axis edit to every plane. Grown entries are 0 in the state planes, 1 in the
+  /// mask, as `values` says in the value plane, unspecified in the gradient; their birth is
+  /// kUnbornStep.
+  void apply(const AxisEdit& edit, Dim dim, GrowValues values = GrowValues::zero) {
+    static constexpr T one = T(1);
+    value.apply(edit, dim, values == GrowValues::zero ? &zero_ : nullptr);
+    grad.apply(edit, dim, nullptr);
     for (auto& plane : state) plane.apply(edit, dim);
-    if (has_mask()) {
-      mask.apply(edit, dim);
-      if (edit.kind() == AxisEdit::Kind::grow) {
-        if (dim == Dim::rows) {
-          mask.view().bottomRows(edit.added()).setOnes();
-        } else {
-          mask.view().rightCols(edit.added()).setOnes();
-        }
-      }
-    }
+    if (has_mask()) mask.apply(edit, dim, &one);
     edit.apply(dim == Dim::rows ? row_birth : col_birth, kUnbornStep);
     if (edit.kind() == AxisEdit::Kind::remove && masked) refresh_masked();
   }
@@ -81,20 +93,23 @@ struct Param {
     grad.reserve(rows, cols);
     if (has_mask()) mask.reserve(rows, cols);
     for (auto& plane : state) plane.reserve(rows, cols);
+    row_birth.reserve(static_cast<std::size_t>(rows));
+    col_birth.reserve(static_cast<std::size_t>(cols));
   }
 
   /// Returns `count` state planes owned by `owner`, creating zeroed ones (and discarding another
-  /// optimizer's) when the owner changes. Births restart at 0 because the new owner counts anew.
-  std::vector<GrowableMatrix<T>>& state_for(std::string_view owner, std::size_t count) {
+  /// optimizer's) when the owner changes. The parameter's age then restarts: every birth becomes
+  /// kUnbornStep, to be stamped by the owner's next step.
+  std::vector<ParamMatrix<T>>& state_for(std::string_view owner, std::size_t count) {
     if (owner != state_owner || state.size() != count) {
-      state.assign(count, GrowableMatrix<T>());
+      state.assign(count, ParamMatrix<T>());
       for (auto& plane : state) {
         plane.reserve(value.row_capacity(), value.col_capacity());
         plane.reshape_zero(rows(), cols());
       }
       state_owner = owner;
-      std::fill(row_birth.begin(), row_birth.end(), 0);
-      std::fill(col_birth.begin(), col_birth.end(), 0);
+      std::fill(row_birth.begin(), row_birth.end(), kUnbornStep);
+      std::fill(col_birth.begin(), col_birth.end(), kUnbornStep);
     }
     return state;
   }
@@ -119,6 +134,9 @@ struct Param {
     };
     return young(row_birth) || young(col_birth);
   }
+
+ private:
+  static constexpr T zero_ = T(0);
 };
 
 }  // namespace neuroplast

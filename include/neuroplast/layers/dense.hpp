@@ -12,6 +12,13 @@ namespace neuroplast {
 /// Which tensor of a layer a Param is; optimizers use it (weight decay applies to weights only).
 enum class ParamKind { weight, bias };
 
+/// Mutable view of a weight matrix (row-major: each output neuron's fan-in is contiguous).
+template <Scalar T>
+using WeightView = typename ParamMatrix<T>::View;
+/// Read-only view of a weight matrix.
+template <Scalar T>
+using ConstWeightView = typename ParamMatrix<T>::ConstView;
+
 /// The parameters of a dense layer, independent of its activation: weights `W` (`outputs ×
 /// inputs`, with a connection mask of the same shape) and bias `b` (`outputs`). Rows of W and b are
 /// the layer's output neuron axis, columns of W its input axis.
@@ -30,17 +37,25 @@ class DenseParams {
 
   /// W, `outputs × inputs`. Entries where the connection mask is 0 must stay 0; after writing into
   /// them call `apply_mask()`.
-  MatrixView<T> weights() noexcept { return weight_.value.view(); }
-  ConstMatrixView<T> weights() const noexcept { return weight_.value.view(); }
+  WeightView<T> weights() noexcept { return weight_.value.view(); }
+  ConstWeightView<T> weights() const noexcept { return weight_.value.view(); }
   /// b, `outputs`.
   VectorView<T> bias() noexcept { return VectorView<T>(bias_.value.data(), outputs()); }
   ConstVectorView<T> bias() const noexcept {
     return ConstVectorView<T>(bias_.value.data(), outputs());
   }
-  /// Connection mask, `outputs × inputs`: 1 = active, 0 = pruned.
-  ConstMatrixView<T> connection_mask() const noexcept { return weight_.mask.view(); }
+  /// Connection mask, `outputs × inputs`: 1 = active, 0 = pruned (a copy: until the first prune
+  /// no mask is stored and every connection is active).
+  Matrix<T> connection_mask() const {
+    if (!weight_.has_mask()) return Matrix<T>::Ones(outputs(), inputs());
+    return weight_.mask.view();
+  }
+  /// Number of pruned connections.
+  Index pruned_count() const {
+    return weight_.masked ? static_cast<Index>((weight_.mask.view().array() == T(0)).count()) : 0;
+  }
   /// dLoss/dW of the last backward pass, `outputs × inputs`.
-  ConstMatrixView<T> weight_gradient() const noexcept { return weight_.grad.view(); }
+  ConstWeightView<T> weight_gradient() const noexcept { return weight_.grad.view(); }
   /// dLoss/db of the last backward pass, `outputs`.
   ConstVectorView<T> bias_gradient() const noexcept {
     return ConstVectorView<T>(bias_.grad.data(), outputs());
@@ -85,10 +100,12 @@ class Dense : public DenseParams<T> {
   /// alias `in`. Allocation-free once `gemm_ws` has seen a product of this size.
   void forward(const MatrixRef<T>& in, MatrixView<T> out, GemmWorkspace<T>& gemm_ws) const {
     // z = W in + b: start from the broadcast bias and let the GEMM accumulate onto it.
+    // W is row-major, i.e. the column-major storage of Wᵀ: hence Op::transpose.
     out.colwise() = this->bias();
     const auto w = this->weights();
-    gemm<Op::none, Op::none>(out.rows(), out.cols(), w.cols(), w.data(), w.outerStride(), in.data(),
-                             in.outerStride(), out.data(), out.outerStride(), T(1), gemm_ws);
+    gemm<Op::transpose, Op::none>(out.rows(), out.cols(), w.cols(), w.data(), w.outerStride(),
+                                  in.data(), in.outerStride(), out.data(), out.outerStride(), T(1),
+                                  gemm_ws);
     if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
   }
 
@@ -101,20 +118,20 @@ class Dense : public DenseParams<T> {
     if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
     Param<T>& w = this->weight_param();
     auto grad_w = w.grad.view();
+    // The row-major dW is the column-major dWᵀ = in dZᵀ.
     grad_w.setZero();
-    gemm<Op::none, Op::transpose>(grad_w.rows(), grad_w.cols(), delta.cols(), delta.data(),
-                                  delta.outerStride(), in.data(), in.outerStride(), grad_w.data(),
-                                  grad_w.outerStride(), T(1), gemm_ws);
+    gemm<Op::none, Op::transpose>(grad_w.cols(), grad_w.rows(), delta.cols(), in.data(),
+                                  in.outerStride(), delta.data(), delta.outerStride(),
+                                  grad_w.data(), grad_w.outerStride(), T(1), gemm_ws);
     if (w.masked) grad_w.array() *= w.mask.view().array();
     VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() =
         delta.rowwise().sum();
     if (delta_in != nullptr) {
       const auto weights = this->weights();
       delta_in->setZero();
-      gemm<Op::transpose, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(),
-                                    weights.data(), weights.outerStride(), delta.data(),
-                                    delta.outerStride(), delta_in->data(), delta_in->outerStride(),
-                                    T(1), gemm_ws);
+      gemm<Op::none, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(), weights.data(),
+                               weights.outerStride(), delta.data(), delta.outerStride(),
+                               delta_in->data(), delta_in->outerStride(), T(1), gemm_ws);
     }
   }
 };

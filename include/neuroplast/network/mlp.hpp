@@ -86,17 +86,18 @@ class Mlp {
 
   /// Weights of dense layer l, `sizes()[l+1] × sizes()[l]`. Throws Error for l out of range.
   /// Masked entries must stay 0: after writing into them, call `apply_masks()`.
-  MatrixView<T> weights(Index l) { return params(l, "weights").weights(); }
-  ConstMatrixView<T> weights(Index l) const { return params(l, "weights").weights(); }
+  WeightView<T> weights(Index l) { return params(l, "weights").weights(); }
+  ConstWeightView<T> weights(Index l) const { return params(l, "weights").weights(); }
   /// Bias of dense layer l, `sizes()[l+1]`.
   VectorView<T> bias(Index l) { return params(l, "bias").bias(); }
   ConstVectorView<T> bias(Index l) const { return params(l, "bias").bias(); }
   /// Connection mask of dense layer l, same shape as `weights(l)`: 1 = active, 0 = pruned.
-  ConstMatrixView<T> connection_mask(Index l) const {
+  /// A copy (see DenseParams::connection_mask).
+  Matrix<T> connection_mask(Index l) const {
     return params(l, "connection_mask").connection_mask();
   }
   /// dLoss/dW(l) from the last `backward`.
-  ConstMatrixView<T> weight_gradient(Index l) const {
+  ConstWeightView<T> weight_gradient(Index l) const {
     return params(l, "weight_gradient").weight_gradient();
   }
   /// dLoss/db(l) from the last `backward`.
@@ -198,6 +199,7 @@ class Mlp {
       detail::fail("prune_connections: mask for layer ", l, " has entries other than 0 and 1");
     }
     Param<T>& w = d.weight_param();
+    w.materialise_mask();
     w.mask.view().array() *= m.array();
     w.refresh_masked();
     w.apply_mask();

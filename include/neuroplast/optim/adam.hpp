@@ -42,22 +42,22 @@ class AdamCore {
       w.array() -= (lr * c1) * m.array() / (c2 * v.array().sqrt() + eps);
     } else {
       // Correction factors shrink with age, so an entry's factor is the larger of its row's and
-      // its column's (the younger neuron decides).
-      const Index rows = w.rows();
-      scratch.resize(static_cast<std::size_t>(2 * rows));
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r1(scratch.data(), rows),
-          r2(scratch.data() + rows, rows);
-      for (Index i = 0; i < rows; ++i) {
-        const auto age = static_cast<T>(t - p.row_birth[static_cast<std::size_t>(i)]);
-        r1(i) = T(1) / (T(1) - std::pow(beta1, age));
-        r2(i) = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-      }
-      for (Index j = 0; j < w.cols(); ++j) {
+      // its column's (the younger neuron decides). Planes are row-major: go row by row.
+      const Index cols = w.cols();
+      scratch.resize(static_cast<std::size_t>(2 * cols));
+      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> c1(scratch.data(), cols),
+          c2(scratch.data() + cols, cols);
+      for (Index j = 0; j < cols; ++j) {
         const auto age = static_cast<T>(t - p.col_birth[static_cast<std::size_t>(j)]);
-        const T c1 = T(1) / (T(1) - std::pow(beta1, age));
-        const T c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-        w.col(j).array() -=
-            lr * r1.max(c1) * m.col(j).array() / (r2.max(c2) * v.col(j).array().sqrt() + eps);
+        c1(j) = T(1) / (T(1) - std::pow(beta1, age));
+        c2(j) = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+      }
+      for (Index i = 0; i < w.rows(); ++i) {
+        const auto age = static_cast<T>(t - p.row_birth[static_cast<std::size_t>(i)]);
+        const T r1 = T(1) / (T(1) - std::pow(beta1, age));
+        const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+        w.row(i).array() -=
+            lr * c1.max(r1) * m.row(i).array() / (c2.max(r2) * v.row(i).array().sqrt() + eps);
       }
     }
     reapply_mask(p);

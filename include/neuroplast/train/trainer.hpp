@@ -163,7 +163,7 @@ class Trainer {
         for (Index i = 0; i < b; ++i)
           Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + i)]);
         targets.values = batch_t_.data();
-        targets.stride = batch_t_.row_capacity();
+        targets.stride = batch_t_.outer_stride();
       }
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
