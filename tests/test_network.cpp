@@ -150,9 +150,8 @@ TEST_CASE("axis edits keep the network's function and every bound tensor in step
   const Matrix<double> before = net.forward(X);
 
   SECTION("growing with zero fan-in and fan-out changes nothing") {
-    const auto map = net.edit_axis(0, AxisEdit::grow(6, 3));
+    net.edit_axis(0, AxisEdit::grow(6, 3));
     CHECK(net.sizes() == std::vector<Index>{4, 9, 5, 3});
-    CHECK(map == std::vector<Index>{0, 1, 2, 3, 4, 5});
     CHECK(max_relative_difference(net.forward(X), before) < 1e-14);
     CHECK(net.neuron_ids(0).size() == 9);
     CHECK(net.neuron_ids(0)[6] != net.neuron_ids(0)[0]);
@@ -167,7 +166,7 @@ TEST_CASE("axis edits keep the network's function and every bound tensor in step
     net.weights(1).col(2).setZero();  // neuron 2 of hidden layer 0 feeds nothing
     const Matrix<double> silent = net.forward(X);
     const auto ids = net.neuron_ids(0);
-    const auto map = net.edit_axis(0, AxisEdit::remove(6, {2}));
+    const auto map = net.remove_neurons(0, {2});
     CHECK(net.sizes() == std::vector<Index>{4, 5, 5, 3});
     CHECK(map[2] == -1);
     CHECK(map[5] == 2);

@@ -67,12 +67,14 @@ class DenseParams {
   const Param<T>& bias_param() const noexcept { return bias_; }
 
   /// Edits the output axis: rows of W and b, in every plane.
-  void apply_output_edit(const AxisEdit& edit) {
-    weight_.apply(edit, Dim::rows);
-    bias_.apply(edit, Dim::rows);
+  void apply_output_edit(const AxisEdit& edit, GrowValues values = GrowValues::zero) {
+    weight_.apply(edit, Dim::rows, values);
+    bias_.apply(edit, Dim::rows, values);
   }
   /// Edits the input axis: columns of W, in every plane.
-  void apply_input_edit(const AxisEdit& edit) { weight_.apply(edit, Dim::cols); }
+  void apply_input_edit(const AxisEdit& edit, GrowValues values = GrowValues::zero) {
+    weight_.apply(edit, Dim::cols, values);
+  }
 
   /// Reserves room for `outputs × inputs` in every plane.
   void reserve(Index inputs, Index outputs) {

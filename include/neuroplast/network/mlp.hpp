@@ -11,6 +11,8 @@
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/rng.hpp"
+#include "neuroplast/grow/edit_record.hpp"
+#include "neuroplast/grow/init.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/network/workspace.hpp"
 
@@ -160,6 +162,7 @@ class Mlp {
   /// Backward pass after `forward_train(X, ws)` and after the loss wrote dLoss/dlogits into
   /// `ws.output_gradient()`. Sets every layer's weight and bias gradient (masked entries 0).
   void backward(const MatrixRef<T>& X, Workspace<T>& ws) {
+    ++steps_;
     const auto last = static_cast<std::size_t>(layer_count() - 1);
     for (std::size_t l = last + 1; l-- > 0;) {
       auto delta = ws.delta(l);
@@ -238,22 +241,211 @@ class Mlp {
   }
 
   /// Low-level structural edit of hidden layer h, applied to every tensor bound to that axis.
-  /// Grown neurons have all-zero fan-in, fan-out and bias (initialisers then write them); returns
-  /// the old → new index map. The edit must be valid for the axis (higher-level calls such as
-  /// `grow_neurons` validate with messages naming the layer).
-  std::vector<Index> edit_axis(Index h, const AxisEdit& edit) {
+  /// Grown neurons have all-zero fan-in, fan-out and bias (initialisers then write them); use
+  /// `edit.new_index()` for where removed or permuted neurons went. The edit must be valid for the
+  /// axis (`grow_neurons` and `remove_neurons` validate with messages naming the layer).
+  void edit_axis(Index h, const AxisEdit& edit) {
     check_hidden(h, "edit_axis");
-    if (edit.old_size() != params(h, "edit_axis").outputs()) {
+    if (edit.old_size() != width(h)) {
       detail::fail("edit_axis: edit is for an axis of ", edit.old_size(),
-                   " neurons but hidden layer ", h, " has ", params(h, "edit_axis").outputs());
+                   " neurons but hidden layer ", h, " has ", width(h));
     }
-    params(h, "edit_axis").apply_output_edit(edit);
-    params(h + 1, "edit_axis").apply_input_edit(edit);
-    auto& ids = neuron_ids_[static_cast<std::size_t>(h)];
-    edit.apply(ids);
-    for (Index i = edit.old_size(); i < edit.new_size(); ++i)
-      ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
+    apply_axis_edit(h, edit, GrowValues::zero);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Dropin and removal
+
+  /// Dropin (neurogenesis): appends `count` ≥ 1 neurons to hidden layer h, with their fan-in (a
+  /// row of W(h)), bias, and fan-out (a column of W(h+1)) written by `init` (see grow/init.hpp:
+  /// init::ZeroFanOut, He, Glorot, Net2Wider, GradMax). Every tensor bound to the axis grows with
+  /// it: gradients, masks (new connections active), optimizer state (fresh: zero moments, bias
+  /// correction from the next step). Within `capacity(h)` nothing is reallocated and only the new
+  /// rows and columns are written. Throws Error, leaving the network unchanged, for a bad layer,
+  /// count < 1, or an initialiser that cannot apply. Returns (and logs) the record of the edit.
+  template <class Init>
+  EditRecord grow_neurons(Index h, Index count, const Init& init) {
+    static_assert(
+        NeuronInitializer<Init, Mlp>,
+        "grow_neurons: the initialiser must be a neuron initialiser (init::ZeroFanOut, He, Glorot, "
+        "Net2Wider, GradMax); init::Identity initialises whole layers: use insert_layer");
+    check_hidden(h, "grow_neurons");
+    if (count < 1) {
+      detail::fail("grow_neurons: count = ", count, " for hidden layer ", h,
+                   "; add at least one neuron");
+    }
+    init.validate(*this, h, count);
+    const Index old = width(h);
+    apply_axis_edit(h, AxisEdit::grow(old, count), GrowValues::caller);
+    GrowthSite<Mlp> site{
+        *this, params(h, "grow_neurons"), params(h + 1, "grow_neurons"), h, old, count, rng_};
+    try {
+      init.initialise(site);
+    } catch (...) {
+      std::vector<Index> added(static_cast<std::size_t>(count));
+      for (Index j = 0; j < count; ++j) added[static_cast<std::size_t>(j)] = old + j;
+      apply_axis_edit(h, AxisEdit::remove(old + count, std::move(added)), GrowValues::zero);
+      throw;
+    }
+    return log({.kind = EditKind::grow_neurons,
+                .layer = h,
+                .count = count,
+                .first = old,
+                .initializer = Init::name});
+  }
+
+  /// Structural pruning: removes the neurons `indices` of hidden layer h with their fan-in, bias,
+  /// fan-out, gradients, masks and optimizer state, at a cost proportional to how many are removed
+  /// (the last neurons move into the freed slots). Returns the old → new index map (−1 = removed);
+  /// `neuron_ids(h)` follows the moves. Throws Error, leaving the network unchanged, for a bad
+  /// layer, an index out of range, a duplicate, or a request that would empty the layer.
+  std::vector<Index> remove_neurons(Index h, std::vector<Index> indices) {
+    check_hidden(h, "remove_neurons");
+    const Index w = width(h);
+    if (indices.empty()) detail::fail("remove_neurons: no neurons given for hidden layer ", h);
+    std::vector<Index> sorted = indices;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+      if (sorted[i] < 0 || sorted[i] >= w) {
+        detail::fail("remove_neurons: neuron ", sorted[i], " does not exist in hidden layer ", h,
+                     " (neurons 0..", w - 1, ")");
+      }
+      if (i > 0 && sorted[i] == sorted[i - 1]) {
+        detail::fail("remove_neurons: neuron ", sorted[i], " of hidden layer ", h,
+                     " is listed twice");
+      }
+    }
+    if (static_cast<Index>(sorted.size()) >= w) {
+      detail::fail("remove_neurons: removing ", sorted.size(), " of the ", w,
+                   " neurons of hidden layer ", h, " would empty it; keep at least one");
+    }
+    const AxisEdit edit = AxisEdit::remove(w, std::move(sorted));
+    apply_axis_edit(h, edit, GrowValues::zero);
+    log({.kind = EditKind::remove_neurons,
+         .layer = h,
+         .count = static_cast<Index>(indices.size())});
     return edit.new_index();
+  }
+
+  /// Connection-level dropin (as in drop-and-grow sparse training): re-activates up to `count` of
+  /// the pruned connections of dense layer l, those with the largest `scores` (any Eigen
+  /// expression of the shape of `weights(l)`, e.g. |dLoss/dW| from `full_weight_gradient`). The
+  /// connections come back with weight 0 and fresh optimizer state. Returns the record; its count
+  /// is the number re-activated (fewer than `count` when fewer are pruned). Throws Error for a bad
+  /// layer, count < 1 or a wrong shape.
+  template <class D>
+  EditRecord grow_connections(Index l, Index count, const Eigen::MatrixBase<D>& scores) {
+    DenseParams<T>& d = params(l, "grow_connections");
+    if (count < 1)
+      detail::fail("grow_connections: count = ", count, " for layer ", l,
+                   "; re-activate at least one");
+    if (scores.rows() != d.outputs() || scores.cols() != d.inputs()) {
+      detail::fail("grow_connections: scores are ",
+                   detail::format_shape(scores.rows(), scores.cols()), " but weights(", l, ") is ",
+                   detail::format_shape(d.outputs(), d.inputs()));
+    }
+    Param<T>& w = d.weight_param();
+    Index grown = 0;
+    if (w.masked) {
+      std::vector<std::pair<T, Index>>
+          candidates;  // (score, flat row-major index) of pruned entries
+      auto mask = w.mask.view();
+      for (Index r = 0; r < mask.rows(); ++r)
+        for (Index c = 0; c < mask.cols(); ++c)
+          if (mask(r, c) == T(0))
+            candidates.emplace_back(static_cast<T>(scores(r, c)), r * mask.cols() + c);
+      grown = std::min<Index>(count, static_cast<Index>(candidates.size()));
+      std::partial_sort(candidates.begin(), candidates.begin() + grown, candidates.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.first > b.first || (a.first == b.first && a.second < b.second);
+                        });
+      for (Index i = 0; i < grown; ++i) {
+        const Index flat = candidates[static_cast<std::size_t>(i)].second;
+        mask(flat / mask.cols(), flat % mask.cols()) = T(1);
+      }
+      w.refresh_masked();
+    }
+    return log({.kind = EditKind::grow_connections, .layer = l, .count = grown});
+  }
+
+  /// dLoss/dW(l) at every position, pruned ones included, from the last `backward(X, ws)` — the
+  /// score connection dropin ranks pruned connections by. `X` is the batch of that pass.
+  Matrix<T> full_weight_gradient(Index l, const MatrixRef<T>& X, Workspace<T>& ws) const {
+    check_layer(l, "full_weight_gradient");
+    const auto li = static_cast<std::size_t>(l);
+    const Matrix<T> delta = ws.delta(li);
+    if (delta.rows() != layer(li).outputs()) {
+      detail::fail(
+          "full_weight_gradient: the workspace does not hold a backward pass of this network");
+    }
+    if (l == 0) return delta * X.transpose();
+    return delta * Matrix<T>(ws.activation(li - 1)).transpose();
+  }
+
+  /// Inserts a new hidden layer after hidden layer h, as wide as it: the new dense layer maps
+  /// hidden layer h to itself, and the old layer h+1 now reads the new one. With
+  /// `init::Identity{}` (weights I, zero bias) a ReLU network's function is unchanged (for other
+  /// activations f(f(x)) ≠ f(x) in general, so it changes); `init::He{}` and `init::Glorot{}` give
+  /// a random layer. Throws Error for a bad layer.
+  template <class LayerInit>
+  EditRecord insert_layer(Index h, const LayerInit& init) {
+    static_assert(std::is_same_v<LayerInit, init::Identity> ||
+                      std::is_same_v<LayerInit, init::He> ||
+                      std::is_same_v<LayerInit, init::Glorot>,
+                  "insert_layer: use init::Identity, init::He or init::Glorot for a new layer");
+    check_hidden(h, "insert_layer");
+    const Index w = width(h);
+    Dense<T, Act> fresh(w, w);
+    if constexpr (std::is_same_v<LayerInit, init::Identity>) {
+      if (!std::isfinite(init.scale))
+        detail::fail("insert_layer: init::Identity scale must be finite");
+      fresh.weights().setIdentity();
+      fresh.weights() *= static_cast<T>(init.scale);
+    } else {
+      Rng r = rng_.split();
+      if constexpr (std::is_same_v<LayerInit, init::He>) {
+        init::detail::fill_normal(fresh.weights(), r, std::sqrt(2.0 / static_cast<double>(w)));
+      } else {
+        init::detail::fill_uniform(fresh.weights(), r, std::sqrt(3.0 / static_cast<double>(w)));
+      }
+    }
+    const auto at = static_cast<std::ptrdiff_t>(h + 1);
+    hidden_.insert(hidden_.begin() + at, std::move(fresh));
+    std::vector<std::uint64_t> ids(static_cast<std::size_t>(w));
+    for (auto& id : ids) id = next_neuron_id_++;
+    neuron_ids_.insert(neuron_ids_.begin() + at, std::move(ids));
+    return log({.kind = EditKind::insert_layer,
+                .layer = h + 1,
+                .count = 1,
+                .initializer = LayerInit::name});
+  }
+
+  /// Removes hidden layer h together with the dense layer that computes it (dense layer h), so
+  /// dense layer h+1 reads what dense layer h read. Only possible when dense layer h is square
+  /// (its input is as wide as hidden layer h); the function changes unless that layer was an
+  /// identity. Throws Error otherwise, leaving the network unchanged.
+  EditRecord remove_layer(Index h) {
+    check_hidden(h, "remove_layer");
+    const DenseParams<T>& d = params(h, "remove_layer");
+    if (d.inputs() != d.outputs()) {
+      detail::fail("remove_layer: hidden layer ", h, " has ", d.outputs(),
+                   " neurons but its input has ", d.inputs(),
+                   "; only a layer as wide as its input can be removed (the next layer's fan-in "
+                   "must still fit)");
+    }
+    hidden_.erase(hidden_.begin() + static_cast<std::ptrdiff_t>(h));
+    neuron_ids_.erase(neuron_ids_.begin() + static_cast<std::ptrdiff_t>(h));
+    return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
+  }
+
+  /// Every structural edit since construction, in order.
+  const std::vector<EditRecord>& edit_log() const noexcept { return edit_log_; }
+  /// Training steps (backward passes) the network has seen.
+  std::int64_t training_steps() const noexcept { return steps_; }
+  /// Width of hidden layer h (= sizes()[h+1]).
+  Index width(Index h) const {
+    check_hidden(h, "width");
+    return layer(static_cast<std::size_t>(h)).outputs();
   }
 
   /// The network's random stream, used by initialisers of new neurons (kept, so a copied network
@@ -347,10 +539,27 @@ class Mlp {
     return layer(static_cast<std::size_t>(l));
   }
 
+  void apply_axis_edit(Index h, const AxisEdit& edit, GrowValues values) {
+    params(h, "edit").apply_output_edit(edit, values);
+    params(h + 1, "edit").apply_input_edit(edit, values);
+    auto& ids = neuron_ids_[static_cast<std::size_t>(h)];
+    edit.apply(ids);
+    for (Index i = edit.old_size(); i < edit.new_size(); ++i)
+      ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
+  }
+
+  EditRecord log(EditRecord record) {
+    record.step = steps_;
+    edit_log_.push_back(record);
+    return record;
+  }
+
   std::vector<Dense<T, Act>> hidden_;
   Dense<T, Identity> output_;
   std::vector<std::vector<std::uint64_t>> neuron_ids_;  // one per hidden axis, bound to it
   std::uint64_t next_neuron_id_ = 0;
+  std::vector<EditRecord> edit_log_;
+  std::int64_t steps_ = 0;
   Rng rng_;
 };
 

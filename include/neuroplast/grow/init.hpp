@@ -1,0 +1,314 @@
+#pragma once
+/// \file
+/// Initialisers for new neurons (dropin) and new layers.
+///
+/// A neuron initialiser writes every entry of the new neurons of hidden layer h: their fan-in rows
+/// of W(h) (`count × fan_in`), their biases, and their fan-out columns of W(h+1)
+/// (`fan_out × count`). It receives a GrowthSite after the axis has been extended.
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/layers/dense.hpp"
+#include "neuroplast/loss/mse.hpp"
+#include "neuroplast/loss/softmax_cross_entropy.hpp"
+#include "neuroplast/network/workspace.hpp"
+#include "neuroplast/train/train_options.hpp"
+
+namespace neuroplast {
+
+/// Where new neurons go: hidden layer `hidden_layer` grew from `old_width` by `count`. `in` is
+/// dense layer h (new rows), `out` dense layer h+1 (new columns), `net` the whole network.
+template <class Net>
+struct GrowthSite {
+  using T = typename Net::scalar;
+  Net& net;
+  DenseParams<T>& in;
+  DenseParams<T>& out;
+  Index hidden_layer;
+  Index old_width;
+  Index count;
+  Rng& rng;
+
+  Index fan_in() const { return in.inputs(); }
+  Index fan_out() const { return out.outputs(); }
+  Index new_width() const { return old_width + count; }
+  /// Fan-in of the new neurons, `count × fan_in` (contiguous rows).
+  auto new_fan_in() { return in.weights().bottomRows(count); }
+  /// Biases of the new neurons, `count`.
+  auto new_bias() { return in.bias().tail(count); }
+  /// Fan-out of the new neurons, `fan_out × count`.
+  auto new_fan_out() { return out.weights().rightCols(count); }
+};
+
+namespace init {
+namespace detail {
+
+template <class Block>
+void fill_normal(Block&& b, Rng& rng, double stddev) {
+  for (Index r = 0; r < b.rows(); ++r)
+    for (Index c = 0; c < b.cols(); ++c)
+      b(r, c) = static_cast<typename std::decay_t<Block>::Scalar>(rng.normal(0.0, stddev));
+}
+
+template <class Block>
+void fill_uniform(Block&& b, Rng& rng, double limit) {
+  for (Index r = 0; r < b.rows(); ++r)
+    for (Index c = 0; c < b.cols(); ++c)
+      b(r, c) = static_cast<typename std::decay_t<Block>::Scalar>(rng.uniform(-limit, limit));
+}
+
+}  // namespace detail
+
+/// Random fan-in, zero fan-out, zero bias: the network's function is unchanged at the moment of
+/// growth, and the new neurons still learn (their fan-out receives gradient at once, their fan-in
+/// as soon as the fan-out is non-zero). The fan-in follows the network's own initialisation
+/// (He for the ReLU family, Glorot otherwise), times `scale`.
+struct ZeroFanOut {
+  static constexpr std::string_view name = "zero_fan_out";
+  double scale = 1.0;
+
+  template <class Net>
+  void validate(const Net&, Index, Index) const {
+    if (!(std::isfinite(scale) && scale >= 0))
+      neuroplast::detail::fail("init::ZeroFanOut: scale = ", scale, " must be ≥ 0");
+  }
+  template <class Net>
+  void initialise(GrowthSite<Net>& site) const {
+    fan_in(site);
+    site.new_bias().setZero();
+    site.new_fan_out().setZero();
+  }
+
+ private:
+  template <class Net>
+  void fan_in(GrowthSite<Net>& site) const {
+    const auto n = static_cast<double>(site.fan_in());
+    if (Net::activation::relu_family) {
+      detail::fill_normal(site.new_fan_in(), site.rng, scale * std::sqrt(2.0 / n));
+    } else {
+      detail::fill_uniform(site.new_fan_in(), site.rng,
+                           scale * std::sqrt(6.0 / (n + static_cast<double>(site.new_width()))));
+    }
+  }
+};
+
+/// He (Kaiming) normal fan-in and fan-out, zero bias: fan-in std √(2/fan_in), fan-out std
+/// √(2/new_width) (the fan-in of the next layer after growth). Changes the function.
+struct He {
+  static constexpr std::string_view name = "he";
+  template <class Net>
+  void validate(const Net&, Index, Index) const {}
+  template <class Net>
+  void initialise(GrowthSite<Net>& site) const {
+    detail::fill_normal(site.new_fan_in(), site.rng,
+                        std::sqrt(2.0 / static_cast<double>(site.fan_in())));
+    site.new_bias().setZero();
+    detail::fill_normal(site.new_fan_out(), site.rng,
+                        std::sqrt(2.0 / static_cast<double>(site.new_width())));
+  }
+};
+
+/// Glorot (Xavier) uniform fan-in and fan-out, zero bias: fan-in ±√(6/(fan_in + new_width)),
+/// fan-out ±√(6/(new_width + fan_out)). Changes the function.
+struct Glorot {
+  static constexpr std::string_view name = "glorot";
+  template <class Net>
+  void validate(const Net&, Index, Index) const {}
+  template <class Net>
+  void initialise(GrowthSite<Net>& site) const {
+    const auto w = static_cast<double>(site.new_width());
+    detail::fill_uniform(site.new_fan_in(), site.rng,
+                         std::sqrt(6.0 / (static_cast<double>(site.fan_in()) + w)));
+    site.new_bias().setZero();
+    detail::fill_uniform(site.new_fan_out(), site.rng,
+                         std::sqrt(6.0 / (w + static_cast<double>(site.fan_out()))));
+  }
+};
+
+/// Net2WiderNet: each new neuron copies an existing one (its fan-in and bias), and the source's
+/// fan-out is divided among the source and its copies, so the function is unchanged. Sources are
+/// `sources` (one per new neuron, may repeat) or, when empty, drawn uniformly at random. With
+/// `noise` > 0 the split is uneven — shares 1/c (1 + noise·ε), ε standard normal, renormalised to
+/// sum to 1 — which keeps the function but breaks the symmetry between copies, so they learn
+/// different features.
+struct Net2Wider {
+  static constexpr std::string_view name = "net2wider";
+  std::vector<Index> sources{};
+  double noise = 0.0;
+
+  template <class Net>
+  void validate(const Net&, Index h, Index count, Index width) const {
+    if (!(std::isfinite(noise) && noise >= 0))
+      neuroplast::detail::fail("init::Net2Wider: noise = ", noise, " must be ≥ 0");
+    if (sources.empty()) return;
+    if (static_cast<Index>(sources.size()) != count) {
+      neuroplast::detail::fail(
+          "init::Net2Wider: ", sources.size(), " sources for ", count,
+          " new neurons; give one source per new neuron, or none for random sources");
+    }
+    for (Index s : sources) {
+      if (s < 0 || s >= width) {
+        neuroplast::detail::fail("init::Net2Wider: source neuron ", s,
+                                 " does not exist in hidden layer ", h, " (neurons 0..", width - 1,
+                                 ")");
+      }
+    }
+  }
+  template <class Net>
+  void validate(const Net& net, Index h, Index count) const {
+    validate(net, h, count, net.sizes()[static_cast<std::size_t>(h + 1)]);
+  }
+
+  template <class Net>
+  void initialise(GrowthSite<Net>& site) const {
+    using T = typename Net::scalar;
+    std::vector<Index> src = sources;
+    if (src.empty()) {
+      for (Index j = 0; j < site.count; ++j)
+        src.push_back(
+            static_cast<Index>(site.rng.below(static_cast<std::uint64_t>(site.old_width))));
+    }
+    auto w_in = site.in.weights();
+    auto b = site.in.bias();
+    auto w_out = site.out.weights();
+    // Group each source with its copies; split the source's original fan-out among the group.
+    std::vector<std::vector<Index>> groups(static_cast<std::size_t>(site.old_width));
+    for (Index j = 0; j < site.count; ++j) {
+      const Index s = src[static_cast<std::size_t>(j)];
+      const Index neuron = site.old_width + j;
+      w_in.row(neuron) = w_in.row(s);
+      b(neuron) = b(s);
+      groups[static_cast<std::size_t>(s)].push_back(neuron);
+    }
+    for (Index s = 0; s < site.old_width; ++s) {
+      auto& group = groups[static_cast<std::size_t>(s)];
+      if (group.empty()) continue;
+      group.insert(group.begin(), s);
+      const auto c = static_cast<double>(group.size());
+      std::vector<double> share(group.size(), 1.0 / c);
+      if (noise > 0) {
+        double total = 0;
+        for (auto& x : share) total += (x *= 1.0 + noise * site.rng.normal());
+        for (auto& x : share) x /= total;
+      }
+      const Vector<T> original = w_out.col(s);
+      for (std::size_t i = 0; i < group.size(); ++i)
+        w_out.col(group[i]) = original * static_cast<T>(share[i]);
+    }
+  }
+};
+
+/// GradMax: new neurons start with zero fan-in and a fan-out chosen to maximise the gradient of
+/// their fan-in on a batch, so they start learning where the loss wants them to.
+///
+/// With zero fan-in, a new neuron j outputs the constant f(β) (β its bias) and its fan-in gradient
+/// is f'(β) v_jᵀ G with G = (1/B) Σ_b δ_b a_bᵀ, where δ_b = dLoss/dz of layer h+1 and a_b the
+/// input of layer h for sample b. Maximising Σ_j ‖v_jᵀ G‖² under ‖v_j‖ = `scale` gives the top
+/// left singular vectors of G (eigenvectors of G Gᵀ); neurons beyond its rank get random unit
+/// directions. The constant output f(β) v_j is subtracted from the next layer's bias, so the
+/// network's function is unchanged. For the ReLU family β = `relu_bias` > 0 (ReLU'(0) is 0 here),
+/// otherwise β = 0.
+///
+/// `inputs` (features × batch) and `labels` (one per column) are the batch; `loss` the loss used
+/// in training. Growing with GradMax runs one forward and backward pass, overwriting the
+/// network's gradients.
+template <Scalar T>
+struct GradMax {
+  static constexpr std::string_view name = "gradmax";
+  const Matrix<T>* inputs = nullptr;
+  std::span<const int> labels{};
+  LossKind loss = LossKind::softmax_cross_entropy;
+  double scale = 1e-2;
+  double relu_bias = 1e-2;
+
+  template <class Net>
+  void validate(const Net& net, Index, Index) const {
+    if (inputs == nullptr) {
+      neuroplast::detail::fail(
+          "init::GradMax needs a batch: set .inputs (features × batch) and .labels");
+    }
+    if (inputs->rows() != net.input_size() || inputs->cols() == 0) {
+      neuroplast::detail::fail("init::GradMax: the batch is ",
+                               neuroplast::detail::format_shape(inputs->rows(), inputs->cols()),
+                               " but the network expects ", net.input_size(), " × batch");
+    }
+    if (static_cast<Index>(labels.size()) != inputs->cols()) {
+      neuroplast::detail::fail("init::GradMax: ", labels.size(), " labels for a batch of ",
+                               inputs->cols(), " samples");
+    }
+    for (int y : labels)
+      if (y < 0 || y >= net.output_size())
+        neuroplast::detail::fail("init::GradMax: label ", y, " outside [0, ", net.output_size(),
+                                 ")");
+    if (!(scale > 0 && std::isfinite(scale)))
+      neuroplast::detail::fail("init::GradMax: scale = ", scale, " must be > 0");
+    if (!(relu_bias > 0 && std::isfinite(relu_bias))) {
+      neuroplast::detail::fail("init::GradMax: relu_bias = ", relu_bias, " must be > 0");
+    }
+  }
+
+  template <class Net>
+  void initialise(GrowthSite<Net>& site) const {
+    using Act = typename Net::activation;
+    const T beta = Act::relu_family ? static_cast<T>(relu_bias) : T(0);
+    site.new_fan_in().setZero();
+    site.new_bias().setConstant(beta);
+    site.new_fan_out().setZero();
+    // With zero fan-out the new neurons do not change the output, so this pass sees the gradient
+    // of the network as it was.
+    Workspace<T> ws;
+    const auto logits = site.net.forward_train(*inputs, ws);
+    auto g = ws.output_gradient();
+    const Targets<T> targets{.labels = labels};
+    if (loss == LossKind::mean_squared_error) {
+      MeanSquaredError::evaluate(logits, targets, &g);
+    } else {
+      SoftmaxCrossEntropy::evaluate(logits, targets, &g);
+    }
+    site.net.backward(*inputs, ws);
+    const auto h = static_cast<std::size_t>(site.hidden_layer);
+    const Matrix<T> delta = ws.delta(h + 1);  // dLoss/dz of layer h+1 (fan_out × batch)
+    const Matrix<T> a = h == 0 ? Matrix<T>(*inputs) : Matrix<T>(ws.activation(h - 1));
+    const Matrix<T> G = delta * a.transpose() / static_cast<T>(inputs->cols());
+    Eigen::SelfAdjointEigenSolver<Matrix<T>> eig(G * G.transpose());
+    const Index rank = std::min(site.count, site.fan_out());
+    auto v = site.new_fan_out();
+    for (Index j = 0; j < rank; ++j)
+      v.col(j) = static_cast<T>(scale) * eig.eigenvectors().col(site.fan_out() - 1 - j);
+    for (Index j = rank; j < site.count; ++j) {
+      Vector<T> d(site.fan_out());
+      for (Index r = 0; r < d.size(); ++r) d(r) = static_cast<T>(site.rng.normal());
+      v.col(j) = static_cast<T>(scale) * d.normalized();
+    }
+    // The new neurons output the constant f(β); fold it into the next bias.
+    const Eigen::Array<T, 1, 1> fb = Act::apply(Eigen::Array<T, 1, 1>::Constant(beta));
+    site.out.bias() -= v.rowwise().sum() * fb(0);
+  }
+};
+
+/// A new layer that computes the identity: weights I (times `scale`), zero bias. Inserted after a
+/// ReLU layer it leaves the network's function unchanged (ReLU(I·a) = a for a ≥ 0).
+struct Identity {
+  static constexpr std::string_view name = "identity";
+  double scale = 1.0;
+};
+
+}  // namespace init
+
+/// A neuron initialiser: `name`, `validate(net, h, count)` (throws Error before anything changes)
+/// and `initialise(GrowthSite&)` (writes every new entry).
+template <class I, class Net>
+concept NeuronInitializer = requires(const I& init, const Net& net, GrowthSite<Net>& site) {
+  { I::name } -> std::convertible_to<std::string_view>;
+  init.validate(net, Index{0}, Index{1});
+  init.initialise(site);
+};
+
+}  // namespace neuroplast
