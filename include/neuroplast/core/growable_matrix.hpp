@@ -3,13 +3,55 @@
 /// A matrix with spare capacity in both dimensions, like std::vector for matrices.
 
 #include <algorithm>
-#include <vector>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
 
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
 
 namespace neuroplast {
+
+namespace detail {
+
+/// Cache-line aligned storage that is *not* initialised: a fresh capacity buffer is written only
+/// where data goes (the active block on reallocation, new rows when they grow), so reserving or
+/// reallocating does not pay for zeroing memory nobody reads.
+template <class T>
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(std::size_t n) : size_(n) {
+    if (n == 0) return;
+    const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
+    swap(o);
+    return *this;
+  }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data_); }
+
+  void swap(AlignedBuffer& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+  }
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
 
 /// A `rows × cols` matrix living in the leading corner of a larger buffer. Compute runs on
 /// `view()`, a strided Eigen map of the active block.
@@ -19,9 +61,9 @@ namespace neuroplast {
 /// fresh contiguous memory. Activations are column-major: each sample is contiguous.
 ///
 /// Growing within capacity writes only the new rows or columns and never moves the buffer, so
-/// `data()` stays valid. Growing past capacity reallocates geometrically (×1.5; the contiguous
-/// dimension is rounded up to a cache line of scalars) and copies the active block once.
-/// Shrinking never reallocates.
+/// `data()` stays valid. Growing past capacity reallocates geometrically (×2, as std::vector; the
+/// contiguous dimension is rounded up to a cache line of scalars) and copies the active block once.
+/// Shrinking never reallocates. Spare capacity is uninitialised memory that is never read.
 template <Scalar T, int Order = Eigen::ColMajor>
 class GrowableMatrix {
  public:
@@ -34,6 +76,21 @@ class GrowableMatrix {
 
   /// A zero-filled `rows × cols` matrix with exactly that capacity (contiguous dimension rounded).
   GrowableMatrix(Index rows, Index cols) { reshape_zero(rows, cols); }
+
+  /// Copies the active block into a buffer of the same capacity.
+  GrowableMatrix(const GrowableMatrix& o)
+      : buffer_(o.buffer_.size()), rows_(o.rows_), cols_(o.cols_), inner_cap_(o.inner_cap_), outer_cap_(o.outer_cap_) {
+    copy_block(o.buffer_.data(), inner_cap_, buffer_.data(), inner_cap_);
+  }
+  GrowableMatrix& operator=(const GrowableMatrix& o) {
+    if (this != &o) {
+      GrowableMatrix copy(o);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  GrowableMatrix(GrowableMatrix&&) noexcept = default;
+  GrowableMatrix& operator=(GrowableMatrix&&) noexcept = default;
 
   Index rows() const noexcept { return rows_; }
   Index cols() const noexcept { return cols_; }
@@ -124,7 +181,7 @@ class GrowableMatrix {
   }
 
   /// Bytes held, capacity included.
-  std::size_t allocated_bytes() const noexcept { return buffer_.capacity() * sizeof(T); }
+  std::size_t allocated_bytes() const noexcept { return buffer_.size() * sizeof(T); }
 
  private:
   static constexpr T kZero = T(0);
@@ -145,19 +202,21 @@ class GrowableMatrix {
   void reallocate(Index row_cap, Index col_cap, bool keep) {
     const Index inner_cap = round_inner(row_major ? col_cap : row_cap);
     const Index outer_cap = row_major ? row_cap : col_cap;
-    std::vector<T, Eigen::aligned_allocator<T>> fresh(
-        static_cast<std::size_t>(inner_cap * outer_cap));
-    if (keep) {
-      for (Index o = 0; o < outer_size(); ++o) {
-        std::copy_n(buffer_.data() + o * inner_cap_, inner_size(), fresh.data() + o * inner_cap);
-      }
-    }
+    detail::AlignedBuffer<T> fresh(static_cast<std::size_t>(inner_cap * outer_cap));
+    if (keep) copy_block(buffer_.data(), inner_cap_, fresh.data(), inner_cap);
     buffer_.swap(fresh);
     inner_cap_ = inner_cap;
     outer_cap_ = outer_cap;
   }
 
-  std::vector<T, Eigen::aligned_allocator<T>> buffer_;
+  // Copies the active block between buffers of (possibly) different strides.
+  void copy_block(const T* from, Index from_stride, T* to, Index to_stride) const {
+    const auto run = static_cast<std::size_t>(inner_size());
+    if (run == 0) return;
+    for (Index o = 0; o < outer_size(); ++o) std::memcpy(to + o * to_stride, from + o * from_stride, run * sizeof(T));
+  }
+
+  detail::AlignedBuffer<T> buffer_;
   Index rows_ = 0;
   Index cols_ = 0;
   Index inner_cap_ = 0;  // capacity of the contiguous dimension (the outer stride)

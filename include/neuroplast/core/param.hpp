@@ -38,8 +38,8 @@ enum class GrowValues {
 template <Scalar T>
 struct Param {
   ParamMatrix<T> value;  ///< the parameters
-  /// dLoss/dvalue of the last backward pass; entries of neurons grown since are unspecified until
-  /// the next backward pass (it is scratch, so growth does not write it).
+  /// dLoss/dvalue of the last backward pass. Scratch: a structural edit keeps its shape in step but
+  /// not its contents (unspecified until the next backward pass), so edits never copy it.
   ParamMatrix<T> grad;
   ParamMatrix<T> mask;                  ///< 1 = active, 0 = pruned; empty until first pruned
   std::vector<ParamMatrix<T>> state{};  ///< optimizer planes, created by the optimizer on first use
@@ -75,12 +75,12 @@ struct Param {
   }
 
   /// Applies a neuron-axis edit to every plane. Grown entries are 0 in the state planes, 1 in the
-  /// mask, as `values` says in the value plane, unspecified in the gradient; their birth is
-  /// kUnbornStep.
+  /// mask, as `values` says in the value plane; their birth is kUnbornStep. The gradient only
+  /// takes the new shape.
   void apply(const AxisEdit& edit, Dim dim, GrowValues values = GrowValues::zero) {
     static constexpr T one = T(1);
     value.apply(edit, dim, values == GrowValues::zero ? &zero_ : nullptr);
-    grad.apply(edit, dim, nullptr);
+    grad.reshape_uninitialized(value.rows(), value.cols());
     for (auto& plane : state) plane.apply(edit, dim);
     if (has_mask()) mask.apply(edit, dim, &one);
     edit.apply(dim == Dim::rows ? row_birth : col_birth, kUnbornStep);

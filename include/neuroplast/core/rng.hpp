@@ -4,11 +4,13 @@
 /// The standard distributions are implementation-defined; these are not, so a seed gives the same
 /// numbers with every standard library.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 #include "neuroplast/core/types.hpp"
@@ -87,6 +89,48 @@ class Rng {
 
   /// True with probability `p`.
   bool bernoulli(double p) noexcept { return uniform() < p; }
+
+  /// Fills `out` with normal variates (mean, stddev), Box–Muller on blocks of uniforms so Eigen's
+  /// vectorised log, sqrt, sin and cos do the work: an order of magnitude faster than `normal()`
+  /// in a loop, which matters when a layer of millions of weights is initialised or grown.
+  /// Computed in T's precision. Deterministic for a seed (its numbers differ from `normal()`'s).
+  template <class T>
+  void fill_normal(std::span<T> out, double mean, double stddev) noexcept {
+    constexpr std::size_t half = 64;
+    Eigen::Array<T, half, 1> u1, u2;
+    std::size_t done = 0;
+    while (done < out.size()) {
+      if constexpr (std::is_same_v<T, float>) {
+        // One 64-bit draw gives both 24-bit uniforms of a pair.
+        for (std::size_t i = 0; i < half; ++i) {
+          const std::uint64_t bits = next();
+          u1[static_cast<Index>(i)] = (static_cast<float>(bits >> 40) + 1.0f) * 0x1.0p-24f;  // (0, 1]
+          u2[static_cast<Index>(i)] = static_cast<float>((bits >> 8) & 0xffffffu) * 0x1.0p-24f;  // [0, 1)
+        }
+      } else {
+        for (std::size_t i = 0; i < half; ++i) {
+          u1[static_cast<Index>(i)] = (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+          u2[static_cast<Index>(i)] = static_cast<double>(next() >> 11) * 0x1.0p-53;          // [0, 1)
+        }
+      }
+      const Eigen::Array<T, half, 1> radius = (T(-2) * u1.log()).sqrt() * static_cast<T>(stddev);
+      const Eigen::Array<T, half, 1> angle = static_cast<T>(2 * std::numbers::pi) * u2;
+      const Eigen::Array<T, half, 1> first = radius * angle.cos() + static_cast<T>(mean);
+      const Eigen::Array<T, half, 1> second = radius * angle.sin() + static_cast<T>(mean);
+      const std::size_t n1 = std::min(half, out.size() - done);
+      std::copy_n(first.data(), n1, out.data() + done);
+      done += n1;
+      const std::size_t n2 = std::min(half, out.size() - done);
+      std::copy_n(second.data(), n2, out.data() + done);
+      done += n2;
+    }
+  }
+
+  /// Fills `out` with uniform variates in [low, high).
+  template <class T>
+  void fill_uniform(std::span<T> out, double low, double high) noexcept {
+    for (auto& x : out) x = static_cast<T>(uniform(low, high));
+  }
 
   /// Fisher–Yates shuffle of any contiguous range.
   template <class V>

@@ -50,18 +50,37 @@ struct GrowthSite {
 namespace init {
 namespace detail {
 
-template <class Block>
-void fill_normal(Block&& b, Rng& rng, double stddev) {
-  for (Index r = 0; r < b.rows(); ++r)
-    for (Index c = 0; c < b.cols(); ++c)
-      b(r, c) = static_cast<typename std::decay_t<Block>::Scalar>(rng.normal(0.0, stddev));
+// Fills a block of any Eigen matrix or map run by contiguous run (rows of a row-major block,
+// columns of a column-major one), so the bulk generators of Rng do the work.
+template <class Block, class Fill>
+void fill_runs(Block&& b, Fill&& fill) {
+  using B = std::decay_t<Block>;
+  using S = typename B::Scalar;
+  if (b.size() == 0) return;
+  if (b.innerStride() == 1) {
+    const Index runs = B::IsRowMajor ? b.rows() : b.cols();
+    const Index length = B::IsRowMajor ? b.cols() : b.rows();
+    for (Index i = 0; i < runs; ++i) {
+      S* start = B::IsRowMajor ? &b(i, 0) : &b(0, i);
+      fill(std::span<S>(start, static_cast<std::size_t>(length)));
+    }
+  } else {
+    Matrix<S> tmp(b.rows(), b.cols());
+    fill(std::span<S>(tmp.data(), static_cast<std::size_t>(tmp.size())));
+    b = tmp;
+  }
 }
 
+/// Normal(0, stddev) entries.
+template <class Block>
+void fill_normal(Block&& b, Rng& rng, double stddev) {
+  fill_runs(b, [&](auto run) { rng.fill_normal(run, 0.0, stddev); });
+}
+
+/// Uniform(−limit, limit) entries.
 template <class Block>
 void fill_uniform(Block&& b, Rng& rng, double limit) {
-  for (Index r = 0; r < b.rows(); ++r)
-    for (Index c = 0; c < b.cols(); ++c)
-      b(r, c) = static_cast<typename std::decay_t<Block>::Scalar>(rng.uniform(-limit, limit));
+  fill_runs(b, [&](auto run) { rng.fill_uniform(run, -limit, limit); });
 }
 
 }  // namespace detail

@@ -98,7 +98,7 @@ class Mlp {
   Matrix<T> connection_mask(Index l) const {
     return params(l, "connection_mask").connection_mask();
   }
-  /// dLoss/dW(l) from the last `backward`.
+  /// dLoss/dW(l) from the last `backward` (unspecified after a structural edit until the next one).
   ConstWeightView<T> weight_gradient(Index l) const {
     return params(l, "weight_gradient").weight_gradient();
   }
@@ -494,17 +494,12 @@ class Mlp {
 
   void initialise(DenseParams<T>& d, bool he) {
     Rng r = rng_.split();
-    auto w = d.weights();
     const double fan_in = static_cast<double>(d.inputs());
     const double fan_out = static_cast<double>(d.outputs());
     if (he) {
-      const double stddev = std::sqrt(2.0 / fan_in);
-      for (Index c = 0; c < w.cols(); ++c)
-        for (Index r0 = 0; r0 < w.rows(); ++r0) w(r0, c) = static_cast<T>(r.normal(0.0, stddev));
+      init::detail::fill_normal(d.weights(), r, std::sqrt(2.0 / fan_in));
     } else {
-      const double limit = std::sqrt(6.0 / (fan_in + fan_out));
-      for (Index c = 0; c < w.cols(); ++c)
-        for (Index r0 = 0; r0 < w.rows(); ++r0) w(r0, c) = static_cast<T>(r.uniform(-limit, limit));
+      init::detail::fill_uniform(d.weights(), r, std::sqrt(6.0 / (fan_in + fan_out)));
     }
   }
 
