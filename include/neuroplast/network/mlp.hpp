@@ -58,6 +58,7 @@ class Mlp {
     output_ = Dense<T, Identity>(sizes[dense_count - 1], sizes[dense_count]);
     initialise(output_, false);
     neuron_ids_.resize(hidden_.size());
+    min_width_.assign(hidden_.size(), 1);
     for (std::size_t h = 0; h < hidden_.size(); ++h) {
       for (Index i = 0; i < sizes[h + 1]; ++i) neuron_ids_[h].push_back(next_neuron_id_++);
     }
@@ -319,12 +320,65 @@ class Mlp {
       detail::fail("remove_neurons: removing ", sorted.size(), " of the ", w,
                    " neurons of hidden layer ", h, " would empty it; keep at least one");
     }
+    if (w - static_cast<Index>(sorted.size()) < min_width(h)) {
+      detail::fail("remove_neurons: removing ", sorted.size(), " of the ", w,
+                   " neurons of hidden layer ", h, " would leave ",
+                   w - static_cast<Index>(sorted.size()), ", below its minimum width ",
+                   min_width(h), " (set_min_width)");
+    }
     const AxisEdit edit = AxisEdit::remove(w, std::move(sorted));
     apply_axis_edit(h, edit, GrowValues::zero);
     log({.kind = EditKind::remove_neurons,
          .layer = h,
          .count = static_cast<Index>(indices.size())});
     return edit.new_index();
+  }
+
+  /// Removes every neuron of hidden layer h that a connection mask has cut off: a fully pruned
+  /// fan-in (it outputs the constant f(b), which is folded into the next layer's bias first, so
+  /// the function is unchanged) or a fully pruned fan-out (it reaches nothing). Never goes below
+  /// `min_width(h)`: the dead neurons with the highest index are kept then. Returns the old → new
+  /// index map (empty when nothing was removed).
+  std::vector<Index> remove_dead_neurons(Index h) {
+    check_hidden(h, "remove_dead_neurons");
+    const Index w = width(h);
+    DenseParams<T>& in = params(h, "remove_dead_neurons");
+    DenseParams<T>& out = params(h + 1, "remove_dead_neurons");
+    const Matrix<T> in_mask = in.connection_mask();
+    const Matrix<T> out_mask = out.connection_mask();
+    std::vector<Index> dead;
+    for (Index j = 0; j < w; ++j) {
+      const bool no_input = (in_mask.row(j).array() == T(0)).all();
+      const bool no_output = (out_mask.col(j).array() == T(0)).all();
+      if (no_input || no_output) dead.push_back(j);
+    }
+    const Index removable =
+        std::max<Index>(0, std::min<Index>(static_cast<Index>(dead.size()), w - min_width(h)));
+    dead.resize(static_cast<std::size_t>(removable));
+    if (dead.empty()) return {};
+    for (Index j : dead) {
+      if ((out_mask.col(j).array() == T(0)).all()) continue;  // reaches nothing: nothing to fold
+      const Eigen::Array<T, 1, 1> constant =
+          Act::apply(Eigen::Array<T, 1, 1>::Constant(in.bias()(j)));
+      out.bias() += out.weights().col(j) * constant(0);
+    }
+    return remove_neurons(h, dead);
+  }
+
+  /// The fewest neurons structural pruning may leave in hidden layer h (default 1).
+  Index min_width(Index h) const {
+    check_hidden(h, "min_width");
+    return min_width_[static_cast<std::size_t>(h)];
+  }
+  /// Sets the minimum width of hidden layer h (≥ 1): `remove_neurons` and `remove_dead_neurons`
+  /// refuse to go below it. Throws Error for a bad layer or width < 1.
+  void set_min_width(Index h, Index neurons) {
+    check_hidden(h, "set_min_width");
+    if (neurons < 1) {
+      detail::fail("set_min_width: minimum width ", neurons, " for hidden layer ", h,
+                   " must be ≥ 1");
+    }
+    min_width_[static_cast<std::size_t>(h)] = neurons;
   }
 
   /// Connection-level dropin (as in drop-and-grow sparse training): re-activates up to `count` of
@@ -414,6 +468,7 @@ class Mlp {
     std::vector<std::uint64_t> ids(static_cast<std::size_t>(w));
     for (auto& id : ids) id = next_neuron_id_++;
     neuron_ids_.insert(neuron_ids_.begin() + at, std::move(ids));
+    min_width_.insert(min_width_.begin() + at, 1);
     return log({.kind = EditKind::insert_layer,
                 .layer = h + 1,
                 .count = 1,
@@ -435,6 +490,7 @@ class Mlp {
     }
     hidden_.erase(hidden_.begin() + static_cast<std::ptrdiff_t>(h));
     neuron_ids_.erase(neuron_ids_.begin() + static_cast<std::ptrdiff_t>(h));
+    min_width_.erase(min_width_.begin() + static_cast<std::ptrdiff_t>(h));
     return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
   }
 
@@ -554,6 +610,7 @@ class Mlp {
   std::vector<std::vector<std::uint64_t>> neuron_ids_;  // one per hidden axis, bound to it
   std::uint64_t next_neuron_id_ = 0;
   std::vector<EditRecord> edit_log_;
+  std::vector<Index> min_width_;  // one per hidden layer
   std::int64_t steps_ = 0;
   Rng rng_;
 };
