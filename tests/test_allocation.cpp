@@ -62,8 +62,10 @@ std::size_t count_allocations(F&& f) {
 }
 
 template <class T, class Act, class Opt>
-std::size_t allocations_per_steps(std::vector<Index> sizes, Index batch, Opt opt) {
+std::size_t allocations_per_steps(std::vector<Index> sizes, Index batch, Opt opt,
+                                  Dropout dropout = {}) {
   Mlp<T, Act> net(sizes, 1);
+  for (Index h = 0; h < net.hidden_layer_count(); ++h) net.set_dropout(h, dropout);
   Matrix<T> X = Matrix<T>::Random(sizes.front(), batch);
   std::vector<int> labels(static_cast<std::size_t>(batch));
   for (std::size_t i = 0; i < labels.size(); ++i)
@@ -103,6 +105,32 @@ TEST_CASE("a steady-state training step does not allocate", "[allocation]") {
         0);
   CHECK(allocations_per_steps<float, Sigmoid>({10, 10, 3}, 1, AdamW<float>{}) == 0);
   CHECK(allocations_per_steps<float, Relu>({784, 1024, 1024, 10}, 256, Adam<float>{}) == 0);
+}
+
+TEST_CASE("a steady-state training step with dropout does not allocate", "[allocation][dropout]") {
+  if (!NEUROPLAST_COUNT_MALLOC) return;
+  for (auto kind : {DropoutKind::bernoulli, DropoutKind::gaussian, DropoutKind::drop_connect}) {
+    CHECK(allocations_per_steps<float, Relu>({64, 64, 64, 10}, 32, Adam<float>{},
+                                             Dropout{.kind = kind, .rate = 0.3}) == 0);
+  }
+  // Batch-shared dropout keeps a random number of neurons; its buffers settle at the largest.
+  Mlp<float, Relu> net({64, 64, 10}, 1);
+  net.set_dropout(0, Dropout{.kind = DropoutKind::batch_shared, .rate = 0.3});
+  Matrix<float> X = Matrix<float>::Random(64, 32);
+  std::vector<int> y(32, 1);
+  Workspace<float> ws;
+  Adam<float> opt;
+  auto step = [&] {
+    const auto logits = net.forward_train(X, ws);
+    auto g = ws.output_gradient();
+    SoftmaxCrossEntropy::evaluate(logits, Targets<float>{.labels = y}, &g);
+    net.backward(X, ws);
+    opt.step(net);
+  };
+  for (int i = 0; i < 200; ++i) step();  // enough draws to have met a near-maximal kept count
+  CHECK(count_allocations([&] {
+          for (int i = 0; i < 20; ++i) step();
+        }) <= 2);
 }
 
 TEST_CASE("the trainer's batches do not allocate", "[allocation]") {

@@ -92,6 +92,49 @@ class DenseParams {
 
 /// A dense layer `a = f(W x + b)` with activation policy `Act`. Inputs and outputs are batches,
 /// one sample per column: `x` is `inputs × batch`, `a` is `outputs × batch`.
+namespace detail {
+
+/// out = f(alpha · W in + b) for a row-major `W` (`rows × cols`, pointer and outer stride) and a
+/// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free.
+template <class Act, Scalar T>
+void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* bias,
+                   const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws) {
+  // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e. the
+  // column-major storage of Wᵀ: hence Op::transpose.
+  out.colwise() = ConstVectorView<T>(bias, rows);
+  gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
+                                out.data(), out.outerStride(), alpha, gemm_ws);
+  if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
+}
+
+/// Backward of dense_forward. On entry `delta` holds dLoss/d`out`, on exit dLoss/dz. Writes
+/// dLoss/dW = alpha · dZ inᵀ into the row-major `grad_w` (`rows × cols`), dLoss/db into `grad_b`,
+/// and, when `delta_in` is given, dLoss/d`in` = alpha · Wᵀ dZ.
+template <class Act, Scalar T>
+void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const MatrixRef<T>& in,
+                    const ConstMatrixView<T>& out, MatrixView<T> delta, T* grad_w,
+                    Index grad_stride, T* grad_b, MatrixView<T>* delta_in, T alpha,
+                    GemmWorkspace<T>& gemm_ws) {
+  if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
+  // The row-major dW is the column-major dWᵀ = in dZᵀ.
+  Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>(grad_w, cols, rows,
+                                                                Eigen::OuterStride<>(grad_stride))
+      .setZero();
+  gemm<Op::none, Op::transpose>(cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(),
+                                delta.outerStride(), grad_w, grad_stride, alpha, gemm_ws);
+  VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
+  if (delta_in != nullptr) {
+    delta_in->setZero();
+    gemm<Op::none, Op::none>(cols, delta_in->cols(), rows, w, w_stride, delta.data(),
+                             delta.outerStride(), delta_in->data(), delta_in->outerStride(), alpha,
+                             gemm_ws);
+  }
+}
+
+}  // namespace detail
+
+/// A dense layer `a = f(W x + b)` with activation policy `Act`. Inputs and outputs are batches,
+/// one sample per column: `x` is `inputs × batch`, `a` is `outputs × batch`.
 template <Scalar T, Activation Act>
 class Dense : public DenseParams<T> {
  public:
@@ -101,14 +144,9 @@ class Dense : public DenseParams<T> {
   /// out = f(W in + b). `in`: `inputs × batch`; `out`: an `outputs × batch` view that must not
   /// alias `in`. Allocation-free once `gemm_ws` has seen a product of this size.
   void forward(const MatrixRef<T>& in, MatrixView<T> out, GemmWorkspace<T>& gemm_ws) const {
-    // z = W in + b: start from the broadcast bias and let the GEMM accumulate onto it.
-    // W is row-major, i.e. the column-major storage of Wᵀ: hence Op::transpose.
-    out.colwise() = this->bias();
     const auto w = this->weights();
-    gemm<Op::transpose, Op::none>(out.rows(), out.cols(), w.cols(), w.data(), w.outerStride(),
-                                  in.data(), in.outerStride(), out.data(), out.outerStride(), T(1),
-                                  gemm_ws);
-    if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
+    detail::dense_forward<Act>(w.data(), w.outerStride(), w.rows(), w.cols(), this->bias().data(),
+                               in, out, T(1), gemm_ws);
   }
 
   /// Backward pass for the batch `in` whose forward output was `out`.
@@ -117,24 +155,12 @@ class Dense : public DenseParams<T> {
   /// `delta_in` is given, writes dLoss/d`in` = Wᵀ dZ into it (`inputs × batch`).
   void backward(const MatrixRef<T>& in, const ConstMatrixView<T>& out, MatrixView<T> delta,
                 MatrixView<T>* delta_in, GemmWorkspace<T>& gemm_ws) {
-    if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
-    Param<T>& w = this->weight_param();
-    auto grad_w = w.grad.view();
-    // The row-major dW is the column-major dWᵀ = in dZᵀ.
-    grad_w.setZero();
-    gemm<Op::none, Op::transpose>(grad_w.cols(), grad_w.rows(), delta.cols(), in.data(),
-                                  in.outerStride(), delta.data(), delta.outerStride(),
-                                  grad_w.data(), grad_w.outerStride(), T(1), gemm_ws);
-    if (w.masked) grad_w.array() *= w.mask.view().array();
-    VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() =
-        delta.rowwise().sum();
-    if (delta_in != nullptr) {
-      const auto weights = this->weights();
-      delta_in->setZero();
-      gemm<Op::none, Op::none>(delta_in->rows(), delta_in->cols(), weights.rows(), weights.data(),
-                               weights.outerStride(), delta.data(), delta.outerStride(),
-                               delta_in->data(), delta_in->outerStride(), T(1), gemm_ws);
-    }
+    const auto w = this->weights();
+    Param<T>& p = this->weight_param();
+    detail::dense_backward<Act>(w.data(), w.outerStride(), w.rows(), w.cols(), in, out, delta,
+                                p.grad.data(), p.grad.outer_stride(),
+                                this->bias_param().grad.data(), delta_in, T(1), gemm_ws);
+    if (p.masked) p.grad.view().array() *= p.mask.view().array();
   }
 };
 

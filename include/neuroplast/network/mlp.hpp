@@ -15,6 +15,7 @@
 #include "neuroplast/grow/init.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/network/workspace.hpp"
+#include "neuroplast/regularize/dropout.hpp"
 
 namespace neuroplast {
 
@@ -59,6 +60,7 @@ class Mlp {
     initialise(output_, false);
     neuron_ids_.resize(hidden_.size());
     min_width_.assign(hidden_.size(), 1);
+    dropout_.assign(hidden_.size(), Dropout{});
     for (std::size_t h = 0; h < hidden_.size(); ++h) {
       for (Index i = 0; i < sizes[h + 1]; ++i) neuron_ids_[h].push_back(next_neuron_id_++);
     }
@@ -141,7 +143,16 @@ class Mlp {
       detail::fail<NumericError>(
           "forward: the input batch contains NaN or infinity; clean the data");
     }
-    run_forward(X, ws, false);
+    run_forward(X, ws, Pass::inference);
+    return ws.output();
+  }
+
+  /// Monte Carlo dropout: like `forward(X, ws)` but with fresh dropout masks drawn from
+  /// `ws.rng()`, as in training. Averaging several calls estimates the predictive mean and spread
+  /// (Gal & Ghahramani). `forward` itself never applies dropout masks.
+  ConstMatrixView<T> forward_sampled(const MatrixRef<T>& X, Workspace<T>& ws) const {
+    check_input(X, "forward_sampled");
+    run_forward(X, ws, Pass::sampled);
     return ws.output();
   }
 
@@ -156,7 +167,7 @@ class Mlp {
   /// steady state.
   ConstMatrixView<T> forward_train(const MatrixRef<T>& X, Workspace<T>& ws) const {
     check_input(X, "forward_train");
-    run_forward(X, ws, true);
+    run_forward(X, ws, Pass::training);
     return ws.output();
   }
 
@@ -166,23 +177,31 @@ class Mlp {
     ++steps_;
     const auto last = static_cast<std::size_t>(layer_count() - 1);
     for (std::size_t l = last + 1; l-- > 0;) {
-      auto delta = ws.delta(l);
-      auto out = ws.activation(l);
-      auto run = [&](auto& layer) {
-        if (l == 0) {
-          layer.backward(X, out, delta, nullptr, ws.gemm());
-        } else {
-          auto delta_in = ws.delta(l - 1);
-          layer.backward(ws.activation(l - 1), out, delta, &delta_in, ws.gemm());
-        }
-      };
       if (l == last) {
-        run(output_);
+        backward_layer<Identity>(output_, l, X, ws);
       } else {
-        run(hidden_[l]);
+        backward_layer<Act>(hidden_[l], l, X, ws);
       }
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Dropout
+
+  /// Dropout for hidden layer h in training (and in `forward_sampled`); see regularize/dropout.hpp.
+  /// `Dropout{}` (rate 0) turns it off. Throws Error for a bad layer or rate.
+  void set_dropout(Index h, const Dropout& d) {
+    check_hidden(h, "set_dropout");
+    d.validate("set_dropout");
+    dropout_[static_cast<std::size_t>(h)] = d;
+  }
+  /// The dropout of hidden layer h.
+  const Dropout& dropout(Index h) const {
+    check_hidden(h, "dropout");
+    return dropout_[static_cast<std::size_t>(h)];
+  }
+  /// Turns dropout off on every layer.
+  void clear_dropout() { std::fill(dropout_.begin(), dropout_.end(), Dropout{}); }
 
   // ---------------------------------------------------------------------------------------------
   // Structure
@@ -469,6 +488,7 @@ class Mlp {
     for (auto& id : ids) id = next_neuron_id_++;
     neuron_ids_.insert(neuron_ids_.begin() + at, std::move(ids));
     min_width_.insert(min_width_.begin() + at, 1);
+    dropout_.insert(dropout_.begin() + at, Dropout{});
     return log({.kind = EditKind::insert_layer,
                 .layer = h + 1,
                 .count = 1,
@@ -491,6 +511,7 @@ class Mlp {
     hidden_.erase(hidden_.begin() + static_cast<std::ptrdiff_t>(h));
     neuron_ids_.erase(neuron_ids_.begin() + static_cast<std::ptrdiff_t>(h));
     min_width_.erase(min_width_.begin() + static_cast<std::ptrdiff_t>(h));
+    dropout_.erase(dropout_.begin() + static_cast<std::ptrdiff_t>(h));
     return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
   }
 
@@ -517,23 +538,221 @@ class Mlp {
     if (X.cols() == 0) detail::fail(where, ": the input batch is empty (0 columns)");
   }
 
-  void run_forward(const MatrixRef<T>& X, Workspace<T>& ws, bool training) const {
+  enum class Pass { inference, training, sampled };
+
+  void run_forward(const MatrixRef<T>& X, Workspace<T>& ws, Pass pass) const {
     const auto layers = static_cast<std::size_t>(layer_count());
-    for (std::size_t l = 0; l < layers; ++l)
-      ws.shape(layers, l, layer(l).outputs(), X.cols(), training);
+    const bool stochastic = pass != Pass::inference;
     for (std::size_t l = 0; l < layers; ++l) {
-      auto out = ws.activation_buffer(l);
-      auto run = [&](const auto& d) {
-        if (l == 0) {
-          d.forward(X, out, ws.gemm());
-        } else {
-          d.forward(ws.activation(l - 1), out, ws.gemm());
+      ws.shape(layers, l, layer(l).outputs(), X.cols(), pass == Pass::training);
+      auto& sc = ws.scratch(l);
+      sc.alpha = T(1);
+      sc.weights = Workspace<T>::LayerScratch::Weights::own;
+      sc.multiplied = sc.compact_out = sc.drop_connect = false;
+      // The previous hidden layer's dropout decides how this layer reads its input.
+      const std::vector<Index>* in_kept = nullptr;
+      if (l > 0) {
+        const Dropout& prev = dropout_[l - 1];
+        const double p = prev.rate_at(steps_);
+        const bool neuron_kind =
+            prev.kind == DropoutKind::bernoulli || prev.kind == DropoutKind::batch_shared;
+        if (p > 0 && neuron_kind) {
+          if (!stochastic && prev.convention == DropoutConvention::paper)
+            sc.alpha = static_cast<T>(1 - p);
+          if (stochastic && prev.kind == DropoutKind::batch_shared) {
+            in_kept = &ws.scratch(l - 1).kept;
+            if (prev.convention == DropoutConvention::inverted)
+              sc.alpha = static_cast<T>(1 / (1 - p));
+          }
         }
-      };
+      }
+      const Dropout own = l + 1 < layers ? dropout_[l] : Dropout{};
+      const double p = own.rate_at(steps_);
+      if (p > 0 && own.kind == DropoutKind::drop_connect && !stochastic &&
+          own.convention == DropoutConvention::paper) {
+        sc.alpha *= static_cast<T>(1 - p);
+      }
+      if (stochastic && p > 0 && own.kind == DropoutKind::batch_shared)
+        sample_kept(sc, layer(l).outputs(), p, ws.rng());
+      if (sc.compact_out || in_kept != nullptr) gather_weights(sc, layer(l), in_kept);
+      if (stochastic && p > 0 && own.kind == DropoutKind::drop_connect)
+        mask_connections(sc, layer(l), own, p, ws.rng());
+      if (sc.compact_out)
+        ws.shape(layers, l, static_cast<Index>(sc.kept.size()), X.cols(), pass == Pass::training);
+      const MatrixRef<T> in = l == 0 ? MatrixRef<T>(X) : MatrixRef<T>(ws.input_of(l));
+      auto out = ws.activation_buffer(l);
+      const bool own_w = sc.weights == Workspace<T>::LayerScratch::Weights::own;
+      const auto w = layer(l).weights();
+      const T* wp = own_w ? w.data() : sc.w.data();
+      const Index stride = own_w ? w.outerStride() : sc.w.outer_stride();
+      const T* bias = sc.compact_out ? sc.bias.data() : layer(l).bias().data();
+      const Index cols = in.rows();
       if (l + 1 == layers) {
-        run(output_);
+        detail::dense_forward<Identity>(wp, stride, out.rows(), cols, bias, in, out, sc.alpha,
+                                        ws.gemm());
       } else {
-        run(hidden_[l]);
+        detail::dense_forward<Act>(wp, stride, out.rows(), cols, bias, in, out, sc.alpha,
+                                   ws.gemm());
+      }
+      if (stochastic && p > 0 &&
+          (own.kind == DropoutKind::bernoulli || own.kind == DropoutKind::gaussian)) {
+        multiply_outputs(sc, out, own, p, ws.rng());
+      }
+    }
+  }
+
+  template <class LayerAct, class D>
+  void backward_layer(D& d, std::size_t l, const MatrixRef<T>& X, Workspace<T>& ws) {
+    auto& sc = ws.scratch(l);
+    auto delta = ws.delta(l);
+    if (sc.multiplied) delta.array() *= sc.mult.view().array();  // dLoss/dA from dLoss/d(A ∘ mult)
+    const MatrixRef<T> in = l == 0 ? MatrixRef<T>(X) : MatrixRef<T>(ws.input_of(l));
+    MatrixView<T> delta_in_view = l == 0 ? ws.delta(0) : ws.delta(l - 1);
+    MatrixView<T>* delta_in = l == 0 ? nullptr : &delta_in_view;
+    Param<T>& wp = d.weight_param();
+    T* grad_b = d.bias_param().grad.data();
+    if (sc.weights == Workspace<T>::LayerScratch::Weights::own) {
+      const auto w = d.weights();
+      detail::dense_backward<LayerAct>(
+          w.data(), w.outerStride(), w.rows(), w.cols(), in, ws.activation(l), delta,
+          wp.grad.data(), wp.grad.outer_stride(), grad_b, delta_in, sc.alpha, ws.gemm());
+    } else {
+      const Index rows = delta.rows();
+      const Index cols = in.rows();
+      sc.grad.reshape_uninitialized(rows, cols);
+      sc.bias_grad.reshape_uninitialized(rows, 1);
+      detail::dense_backward<LayerAct>(
+          sc.w.data(), sc.w.outer_stride(), rows, cols, in, ws.activation(l), delta, sc.grad.data(),
+          sc.grad.outer_stride(), sc.bias_grad.data(), delta_in, sc.alpha, ws.gemm());
+      if (sc.drop_connect) sc.grad.view().array() *= sc.wmult.view().array();
+      const bool in_compact = l > 0 && ws.scratch(l - 1).compact_out;
+      scatter_gradients(sc, d, in_compact ? &ws.scratch(l - 1).kept : nullptr);
+    }
+    if (wp.masked) wp.grad.view().array() *= wp.mask.view().array();
+  }
+
+  // Batch-shared dropout: each neuron kept with probability 1 − p, at least one.
+  static void sample_kept(typename Workspace<T>::LayerScratch& sc, Index width, double p,
+                          Rng& rng) {
+    sc.kept.clear();
+    sc.kept.reserve(static_cast<std::size_t>(width));
+    for (Index j = 0; j < width; ++j)
+      if (rng.uniform() >= p) sc.kept.push_back(j);
+    if (sc.kept.empty())
+      sc.kept.push_back(static_cast<Index>(rng.below(static_cast<std::uint64_t>(width))));
+    sc.compact_out = true;
+  }
+
+  // Copies the kept rows (this layer's batch-shared dropout) and kept columns (the previous
+  // layer's) of W and the kept biases: the product then skips what was dropped.
+  static void gather_weights(typename Workspace<T>::LayerScratch& sc, const DenseParams<T>& d,
+                             const std::vector<Index>* in_kept) {
+    const auto w = d.weights();
+    const auto b = d.bias();
+    const Index rows = sc.compact_out ? static_cast<Index>(sc.kept.size()) : w.rows();
+    const Index cols = in_kept != nullptr ? static_cast<Index>(in_kept->size()) : w.cols();
+    sc.w.reshape_uninitialized(rows, cols);
+    sc.bias.reshape_uninitialized(rows, 1);
+    auto g = sc.w.view();
+    for (Index r = 0; r < rows; ++r) {
+      const Index src = sc.compact_out ? sc.kept[static_cast<std::size_t>(r)] : r;
+      sc.bias.data()[r] = b(src);
+      if (in_kept == nullptr) {
+        g.row(r) = w.row(src);
+      } else {
+        for (Index c = 0; c < cols; ++c) g(r, c) = w(src, (*in_kept)[static_cast<std::size_t>(c)]);
+      }
+    }
+    if (!sc.compact_out) {
+      sc.bias.reshape_uninitialized(0, 1);  // the full bias is read from the layer
+    }
+    sc.weights = Workspace<T>::LayerScratch::Weights::substituted;
+  }
+
+  // DropConnect: W ∘ M·s with M ~ Bernoulli(1 − p) per weight (s = 1/(1−p) when inverted).
+  static void mask_connections(typename Workspace<T>::LayerScratch& sc, const DenseParams<T>& d,
+                               const Dropout& own, double p, Rng& rng) {
+    const bool gathered = sc.weights == Workspace<T>::LayerScratch::Weights::substituted;
+    const Index rows = gathered ? sc.w.rows() : d.outputs();
+    const Index cols = gathered ? sc.w.cols() : d.inputs();
+    if (!gathered) {
+      sc.w.reshape_uninitialized(rows, cols);
+      sc.w.view() = d.weights();
+    }
+    sc.wmult.reshape_uninitialized(rows, cols);
+    const T keep =
+        own.convention == DropoutConvention::inverted ? static_cast<T>(1 / (1 - p)) : T(1);
+    fill_bernoulli(sc.wmult.view(), p, keep, rng);
+    sc.w.view().array() *= sc.wmult.view().array();
+    sc.weights = Workspace<T>::LayerScratch::Weights::substituted;
+    sc.drop_connect = true;
+  }
+
+  // Bernoulli or Gaussian multipliers for every output of the batch; the next layer reads
+  // output ∘ multipliers, the backward pass multiplies the incoming gradient by them.
+  static void multiply_outputs(typename Workspace<T>::LayerScratch& sc, const MatrixView<T>& out,
+                               const Dropout& own, double p, Rng& rng) {
+    sc.mult.reshape_uninitialized(out.rows(), out.cols());
+    sc.dropped.reshape_uninitialized(out.rows(), out.cols());
+    auto m = sc.mult.view();
+    if (own.kind == DropoutKind::gaussian) {
+      for (Index c = 0; c < m.cols(); ++c)
+        rng.fill_normal(std::span<T>(&m(0, c), static_cast<std::size_t>(m.rows())), 1.0,
+                        std::sqrt(p / (1 - p)));
+    } else {
+      const T keep =
+          own.convention == DropoutConvention::inverted ? static_cast<T>(1 / (1 - p)) : T(1);
+      fill_bernoulli(m, p, keep, rng);
+    }
+    sc.dropped.view() = out.cwiseProduct(m);
+    sc.multiplied = true;
+  }
+
+  // Entries are 0 with probability p and `keep` otherwise; 32 random bits per entry.
+  template <class M>
+  static void fill_bernoulli(M&& m, double p, T keep, Rng& rng) {
+    const auto threshold = static_cast<std::uint64_t>(p * 4294967296.0);
+    std::uint64_t bits = 0;
+    int left = 0;
+    for (Index o = 0; o < (std::decay_t<M>::IsRowMajor ? m.rows() : m.cols()); ++o) {
+      for (Index i = 0; i < (std::decay_t<M>::IsRowMajor ? m.cols() : m.rows()); ++i) {
+        if (left == 0) {
+          bits = rng.next();
+          left = 2;
+        }
+        const std::uint64_t u = bits & 0xffffffffu;
+        bits >>= 32;
+        --left;
+        (std::decay_t<M>::IsRowMajor ? m(o, i) : m(i, o)) = u >= threshold ? keep : T(0);
+      }
+    }
+  }
+
+  // Writes the gradient of the substituted weights back into the layer's gradient planes: zero
+  // for dropped neurons, the gathered entries elsewhere. `in_kept`: the previous layer's kept
+  // neurons when it used batch-shared dropout.
+  template <class D>
+  static void scatter_gradients(typename Workspace<T>::LayerScratch& sc, D& d,
+                                const std::vector<Index>* in_kept) {
+    auto grad = d.weight_param().grad.view();
+    VectorView<T> grad_b(d.bias_param().grad.data(), d.outputs());
+    const auto g = sc.grad.view();
+    const ConstVectorView<T> gb(sc.bias_grad.data(), g.rows());
+    if (!sc.compact_out && in_kept == nullptr) {
+      grad = g;
+      grad_b = gb;
+      return;
+    }
+    grad.setZero();
+    grad_b.setZero();
+    for (Index r = 0; r < g.rows(); ++r) {
+      const Index dst = sc.compact_out ? sc.kept[static_cast<std::size_t>(r)] : r;
+      grad_b(dst) = gb(r);
+      if (in_kept == nullptr) {
+        grad.row(dst) = g.row(r);
+      } else {
+        for (Index c = 0; c < g.cols(); ++c)
+          grad(dst, (*in_kept)[static_cast<std::size_t>(c)]) = g(r, c);
       }
     }
   }
@@ -611,6 +830,7 @@ class Mlp {
   std::uint64_t next_neuron_id_ = 0;
   std::vector<EditRecord> edit_log_;
   std::vector<Index> min_width_;  // one per hidden layer
+  std::vector<Dropout> dropout_;  // one per hidden layer
   std::int64_t steps_ = 0;
   Rng rng_;
 };

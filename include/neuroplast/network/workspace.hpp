@@ -6,6 +6,7 @@
 
 #include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/growable_matrix.hpp"
+#include "neuroplast/core/rng.hpp"
 
 namespace neuroplast {
 
@@ -16,6 +17,34 @@ namespace neuroplast {
 template <Scalar T>
 class Workspace {
  public:
+  /// What one dense layer did in the last pass, for its backward pass (dropout bookkeeping).
+  struct LayerScratch {
+    enum class Weights : unsigned char { own, substituted };
+    Weights weights = Weights::own;  ///< own weights, or `w` (DropConnect-masked and/or gathered)
+    bool multiplied = false;         ///< output multiplied elementwise by `mult` into `dropped`
+    bool compact_out = false;        ///< output rows are only the `kept` neurons
+    bool drop_connect = false;       ///< `wmult` multiplies the weights
+    T alpha = T(1);                  ///< scale folded into the layer's product
+    std::vector<Index> kept{};       ///< kept output neurons (batch-shared dropout)
+    GrowableMatrix<T, Eigen::RowMajor> w{};      ///< substituted weights
+    GrowableMatrix<T, Eigen::RowMajor> wmult{};  ///< DropConnect multipliers (0 or the scale)
+    GrowableMatrix<T, Eigen::RowMajor> grad{};   ///< gradient w.r.t. `w`, before scattering
+    GrowableMatrix<T> bias{};                    ///< gathered bias
+    GrowableMatrix<T> bias_grad{};               ///< its gradient
+    GrowableMatrix<T> mult{};                    ///< elementwise output multipliers
+    GrowableMatrix<T> dropped{};                 ///< output ∘ mult: the next layer's input
+  };
+
+  /// The stream dropout masks are drawn from; seed it for reproducible masks.
+  Rng& rng() noexcept { return rng_; }
+  /// Scratch of dense layer l.
+  LayerScratch& scratch(std::size_t l) { return scratch_[l]; }
+  const LayerScratch& scratch(std::size_t l) const { return scratch_[l]; }
+  /// The input of dense layer l as the last pass fed it (`X` for l = 0 is not stored here).
+  ConstMatrixView<T> input_of(std::size_t l) const {
+    const auto& prev = scratch_[l - 1];
+    return prev.multiplied ? prev.dropped.view() : activations_[l - 1].view();
+  }
   /// Output of layer l, `sizes()[l+1] × batch`, after `Mlp::forward(X, workspace)`.
   ConstMatrixView<T> activation(std::size_t l) const { return activations_[l].view(); }
   /// dLoss/d(output of layer l); the loss writes the last one, `Mlp::backward` the others.
@@ -29,6 +58,7 @@ class Workspace {
   /// `for_training`. Called by the network for each layer before a pass.
   void shape(std::size_t layers, std::size_t l, Index width, Index batch, bool for_training) {
     if (activations_.size() != layers) activations_.resize(layers);
+    if (scratch_.size() != layers) scratch_.resize(layers);
     activations_[l].reshape_uninitialized(width, batch);
     if (for_training) {
       if (deltas_.size() != layers) deltas_.resize(layers);
@@ -45,6 +75,8 @@ class Workspace {
   std::vector<GrowableMatrix<T>> activations_;
   std::vector<GrowableMatrix<T>> deltas_;
   GemmWorkspace<T> gemm_;
+  std::vector<LayerScratch> scratch_;
+  Rng rng_{0x6e657572'6f706c61ULL};
 };
 
 }  // namespace neuroplast

@@ -61,6 +61,9 @@ class Trainer {
         rng_(options.seed) {
     opt_.validate();
     options_.validate();
+    // Dropout masks come from the workspace's stream: derive it from the seed, apart from the
+    // shuffling stream.
+    ws_.rng().reseed(options.seed ^ 0x64726f706f7574ULL);
   }
 
   /// Trains for `options().epochs` epochs on `train`, evaluating `validation` after each epoch.

@@ -1,0 +1,215 @@
+// Dropout (Algorithm 2): kept fractions, both conventions agree in expectation, Gaussian moments,
+// DropConnect, batch-shared masks, gradients under every kind, schedules, determinism, errors.
+
+#include <catch2/catch.hpp>
+
+#include "support/gradient_check.hpp"
+
+using namespace neuroplast;
+using neuroplast::testing::check_gradients;
+
+namespace {
+
+Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed, double shift = 0) {
+  Rng rng(seed);
+  Matrix<double> X(rows, cols);
+  for (Index c = 0; c < cols; ++c)
+    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal() + shift;
+  return X;
+}
+
+// Monte Carlo mean of `draws` sampled forward passes against the inference output; true when every
+// entry is within 5 standard errors (estimated from the same samples).
+template <class Net>
+bool agrees_in_expectation(const Net& net, const Matrix<double>& X, int draws) {
+  Workspace<double> ws;
+  ws.rng().reseed(5);
+  Matrix<double> sum = Matrix<double>::Zero(net.output_size(), X.cols());
+  Matrix<double> sum_sq = sum;
+  for (int i = 0; i < draws; ++i) {
+    const Matrix<double> y = net.forward_sampled(X, ws);
+    sum += y;
+    sum_sq += y.cwiseAbs2();
+  }
+  const Matrix<double> mean = sum / draws;
+  const Matrix<double> var = (sum_sq / draws - mean.cwiseAbs2()).cwiseMax(0.0);
+  const Matrix<double> se = (var / draws).cwiseSqrt();
+  const Matrix<double> inference = net.forward(X);
+  const double worst = ((mean - inference).cwiseAbs().array() / (se.array() + 1e-12)).maxCoeff();
+  INFO("largest deviation " << worst << " standard errors");
+  return worst < 5.0;
+}
+
+}  // namespace
+
+TEST_CASE("Bernoulli dropout drops a fraction p and scales the kept by 1/(1−p)", "[dropout]") {
+  Mlp<double, Relu> net({8, 100, 3}, 1);
+  net.set_dropout(0, Dropout{.rate = 0.3});
+  const Matrix<double> X = random_batch(8, 1000, 2);
+  Workspace<double> ws;
+  net.forward_train(X, ws);
+  const Matrix<double> m = ws.scratch(0).mult.view();
+  const double dropped = (m.array() == 0).cast<double>().mean();
+  // 100 000 draws: standard error √(0.3·0.7/1e5) = 0.00145; 5σ.
+  CHECK(std::abs(dropped - 0.3) < 0.0073);
+  CHECK(((m.array() == 0) || (m.array() == 1.0 / 0.7)).all());
+  // The paper's convention only masks in training.
+  net.set_dropout(0, Dropout{.rate = 0.3, .convention = DropoutConvention::paper});
+  net.forward_train(X, ws);
+  const Matrix<double> mp = ws.scratch(0).mult.view();
+  CHECK(((mp.array() == 0) || (mp.array() == 1)).all());
+}
+
+TEST_CASE("both conventions give the same expected activation as their inference",
+          "[dropout][convention]") {
+  // One hidden layer and a linear output: the logits are linear in the dropped activations, so
+  // E[sampled logits] must equal the inference logits exactly in each convention.
+  const Matrix<double> X = random_batch(6, 5, 3);
+  for (auto convention : {DropoutConvention::inverted, DropoutConvention::paper}) {
+    for (auto kind : {DropoutKind::bernoulli, DropoutKind::batch_shared, DropoutKind::gaussian}) {
+      Mlp<double, Relu> net({6, 40, 3}, 4);
+      net.set_dropout(0, Dropout{.kind = kind, .rate = 0.4, .convention = convention});
+      INFO("convention " << static_cast<int>(convention) << " kind " << static_cast<int>(kind));
+      CHECK(agrees_in_expectation(net, X, 4000));
+    }
+  }
+  // DropConnect: linear network, so the output is linear in the masked weights.
+  for (auto convention : {DropoutConvention::inverted, DropoutConvention::paper}) {
+    Mlp<double, Identity> net({6, 20, 3}, 5);
+    net.set_dropout(
+        0, Dropout{.kind = DropoutKind::drop_connect, .rate = 0.25, .convention = convention});
+    CHECK(agrees_in_expectation(net, X, 4000));
+  }
+}
+
+TEST_CASE("the paper's convention scales inference by 1 − p, the inverted one does not",
+          "[dropout][convention]") {
+  Mlp<double, Relu> plain({4, 10, 2}, 6);
+  const Matrix<double> X = random_batch(4, 3, 7);
+  Mlp<double, Relu> inverted = plain;
+  inverted.set_dropout(0, Dropout{.rate = 0.5});
+  CHECK(inverted.forward(X) == plain.forward(X));  // dropout never touches inference
+  Mlp<double, Relu> paper = plain;
+  paper.set_dropout(0, Dropout{.rate = 0.5, .convention = DropoutConvention::paper});
+  // Logits = W1 (0.5 h) + b1.
+  const Matrix<double> expected =
+      ((plain.forward(X).colwise() - Vector<double>(plain.bias(1))) * 0.5).colwise() +
+      Vector<double>(plain.bias(1));
+  CHECK((paper.forward(X) - expected).cwiseAbs().maxCoeff() < 1e-12);
+}
+
+TEST_CASE("Gaussian dropout multiplies by noise of mean 1 and variance p/(1−p)", "[dropout]") {
+  Mlp<double, Tanh> net({5, 200, 2}, 8);
+  net.set_dropout(0, Dropout{.kind = DropoutKind::gaussian, .rate = 0.2});
+  Workspace<double> ws;
+  net.forward_train(random_batch(5, 500, 9), ws);
+  const Eigen::ArrayXXd m = Matrix<double>(ws.scratch(0).mult.view()).array();
+  // 100 000 draws: standard errors 0.0016 (mean) and 0.0011 (variance 0.25, normal 4th moment).
+  CHECK(std::abs(m.mean() - 1.0) < 0.008);
+  CHECK(std::abs((m - m.mean()).square().mean() - 0.25) < 0.006);
+}
+
+TEST_CASE("DropConnect masks a fraction p of the weights per batch", "[dropout][dropconnect]") {
+  Mlp<double, Relu> net({50, 60, 3}, 10);
+  net.set_dropout(0, Dropout{.kind = DropoutKind::drop_connect, .rate = 0.5});
+  Workspace<double> ws;
+  net.forward_train(random_batch(50, 4, 11), ws);
+  const Matrix<double> m = ws.scratch(0).wmult.view();
+  REQUIRE(m.rows() == 60);
+  REQUIRE(m.cols() == 50);
+  // 3000 draws: standard error 0.009; 5σ.
+  CHECK(std::abs((m.array() == 0).cast<double>().mean() - 0.5) < 0.046);
+}
+
+TEST_CASE("batch-shared dropout drops the same neurons for the whole batch and skips them",
+          "[dropout][batch_shared]") {
+  Mlp<double, Relu> net({6, 100, 4}, 12);
+  net.set_dropout(0, Dropout{.kind = DropoutKind::batch_shared, .rate = 0.5});
+  Workspace<double> ws;
+  net.forward_train(random_batch(6, 32, 13), ws);
+  const auto& kept = ws.scratch(0).kept;
+  // Only the kept neurons were computed: the hidden activation has |kept| rows.
+  CHECK(ws.activation(0).rows() == static_cast<Index>(kept.size()));
+  CHECK(ws.activation(0).cols() == 32);
+  CHECK(kept.size() > 25);
+  CHECK(kept.size() < 75);
+  CHECK(std::is_sorted(kept.begin(), kept.end()));
+}
+
+TEST_CASE("gradients are exact under every kind of dropout", "[dropout][gradients]") {
+  const Matrix<double> X = random_batch(4, 6, 14);
+  const std::vector<int> y{0, 1, 2, 0, 1, 2};
+  for (auto kind : {DropoutKind::bernoulli, DropoutKind::gaussian, DropoutKind::drop_connect,
+                    DropoutKind::batch_shared}) {
+    for (auto convention : {DropoutConvention::inverted, DropoutConvention::paper}) {
+      Mlp<double, Tanh> net({4, 7, 6, 3}, 15);
+      net.set_dropout(0, Dropout{.kind = kind, .rate = 0.3, .convention = convention});
+      net.set_dropout(1, Dropout{.kind = kind, .rate = 0.4, .convention = convention});
+      Matrix<double> mask = Matrix<double>::Ones(6, 7);
+      mask(1, 2) = 0;
+      net.prune_connections(1, mask);
+      // Each fresh Workspace draws the same masks (same default seed), so the loss is a fixed
+      // function of the weights for the finite differences.
+      const auto r = check_gradients(net, X, [&](const auto& logits, MatrixView<double>* g) {
+        return SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = y}, g);
+      });
+      INFO("kind " << static_cast<int>(kind) << " convention " << static_cast<int>(convention)
+                   << ": " << r.worst);
+      CHECK(r.max_error < 1e-6);
+      CHECK(r.masked_gradients_zero);
+    }
+  }
+}
+
+TEST_CASE("a scheduled rate rises from 0 to its target", "[dropout][schedule]") {
+  const Dropout d{.rate = 0.5, .ramp_steps = 100};
+  CHECK(d.rate_at(0) == 0.0);
+  CHECK(d.rate_at(50) == Approx(0.25));
+  CHECK(d.rate_at(100) == 0.5);
+  CHECK(d.rate_at(1000) == 0.5);
+  // In a network the schedule follows its training steps: none dropped before the first step.
+  Mlp<double, Relu> net({3, 50, 2}, 16);
+  net.set_dropout(0, d);
+  Workspace<double> ws;
+  net.forward_train(random_batch(3, 20, 17), ws);
+  CHECK_FALSE(ws.scratch(0).multiplied);
+}
+
+TEST_CASE("masks are reproducible for a seed and inference stays deterministic",
+          "[dropout][determinism]") {
+  Mlp<double, Relu> net({5, 30, 3}, 18);
+  net.set_dropout(0, Dropout{.rate = 0.5});
+  const Matrix<double> X = random_batch(5, 8, 19);
+  Workspace<double> a, b, c;
+  a.rng().reseed(1);
+  b.rng().reseed(1);
+  c.rng().reseed(2);
+  const Matrix<double> ya = net.forward_sampled(X, a), yb = net.forward_sampled(X, b),
+                       yc = net.forward_sampled(X, c);
+  CHECK(ya == yb);
+  CHECK(ya != yc);
+  CHECK(net.forward_sampled(X, a) != ya);  // the stream moves on: Monte Carlo dropout
+  CHECK(net.forward(X) == net.forward(X));
+}
+
+TEST_CASE("dropout settings are validated and follow structural edits", "[dropout][errors]") {
+  Mlp<double, Relu> net({3, 4, 4, 2}, 20);
+  CHECK_THROWS_WITH(net.set_dropout(0, Dropout{.rate = 1.0}),
+                    Catch::Contains("dropout rate 1 is outside [0, 1)"));
+  CHECK_THROWS_WITH(net.set_dropout(0, Dropout{.rate = -0.1}), Catch::Contains("outside [0, 1)"));
+  CHECK_THROWS_WITH(net.set_dropout(0, Dropout{.rate = 0.1, .ramp_steps = -5}),
+                    Catch::Contains("ramp_steps = -5"));
+  CHECK_THROWS_WITH(net.set_dropout(2, Dropout{.rate = 0.1}),
+                    Catch::Contains("set_dropout: hidden layer 2 does not exist"));
+  CHECK(net.dropout(0).rate == 0);
+  net.set_dropout(1, Dropout{.rate = 0.2});
+  net.insert_layer(0, init::Identity{});
+  CHECK(net.dropout(1).rate == 0);    // the new layer has none
+  CHECK(net.dropout(2).rate == 0.2);  // the old layer 1 moved to 2 with its setting
+  net.grow_neurons(2, 3, init::ZeroFanOut{});
+  Workspace<double> ws;
+  net.forward_train(random_batch(3, 5, 21), ws);  // runs on the grown layer
+  CHECK(ws.scratch(2).mult.rows() == 7);
+  net.clear_dropout();
+  CHECK(net.dropout(2).rate == 0);
+}
