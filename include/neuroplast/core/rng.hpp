@@ -138,6 +138,20 @@ class Rng {
     for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[below(i)]);
   }
 
+  /// The complete state, for checkpoints: restoring it with `set_state` continues the stream
+  /// exactly where it was.
+  struct State {
+    std::array<std::uint64_t, 4> words{};
+    double spare_normal = 0.0;
+    bool has_spare_normal = false;
+  };
+  State state() const noexcept { return {state_, spare_normal_, has_spare_normal_}; }
+  void set_state(const State& s) noexcept {
+    state_ = s.words;
+    spare_normal_ = s.spare_normal;
+    has_spare_normal_ = s.has_spare_normal;
+  }
+
   /// An independent child stream; advances this stream by one draw.
   Rng split() noexcept { return Rng(next()); }
 

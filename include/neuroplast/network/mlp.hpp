@@ -19,6 +19,12 @@
 
 namespace neuroplast {
 
+namespace detail {
+/// Grants serialisers (io/) access to a network's private state; specialised where it is used.
+template <class Net>
+struct MlpAccess;
+}  // namespace detail
+
 /// A multi-layer perceptron: dense layers with activation `Act` on every hidden layer and a linear
 /// output layer (the network returns logits).
 ///
@@ -823,6 +829,9 @@ class Mlp {
     edit_log_.push_back(record);
     return record;
   }
+
+  template <class Net>
+  friend struct detail::MlpAccess;
 
   std::vector<Dense<T, Act>> hidden_;
   Dense<T, Identity> output_;
