@@ -95,6 +95,14 @@ class Mlp {
     return n;
   }
 
+  /// Parameters that still compute: `parameter_count()` minus the pruned connections.
+  Index active_parameter_count() const {
+    Index n = parameter_count();
+    for (Index l = 0; l < layer_count(); ++l)
+      n -= layer(static_cast<std::size_t>(l)).pruned_count();
+    return n;
+  }
+
   /// Weights of dense layer l, `sizes()[l+1] × sizes()[l]`. Throws Error for l out of range.
   /// Masked entries must stay 0: after writing into them, call `apply_masks()`.
   WeightView<T> weights(Index l) { return params(l, "weights").weights(); }
@@ -206,6 +214,31 @@ class Mlp {
     check_hidden(h, "dropout");
     return dropout_[static_cast<std::size_t>(h)];
   }
+  /// The factor inference applies to dense layer l's product W(l)·a: 1, or (1 − p) under the
+  /// paper's dropout convention (for neuron dropout of the layer feeding l, and for DropConnect on
+  /// layer l). Anything that recomputes the network by hand (e.g. LRP) must use it.
+  T inference_scale(Index l) const {
+    check_layer(l, "inference_scale");
+    T alpha = T(1);
+    if (l > 0) {
+      const Dropout& prev = dropout_[static_cast<std::size_t>(l - 1)];
+      const double p = prev.rate_at(steps_);
+      const bool neuron_kind =
+          prev.kind == DropoutKind::bernoulli || prev.kind == DropoutKind::batch_shared;
+      if (p > 0 && neuron_kind && prev.convention == DropoutConvention::paper)
+        alpha = static_cast<T>(1 - p);
+    }
+    if (l < hidden_layer_count()) {
+      const Dropout& own = dropout_[static_cast<std::size_t>(l)];
+      const double p = own.rate_at(steps_);
+      if (p > 0 && own.kind == DropoutKind::drop_connect &&
+          own.convention == DropoutConvention::paper) {
+        alpha *= static_cast<T>(1 - p);
+      }
+    }
+    return alpha;
+  }
+
   /// Turns dropout off on every layer.
   void clear_dropout() { std::fill(dropout_.begin(), dropout_.end(), Dropout{}); }
 
@@ -557,27 +590,18 @@ class Mlp {
       sc.multiplied = sc.compact_out = sc.drop_connect = false;
       // The previous hidden layer's dropout decides how this layer reads its input.
       const std::vector<Index>* in_kept = nullptr;
-      if (l > 0) {
+      if (!stochastic) sc.alpha = inference_scale(static_cast<Index>(l));
+      if (stochastic && l > 0) {
         const Dropout& prev = dropout_[l - 1];
         const double p = prev.rate_at(steps_);
-        const bool neuron_kind =
-            prev.kind == DropoutKind::bernoulli || prev.kind == DropoutKind::batch_shared;
-        if (p > 0 && neuron_kind) {
-          if (!stochastic && prev.convention == DropoutConvention::paper)
-            sc.alpha = static_cast<T>(1 - p);
-          if (stochastic && prev.kind == DropoutKind::batch_shared) {
-            in_kept = &ws.scratch(l - 1).kept;
-            if (prev.convention == DropoutConvention::inverted)
-              sc.alpha = static_cast<T>(1 / (1 - p));
-          }
+        if (p > 0 && prev.kind == DropoutKind::batch_shared) {
+          in_kept = &ws.scratch(l - 1).kept;
+          if (prev.convention == DropoutConvention::inverted)
+            sc.alpha = static_cast<T>(1 / (1 - p));
         }
       }
       const Dropout own = l + 1 < layers ? dropout_[l] : Dropout{};
       const double p = own.rate_at(steps_);
-      if (p > 0 && own.kind == DropoutKind::drop_connect && !stochastic &&
-          own.convention == DropoutConvention::paper) {
-        sc.alpha *= static_cast<T>(1 - p);
-      }
       if (stochastic && p > 0 && own.kind == DropoutKind::batch_shared)
         sample_kept(sc, layer(l).outputs(), p, ws.rng());
       if (sc.compact_out || in_kept != nullptr) gather_weights(sc, layer(l), in_kept);

@@ -19,9 +19,10 @@ struct EpochRecord {
       std::numeric_limits<double>::quiet_NaN();  ///< mean loss over the epoch's batches
   double validation_loss = std::numeric_limits<double>::quiet_NaN();
   double validation_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< in [0, 1]
-  std::vector<Index> sizes{};  ///< network sizes at the end of the epoch
-  Index parameter_count = 0;   ///< at the end of the epoch
-  double seconds = 0;          ///< wall time of the epoch, evaluation included
+  std::vector<Index> sizes{};        ///< network sizes at the end of the epoch
+  Index parameter_count = 0;         ///< at the end of the epoch
+  Index active_parameter_count = 0;  ///< without pruned connections, at the end of the epoch
+  double seconds = 0;                ///< wall time of the epoch, evaluation included
 };
 
 /// Kinds of structural change recorded in a History.
@@ -35,6 +36,21 @@ enum class EventKind {
   new_data,
   rollback
 };
+
+/// A short name for an event kind ("grow_neurons", ...), for logs and reports.
+inline const char* event_name(EventKind k) {
+  switch (k) {
+    case EventKind::grow_neurons: return "grow_neurons";
+    case EventKind::remove_neurons: return "remove_neurons";
+    case EventKind::prune_connections: return "prune_connections";
+    case EventKind::grow_connections: return "grow_connections";
+    case EventKind::insert_layer: return "insert_layer";
+    case EventKind::remove_layer: return "remove_layer";
+    case EventKind::new_data: return "new_data";
+    case EventKind::rollback: return "rollback";
+  }
+  return "?";
+}
 
 /// One structural change: what, where, how much and why.
 struct StructuralEvent {

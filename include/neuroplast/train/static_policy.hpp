@@ -4,24 +4,40 @@
 
 #include <concepts>
 #include <string_view>
+#include <utility>
 
 namespace neuroplast {
 
-/// What the Trainer hands a policy at the end of every epoch: the network (editable), the
-/// history so far, the datasets, and a flag to stop training early. Policies that grow or prune
-/// record their events in `history.events`.
+/// What the Trainer hands a policy: the network (editable), the history so far, the datasets,
+/// the epoch that just ended, the network of the best epoch so far (when the policy asked for
+/// snapshots), and a flag to stop training early. Policies record structural changes with
+/// `record`, which stamps the epoch and the sizes after the change.
 template <class Net, class Data, class Hist>
 struct EpochContext {
   Net& net;
   Hist& history;
   const Data& train;
-  const Data* validation;  ///< null when `fit` got no validation set
-  int epoch;               ///< 1-based epoch that just ended
-  bool stop = false;       ///< set to end training after this epoch
+  const Data* validation;     ///< null when `fit` got no validation set
+  int epoch;                  ///< 1-based epoch that just ended (0 before the first)
+  const Net* best = nullptr;  ///< best epoch's network, if the policy keeps snapshots
+  bool stop = false;          ///< set to end training after this epoch
+
+  /// The data structural decisions are judged on: the validation set, else the training set.
+  const Data& judge() const { return validation != nullptr ? *validation : train; }
+
+  /// Appends `e` to the history with this epoch and the network's current sizes.
+  template <class Event>
+  void record(Event e) {
+    e.epoch = epoch;
+    e.sizes_after = net.sizes();
+    history.events.push_back(std::move(e));
+  }
 };
 
 /// A training policy decides what happens to the network's structure between epochs. It is a
-/// value type with a `name` and `on_epoch_end(context)`.
+/// value type with a `name` and `on_epoch_end(context)`; optionally `on_fit_begin(context)`
+/// (before the first epoch of each fit), `on_new_data(context)` (Trainer::notify_new_data) and
+/// `keeps_best_snapshot()` (the trainer then keeps the best epoch's network in `context.best`).
 template <class P, class Context>
 concept TrainingPolicy = requires(P& policy, Context& context) {
   { P::name } -> std::convertible_to<std::string_view>;

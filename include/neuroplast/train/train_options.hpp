@@ -3,6 +3,7 @@
 /// Options of a training run.
 
 #include <cstdint>
+#include <functional>
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
@@ -24,12 +25,23 @@ struct TrainOptions {
   bool shuffle = true;            ///< reshuffle the training set every epoch
   bool verbose = false;           ///< print one progress line per epoch to standard output
   Index evaluation_batch = 1024;  ///< columns per forward pass when evaluating a dataset
+  /// Stop when the validation loss (training loss without validation) has been worse than its
+  /// best for this many consecutive epochs; 0 = never.
+  int early_stopping_patience = 0;
+  /// Called after every epoch with its record (after the policy ran).
+  std::function<void(const struct EpochRecord&)> on_epoch_end{};
+  /// Called for every structural event, as it is recorded.
+  std::function<void(const struct StructuralEvent&)> on_event{};
 
   /// Throws Error naming the field when an option is out of range.
   void validate() const {
     if (epochs < 1) detail::fail("TrainOptions: epochs = ", epochs, " must be at least 1");
     if (batch_size < 1)
       detail::fail("TrainOptions: batch_size = ", batch_size, " must be at least 1");
+    if (early_stopping_patience < 0) {
+      detail::fail("TrainOptions: early_stopping_patience = ", early_stopping_patience,
+                   " must be ≥ 0");
+    }
     if (evaluation_batch < 1) {
       detail::fail("TrainOptions: evaluation_batch = ", evaluation_batch, " must be at least 1");
     }

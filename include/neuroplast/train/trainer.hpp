@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "neuroplast/train/history.hpp"
 #include "neuroplast/train/static_policy.hpp"
 #include "neuroplast/train/train_options.hpp"
+#include "neuroplast/train/validation_criterion.hpp"
 
 namespace neuroplast {
 
@@ -75,6 +77,19 @@ class Trainer {
   /// As above without a validation set (validation figures are NaN).
   History fit(const Dataset<T>& train) { return run(train, nullptr); }
 
+  /// The paper's "new data" condition of Algorithms 1 and 3: the policy's growth path runs once,
+  /// now, judged on `data` (call it before fitting on the new data). A policy without
+  /// `on_new_data` only records the event.
+  void notify_new_data(const Dataset<T>& data) {
+    check_dataset(data, "notify_new_data");
+    Context context{net_, history_, data, nullptr, epoch_, snapshot()};
+    const std::size_t before = history_.events.size();
+    context.record(
+        StructuralEvent{.kind = EventKind::new_data, .count = data.size(), .reason = "new data"});
+    if constexpr (requires { policy_.on_new_data(context); }) policy_.on_new_data(context);
+    announce_events(before);
+  }
+
   /// Mean loss and accuracy of the network on `data`, in batches of `options().evaluation_batch`.
   Evaluation evaluate(const Dataset<T>& data) {
     check_dataset(data, "evaluate");
@@ -112,6 +127,12 @@ class Trainer {
     check_dataset(train, "fit (training set)");
     if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
     opt_.validate();
+    {
+      Context begin{net_, history_, train, validation, epoch_, snapshot()};
+      const std::size_t before = history_.events.size();
+      if constexpr (requires { policy_.on_fit_begin(begin); }) policy_.on_fit_begin(begin);
+      announce_events(before);
+    }
     for (int e = 0; e < options_.epochs; ++e) {
       const auto started = std::chrono::steady_clock::now();
       EpochRecord record;
@@ -122,19 +143,64 @@ class Trainer {
         record.validation_loss = v.loss;
         record.validation_accuracy = v.accuracy;
       }
-      Context context{net_, history_, train, validation, epoch_};
       record.sizes = net_.sizes();
       record.parameter_count = net_.parameter_count();
-      record.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      record.active_parameter_count = net_.active_parameter_count();
       history_.epochs.push_back(record);
+      keep_best(history_.epochs.back());
+      Context context{net_, history_, train, validation, epoch_, snapshot()};
+      const std::size_t before = history_.events.size();
       policy_.on_epoch_end(context);
-      history_.epochs.back().sizes = net_.sizes();
-      history_.epochs.back().parameter_count = net_.parameter_count();
-      if (options_.verbose) print_progress(history_.epochs.back());
-      if (context.stop) break;
+      EpochRecord& done = history_.epochs.back();
+      done.sizes = net_.sizes();
+      done.parameter_count = net_.parameter_count();
+      done.active_parameter_count = net_.active_parameter_count();
+      done.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (options_.verbose) print_progress(done);
+      announce_events(before);
+      if (options_.on_epoch_end) options_.on_epoch_end(done);
+      if (context.stop || early_stop()) break;
     }
     return history_;
+  }
+
+ private:
+  // The best epoch's network, kept only when the policy asks for it.
+  const Net* snapshot() const { return best_ ? &*best_ : nullptr; }
+
+  void keep_best(const EpochRecord& r) {
+    bool wants = false;
+    if constexpr (requires { policy_.keeps_best_snapshot(); })
+      wants = policy_.keeps_best_snapshot();
+    if (!wants) return;
+    const double score = !std::isnan(r.validation_accuracy) ? r.validation_accuracy
+                         : !std::isnan(r.validation_loss)   ? -r.validation_loss
+                                                            : -r.train_loss;
+    if (!best_ || score > best_score_) {
+      best_ = net_;
+      best_score_ = score;
+    }
+  }
+
+  bool early_stop() const {
+    if (options_.early_stopping_patience == 0) return false;
+    return detail::consistently_worse(
+        history_, 0, options_.early_stopping_patience, 0.0, [](const EpochRecord& e) {
+          return -(std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
+        });
+  }
+
+  void announce_events(std::size_t from) {
+    for (std::size_t i = from; i < history_.events.size(); ++i) {
+      const StructuralEvent& ev = history_.events[i];
+      if (options_.verbose) {
+        std::printf("          %s layer %lld, %lld (%s)  sizes %s\n", event_name(ev.kind),
+                    static_cast<long long>(ev.layer), static_cast<long long>(ev.count),
+                    ev.reason.c_str(), detail::format_sizes(ev.sizes_after).c_str());
+      }
+      if (options_.on_event) options_.on_event(ev);
+    }
   }
 
   double train_epoch(const Dataset<T>& data) {
@@ -250,6 +316,8 @@ class Trainer {
   std::vector<Index> order_;
   History history_;
   int epoch_ = 0;
+  std::optional<Net> best_;  // best epoch's network, when the policy keeps snapshots
+  double best_score_ = 0;
 };
 
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.

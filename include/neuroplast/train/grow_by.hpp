@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// How much a policy grows, with which initialiser, within which bounds.
+
+#include <algorithm>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/data/dataset.hpp"
+#include "neuroplast/grow/init.hpp"
+#include "neuroplast/train/history.hpp"
+
+namespace neuroplast {
+
+/// GradMax growth on a batch the trainer provides (the first `batch` training samples).
+struct GradMaxInit {
+  static constexpr std::string_view name = "gradmax";
+  double scale = 1e-2;
+  Index batch = 256;
+};
+
+/// The initialisers a policy can grow with.
+using NeuronInit =
+    std::variant<init::ZeroFanOut, init::He, init::Glorot, init::Net2Wider, GradMaxInit>;
+
+/// Grow the selected layer by `neurons` neurons initialised by `init`.
+struct GrowBy {
+  Index neurons = 8;
+  NeuronInit init = init::ZeroFanOut{};
+
+  void validate() const {
+    if (neurons < 1) detail::fail("GrowBy: neurons = ", neurons, " must be ≥ 1");
+  }
+};
+
+/// Limits on growth: no layer wider than `max_width`, no more than `max_parameters` parameters
+/// (0 = no limit), at most `max_growth_events` growth events per policy (0 = no limit), and
+/// pruning never below `min_width` neurons per layer.
+struct GrowthBounds {
+  Index max_width = 4096;
+  Index max_parameters = 0;
+  int max_growth_events = 0;
+  Index min_width = 1;
+
+  void validate() const {
+    if (max_width < 1) detail::fail("GrowthBounds: max_width = ", max_width, " must be ≥ 1");
+    if (max_parameters < 0)
+      detail::fail("GrowthBounds: max_parameters = ", max_parameters, " must be ≥ 0");
+    if (max_growth_events < 0) detail::fail("GrowthBounds: max_growth_events must be ≥ 0");
+    if (min_width < 1) detail::fail("GrowthBounds: min_width = ", min_width, " must be ≥ 1");
+  }
+
+  /// How many of `wanted` neurons hidden layer h may receive (0 = none).
+  template <class Net>
+  Index allowed(const Net& net, Index h, Index wanted, int events_so_far) const {
+    if (max_growth_events > 0 && events_so_far >= max_growth_events) return 0;
+    Index k = std::min(wanted, max_width - net.width(h));
+    if (max_parameters > 0 && k > 0) {
+      // Each neuron of hidden layer h costs its fan-in, its bias and its fan-out.
+      const std::vector<Index> s = net.sizes();
+      const Index per_neuron =
+          s[static_cast<std::size_t>(h)] + 1 + s[static_cast<std::size_t>(h + 2)];
+      k = std::min(k, (max_parameters - net.parameter_count()) / per_neuron);
+    }
+    return std::max<Index>(k, 0);
+  }
+};
+
+namespace detail {
+
+/// Grows hidden layer h of `net` by `k` neurons with the variant initialiser; GradMax runs on the
+/// first samples of `data`. Returns the initialiser's name.
+template <class Net, class T>
+std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
+                           const Dataset<T>& data) {
+  return std::visit(
+      [&](const auto& i) -> std::string_view {
+        using I = std::decay_t<decltype(i)>;
+        if constexpr (std::is_same_v<I, GradMaxInit>) {
+          const Index b = std::min(i.batch, data.size());
+          const Matrix<T> X = data.features().leftCols(b);
+          const std::vector<int> y(data.labels().begin(), data.labels().begin() + b);
+          net.grow_neurons(h, k, init::GradMax<T>{.inputs = &X, .labels = y, .scale = i.scale});
+        } else {
+          net.grow_neurons(h, k, i);
+        }
+        return I::name;
+      },
+      init);
+}
+
+}  // namespace detail
+}  // namespace neuroplast

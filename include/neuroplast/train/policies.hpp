@@ -1,0 +1,217 @@
+#pragma once
+/// \file
+/// The training policies of the paper: dropin (Algorithm 1), dropout (Algorithm 2) and
+/// neuroplasticity (Algorithm 3). Each is a value type with sensible defaults, driven by the
+/// Trainer through `on_fit_begin`, `on_epoch_end` and `on_new_data`.
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "neuroplast/regularize/dropout.hpp"
+#include "neuroplast/train/grow_by.hpp"
+#include "neuroplast/train/layer_selectors.hpp"
+#include "neuroplast/train/loss_plateau.hpp"
+#include "neuroplast/train/prune_least_relevant.hpp"
+#include "neuroplast/train/static_policy.hpp"
+#include "neuroplast/train/validation_criterion.hpp"
+
+namespace neuroplast {
+
+namespace detail {
+
+inline bool criterion_worsened(const ValidationCriterion& c, const History& h, int since) {
+  return std::visit([&](const auto& v) { return v.worsened(h, since); }, c);
+}
+inline void validate_criterion(const ValidationCriterion& c) {
+  std::visit([](const auto& v) { v.validate(); }, c);
+}
+
+/// The growth step shared by Algorithms 1 and 3: choose a layer, grow it within the bounds,
+/// record the event. Returns whether anything grew.
+template <class Ctx>
+bool grow_step(Ctx& ctx, LayerSelector& selector, const GrowBy& grow, const GrowthBounds& bounds,
+               int& events, std::string reason, double trigger_value) {
+  const std::optional<Index> h = select_layer(selector, ctx.net, ctx.judge());
+  if (!h) return false;
+  const Index k = bounds.allowed(ctx.net, *h, grow.neurons, events);
+  if (k < 1) return false;
+  const std::string_view init = grow_with(ctx.net, *h, k, grow.init, ctx.train);
+  ++events;
+  ctx.record(StructuralEvent{.kind = EventKind::grow_neurons,
+                             .layer = *h,
+                             .count = k,
+                             .reason = std::move(reason) + " (" + std::string(init) + ")",
+                             .trigger_value = trigger_value});
+  return true;
+}
+
+}  // namespace detail
+
+/// Algorithm 1, dropin. After every epoch: once the validation criterion has consistently worsened
+/// (`criterion`), growth stops for good (optionally rolling the network back to its best epoch);
+/// otherwise, when the loss plateaus (`trigger`, Eq. 1), the layer chosen by `selector` (by default
+/// LRP) grows by `grow` within `bounds`. New data (`Trainer::notify_new_data`) triggers growth
+/// once.
+struct DropinPolicy {
+  static constexpr std::string_view name = "dropin";
+  LossPlateau trigger{};
+  LayerSelector selector = LrpLayerSelector{};
+  GrowBy grow{};
+  ValidationCriterion criterion = ValidationAccuracy{};
+  GrowthBounds bounds{};
+  bool rollback_to_best = false;  ///< when growth stops, return to the best epoch's network
+
+  bool growing = true;       ///< progress: false once the criterion stopped growth
+  int growth_events = 0;     ///< progress: growth events so far
+  int last_event_epoch = 0;  ///< progress: epoch of the last structural event
+
+  bool keeps_best_snapshot() const { return rollback_to_best; }
+
+  template <class Ctx>
+  void on_fit_begin(Ctx&) {
+    trigger.validate();
+    grow.validate();
+    bounds.validate();
+    detail::validate_criterion(criterion);
+  }
+
+  template <class Ctx>
+  void on_epoch_end(Ctx& ctx) {
+    if (!growing) return;
+    if (detail::criterion_worsened(criterion, ctx.history, 0)) {
+      growing = false;
+      if (rollback_to_best && ctx.best != nullptr) {
+        ctx.net = *ctx.best;
+        ctx.record(StructuralEvent{.kind = EventKind::rollback,
+                                   .reason = "validation worsened: back to the best epoch"});
+      }
+      return;
+    }
+    if (trigger.fires(ctx.history, last_event_epoch)) {
+      if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "loss plateau",
+                            trigger.change(ctx.history))) {
+        last_event_epoch = ctx.epoch;
+      }
+    }
+  }
+
+  template <class Ctx>
+  void on_new_data(Ctx& ctx) {
+    if (!growing) return;
+    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
+      last_event_epoch = ctx.epoch;
+    }
+  }
+};
+
+/// Algorithm 2, dropout: sets `dropout` on every hidden layer at the start of training (or
+/// `per_layer[h]` where given; the setting stays on the network, so the paper's convention also
+/// scales inference). No structural change.
+struct DropoutPolicy {
+  static constexpr std::string_view name = "dropout";
+  Dropout dropout{.rate = 0.5};
+  std::vector<Dropout> per_layer{};
+
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
+      const auto i = static_cast<std::size_t>(h);
+      ctx.net.set_dropout(h, i < per_layer.size() ? per_layer[i] : dropout);
+    }
+  }
+  template <class Ctx>
+  void on_epoch_end(Ctx&) {}
+};
+
+/// Algorithm 3, neuroplasticity. A growth phase as in Algorithm 1; when the validation criterion
+/// consistently worsens it ends and the pruning phase begins (optionally from the best epoch's
+/// network): `prune` masks the least relevant connections by LRP and removes the neurons that
+/// died. Each later consistent worsening (counted from the last prune) prunes again, at most
+/// `max_prune_events` times (0 = no limit). Inference always uses all remaining neurons.
+struct NeuroplasticPolicy {
+  static constexpr std::string_view name = "neuroplastic";
+  LossPlateau trigger{};
+  LayerSelector selector = LrpLayerSelector{};
+  GrowBy grow{};
+  PruneLeastRelevant prune{};
+  ValidationCriterion criterion = ValidationAccuracy{};
+  GrowthBounds bounds{};
+  bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
+  int max_prune_events = 3;
+
+  bool growing = true;
+  int growth_events = 0;
+  int prune_events = 0;
+  int last_event_epoch = 0;
+
+  bool keeps_best_snapshot() const { return rollback_to_best; }
+
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    trigger.validate();
+    grow.validate();
+    prune.validate();
+    bounds.validate();
+    detail::validate_criterion(criterion);
+    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
+      ctx.net.set_min_width(h, std::min(bounds.min_width, ctx.net.width(h)));
+  }
+
+  template <class Ctx>
+  void on_epoch_end(Ctx& ctx) {
+    if (growing) {
+      if (!detail::criterion_worsened(criterion, ctx.history, 0)) {
+        if (trigger.fires(ctx.history, last_event_epoch) &&
+            detail::grow_step(ctx, selector, grow, bounds, growth_events, "loss plateau",
+                              trigger.change(ctx.history))) {
+          last_event_epoch = ctx.epoch;
+        }
+        return;
+      }
+      growing = false;
+      if (rollback_to_best && ctx.best != nullptr) {
+        ctx.net = *ctx.best;
+        ctx.record(StructuralEvent{.kind = EventKind::rollback,
+                                   .reason = "validation worsened: back to the best epoch"});
+      }
+      prune_now(ctx, "validation worsened after growth");
+      return;
+    }
+    if ((max_prune_events == 0 || prune_events < max_prune_events) &&
+        detail::criterion_worsened(criterion, ctx.history, last_event_epoch)) {
+      prune_now(ctx, "validation worsened");
+    }
+  }
+
+  template <class Ctx>
+  void on_new_data(Ctx& ctx) {
+    // New data re-opens the growth phase: the network may need capacity for it.
+    growing = true;
+    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
+      last_event_epoch = ctx.epoch;
+    }
+  }
+
+ private:
+  template <class Ctx>
+  void prune_now(Ctx& ctx, const char* reason) {
+    const auto result = prune.apply(ctx.net, ctx.judge());
+    ++prune_events;
+    last_event_epoch = ctx.epoch;
+    ctx.record(StructuralEvent{
+        .kind = EventKind::prune_connections, .count = result.connections, .reason = reason});
+    for (std::size_t h = 0; h < result.neurons_removed.size(); ++h) {
+      if (result.neurons_removed[h] == 0) continue;
+      ctx.record(StructuralEvent{.kind = EventKind::remove_neurons,
+                                 .layer = static_cast<Index>(h),
+                                 .count = result.neurons_removed[h],
+                                 .reason = "dead after pruning"});
+    }
+  }
+};
+
+}  // namespace neuroplast

@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// "Criterion(val) consistently decreases": when the validation performance has got worse.
+
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <variant>
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/train/history.hpp"
+
+namespace neuroplast {
+
+namespace detail {
+
+// "Consistently worse": each of the last `patience` epochs (after `since`) is worse by more than
+// `min_delta` than the best epoch before that window (and after `since`). `value` maps an epoch to
+// a score where higher is better.
+template <class Value>
+bool consistently_worse(const History& h, int since, int patience, double min_delta, Value value) {
+  std::size_t first = 0;
+  while (first < h.epochs.size() && h.epochs[first].epoch <= since) ++first;
+  const std::size_t n = h.epochs.size() - first;
+  if (patience < 1 || n < static_cast<std::size_t>(patience) + 1) return false;
+  const std::size_t window = h.epochs.size() - static_cast<std::size_t>(patience);
+  double best = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = first; i < window; ++i) best = std::max(best, value(h.epochs[i]));
+  for (std::size_t i = window; i < h.epochs.size(); ++i)
+    if (!(value(h.epochs[i]) < best - min_delta)) return false;
+  return true;
+}
+
+inline void check_patience(std::string_view who, int patience, double min_delta) {
+  if (patience < 1) fail(who, ": patience = ", patience, " must be ≥ 1");
+  if (!(min_delta >= 0)) fail(who, ": min_delta = ", min_delta, " must be ≥ 0");
+}
+
+}  // namespace detail
+
+/// Validation accuracy "consistently decreases" when each of the last `patience` epochs is below
+/// the best accuracy of the epochs before them by more than `min_delta`. Without a validation set
+/// the training loss is used instead (lower is better).
+struct ValidationAccuracy {
+  int patience = 3;
+  double min_delta = 0.0;
+
+  void validate() const { detail::check_patience("ValidationAccuracy", patience, min_delta); }
+  /// Whether the criterion has worsened, counting only epochs after `since`.
+  bool worsened(const History& h, int since = 0) const {
+    return detail::consistently_worse(h, since, patience, min_delta, [](const EpochRecord& e) {
+      return std::isnan(e.validation_accuracy) ? -e.train_loss : e.validation_accuracy;
+    });
+  }
+};
+
+/// Validation loss "consistently increases" when each of the last `patience` epochs is above the
+/// best loss of the epochs before them by more than `min_delta` (training loss without a
+/// validation set).
+struct ValidationLoss {
+  int patience = 3;
+  double min_delta = 0.0;
+
+  void validate() const { detail::check_patience("ValidationLoss", patience, min_delta); }
+  bool worsened(const History& h, int since = 0) const {
+    return detail::consistently_worse(h, since, patience, min_delta, [](const EpochRecord& e) {
+      return -(std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
+    });
+  }
+};
+
+/// Either criterion, chosen per policy.
+using ValidationCriterion = std::variant<ValidationAccuracy, ValidationLoss>;
+
+}  // namespace neuroplast

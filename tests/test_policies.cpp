@@ -1,0 +1,235 @@
+// Trainer policies (issue 6): the Eq. 1 trigger, criteria, selectors, the new-data trigger,
+// Algorithm 1 growing a too-small network until it learns, Algorithm 3 pruning an overfitting
+// one, Algorithm 2 setting dropout, and History events that match the sizes.
+
+#include <catch2/catch.hpp>
+
+#include "neuroplast/neuroplast.hpp"
+
+using namespace neuroplast;
+
+namespace {
+
+History losses(std::initializer_list<double> train, std::initializer_list<double> validation = {}) {
+  History h;
+  int e = 0;
+  for (double l : train) h.epochs.push_back(EpochRecord{.epoch = ++e, .train_loss = l});
+  e = 0;
+  for (double v : validation) h.epochs[static_cast<std::size_t>(e++)].validation_loss = v;
+  return h;
+}
+
+History accuracies(std::initializer_list<double> acc) {
+  History h;
+  int e = 0;
+  for (double a : acc)
+    h.epochs.push_back(EpochRecord{.epoch = ++e, .train_loss = 1, .validation_accuracy = a});
+  return h;
+}
+
+// Two interleaved spirals (1.5 turns each), a task a 4-neuron hidden layer cannot learn.
+Dataset<double> spirals(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> X(2, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int k = static_cast<int>(i % 2);
+    const double t = rng.uniform(0.25, 1.0);
+    const double a = 3 * 3.141592653589793 * t + k * 3.141592653589793;
+    X(0, i) = t * std::cos(a) + 0.05 * rng.normal();
+    X(1, i) = t * std::sin(a) + 0.05 * rng.normal();
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  return {X, y};
+}
+
+// Three overlapping blobs with 20% label noise: a large network overfits 150 samples.
+Dataset<double> noisy_blobs(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> X(2, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    int k = static_cast<int>(i % 3);
+    const double a = 2.0943951023931953 * k;
+    X(0, i) = 1.5 * std::cos(a) + rng.normal();
+    X(1, i) = 1.5 * std::sin(a) + rng.normal();
+    if (rng.uniform() < 0.2) k = static_cast<int>(rng.below(3));
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  return {X, y};
+}
+
+}  // namespace
+
+TEST_CASE("LossPlateau fires exactly when Eq. 1 holds", "[policy][trigger]") {
+  const LossPlateau t{.delta = 1e-3, .cooldown = 0};
+  // |Δ|: -, 0.5, 0.0005, 0.1995, 0.0001, 0.0001
+  const History h = losses({1.0, 0.5, 0.4995, 0.3, 0.2999, 0.2998});
+  std::vector<int> fired;
+  for (std::size_t n = 1; n <= h.epochs.size(); ++n) {
+    History prefix;
+    prefix.epochs.assign(h.epochs.begin(), h.epochs.begin() + static_cast<std::ptrdiff_t>(n));
+    if (t.fires(prefix, 0)) fired.push_back(static_cast<int>(n));
+  }
+  CHECK(fired == std::vector<int>{3, 5, 6});
+  CHECK(t.change(h) == Approx(1e-4));
+  // Cool-down: after an event at epoch 3, epochs 4 and 5 may not fire with cooldown 2.
+  const LossPlateau cool{.delta = 1e-3, .cooldown = 2};
+  History upto5;
+  upto5.epochs.assign(h.epochs.begin(), h.epochs.begin() + 5);
+  CHECK_FALSE(cool.fires(upto5, 3));
+  CHECK(cool.fires(h, 3));
+  // Relative δ and the validation loss.
+  CHECK(LossPlateau{.delta = 0.01, .relative = true, .cooldown = 0}.fires(losses({100, 99.5}), 0));
+  CHECK_FALSE(
+      LossPlateau{.delta = 0.01, .relative = true, .cooldown = 0}.fires(losses({1, 0.98}), 0));
+  CHECK(LossPlateau{.delta = 1e-3, .use_validation_loss = true, .cooldown = 0}.fires(
+      losses({1, 0.5}, {0.7, 0.7001}), 0));
+  CHECK_THROWS_WITH(LossPlateau{.delta = 0}.validate(), Catch::Contains("delta = 0 must be > 0"));
+}
+
+TEST_CASE("the validation criterion worsens only after `patience` epochs below the best",
+          "[policy][criterion]") {
+  const ValidationAccuracy c{.patience = 2};
+  CHECK_FALSE(c.worsened(accuracies({0.5, 0.6, 0.55})));
+  CHECK(c.worsened(accuracies({0.5, 0.6, 0.55, 0.58})));
+  CHECK_FALSE(c.worsened(accuracies({0.5, 0.6, 0.55, 0.61})));
+  CHECK_FALSE(
+      c.worsened(accuracies({0.5, 0.6, 0.55, 0.58}), 2));  // only epochs 3, 4 count: no best before
+  const ValidationLoss l{.patience = 1};
+  CHECK(l.worsened(losses({1, 1}, {0.5, 0.6})));
+  CHECK_FALSE(l.worsened(losses({1, 1}, {0.5, 0.4})));
+  CHECK_THROWS_AS(ValidationAccuracy{.patience = 0}.validate(), Error);
+}
+
+TEST_CASE("layer selectors", "[policy][selector]") {
+  Mlp<double, Relu> net({2, 8, 3, 5, 2}, 1);
+  const Dataset<double> data = spirals(20, 1);
+  CHECK(NarrowestLayer{}.select(net, data) == Index{1});
+  RoundRobin rr;
+  CHECK(rr.select(net, data) == Index{0});
+  CHECK(rr.select(net, data) == Index{1});
+  CHECK(rr.select(net, data) == Index{2});
+  CHECK(rr.select(net, data) == Index{0});
+  CHECK(FixedLayer{.layer = 2}.select(net, data) == Index{2});
+  CHECK_THROWS_WITH(FixedLayer{.layer = 3}.select(net, data),
+                    Catch::Contains("hidden layer 3 does not exist"));
+  LayerSelector lrp = LrpLayerSelector{};
+  const auto chosen = select_layer(lrp, net, data);
+  if (chosen) CHECK(*chosen < 3);
+}
+
+TEST_CASE("notify_new_data fires the growth path once", "[policy][new_data]") {
+  Mlp<double, Relu> net({2, 4, 2}, 2);
+  Trainer trainer(net, Adam<double>{},
+                  DropinPolicy{.selector = FixedLayer{}, .grow = GrowBy{.neurons = 3}},
+                  TrainOptions{.epochs = 1});
+  const auto data = spirals(40, 3);
+  std::vector<EventKind> seen;
+  trainer.notify_new_data(data);
+  REQUIRE(trainer.history().events.size() == 2);
+  CHECK(trainer.history().events[0].kind == EventKind::new_data);
+  CHECK(trainer.history().events[1].kind == EventKind::grow_neurons);
+  CHECK(trainer.history().events[1].count == 3);
+  CHECK(trainer.history().events[1].reason == "new data (zero_fan_out)");
+  CHECK(net.width(0) == 7);
+  trainer.fit(data);  // one epoch: no plateau can fire (Eq. 1 needs two epochs)
+  CHECK(trainer.history().events.size() == 2);
+}
+
+TEST_CASE("Algorithm 1 grows a too-small network until it learns what the fixed one cannot",
+          "[policy][dropin]") {
+  const auto train = spirals(600, 1), validation = spirals(400, 2);
+  const TrainOptions options{.epochs = 300, .batch_size = 32, .seed = 1};
+  Mlp<double, Relu> fixed({2, 4, 2}, 3);
+  const History static_run =
+      Trainer(fixed, Adam<double>{.learning_rate = 0.01}, StaticPolicy{}, options)
+          .fit(train, validation);
+  Mlp<double, Relu> grown({2, 4, 2}, 3);
+  Trainer trainer(
+      grown, Adam<double>{.learning_rate = 0.01},
+      DropinPolicy{.trigger = LossPlateau{.delta = 0.01, .relative = true, .cooldown = 3},
+                   .grow = GrowBy{.neurons = 8},
+                   .criterion = ValidationAccuracy{.patience = 20},
+                   .bounds = GrowthBounds{.max_width = 64}},
+      options);
+  const History h = trainer.fit(train, validation);
+  // Measured: the fixed 2-4-2 network peaks near 0.79; the grown one reaches 1.0 at width 64.
+  CHECK(static_run.best_validation_accuracy() < 0.85);
+  CHECK(h.best_validation_accuracy() >= 0.95);
+  CHECK(grown.width(0) > 4);
+  CHECK(grown.width(0) <= 64);
+  // Every event matches the sizes: the width grew by exactly the recorded counts.
+  Index added = 0;
+  for (const auto& e : h.events) {
+    REQUIRE(e.kind == EventKind::grow_neurons);
+    added += e.count;
+    CHECK(e.sizes_after[1] == 4 + added);
+    CHECK(h.epochs[static_cast<std::size_t>(e.epoch - 1)].sizes == e.sizes_after);
+    CHECK(e.trigger_value < 0.01);
+  }
+  CHECK(grown.width(0) == 4 + added);
+}
+
+TEST_CASE("Algorithm 3 prunes an overfitting network to fewer parameters without losing accuracy",
+          "[policy][neuroplastic]") {
+  const auto train = noisy_blobs(150, 1), validation = noisy_blobs(600, 2);
+  const TrainOptions options{.epochs = 150, .batch_size = 16, .seed = 1};
+  Mlp<double, Relu> fixed({2, 128, 128, 3}, 3);
+  const History static_run =
+      Trainer(fixed, Adam<double>{.learning_rate = 0.005}, StaticPolicy{}, options)
+          .fit(train, validation);
+  Mlp<double, Relu> plastic({2, 128, 128, 3}, 3);
+  Trainer trainer(plastic, Adam<double>{.learning_rate = 0.005},
+                  NeuroplasticPolicy{.prune = PruneLeastRelevant{.fraction = 0.5},
+                                     .criterion = ValidationAccuracy{.patience = 10}},
+                  options);
+  const History h = trainer.fit(train, validation);
+  // Measured: static final 0.675 (best 0.738); neuroplastic final 0.710 with 440 active
+  // parameters instead of 17 283. Margin: no worse than the static network's final accuracy.
+  CHECK(h.epochs.back().validation_accuracy >= static_run.epochs.back().validation_accuracy);
+  CHECK(plastic.active_parameter_count() < fixed.active_parameter_count() / 4);
+  CHECK(plastic.parameter_count() < fixed.parameter_count());
+  bool pruned = false;
+  for (std::size_t i = 0; i < h.events.size(); ++i) {
+    const StructuralEvent& e = h.events[i];
+    if (e.kind == EventKind::prune_connections) pruned = true;
+    // The last event of an epoch leaves the sizes that epoch's record shows.
+    if (i + 1 == h.events.size() || h.events[i + 1].epoch != e.epoch) {
+      CHECK(h.epochs[static_cast<std::size_t>(e.epoch - 1)].sizes == e.sizes_after);
+    }
+  }
+  CHECK(pruned);
+  CHECK(h.epochs.back().active_parameter_count == plastic.active_parameter_count());
+}
+
+TEST_CASE("Algorithm 2 sets dropout on every hidden layer", "[policy][dropout]") {
+  Mlp<double, Relu> net({2, 8, 8, 2}, 4);
+  Trainer trainer(
+      net, Adam<double>{},
+      DropoutPolicy{.dropout = Dropout{.rate = 0.3}, .per_layer = {Dropout{.rate = 0.1}}},
+      TrainOptions{.epochs = 2});
+  trainer.fit(spirals(50, 5));
+  CHECK(net.dropout(0).rate == 0.1);
+  CHECK(net.dropout(1).rate == 0.3);
+}
+
+TEST_CASE("callbacks, early stopping and policy validation", "[policy][trainer]") {
+  Mlp<double, Relu> net({2, 64, 3}, 5);
+  int epochs_seen = 0, events_seen = 0;
+  TrainOptions options{.epochs = 200, .batch_size = 8, .seed = 2, .early_stopping_patience = 5};
+  options.on_epoch_end = [&](const EpochRecord&) { ++epochs_seen; };
+  options.on_event = [&](const StructuralEvent&) { ++events_seen; };
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.05}, DropinPolicy{.selector = FixedLayer{}},
+                  options);
+  const auto train = noisy_blobs(60, 3);
+  trainer.notify_new_data(train);
+  const History h = trainer.fit(train, noisy_blobs(300, 4));
+  CHECK(static_cast<int>(h.epochs.size()) == epochs_seen);
+  CHECK(static_cast<int>(h.events.size()) == events_seen);
+  CHECK(h.epochs.size() < 200);  // stopped early on a validation loss that kept rising
+  Mlp<double, Relu> other({2, 4, 3}, 6);
+  Trainer bad(other, Adam<double>{}, DropinPolicy{.grow = GrowBy{.neurons = 0}},
+              TrainOptions{.epochs = 1});
+  CHECK_THROWS_WITH(bad.fit(train), Catch::Contains("GrowBy: neurons = 0 must be ≥ 1"));
+}
