@@ -213,3 +213,71 @@ TEST_CASE("dropout settings are validated and follow structural edits", "[dropou
   net.clear_dropout();
   CHECK(net.dropout(2).rate == 0);
 }
+
+TEST_CASE("relevance-guided rates drop less relevant neurons more often", "[dropout][relevance]") {
+  Mlp<double, Relu> net({5, 12, 3}, 22);
+  Rng rng(23);
+  Matrix<double> X(5, 200);
+  for (Index c = 0; c < X.cols(); ++c)
+    for (Index r = 0; r < 5; ++r) X(r, c) = std::abs(rng.normal());
+  std::vector<int> y(200);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int>(i % 3);
+  const Dataset<double> data(X, y);
+  net.set_dropout(0, Dropout{.rate = 0.3});
+  const auto rates = relevance_guided_rates(net, data, 0, 0.3, 0.95);
+  REQUIRE(rates.size() == 12);
+  // Independently: the neuron with the largest mean |R| gets rate 0, the smallest the largest rate.
+  const auto stats =
+      lrp::aggregate(net, data, lrp::Composite{}, lrp::AggregateOptions{.connections = false});
+  Index most = 0, least = 0;
+  stats.neuron_mean_abs[0].maxCoeff(&most);
+  stats.neuron_mean_abs[0].minCoeff(&least);
+  CHECK(rates[static_cast<std::size_t>(most)] == 0.0);
+  CHECK(*std::max_element(rates.begin(), rates.end()) == rates[static_cast<std::size_t>(least)]);
+  double mean = 0;
+  for (double r : rates) mean += r / 12;
+  CHECK(mean <= 0.3 + 1e-12);  // the mean is the layer's rate unless the cap bites
+  CHECK(mean > 0.25);
+
+  net.set_dropout_rates(0, rates);
+  // Monte Carlo: each neuron's drop frequency matches its rate (2000 samples: σ ≤ 0.011; 5σ).
+  Workspace<double> ws;
+  Matrix<double> Xb = X.leftCols(100);
+  std::vector<double> dropped(12, 0.0);
+  for (int i = 0; i < 20; ++i) {
+    net.forward_train(Xb, ws);
+    const Matrix<double> m = ws.scratch(0).mult.view();
+    for (Index j = 0; j < 12; ++j)
+      dropped[static_cast<std::size_t>(j)] += (m.row(j).array() == 0).cast<double>().sum();
+  }
+  for (std::size_t j = 0; j < 12; ++j) CHECK(std::abs(dropped[j] / 2000 - rates[j]) < 0.056);
+
+  // The rates follow structural edits: removed neurons take theirs along, new ones get the layer
+  // rate.
+  net.remove_neurons(0, {most});
+  CHECK(net.dropout_rates(0).size() == 11);
+  net.grow_neurons(0, 2, init::ZeroFanOut{});
+  CHECK(net.dropout_rates(0).size() == 13);
+  CHECK(net.dropout_rates(0).back() == 0.3);
+  // The most relevant neuron (rate 0) was removed; 0 is gone from the rates.
+  CHECK(std::find(net.dropout_rates(0).begin(), net.dropout_rates(0).end(), 0.0) ==
+        net.dropout_rates(0).end());
+
+  CHECK_THROWS_WITH(net.set_dropout_rates(0, std::vector<double>(5, 0.1)),
+                    Catch::Contains("5 rates for hidden layer 0 of 13"));
+  CHECK_THROWS_WITH(net.set_dropout_rates(0, std::vector<double>(13, 1.0)),
+                    Catch::Contains("rate 1 is outside [0, 1)"));
+  net.set_dropout(0, Dropout{.kind = DropoutKind::gaussian, .rate = 0.3});
+  CHECK(net.dropout_rates(0).empty());  // a new setting clears per-neuron rates
+  CHECK_THROWS_WITH(net.set_dropout_rates(0, std::vector<double>(13, 0.1)),
+                    Catch::Contains("needs Bernoulli dropout"));
+
+  // The policy computes them every epoch.
+  Mlp<double, Relu> fresh({5, 12, 3}, 24);
+  Trainer trainer(fresh, Adam<double>{},
+                  DropoutPolicy{.dropout = Dropout{.rate = 0.3}, .relevance_guided = true},
+                  TrainOptions{.epochs = 2, .batch_size = 20});
+  trainer.fit(data, data);
+  CHECK(fresh.dropout_rates(0).size() == 12);
+  CHECK(*std::min_element(fresh.dropout_rates(0).begin(), fresh.dropout_rates(0).end()) == 0.0);
+}

@@ -29,7 +29,8 @@ class AlignedBuffer {
     data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
     if (data_ == nullptr) throw std::bad_alloc();
   }
-  AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  AlignedBuffer(AlignedBuffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     swap(o);
     return *this;
@@ -79,7 +80,11 @@ class GrowableMatrix {
 
   /// Copies the active block into a buffer of the same capacity.
   GrowableMatrix(const GrowableMatrix& o)
-      : buffer_(o.buffer_.size()), rows_(o.rows_), cols_(o.cols_), inner_cap_(o.inner_cap_), outer_cap_(o.outer_cap_) {
+      : buffer_(o.buffer_.size()),
+        rows_(o.rows_),
+        cols_(o.cols_),
+        inner_cap_(o.inner_cap_),
+        outer_cap_(o.outer_cap_) {
     copy_block(o.buffer_.data(), inner_cap_, buffer_.data(), inner_cap_);
   }
   GrowableMatrix& operator=(const GrowableMatrix& o) {
@@ -153,12 +158,20 @@ class GrowableMatrix {
         break;
       }
       case AxisEdit::Kind::remove: {
-        auto v = view();
-        for (auto [from, to] : edit.moves()) {
-          if (along_rows) {
-            v.row(to) = v.row(from);
-          } else {
-            v.col(to) = v.col(from);
+        // Moves along the contiguous dimension are applied run by run (every move within one
+        // contiguous run, then the next run), so each cache line is touched once, not once per
+        // move; moves along the other dimension copy whole contiguous runs.
+        const bool along_inner = along_rows != row_major;
+        T* base = buffer_.data();
+        if (along_inner) {
+          for (Index o = 0; o < outer_size(); ++o) {
+            T* run = base + o * inner_cap_;
+            for (auto [from, to] : edit.moves()) run[to] = run[from];
+          }
+        } else {
+          for (auto [from, to] : edit.moves()) {
+            std::memcpy(base + to * inner_cap_, base + from * inner_cap_,
+                        static_cast<std::size_t>(inner_size()) * sizeof(T));
           }
         }
         (along_rows ? rows_ : cols_) = edit.new_size();
@@ -213,7 +226,8 @@ class GrowableMatrix {
   void copy_block(const T* from, Index from_stride, T* to, Index to_stride) const {
     const auto run = static_cast<std::size_t>(inner_size());
     if (run == 0) return;
-    for (Index o = 0; o < outer_size(); ++o) std::memcpy(to + o * to_stride, from + o * from_stride, run * sizeof(T));
+    for (Index o = 0; o < outer_size(); ++o)
+      std::memcpy(to + o * to_stride, from + o * from_stride, run * sizeof(T));
   }
 
   detail::AlignedBuffer<T> buffer_;

@@ -67,6 +67,7 @@ class Mlp {
     neuron_ids_.resize(hidden_.size());
     min_width_.assign(hidden_.size(), 1);
     dropout_.assign(hidden_.size(), Dropout{});
+    neuron_dropout_.assign(hidden_.size(), {});
     for (std::size_t h = 0; h < hidden_.size(); ++h) {
       for (Index i = 0; i < sizes[h + 1]; ++i) neuron_ids_[h].push_back(next_neuron_id_++);
     }
@@ -203,11 +204,14 @@ class Mlp {
   // Dropout
 
   /// Dropout for hidden layer h in training (and in `forward_sampled`); see regularize/dropout.hpp.
-  /// `Dropout{}` (rate 0) turns it off. Throws Error for a bad layer or rate.
+  /// `Dropout{}` (rate 0) turns it off; per-neuron rates of the layer are cleared. Throws Error for
+  /// a bad layer or rate.
   void set_dropout(Index h, const Dropout& d) {
     check_hidden(h, "set_dropout");
     d.validate("set_dropout");
     dropout_[static_cast<std::size_t>(h)] = d;
+    neuron_dropout_[static_cast<std::size_t>(h)]
+        .clear();  // per-neuron rates belong to the old setting
   }
   /// The dropout of hidden layer h.
   const Dropout& dropout(Index h) const {
@@ -239,8 +243,41 @@ class Mlp {
     return alpha;
   }
 
+  /// Per-neuron Bernoulli rates for hidden layer h (one per neuron, each in [0, 1)), e.g. from
+  /// `relevance_guided_rates`: neuron j is dropped with probability rates[j] instead of the
+  /// layer's rate. Needs Bernoulli dropout in the inverted convention on that layer (a per-neuron
+  /// inference scale would not fold into the next product). The rates follow every structural
+  /// edit of the layer; grown neurons get the layer's rate. An empty vector clears them.
+  void set_dropout_rates(Index h, std::vector<double> rates) {
+    check_hidden(h, "set_dropout_rates");
+    const Dropout& d = dropout_[static_cast<std::size_t>(h)];
+    if (!rates.empty()) {
+      if (static_cast<Index>(rates.size()) != width(h)) {
+        detail::fail("set_dropout_rates: ", rates.size(), " rates for hidden layer ", h, " of ",
+                     width(h), " neurons; give one rate per neuron");
+      }
+      if (d.kind != DropoutKind::bernoulli || d.convention != DropoutConvention::inverted) {
+        detail::fail("set_dropout_rates: hidden layer ", h,
+                     " needs Bernoulli dropout in the inverted convention for per-neuron rates "
+                     "(set_dropout)");
+      }
+      for (double r : rates)
+        if (!(r >= 0.0 && r < 1.0))
+          detail::fail("set_dropout_rates: rate ", r, " is outside [0, 1)");
+    }
+    neuron_dropout_[static_cast<std::size_t>(h)] = std::move(rates);
+  }
+  /// The per-neuron rates of hidden layer h (empty when the layer's rate applies to all).
+  const std::vector<double>& dropout_rates(Index h) const {
+    check_hidden(h, "dropout_rates");
+    return neuron_dropout_[static_cast<std::size_t>(h)];
+  }
+
   /// Turns dropout off on every layer.
-  void clear_dropout() { std::fill(dropout_.begin(), dropout_.end(), Dropout{}); }
+  void clear_dropout() {
+    std::fill(dropout_.begin(), dropout_.end(), Dropout{});
+    for (auto& r : neuron_dropout_) r.clear();
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Structure
@@ -528,6 +565,7 @@ class Mlp {
     neuron_ids_.insert(neuron_ids_.begin() + at, std::move(ids));
     min_width_.insert(min_width_.begin() + at, 1);
     dropout_.insert(dropout_.begin() + at, Dropout{});
+    neuron_dropout_.insert(neuron_dropout_.begin() + at, std::vector<double>{});
     return log({.kind = EditKind::insert_layer,
                 .layer = h + 1,
                 .count = 1,
@@ -551,6 +589,7 @@ class Mlp {
     neuron_ids_.erase(neuron_ids_.begin() + static_cast<std::ptrdiff_t>(h));
     min_width_.erase(min_width_.begin() + static_cast<std::ptrdiff_t>(h));
     dropout_.erase(dropout_.begin() + static_cast<std::ptrdiff_t>(h));
+    neuron_dropout_.erase(neuron_dropout_.begin() + static_cast<std::ptrdiff_t>(h));
     return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
   }
 
@@ -626,7 +665,7 @@ class Mlp {
       }
       if (stochastic && p > 0 &&
           (own.kind == DropoutKind::bernoulli || own.kind == DropoutKind::gaussian)) {
-        multiply_outputs(sc, out, own, p, ws.rng());
+        multiply_outputs(sc, out, own, p, neuron_dropout_[l], ws.rng());
       }
     }
   }
@@ -721,7 +760,8 @@ class Mlp {
   // Bernoulli or Gaussian multipliers for every output of the batch; the next layer reads
   // output ∘ multipliers, the backward pass multiplies the incoming gradient by them.
   static void multiply_outputs(typename Workspace<T>::LayerScratch& sc, const MatrixView<T>& out,
-                               const Dropout& own, double p, Rng& rng) {
+                               const Dropout& own, double p, const std::vector<double>& rates,
+                               Rng& rng) {
     sc.mult.reshape_uninitialized(out.rows(), out.cols());
     sc.dropped.reshape_uninitialized(out.rows(), out.cols());
     auto m = sc.mult.view();
@@ -729,6 +769,14 @@ class Mlp {
       for (Index c = 0; c < m.cols(); ++c)
         rng.fill_normal(std::span<T>(&m(0, c), static_cast<std::size_t>(m.rows())), 1.0,
                         std::sqrt(p / (1 - p)));
+    } else if (!rates.empty()) {
+      // Relevance-guided: neuron j (row j) drops with its own rate, kept values scaled by 1/(1 −
+      // p_j). The schedule scales every rate by the same ramp factor.
+      const double ramp = own.rate > 0 ? p / own.rate : 1.0;
+      for (Index j = 0; j < m.rows(); ++j) {
+        const double pj = rates[static_cast<std::size_t>(j)] * ramp;
+        fill_bernoulli(m.row(j), pj, static_cast<T>(1 / (1 - pj)), rng);
+      }
     } else {
       const T keep =
           own.convention == DropoutConvention::inverted ? static_cast<T>(1 / (1 - p)) : T(1);
@@ -846,6 +894,9 @@ class Mlp {
     edit.apply(ids);
     for (Index i = edit.old_size(); i < edit.new_size(); ++i)
       ids[static_cast<std::size_t>(i)] = next_neuron_id_++;
+    // Per-neuron dropout rates are bound to the axis too; new neurons get the layer's rate.
+    auto& rates = neuron_dropout_[static_cast<std::size_t>(h)];
+    if (!rates.empty()) edit.apply(rates, dropout_[static_cast<std::size_t>(h)].rate);
   }
 
   EditRecord log(EditRecord record) {
@@ -864,6 +915,8 @@ class Mlp {
   std::vector<EditRecord> edit_log_;
   std::vector<Index> min_width_;  // one per hidden layer
   std::vector<Dropout> dropout_;  // one per hidden layer
+  std::vector<std::vector<double>>
+      neuron_dropout_;  // per-neuron rates per hidden layer (axis-bound)
   std::int64_t steps_ = 0;
   Rng rng_;
 };

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "neuroplast/regularize/dropout.hpp"
+#include "neuroplast/regularize/relevance_guided.hpp"
 #include "neuroplast/train/grow_by.hpp"
 #include "neuroplast/train/layer_selectors.hpp"
 #include "neuroplast/train/loss_plateau.hpp"
@@ -110,11 +111,17 @@ struct DropinPolicy {
 
 /// Algorithm 2, dropout: sets `dropout` on every hidden layer at the start of training (or
 /// `per_layer[h]` where given; the setting stays on the network, so the paper's convention also
-/// scales inference). No structural change.
+/// scales inference). No structural change. With `relevance_guided`, each layer's per-neuron rates
+/// are recomputed from LRP relevance on the validation set at the start and after every epoch
+/// (`relevance_guided_rates`: less relevant neurons drop more often; the layer's rate is their
+/// mean); this needs Bernoulli dropout in the inverted convention.
 struct DropoutPolicy {
   static constexpr std::string_view name = "dropout";
   Dropout dropout{.rate = 0.5};
   std::vector<Dropout> per_layer{};
+  bool relevance_guided = false;
+  double max_rate = 0.9;          ///< cap of a relevance-guided neuron's rate
+  Index relevance_samples = 512;  ///< validation samples the relevance is measured on
 
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
@@ -122,9 +129,24 @@ struct DropoutPolicy {
       const auto i = static_cast<std::size_t>(h);
       ctx.net.set_dropout(h, i < per_layer.size() ? per_layer[i] : dropout);
     }
+    refresh(ctx);
   }
   template <class Ctx>
-  void on_epoch_end(Ctx&) {}
+  void on_epoch_end(Ctx& ctx) {
+    refresh(ctx);
+  }
+
+ private:
+  template <class Ctx>
+  void refresh(Ctx& ctx) const {
+    if (!relevance_guided) return;
+    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
+      const double rate = ctx.net.dropout(h).rate;
+      if (rate <= 0) continue;
+      ctx.net.set_dropout_rates(
+          h, relevance_guided_rates(ctx.net, ctx.judge(), h, rate, max_rate, relevance_samples));
+    }
+  }
 };
 
 /// Algorithm 3, neuroplasticity. A growth phase as in Algorithm 1; when the validation criterion
