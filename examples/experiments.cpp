@@ -1,0 +1,303 @@
+// The experiments of docs/results.md: Algorithms 1-3 of the paper against fixed MLPs on
+// Fashion-MNIST, over several seeds, and a class-incremental sequence.
+//
+//   experiments table [--seeds 3] [--epochs 15] [--out results]   accuracy / size / events / time
+//   experiments incremental [--seeds 3] [--epochs 3] [--out results]  5 tasks of 2 classes
+//
+// Writes Markdown tables to standard output, and CSV histories and SVG plots to --out.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "neuroplast/neuroplast.hpp"
+#include "support/svg_plot.hpp"
+
+namespace np = neuroplast;
+using np::Index;
+namespace ex = neuroplast::examples;
+
+namespace {
+
+struct Settings {
+  std::string mode = "table";
+  int seeds = 3;
+  int epochs = 15;
+  std::string out = "results";
+};
+
+struct Run {
+  std::string method;
+  int seed = 0;
+  double test_accuracy = 0;
+  Index parameters = 0;
+  Index active_parameters = 0;
+  int growth_events = 0;
+  int prune_events = 0;
+  double seconds = 0;
+  std::vector<Index> sizes;
+  np::History history;
+};
+
+struct Data {
+  np::Dataset<float> train, validation, test;
+};
+
+const np::TrainOptions& base_options() {
+  static const np::TrainOptions o{.epochs = 15, .batch_size = 64};
+  return o;
+}
+
+np::LossPlateau plateau() { return np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3}; }
+
+template <class Policy>
+Run train(const std::string& method, std::vector<Index> sizes, Policy policy, const Data& d, int seed, int epochs) {
+  np::Mlp<float, np::Relu> net(sizes, static_cast<std::uint64_t>(seed));
+  np::TrainOptions options = base_options();
+  options.epochs = epochs;
+  options.seed = static_cast<std::uint64_t>(seed);
+  const auto started = std::chrono::steady_clock::now();
+  np::Trainer trainer(net, np::Adam<float>{.learning_rate = 1e-3f}, std::move(policy), options);
+  Run r;
+  r.history = trainer.fit(d.train, d.validation);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  r.method = method;
+  r.seed = seed;
+  r.test_accuracy = trainer.evaluate(d.test).accuracy;
+  r.parameters = net.parameter_count();
+  r.active_parameters = net.active_parameter_count();
+  r.sizes = net.sizes();
+  for (const auto& e : r.history.events) {
+    if (e.kind == np::EventKind::grow_neurons) ++r.growth_events;
+    if (e.kind == np::EventKind::prune_connections) ++r.prune_events;
+  }
+  std::fprintf(stderr, "  %-22s seed %d: test %.2f%%  sizes %s  active params %lld  events %d/%d  %.0f s\n",
+               method.c_str(), seed, 100 * r.test_accuracy, np::detail::format_sizes(r.sizes).c_str(),
+               static_cast<long long>(r.active_parameters), r.growth_events, r.prune_events, r.seconds);
+  return r;
+}
+
+void write_csv(const std::string& path, const np::History& h) {
+  std::ofstream out(path);
+  out << "epoch,train_loss,validation_loss,validation_accuracy,parameters,active_parameters,sizes,seconds\n";
+  for (const auto& e : h.epochs) {
+    out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ',' << e.validation_accuracy << ','
+        << e.parameter_count << ',' << e.active_parameter_count << ",\"" << np::detail::format_sizes(e.sizes) << "\","
+        << e.seconds << '\n';
+  }
+  out << "\nevent_epoch,kind,layer,count,reason\n";
+  for (const auto& e : h.events)
+    out << e.epoch << ',' << np::event_name(e.kind) << ',' << e.layer << ',' << e.count << ",\"" << e.reason << "\"\n";
+}
+
+std::vector<ex::Marker> markers(const np::History& h) {
+  std::vector<ex::Marker> m;
+  for (const auto& e : h.events) {
+    const bool grow = e.kind == np::EventKind::grow_neurons;
+    m.push_back({.x = static_cast<double>(e.epoch), .label = np::event_name(e.kind), .color = grow ? "#d62728" : "#2ca02c"});
+  }
+  return m;
+}
+
+void plot(const std::string& path, const std::string& heading, const std::vector<const Run*>& runs) {
+  static const char* colors[] = {"#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  ex::Chart acc{.title = "validation accuracy", .y_label = "accuracy"};
+  ex::Chart loss{.title = "training loss", .y_label = "loss"};
+  ex::Chart width{.title = "hidden layer widths", .y_label = "neurons"};
+  std::size_t i = 0;
+  for (const Run* r : runs) {
+    const std::string color = colors[i++ % 6];
+    ex::Series a{.name = r->method, .color = color}, l{.name = r->method, .color = color};
+    for (const auto& e : r->history.epochs) {
+      a.y.push_back(e.validation_accuracy);
+      l.y.push_back(e.train_loss);
+    }
+    acc.series.push_back(a);
+    loss.series.push_back(l);
+    const std::size_t hidden = r->history.epochs.front().sizes.size() - 2;
+    for (std::size_t h = 0; h < hidden; ++h) {
+      ex::Series w{.name = r->method + " h" + std::to_string(h), .color = color};
+      for (const auto& e : r->history.epochs)
+        w.y.push_back(h + 1 < e.sizes.size() - 1 ? static_cast<double>(e.sizes[h + 1]) : std::nan(""));
+      width.series.push_back(w);
+    }
+    if (!r->history.events.empty()) {
+      const auto m = markers(r->history);
+      acc.markers.insert(acc.markers.end(), m.begin(), m.end());
+      width.markers.insert(width.markers.end(), m.begin(), m.end());
+    }
+  }
+  ex::write_svg(path, {acc, loss, width}, heading);
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
+void table(const Settings& s, const Data& d) {
+  std::vector<Run> runs;
+  for (int seed = 1; seed <= s.seeds; ++seed) {
+    std::fprintf(stderr, "seed %d\n", seed);
+    runs.push_back(train("fixed 784-32-10", {784, 32, 10}, np::StaticPolicy{}, d, seed, s.epochs));
+    runs.push_back(train("fixed 784-128-10", {784, 128, 10}, np::StaticPolicy{}, d, seed, s.epochs));
+    runs.push_back(train("fixed 784-512-10", {784, 512, 10}, np::StaticPolicy{}, d, seed, s.epochs));
+    runs.push_back(train("Alg. 1 dropin from 32", {784, 32, 10},
+                         np::DropinPolicy{.trigger = plateau(),
+                                          .grow = np::GrowBy{.neurons = 32},
+                                          .criterion = np::ValidationAccuracy{.patience = 4},
+                                          .bounds = np::GrowthBounds{.max_width = 512}},
+                         d, seed, s.epochs));
+    runs.push_back(train("Alg. 2 dropout 0.3, 512", {784, 512, 10},
+                         np::DropoutPolicy{.dropout = np::Dropout{.rate = 0.3}}, d, seed, s.epochs));
+    runs.push_back(train("Alg. 3 neuroplastic", {784, 64, 64, 10},
+                         np::NeuroplasticPolicy{.trigger = plateau(),
+                                                .grow = np::GrowBy{.neurons = 32},
+                                                .prune = np::PruneLeastRelevant{.fraction = 0.3},
+                                                .criterion = np::ValidationAccuracy{.patience = 3},
+                                                .bounds = np::GrowthBounds{.max_width = 512}},
+                         d, seed, s.epochs));
+  }
+  std::map<std::string, std::vector<const Run*>> by_method;
+  std::vector<std::string> order;
+  for (const auto& r : runs) {
+    if (!by_method.count(r.method)) order.push_back(r.method);
+    by_method[r.method].push_back(&r);
+    std::string file = r.method;
+    for (char& c : file)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    write_csv(s.out + "/" + file + "_seed" + std::to_string(r.seed) + ".csv", r.history);
+  }
+  std::printf("| method | test accuracy (%%) | final sizes (seed 1) | parameters | active parameters | growth events | prune events | training time (s) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const auto& m : order) {
+    std::vector<double> acc, params, active, grow, prune, secs;
+    for (const Run* r : by_method[m]) {
+      acc.push_back(100 * r->test_accuracy);
+      params.push_back(static_cast<double>(r->parameters));
+      active.push_back(static_cast<double>(r->active_parameters));
+      grow.push_back(r->growth_events);
+      prune.push_back(r->prune_events);
+      secs.push_back(r->seconds);
+    }
+    std::printf("| %s | %.2f ± %.2f | %s | %.0f ± %.0f | %.0f ± %.0f | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f |\n",
+                m.c_str(), mean(acc), stddev(acc), np::detail::format_sizes(by_method[m].front()->sizes).c_str(),
+                mean(params), stddev(params), mean(active), stddev(active), mean(grow), stddev(grow), mean(prune),
+                stddev(prune), mean(secs), stddev(secs));
+  }
+  const auto seed1 = [&](const std::string& m) { return by_method[m].front(); };
+  plot(s.out + "/algorithm1.svg", "Algorithm 1 (dropin from 32) vs fixed MLPs, Fashion-MNIST, seed 1",
+       {seed1("Alg. 1 dropin from 32"), seed1("fixed 784-32-10"), seed1("fixed 784-512-10")});
+  plot(s.out + "/algorithm3.svg", "Algorithm 3 (neuroplastic) vs fixed 784-128-10, Fashion-MNIST, seed 1",
+       {seed1("Alg. 3 neuroplastic"), seed1("fixed 784-128-10")});
+  plot(s.out + "/algorithm2.svg", "Algorithm 2 (dropout 0.3) vs the same fixed MLP, Fashion-MNIST, seed 1",
+       {seed1("Alg. 2 dropout 0.3, 512"), seed1("fixed 784-512-10")});
+}
+
+// Class-incremental: tasks {0,1}, {2,3}, ..., {8,9}, each trained for `epochs` epochs on its own
+// data only. After each task: mean accuracy over the classes seen so far (per-task accuracies on
+// the test set, averaged), and forgetting = mean over earlier tasks of (best − current accuracy).
+template <class Policy>
+std::pair<double, double> incremental(const std::string& method, std::vector<Index> sizes, Policy policy,
+                                      const Data& d, int seed, int epochs, np::History* out) {
+  np::Mlp<float, np::Relu> net(sizes, static_cast<std::uint64_t>(seed));
+  np::TrainOptions options = base_options();
+  options.epochs = epochs;
+  options.seed = static_cast<std::uint64_t>(seed);
+  np::Trainer trainer(net, np::Adam<float>{.learning_rate = 1e-3f}, std::move(policy), options);
+  std::vector<double> best(5, 0.0), current(5, 0.0);
+  double average = 0;
+  for (int t = 0; t < 5; ++t) {
+    const std::vector<int> classes{2 * t, 2 * t + 1};
+    const auto task = d.train.with_classes(classes);
+    const auto val = d.validation.with_classes(classes);
+    trainer.notify_new_data(task);
+    trainer.fit(task, val);
+    average = 0;
+    for (int u = 0; u <= t; ++u) {
+      const std::vector<int> seen{2 * u, 2 * u + 1};
+      current[static_cast<std::size_t>(u)] = trainer.evaluate(d.test.with_classes(seen)).accuracy;
+      best[static_cast<std::size_t>(u)] = std::max(best[static_cast<std::size_t>(u)], current[static_cast<std::size_t>(u)]);
+      average += current[static_cast<std::size_t>(u)];
+    }
+    average /= t + 1;
+  }
+  double forgetting = 0;
+  for (int u = 0; u < 4; ++u) forgetting += best[static_cast<std::size_t>(u)] - current[static_cast<std::size_t>(u)];
+  forgetting /= 4;
+  std::fprintf(stderr, "  %-28s seed %d: average accuracy %.2f%%, forgetting %.2f%%, sizes %s\n", method.c_str(), seed,
+               100 * average, 100 * forgetting, np::detail::format_sizes(net.sizes()).c_str());
+  if (out != nullptr) *out = trainer.history();
+  return {average, forgetting};
+}
+
+void incremental_table(const Settings& s, const Data& d) {
+  std::map<std::string, std::vector<std::pair<double, double>>> results;
+  const std::vector<std::string> order{"fixed 784-64-10", "fixed 784-256-10", "Alg. 1 dropin from 64 (+48 per task)"};
+  for (int seed = 1; seed <= s.seeds; ++seed) {
+    results[order[0]].push_back(incremental(order[0], {784, 64, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
+    results[order[1]].push_back(incremental(order[1], {784, 256, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
+    results[order[2]].push_back(incremental(order[2], {784, 64, 10},
+                                            np::DropinPolicy{.trigger = np::LossPlateau{.delta = 1e-9},
+                                                             .grow = np::GrowBy{.neurons = 48}},
+                                            d, seed, s.epochs, nullptr));
+  }
+  std::printf("\n| method (5 tasks of 2 classes, %d epochs each) | average accuracy over seen classes (%%) | forgetting (%%) |\n",
+              s.epochs);
+  std::printf("|---|---|---|\n");
+  for (const auto& m : order) {
+    std::vector<double> a, f;
+    for (auto [x, y] : results[m]) {
+      a.push_back(100 * x);
+      f.push_back(100 * y);
+    }
+    std::printf("| %s | %.2f ± %.2f | %.2f ± %.2f |\n", m.c_str(), mean(a), stddev(a), mean(f), stddev(f));
+  }
+}
+
+Settings parse(int argc, char** argv) {
+  Settings s;
+  int i = 1;
+  if (argc > 1 && argv[1][0] != '-') s.mode = argv[i++];
+  for (; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--seeds") s.seeds = std::stoi(argv[i + 1]);
+    else if (flag == "--epochs") s.epochs = std::stoi(argv[i + 1]);
+    else if (flag == "--out") s.out = argv[i + 1];
+    else throw np::Error("unknown option " + flag);
+  }
+  if (s.mode != "table" && s.mode != "incremental") throw np::Error("mode must be table or incremental");
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Settings s = parse(argc, argv);
+  std::filesystem::create_directories(s.out);
+  auto [train, validation] = np::load_fashion_mnist<float>(np::Split::train).split(55000.0 / 60000.0, 1);
+  const Data d{train, validation, np::load_fashion_mnist<float>(np::Split::test)};
+  if (s.mode == "table") {
+    table(s, d);
+  } else {
+    incremental_table(s, d);
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "experiments: " << e.what() << '\n';
+  return 1;
+}
