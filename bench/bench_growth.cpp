@@ -174,6 +174,8 @@ void bm_grow_64_to_2048_one_at_a_time(benchmark::State& state) {
   state.counters["fresh_pages"] = pinned_mmap_threshold;
 }
 
+// Writing the final layer's parameters and Adam moments once, as plain Eigen matrices: what it
+// costs without growth.
 void bm_write_final_layer_once(benchmark::State& state) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   np::Rng rng(1);
@@ -186,6 +188,20 @@ void bm_write_final_layer_once(benchmark::State& state) {
     out.setZero();
     out_m.setZero();
     out_v.setZero();
+    benchmark::DoNotOptimize(w.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["fresh_pages"] = pinned_mmap_threshold;
+}
+
+// The same, in neuroplast's own storage (capacity buffers, huge pages for large ones): isolates
+// what growing one neuron at a time costs beyond the storage itself.
+void bm_write_final_layer_once_same_storage(benchmark::State& state) {
+  np::Rng rng(1);
+  for (auto _ : state) {
+    np::ParamMatrix<float> w(kWidth, kWidth), m(kWidth, kWidth), v(kWidth, kWidth);
+    np::init::detail::fill_normal(w.view(), rng, 0.03);
+    np::ParamMatrix<float> out(kOutputs, kWidth), out_m(kOutputs, kWidth), out_v(kOutputs, kWidth);
     benchmark::DoNotOptimize(w.data());
     benchmark::DoNotOptimize(out.data());
   }
@@ -206,3 +222,4 @@ BENCHMARK(bm_grow_in_place)->Apply(k_args);
 BENCHMARK(bm_reallocate_and_copy)->Apply(k_args);
 BENCHMARK(bm_grow_64_to_2048_one_at_a_time)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_write_final_layer_once)->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_write_final_layer_once_same_storage)->Unit(benchmark::kMillisecond);

@@ -8,6 +8,10 @@
 #include <new>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
@@ -25,9 +29,19 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t n) : size_(n) {
     if (n == 0) return;
-    const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    // Buffers of 8 MiB and more sit on 2 MiB boundaries and ask for transparent huge pages:
+    // growing a large layer writes fresh memory, and one fault per 2 MiB instead of per 4 KiB
+    // halved the amortised cost of growing 64 → 2048 neurons (bench/bench_growth.cpp). Smaller
+    // buffers stay on ordinary pages, where compaction stalls cannot cost more than they save.
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    const bool large = n * sizeof(T) >= 4 * huge;
+    const std::size_t align = large ? huge : 64;
+    const std::size_t bytes = (n * sizeof(T) + align - 1) / align * align;
+    data_ = static_cast<T*>(std::aligned_alloc(align, bytes));
     if (data_ == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (large) ::madvise(data_, bytes, MADV_HUGEPAGE);  // advisory: failure changes nothing
+#endif
   }
   AlignedBuffer(AlignedBuffer&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
