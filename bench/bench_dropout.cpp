@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/step.hpp"
 
 namespace np = neuroplast;
 using np::Index;
@@ -15,18 +16,10 @@ void bm_train_step(benchmark::State& state, np::Dropout dropout) {
   np::Mlp<float, np::Relu> net({784, 1024, 1024, 10}, 1);
   for (Index h = 0; h < net.hidden_layer_count(); ++h) net.set_dropout(h, dropout);
   const np::Matrix<float> X = np::Matrix<float>::Random(784, 256);
-  std::vector<int> y(256);
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int>(i % 10);
+  const std::vector<int> y = np::bench::cyclic_labels(256, 10);
   np::Workspace<float> ws;
   np::Adam<float> opt{.learning_rate = 1e-4f};
-  for (auto _ : state) {
-    const auto logits = net.forward_train(X, ws);
-    auto g = ws.output_gradient();
-    benchmark::DoNotOptimize(
-        np::SoftmaxCrossEntropy::evaluate(logits, np::Targets<float>{.labels = y}, &g));
-    net.backward(X, ws);
-    opt.step(net);
-  }
+  for (auto _ : state) np::bench::train_step(net, opt, X, y, ws);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/step.hpp"
 
 namespace np = neuroplast;
 using np::Index;
@@ -25,12 +26,8 @@ np::Mlp<float, np::Relu> make_network(Index reserve) {
   const np::Matrix<float> X = np::Matrix<float>::Random(kWidth, 4);
   const std::vector<int> y{0, 1, 2, 3};
   np::Workspace<float> ws;
-  const auto logits = net.forward_train(X, ws);
-  auto g = ws.output_gradient();
-  np::SoftmaxCrossEntropy::evaluate(logits, np::Targets<float>{.labels = y}, &g);
-  net.backward(X, ws);
   np::Adam<float> opt;
-  opt.step(net);
+  np::bench::train_step(net, opt, X, y, ws);
   return net;
 }
 

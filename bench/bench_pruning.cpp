@@ -17,6 +17,7 @@
 #include <numeric>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/step.hpp"
 
 namespace np = neuroplast;
 using np::Index;
@@ -45,12 +46,8 @@ void train_once(np::Mlp<float, np::Relu>& net) {
   const auto X = batch();
   const auto y = labels();
   np::Workspace<float> ws;
-  const auto logits = net.forward_train(X, ws);
-  auto g = ws.output_gradient();
-  np::SoftmaxCrossEntropy::evaluate(logits, np::Targets<float>{.labels = y}, &g);
-  net.backward(X, ws);
   np::Adam<float> opt;
-  opt.step(net);
+  np::bench::train_step(net, opt, X, y, ws);
 }
 
 // k distinct random neurons of a layer of `width`, reproducibly.
@@ -99,14 +96,7 @@ void bm_train_step(benchmark::State& state) {
   const auto y = labels();
   np::Workspace<float> ws;
   np::Adam<float> opt{.learning_rate = 1e-4f};
-  for (auto _ : state) {
-    const auto logits = net.forward_train(X, ws);
-    auto g = ws.output_gradient();
-    benchmark::DoNotOptimize(
-        np::SoftmaxCrossEntropy::evaluate(logits, np::Targets<float>{.labels = y}, &g));
-    net.backward(X, ws);
-    opt.step(net);
-  }
+  for (auto _ : state) np::bench::train_step(net, opt, X, y, ws);
   label(state, net);
 }
 

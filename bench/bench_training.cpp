@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/step.hpp"
 
 namespace np = neuroplast;
 using np::Index;
@@ -66,14 +67,7 @@ void bm_train_step(benchmark::State& state) {
   const auto y = labels_for(s);
   np::Workspace<float> ws;
   np::Adam<float> opt{.learning_rate = 1e-4f};
-  for (auto _ : state) {
-    const auto logits = net.forward_train(X, ws);
-    auto g = ws.output_gradient();
-    benchmark::DoNotOptimize(
-        np::SoftmaxCrossEntropy::evaluate(logits, np::Targets<float>{.labels = y}, &g));
-    net.backward(X, ws);
-    opt.step(net);
-  }
+  for (auto _ : state) np::bench::train_step(net, opt, X, y, ws);
   set_rate(state, step_flops(s));
 }
 

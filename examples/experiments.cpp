@@ -54,10 +54,13 @@ const np::TrainOptions& base_options() {
   return o;
 }
 
-np::LossPlateau plateau() { return np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3}; }
+np::LossPlateau plateau() {
+  return np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3};
+}
 
 template <class Policy>
-Run train(const std::string& method, std::vector<Index> sizes, Policy policy, const Data& d, int seed, int epochs) {
+Run train(const std::string& method, std::vector<Index> sizes, Policy policy, const Data& d,
+          int seed, int epochs) {
   np::Mlp<float, np::Relu> net(sizes, static_cast<std::uint64_t>(seed));
   np::TrainOptions options = base_options();
   options.epochs = epochs;
@@ -77,35 +80,41 @@ Run train(const std::string& method, std::vector<Index> sizes, Policy policy, co
     if (e.kind == np::EventKind::grow_neurons) ++r.growth_events;
     if (e.kind == np::EventKind::prune_connections) ++r.prune_events;
   }
-  std::fprintf(stderr, "  %-22s seed %d: test %.2f%%  sizes %s  active params %lld  events %d/%d  %.0f s\n",
-               method.c_str(), seed, 100 * r.test_accuracy, np::detail::format_sizes(r.sizes).c_str(),
-               static_cast<long long>(r.active_parameters), r.growth_events, r.prune_events, r.seconds);
+  std::fprintf(
+      stderr, "  %-22s seed %d: test %.2f%%  sizes %s  active params %lld  events %d/%d  %.0f s\n",
+      method.c_str(), seed, 100 * r.test_accuracy, np::detail::format_sizes(r.sizes).c_str(),
+      static_cast<long long>(r.active_parameters), r.growth_events, r.prune_events, r.seconds);
   return r;
 }
 
 void write_csv(const std::string& path, const np::History& h) {
   std::ofstream out(path);
-  out << "epoch,train_loss,validation_loss,validation_accuracy,parameters,active_parameters,sizes,seconds\n";
+  out << "epoch,train_loss,validation_loss,validation_accuracy,parameters,active_parameters,sizes,"
+         "seconds\n";
   for (const auto& e : h.epochs) {
-    out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ',' << e.validation_accuracy << ','
-        << e.parameter_count << ',' << e.active_parameter_count << ",\"" << np::detail::format_sizes(e.sizes) << "\","
-        << e.seconds << '\n';
+    out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ','
+        << e.validation_accuracy << ',' << e.parameter_count << ',' << e.active_parameter_count
+        << ",\"" << np::detail::format_sizes(e.sizes) << "\"," << e.seconds << '\n';
   }
   out << "\nevent_epoch,kind,layer,count,reason\n";
   for (const auto& e : h.events)
-    out << e.epoch << ',' << np::event_name(e.kind) << ',' << e.layer << ',' << e.count << ",\"" << e.reason << "\"\n";
+    out << e.epoch << ',' << np::event_name(e.kind) << ',' << e.layer << ',' << e.count << ",\""
+        << e.reason << "\"\n";
 }
 
 std::vector<ex::Marker> markers(const np::History& h) {
   std::vector<ex::Marker> m;
   for (const auto& e : h.events) {
     const bool grow = e.kind == np::EventKind::grow_neurons;
-    m.push_back({.x = static_cast<double>(e.epoch), .label = np::event_name(e.kind), .color = grow ? "#d62728" : "#2ca02c"});
+    m.push_back({.x = static_cast<double>(e.epoch),
+                 .label = np::event_name(e.kind),
+                 .color = grow ? "#d62728" : "#2ca02c"});
   }
   return m;
 }
 
-void plot(const std::string& path, const std::string& heading, const std::vector<const Run*>& runs) {
+void plot(const std::string& path, const std::string& heading,
+          const std::vector<const Run*>& runs) {
   static const char* colors[] = {"#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   ex::Chart acc{.title = "validation accuracy", .y_label = "accuracy"};
   ex::Chart loss{.title = "training loss", .y_label = "loss"};
@@ -124,7 +133,8 @@ void plot(const std::string& path, const std::string& heading, const std::vector
     for (std::size_t h = 0; h < hidden; ++h) {
       ex::Series w{.name = r->method + " h" + std::to_string(h), .color = color};
       for (const auto& e : r->history.epochs)
-        w.y.push_back(h + 1 < e.sizes.size() - 1 ? static_cast<double>(e.sizes[h + 1]) : std::nan(""));
+        w.y.push_back(h + 1 < e.sizes.size() - 1 ? static_cast<double>(e.sizes[h + 1])
+                                                 : std::nan(""));
       width.series.push_back(w);
     }
     if (!r->history.events.empty()) {
@@ -154,8 +164,10 @@ void table(const Settings& s, const Data& d) {
   for (int seed = 1; seed <= s.seeds; ++seed) {
     std::fprintf(stderr, "seed %d\n", seed);
     runs.push_back(train("fixed 784-32-10", {784, 32, 10}, np::StaticPolicy{}, d, seed, s.epochs));
-    runs.push_back(train("fixed 784-128-10", {784, 128, 10}, np::StaticPolicy{}, d, seed, s.epochs));
-    runs.push_back(train("fixed 784-512-10", {784, 512, 10}, np::StaticPolicy{}, d, seed, s.epochs));
+    runs.push_back(
+        train("fixed 784-128-10", {784, 128, 10}, np::StaticPolicy{}, d, seed, s.epochs));
+    runs.push_back(
+        train("fixed 784-512-10", {784, 512, 10}, np::StaticPolicy{}, d, seed, s.epochs));
     runs.push_back(train("Alg. 1 dropin from 32", {784, 32, 10},
                          np::DropinPolicy{.trigger = plateau(),
                                           .grow = np::GrowBy{.neurons = 32},
@@ -163,7 +175,8 @@ void table(const Settings& s, const Data& d) {
                                           .bounds = np::GrowthBounds{.max_width = 512}},
                          d, seed, s.epochs));
     runs.push_back(train("Alg. 2 dropout 0.3, 512", {784, 512, 10},
-                         np::DropoutPolicy{.dropout = np::Dropout{.rate = 0.3}}, d, seed, s.epochs));
+                         np::DropoutPolicy{.dropout = np::Dropout{.rate = 0.3}}, d, seed,
+                         s.epochs));
     runs.push_back(train("Alg. 3 neuroplastic", {784, 64, 64, 10},
                          np::NeuroplasticPolicy{.trigger = plateau(),
                                                 .grow = np::GrowBy{.neurons = 32},
@@ -182,7 +195,9 @@ void table(const Settings& s, const Data& d) {
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     write_csv(s.out + "/" + file + "_seed" + std::to_string(r.seed) + ".csv", r.history);
   }
-  std::printf("| method | test accuracy (%%) | final sizes (seed 1) | parameters | active parameters | growth events | prune events | training time (s) |\n");
+  std::printf(
+      "| method | test accuracy (%%) | final sizes (seed 1) | parameters | active parameters | "
+      "growth events | prune events | training time (s) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& m : order) {
     std::vector<double> acc, params, active, grow, prune, secs;
@@ -194,17 +209,23 @@ void table(const Settings& s, const Data& d) {
       prune.push_back(r->prune_events);
       secs.push_back(r->seconds);
     }
-    std::printf("| %s | %.2f ± %.2f | %s | %.0f ± %.0f | %.0f ± %.0f | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f |\n",
-                m.c_str(), mean(acc), stddev(acc), np::detail::format_sizes(by_method[m].front()->sizes).c_str(),
-                mean(params), stddev(params), mean(active), stddev(active), mean(grow), stddev(grow), mean(prune),
-                stddev(prune), mean(secs), stddev(secs));
+    std::printf(
+        "| %s | %.2f ± %.2f | %s | %.0f ± %.0f | %.0f ± %.0f | %.1f ± %.1f | %.1f ± %.1f | %.1f ± "
+        "%.1f |\n",
+        m.c_str(), mean(acc), stddev(acc),
+        np::detail::format_sizes(by_method[m].front()->sizes).c_str(), mean(params), stddev(params),
+        mean(active), stddev(active), mean(grow), stddev(grow), mean(prune), stddev(prune),
+        mean(secs), stddev(secs));
   }
   const auto seed1 = [&](const std::string& m) { return by_method[m].front(); };
-  plot(s.out + "/algorithm1.svg", "Algorithm 1 (dropin from 32) vs fixed MLPs, Fashion-MNIST, seed 1",
+  plot(s.out + "/algorithm1.svg",
+       "Algorithm 1 (dropin from 32) vs fixed MLPs, Fashion-MNIST, seed 1",
        {seed1("Alg. 1 dropin from 32"), seed1("fixed 784-32-10"), seed1("fixed 784-512-10")});
-  plot(s.out + "/algorithm3.svg", "Algorithm 3 (neuroplastic) vs fixed 784-128-10, Fashion-MNIST, seed 1",
+  plot(s.out + "/algorithm3.svg",
+       "Algorithm 3 (neuroplastic) vs fixed 784-128-10, Fashion-MNIST, seed 1",
        {seed1("Alg. 3 neuroplastic"), seed1("fixed 784-128-10")});
-  plot(s.out + "/algorithm2.svg", "Algorithm 2 (dropout 0.3) vs the same fixed MLP, Fashion-MNIST, seed 1",
+  plot(s.out + "/algorithm2.svg",
+       "Algorithm 2 (dropout 0.3) vs the same fixed MLP, Fashion-MNIST, seed 1",
        {seed1("Alg. 2 dropout 0.3, 512"), seed1("fixed 784-512-10")});
 }
 
@@ -212,8 +233,9 @@ void table(const Settings& s, const Data& d) {
 // data only. After each task: mean accuracy over the classes seen so far (per-task accuracies on
 // the test set, averaged), and forgetting = mean over earlier tasks of (best − current accuracy).
 template <class Policy>
-std::pair<double, double> incremental(const std::string& method, std::vector<Index> sizes, Policy policy,
-                                      const Data& d, int seed, int epochs, np::History* out) {
+std::pair<double, double> incremental(const std::string& method, std::vector<Index> sizes,
+                                      Policy policy, const Data& d, int seed, int epochs,
+                                      np::History* out) {
   np::Mlp<float, np::Relu> net(sizes, static_cast<std::uint64_t>(seed));
   np::TrainOptions options = base_options();
   options.epochs = epochs;
@@ -231,33 +253,42 @@ std::pair<double, double> incremental(const std::string& method, std::vector<Ind
     for (int u = 0; u <= t; ++u) {
       const std::vector<int> seen{2 * u, 2 * u + 1};
       current[static_cast<std::size_t>(u)] = trainer.evaluate(d.test.with_classes(seen)).accuracy;
-      best[static_cast<std::size_t>(u)] = std::max(best[static_cast<std::size_t>(u)], current[static_cast<std::size_t>(u)]);
+      best[static_cast<std::size_t>(u)] =
+          std::max(best[static_cast<std::size_t>(u)], current[static_cast<std::size_t>(u)]);
       average += current[static_cast<std::size_t>(u)];
     }
     average /= t + 1;
   }
   double forgetting = 0;
-  for (int u = 0; u < 4; ++u) forgetting += best[static_cast<std::size_t>(u)] - current[static_cast<std::size_t>(u)];
+  for (int u = 0; u < 4; ++u)
+    forgetting += best[static_cast<std::size_t>(u)] - current[static_cast<std::size_t>(u)];
   forgetting /= 4;
-  std::fprintf(stderr, "  %-28s seed %d: average accuracy %.2f%%, forgetting %.2f%%, sizes %s\n", method.c_str(), seed,
-               100 * average, 100 * forgetting, np::detail::format_sizes(net.sizes()).c_str());
+  std::fprintf(stderr, "  %-28s seed %d: average accuracy %.2f%%, forgetting %.2f%%, sizes %s\n",
+               method.c_str(), seed, 100 * average, 100 * forgetting,
+               np::detail::format_sizes(net.sizes()).c_str());
   if (out != nullptr) *out = trainer.history();
   return {average, forgetting};
 }
 
 void incremental_table(const Settings& s, const Data& d) {
   std::map<std::string, std::vector<std::pair<double, double>>> results;
-  const std::vector<std::string> order{"fixed 784-64-10", "fixed 784-256-10", "Alg. 1 dropin from 64 (+48 per task)"};
+  const std::vector<std::string> order{"fixed 784-64-10", "fixed 784-256-10",
+                                       "Alg. 1 dropin from 64 (+48 per task)"};
   for (int seed = 1; seed <= s.seeds; ++seed) {
-    results[order[0]].push_back(incremental(order[0], {784, 64, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
-    results[order[1]].push_back(incremental(order[1], {784, 256, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
-    results[order[2]].push_back(incremental(order[2], {784, 64, 10},
-                                            np::DropinPolicy{.trigger = np::LossPlateau{.delta = 1e-9},
-                                                             .grow = np::GrowBy{.neurons = 48}},
-                                            d, seed, s.epochs, nullptr));
+    results[order[0]].push_back(
+        incremental(order[0], {784, 64, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
+    results[order[1]].push_back(
+        incremental(order[1], {784, 256, 10}, np::StaticPolicy{}, d, seed, s.epochs, nullptr));
+    results[order[2]].push_back(
+        incremental(order[2], {784, 64, 10},
+                    np::DropinPolicy{.trigger = np::LossPlateau{.delta = 1e-9},
+                                     .grow = np::GrowBy{.neurons = 48}},
+                    d, seed, s.epochs, nullptr));
   }
-  std::printf("\n| method (5 tasks of 2 classes, %d epochs each) | average accuracy over seen classes (%%) | forgetting (%%) |\n",
-              s.epochs);
+  std::printf(
+      "\n| method (5 tasks of 2 classes, %d epochs each) | average accuracy over seen classes (%%) "
+      "| forgetting (%%) |\n",
+      s.epochs);
   std::printf("|---|---|---|\n");
   for (const auto& m : order) {
     std::vector<double> a, f;
@@ -265,7 +296,8 @@ void incremental_table(const Settings& s, const Data& d) {
       a.push_back(100 * x);
       f.push_back(100 * y);
     }
-    std::printf("| %s | %.2f ± %.2f | %.2f ± %.2f |\n", m.c_str(), mean(a), stddev(a), mean(f), stddev(f));
+    std::printf("| %s | %.2f ± %.2f | %.2f ± %.2f |\n", m.c_str(), mean(a), stddev(a), mean(f),
+                stddev(f));
   }
 }
 
@@ -275,12 +307,17 @@ Settings parse(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') s.mode = argv[i++];
   for (; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--seeds") s.seeds = std::stoi(argv[i + 1]);
-    else if (flag == "--epochs") s.epochs = std::stoi(argv[i + 1]);
-    else if (flag == "--out") s.out = argv[i + 1];
-    else throw np::Error("unknown option " + flag);
+    if (flag == "--seeds")
+      s.seeds = std::stoi(argv[i + 1]);
+    else if (flag == "--epochs")
+      s.epochs = std::stoi(argv[i + 1]);
+    else if (flag == "--out")
+      s.out = argv[i + 1];
+    else
+      throw np::Error("unknown option " + flag);
   }
-  if (s.mode != "table" && s.mode != "incremental") throw np::Error("mode must be table or incremental");
+  if (s.mode != "table" && s.mode != "incremental")
+    throw np::Error("mode must be table or incremental");
   return s;
 }
 
@@ -289,7 +326,8 @@ Settings parse(int argc, char** argv) {
 int main(int argc, char** argv) try {
   const Settings s = parse(argc, argv);
   std::filesystem::create_directories(s.out);
-  auto [train, validation] = np::load_fashion_mnist<float>(np::Split::train).split(55000.0 / 60000.0, 1);
+  auto [train, validation] =
+      np::load_fashion_mnist<float>(np::Split::train).split(55000.0 / 60000.0, 1);
   const Data d{train, validation, np::load_fashion_mnist<float>(np::Split::test)};
   if (s.mode == "table") {
     table(s, d);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/cli.hpp"
 
 // stb is third-party C code; its warnings are not ours to fix.
 #pragma GCC diagnostic push
@@ -58,18 +59,6 @@ struct Settings {
   std::uint64_t seed = 1;
 };
 
-std::vector<np::Index> parse_widths(std::string_view text) {
-  std::vector<np::Index> widths;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = text.find(',', start);
-    widths.push_back(std::stol(std::string(text.substr(start, comma - start))));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return widths;
-}
-
 Settings parse(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
@@ -89,7 +78,7 @@ Settings parse(int argc, char** argv) {
     } else if (flag == "--epochs") {
       s.epochs = std::stoi(value);
     } else if (flag == "--hidden") {
-      s.hidden = parse_widths(value);
+      s.hidden = neuroplast::examples::parse_widths(value);
     } else if (flag == "--seed") {
       s.seed = std::stoull(value);
     } else {

@@ -2,7 +2,8 @@
 // points, then prune the least relevant connections when validation worsens) on Fashion-MNIST,
 // next to a fixed MLP trained the same way, with a table of both runs at the end.
 //
-//   fashion_mnist [--hidden 256,128] [--start 64,64] [--epochs 15] [--batch 64] [--lr 0.001] [--seed 1]
+//   fashion_mnist [--hidden 256,128] [--start 64,64] [--epochs 15] [--batch 64] [--lr 0.001]
+//   [--seed 1]
 //
 // --hidden is the fixed baseline's hidden widths, --start the neuroplastic network's initial ones.
 // The data comes from Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist),
@@ -17,6 +18,7 @@
 #include <string_view>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/cli.hpp"
 
 namespace np = neuroplast;
 
@@ -31,20 +33,6 @@ struct Settings {
   std::uint64_t seed = 1;
 };
 
-std::vector<np::Index> parse_widths(std::string_view text) {
-  std::vector<np::Index> widths;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = text.find(',', start);
-    const std::string part(
-        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start));
-    widths.push_back(std::stol(part));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return widths;
-}
-
 Settings parse(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
@@ -58,9 +46,9 @@ Settings parse(int argc, char** argv) {
       throw np::Error("missing value after " + std::string(flag) + " (see --help)");
     const std::string value = argv[++i];
     if (flag == "--hidden") {
-      s.hidden = parse_widths(value);
+      s.hidden = neuroplast::examples::parse_widths(value);
     } else if (flag == "--start") {
-      s.start = parse_widths(value);
+      s.start = neuroplast::examples::parse_widths(value);
     } else if (flag == "--epochs") {
       s.epochs = std::stoi(value);
     } else if (flag == "--batch") {
@@ -102,11 +90,14 @@ int main(int argc, char** argv) try {
     sizes.push_back(10);
     np::Mlp<float, np::Relu> net(sizes, s.seed);
     std::printf("\n%s: %s\n", method.c_str(), np::detail::format_sizes(sizes).c_str());
-    np::Trainer trainer(net, np::Adam<float>{.learning_rate = s.learning_rate}, std::move(policy),
-                        np::TrainOptions{.epochs = s.epochs, .batch_size = s.batch, .seed = s.seed, .verbose = true});
+    np::Trainer trainer(
+        net, np::Adam<float>{.learning_rate = s.learning_rate}, std::move(policy),
+        np::TrainOptions{
+            .epochs = s.epochs, .batch_size = s.batch, .seed = s.seed, .verbose = true});
     const auto started = std::chrono::steady_clock::now();
     const np::History h = trainer.fit(train, validation);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int grown = 0, pruned = 0;
     for (const auto& e : h.events) {
       grown += e.kind == np::EventKind::grow_neurons;
@@ -114,23 +105,28 @@ int main(int argc, char** argv) try {
     }
     const np::Evaluation result = trainer.evaluate(test);
     std::printf("test accuracy %.2f%%\n", 100 * result.accuracy);
-    rows.push_back({method, result.accuracy, net.sizes(), net.parameter_count(), net.active_parameter_count(), grown,
-                    pruned, seconds});
+    rows.push_back({method, result.accuracy, net.sizes(), net.parameter_count(),
+                    net.active_parameter_count(), grown, pruned, seconds});
   };
   run("fixed MLP (static baseline)", s.hidden, np::StaticPolicy{});
   run("Algorithm 3 (neuroplastic)", s.start,
-      np::NeuroplasticPolicy{.trigger = np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3},
-                             .grow = np::GrowBy{.neurons = 32},
-                             .prune = np::PruneLeastRelevant{.fraction = 0.3},
-                             .criterion = np::ValidationAccuracy{.patience = 3},
-                             .bounds = np::GrowthBounds{.max_width = 512}});
+      np::NeuroplasticPolicy{
+          .trigger =
+              np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3},
+          .grow = np::GrowBy{.neurons = 32},
+          .prune = np::PruneLeastRelevant{.fraction = 0.3},
+          .criterion = np::ValidationAccuracy{.patience = 3},
+          .bounds = np::GrowthBounds{.max_width = 512}});
 
-  std::printf("\n| method | test accuracy | final sizes | parameters | active parameters | grow / prune events | time |\n");
+  std::printf(
+      "\n| method | test accuracy | final sizes | parameters | active parameters | grow / prune "
+      "events | time |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    std::printf("| %s | %.2f%% | %s | %lld | %lld | %d / %d | %.1f s |\n", r.method.c_str(), 100 * r.accuracy,
-                np::detail::format_sizes(r.sizes).c_str(), static_cast<long long>(r.parameters),
-                static_cast<long long>(r.active), r.grown, r.pruned, r.seconds);
+    std::printf("| %s | %.2f%% | %s | %lld | %lld | %d / %d | %.1f s |\n", r.method.c_str(),
+                100 * r.accuracy, np::detail::format_sizes(r.sizes).c_str(),
+                static_cast<long long>(r.parameters), static_cast<long long>(r.active), r.grown,
+                r.pruned, r.seconds);
   }
   return 0;
 } catch (const std::exception& e) {

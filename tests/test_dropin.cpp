@@ -3,47 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace neuroplast;
+using namespace neuroplast::testing;
 using neuroplast::testing::check_gradients;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> X(rows, cols);
-  for (Index c = 0; c < cols; ++c)
-    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal();
-  return X;
-}
-
-double relative_difference(const Matrix<double>& a, const Matrix<double>& b) {
-  return (a - b).cwiseAbs().maxCoeff() / std::max(1e-300, b.cwiseAbs().maxCoeff());
-}
-
-template <class Net>
-void randomise_biases(Net& net, std::uint64_t seed) {
-  Rng rng(seed);
-  for (Index l = 0; l < net.layer_count(); ++l)
-    for (Index r = 0; r < net.bias(l).size(); ++r) net.bias(l)(r) = rng.normal(0.0, 0.2);
-}
-
-std::vector<int> labels_for(Index n, Index classes) {
-  std::vector<int> y(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) y[static_cast<std::size_t>(i)] = static_cast<int>(i % classes);
-  return y;
-}
-
-template <class Net, class Opt>
-void train_step(Net& net, Opt& opt, const Matrix<double>& X, const std::vector<int>& y) {
-  Workspace<double> ws;
-  const auto logits = net.forward_train(X, ws);
-  auto g = ws.output_gradient();
-  SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = y}, &g);
-  net.backward(X, ws);
-  opt.step(net);
-}
 
 template <class Net>
 auto sce(const std::vector<int>& y) {

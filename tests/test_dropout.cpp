@@ -3,20 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace neuroplast;
+using namespace neuroplast::testing;
 using neuroplast::testing::check_gradients;
 
 namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed, double shift = 0) {
-  Rng rng(seed);
-  Matrix<double> X(rows, cols);
-  for (Index c = 0; c < cols; ++c)
-    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal() + shift;
-  return X;
-}
 
 // Monte Carlo mean of `draws` sampled forward passes against the inference output; true when every
 // entry is within 5 standard errors (estimated from the same samples).

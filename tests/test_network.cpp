@@ -4,34 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/fixtures.hpp"
 
 using namespace neuroplast;
+using namespace neuroplast::testing;
 
 namespace {
 
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> X(rows, cols);
-  for (Index c = 0; c < cols; ++c)
-    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal();
-  return X;
-}
-
-double max_relative_difference(const Matrix<double>& a, const Matrix<double>& b) {
-  return (a - b).cwiseAbs().maxCoeff() / std::max(1.0, b.cwiseAbs().maxCoeff());
-}
-
 // One Adam step of `net` on a fixed batch with softmax cross-entropy.
-template <class Net, class Opt>
-void train_step(Net& net, Opt& opt, const Matrix<double>& X, const std::vector<int>& labels) {
-  Workspace<double> ws;
-  const auto logits = net.forward_train(X, ws);
-  auto g = ws.output_gradient();
-  SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = labels}, &g);
-  net.backward(X, ws);
-  opt.step(net);
-}
-
 }  // namespace
 
 TEST_CASE("Mlp reports the API.md shapes and counts", "[network]") {
@@ -57,7 +37,7 @@ TEST_CASE("forward equals the layer-by-layer formula", "[network]") {
   Matrix<double> h1 =
       ((net.weights(1) * h0).colwise() + Vector<double>(net.bias(1))).array().tanh();
   const Matrix<double> expected = (net.weights(2) * h1).colwise() + Vector<double>(net.bias(2));
-  CHECK(max_relative_difference(net.forward(X), expected) < 1e-14);
+  CHECK(relative_difference(net.forward(X), expected) < 1e-14);
   const auto pred = net.predict(X);
   for (Index c = 0; c < X.cols(); ++c) {
     Index best;
@@ -152,14 +132,14 @@ TEST_CASE("axis edits keep the network's function and every bound tensor in step
   SECTION("growing with zero fan-in and fan-out changes nothing") {
     net.edit_axis(0, AxisEdit::grow(6, 3));
     CHECK(net.sizes() == std::vector<Index>{4, 9, 5, 3});
-    CHECK(max_relative_difference(net.forward(X), before) < 1e-14);
+    CHECK(relative_difference(net.forward(X), before) < 1e-14);
     CHECK(net.neuron_ids(0).size() == 9);
     CHECK(net.neuron_ids(0)[6] != net.neuron_ids(0)[0]);
   }
   SECTION("permuting a hidden axis changes nothing but the summation order") {
     const auto ids = net.neuron_ids(1);
     net.edit_axis(1, AxisEdit::permute({4, 2, 0, 1, 3}));
-    CHECK(max_relative_difference(net.forward(X), before) < 1e-14);
+    CHECK(relative_difference(net.forward(X), before) < 1e-14);
     CHECK(net.neuron_ids(1)[0] == ids[4]);
   }
   SECTION("removing a neuron whose fan-out is zero changes nothing") {
@@ -171,7 +151,7 @@ TEST_CASE("axis edits keep the network's function and every bound tensor in step
     CHECK(map[2] == -1);
     CHECK(map[5] == 2);
     CHECK(net.neuron_ids(0)[2] == ids[5]);
-    CHECK(max_relative_difference(net.forward(X), silent) < 1e-14);
+    CHECK(relative_difference(net.forward(X), silent) < 1e-14);
   }
   SECTION("a stale edit is refused") {
     CHECK_THROWS_WITH(net.edit_axis(0, AxisEdit::grow(5, 1)),

@@ -4,33 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/fixtures.hpp"
 
 using namespace neuroplast;
-
-namespace {
-
-Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> X(rows, cols);
-  for (Index c = 0; c < cols; ++c)
-    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal();
-  return X;
-}
-
-template <class Net>
-void gradients(Net& net, const Matrix<double>& X, const std::vector<int>& y) {
-  Workspace<double> ws;
-  const auto logits = net.forward_train(X, ws);
-  auto g = ws.output_gradient();
-  SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = y}, &g);
-  net.backward(X, ws);
-}
-
-double rel(const Matrix<double>& a, const Matrix<double>& b) {
-  return (a - b).cwiseAbs().maxCoeff() / std::max(1e-300, b.cwiseAbs().maxCoeff());
-}
-
-}  // namespace
+using namespace neuroplast::testing;
 
 TEST_CASE("a masked neuron and the same neuron removed give the same outputs and gradients",
           "[prune][invariant]") {
@@ -56,9 +33,9 @@ TEST_CASE("a masked neuron and the same neuron removed give the same outputs and
     const Matrix<double> X = random_batch(5, 9, 83);
     const std::vector<int> y{0, 1, 2, 0, 1, 2, 0, 1, 2};
     INFO("hidden layer " << h);
-    CHECK(rel(removed.forward(X), masked.forward(X)) < 1e-14);
-    gradients(masked, X, y);
-    gradients(removed, X, y);
+    CHECK(relative_difference(removed.forward(X), masked.forward(X)) < 1e-14);
+    compute_gradients(masked, X, y);
+    compute_gradients(removed, X, y);
     for (Index l = 0; l < 3; ++l) {
       // Map the removed network's rows (l == h) or columns (l == h + 1) back to the masked one's.
       const Matrix<double> gm = masked.weight_gradient(l);
@@ -75,7 +52,7 @@ TEST_CASE("a masked neuron and the same neuron removed give the same outputs and
           CHECK((gr.col(now) - gm.col(old)).cwiseAbs().maxCoeff() < 1e-14);
         }
       }
-      if (l != h && l != h + 1) CHECK(rel(gr, gm) < 1e-14);
+      if (l != h && l != h + 1) CHECK(relative_difference(gr, gm) < 1e-14);
       if (l == h + 1) CHECK((br - bm).cwiseAbs().maxCoeff() < 1e-14);
     }
   }
@@ -99,9 +76,9 @@ TEST_CASE("remove_dead_neurons removes cut-off neurons without changing the func
   CHECK(net.width(0) == 4);
   CHECK(map[2] == -1);
   CHECK(map[4] == -1);
-  CHECK(rel(net.forward(X), before) < 1e-14);
+  CHECK(relative_difference(net.forward(X), before) < 1e-14);
   // The constant output of neuron 2 went into the next bias.
-  CHECK(rel(net.bias(1), next_bias + fan_out_of_2 / (1 + std::exp(-2.0))) < 1e-15);
+  CHECK(relative_difference(net.bias(1), next_bias + fan_out_of_2 / (1 + std::exp(-2.0))) < 1e-15);
   CHECK(net.remove_dead_neurons(0).empty());  // nothing left to remove
 }
 

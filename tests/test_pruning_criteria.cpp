@@ -6,18 +6,12 @@
 #include <numeric>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/fixtures.hpp"
 
 using namespace neuroplast;
+using neuroplast::testing::random_batch;
 
 namespace {
-
-Matrix<double> random_matrix(Index rows, Index cols, std::uint64_t seed) {
-  Rng rng(seed);
-  Matrix<double> X(rows, cols);
-  for (Index c = 0; c < cols; ++c)
-    for (Index r = 0; r < rows; ++r) X(r, c) = rng.normal();
-  return X;
-}
 
 std::vector<int> labels_for(Index n, Index classes) {
   std::vector<int> y(static_cast<std::size_t>(n));
@@ -207,7 +201,7 @@ TEST_CASE("Taylor neuron scores are the derivative of the loss along the neuron'
   // d/dt L(t) at t = 1 is Σ_n ∂L/∂a_j(x_n) · a_j(x_n), whose magnitude the criterion reports.
   Mlp<double, Tanh> net({4, 6, 5, 3}, 11);
   randomise_biases(net, 12);
-  const Dataset<double> data{random_matrix(4, 10, 13), labels_for(10, 3)};
+  const Dataset<double> data{random_batch(4, 10, 13), labels_for(10, 3)};
   for (const Index batch : {Index{4}, Index{256}}) {  // 4 + 4 + 2: batches weighted by size
     const auto s = neuron_scores(net, Taylor{.batch_size = batch}, data);
     for (Index h = 0; h < 2; ++h) {
@@ -231,7 +225,7 @@ TEST_CASE("Taylor scores the inference function, dropout scaling included", "[pr
                              .rate = 0.2,
                              .convention = DropoutConvention::paper});
   REQUIRE(net.inference_scale(1) != 1.0);
-  const Dataset<double> data{random_matrix(4, 6, 18), labels_for(6, 3)};
+  const Dataset<double> data{random_batch(4, 6, 18), labels_for(6, 3)};
   const auto s = neuron_scores(net, Taylor{}, data);
   const auto c = connection_scores(net, Taylor{}, data);
   for (Index h = 0; h < 2; ++h) {
@@ -249,7 +243,7 @@ TEST_CASE("Taylor scores the inference function, dropout scaling included", "[pr
 TEST_CASE("Taylor with mean squared error on regression targets", "[prune][taylor]") {
   Mlp<double, Sigmoid> net({3, 4, 2}, 21);
   randomise_biases(net, 22);
-  const Dataset<double> data{random_matrix(3, 7, 23), random_matrix(2, 7, 24)};
+  const Dataset<double> data{random_batch(3, 7, 23), random_batch(2, 7, 24)};
   const auto s =
       neuron_scores(net, Taylor{.loss = LossKind::mean_squared_error, .batch_size = 3}, data);
   for (Index j = 0; j < 4; ++j) {
@@ -261,7 +255,7 @@ TEST_CASE("Taylor with mean squared error on regression targets", "[prune][taylo
 TEST_CASE("Taylor connection scores are |w · dL/dw|", "[prune][taylor]") {
   Mlp<double, Tanh> net({3, 4, 3, 2}, 31);
   randomise_biases(net, 32);
-  const Dataset<double> data{random_matrix(3, 9, 33), labels_for(9, 2)};
+  const Dataset<double> data{random_batch(3, 9, 33), labels_for(9, 2)};
   const auto c = connection_scores(net, Taylor{.batch_size = 4}, data);
   REQUIRE(c.size() == 3);
   for (Index l = 0; l < 3; ++l) {
@@ -280,7 +274,7 @@ TEST_CASE("Taylor connection scores are |w · dL/dw|", "[prune][taylor]") {
 TEST_CASE("Taylor's per-sample aggregations add the samples' own changes", "[prune][taylor]") {
   Mlp<double, Tanh> net({3, 4, 2}, 41);
   randomise_biases(net, 42);
-  const Matrix<double> X = random_matrix(3, 5, 43);
+  const Matrix<double> X = random_batch(3, 5, 43);
   const std::vector<int> y = labels_for(5, 2);
   const Dataset<double> data{X, y};
   const Taylor mean_abs{.batch_size = 2, .aggregation = TaylorAggregation::mean_abs};
@@ -316,7 +310,7 @@ TEST_CASE("TaylorAccumulator fed by training batches equals Taylor on the same b
           "[prune][taylor]") {
   Mlp<double, Tanh> net({4, 6, 5, 3}, 51);
   randomise_biases(net, 52);
-  const Dataset<double> data{random_matrix(4, 10, 53), labels_for(10, 3)};
+  const Dataset<double> data{random_batch(4, 10, 53), labels_for(10, 3)};
   TaylorAccumulator<double> acc(
       {.aggregation = TaylorAggregation::abs_of_sum, .connections = true});
   for (Index first = 0; first < 10; first += 4) {
@@ -340,7 +334,7 @@ TEST_CASE("TaylorAccumulator fed by training batches equals Taylor on the same b
 TEST_CASE("TaylorAccumulator aggregates per batch: mean |t_b| or mean t_b²", "[prune][taylor]") {
   Mlp<double, Tanh> net({4, 6, 3}, 56);
   randomise_biases(net, 57);
-  const Dataset<double> data{random_matrix(4, 10, 58), labels_for(10, 3)};
+  const Dataset<double> data{random_batch(4, 10, 58), labels_for(10, 3)};
   TaylorAccumulator<double> abs_acc({.aggregation = TaylorAggregation::mean_abs});
   TaylorAccumulator<double> square_acc({.connections = true});  // mean_square is the default
   // Each batch's |t_b| independently: Taylor{} (abs of the sum) on that batch alone.
@@ -368,7 +362,7 @@ TEST_CASE("TaylorAccumulator aggregates per batch: mean |t_b| or mean t_b²", "[
 TEST_CASE("TaylorAccumulator follows removals, growth and inserted layers", "[prune][taylor]") {
   Mlp<double, Tanh> net({3, 5, 4, 2}, 61);
   randomise_biases(net, 62);
-  const Dataset<double> data{random_matrix(3, 8, 63), labels_for(8, 2)};
+  const Dataset<double> data{random_batch(3, 8, 63), labels_for(8, 2)};
   TaylorAccumulator<double> acc(
       {.aggregation = TaylorAggregation::abs_of_sum, .connections = true});
   // Phase 1: two batches of 4 on the original network.
@@ -432,7 +426,7 @@ TEST_CASE("TaylorAccumulator follows removals, growth and inserted layers", "[pr
 
 TEST_CASE("TaylorAccumulator refuses what it cannot account for", "[prune][taylor][errors]") {
   Mlp<double, Relu> net({3, 4, 2}, 71);
-  const Dataset<double> data{random_matrix(3, 4, 72), labels_for(4, 2)};
+  const Dataset<double> data{random_batch(3, 4, 72), labels_for(4, 2)};
   TaylorAccumulator<double> acc;
   CHECK_THROWS_WITH(
       acc.add(net, 4),
@@ -485,7 +479,7 @@ TEST_CASE("LRP relevance scores neurons by mean |R_j|", "[prune][criteria][lrp]"
 
 TEST_CASE("data-driven criteria check their data", "[prune][criteria][errors]") {
   Mlp<double, Relu> net({2, 3, 2}, 91);
-  const Dataset<double> wrong{random_matrix(3, 4, 92), labels_for(4, 2)};
+  const Dataset<double> wrong{random_batch(3, 4, 92), labels_for(4, 2)};
   CHECK_THROWS_WITH(neuron_scores(net, MeanActivation{}, wrong),
                     Catch::Contains("MeanActivation: samples have 3 features but the network "
                                     "expects 2 inputs (sizes {2, 3, 2})"));
@@ -497,14 +491,14 @@ TEST_CASE("data-driven criteria check their data", "[prune][criteria][errors]") 
   CHECK(net.width(0) == 3);
   CHECK_THROWS_WITH(MeanActivation{}.neuron_scores(net, nullptr),
                     Catch::Contains("no dataset was given"));
-  const Dataset<double> regression{random_matrix(2, 4, 93), random_matrix(2, 4, 94)};
+  const Dataset<double> regression{random_batch(2, 4, 93), random_batch(2, 4, 94)};
   CHECK_THROWS_WITH(neuron_scores(net, Taylor{}, regression),
                     Catch::Contains("needs class labels but the dataset has regression targets; "
                                     "use .loss = LossKind::mean_squared_error"));
-  const Dataset<double> three_classes{random_matrix(2, 3, 95), {0, 1, 2}};
+  const Dataset<double> three_classes{random_batch(2, 3, 95), {0, 1, 2}};
   CHECK_THROWS_WITH(neuron_scores(net, Taylor{}, three_classes),
                     Catch::Contains("labels up to 2 but the network has 2 outputs"));
-  const Dataset<double> ok{random_matrix(2, 4, 96), labels_for(4, 2)};
+  const Dataset<double> ok{random_batch(2, 4, 96), labels_for(4, 2)};
   CHECK_THROWS_WITH(neuron_scores(net, MeanActivation{.batch_size = 0}, ok),
                     Catch::Contains("batch_size = 0"));
 }
@@ -727,7 +721,7 @@ TEST_CASE("connection pruning masks the lowest |w| among the active connections"
 
 TEST_CASE("Taylor connection pruning on data", "[prune][selection][connections][taylor]") {
   Mlp<float, Relu> net({4, 8, 3}, 121);
-  const Dataset<float> data{random_matrix(4, 16, 122).cast<float>(), labels_for(16, 3)};
+  const Dataset<float> data{random_batch(4, 16, 122).cast<float>(), labels_for(16, 3)};
   const auto scores = connection_scores(net, Taylor{}, data);
   const auto r = prune_connections_by(net, Taylor{}, {.fraction = 0.5}, data);
   CHECK(r.pruned == std::vector<Index>{16, 12});

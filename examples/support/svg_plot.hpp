@@ -19,7 +19,7 @@ struct Series {
 };
 
 struct Marker {
-  double x = 0;       // epoch
+  double x = 0;         // epoch
   std::string label{};  // short text
   std::string color = "#d62728";
 };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "neuroplast/layers/dense.hpp"
@@ -73,6 +74,19 @@ void validate_adam(const O& o) {
   check_range(O::name, "weight_decay", o.weight_decay, 0.0, 1.0, true);
 }
 
+/// One step of Adam or AdamW `o` over every parameter of `net`; weight decay applies to weights
+/// only, as an L2 term in the gradient (Adam) or decoupled from it (AdamW).
+template <class O, class Net>
+void adam_step(O& o, Net& net, bool decoupled) {
+  using T = std::decay_t<decltype(o.learning_rate)>;
+  ++o.steps;
+  net.for_each_param([&](Param<T>& p, ParamKind kind) {
+    const T decay = kind == ParamKind::weight ? o.weight_decay : T(0);
+    AdamCore<T>::update(p, o.steps, o.learning_rate, o.beta1, o.beta2, o.epsilon,
+                        decoupled ? T(0) : decay, decoupled ? decay : T(0), o.scratch_);
+  });
+}
+
 }  // namespace detail
 
 /// Adam (Kingma & Ba) with optional L2 weight decay added to the gradient of weights (not biases).
@@ -91,13 +105,10 @@ struct Adam {
   /// Throws Error on a non-positive learning rate or epsilon, betas outside [0, 1), bad decay.
   void validate() const { detail::validate_adam(*this); }
 
+  /// One update of every parameter of `net` from its current gradients.
   template <class Net>
   void step(Net& net) {
-    ++steps;
-    net.for_each_param([&](Param<T>& p, ParamKind kind) {
-      detail::AdamCore<T>::update(p, steps, learning_rate, beta1, beta2, epsilon,
-                                  kind == ParamKind::weight ? weight_decay : T(0), T(0), scratch_);
-    });
+    detail::adam_step(*this, net, false);
   }
 
   std::vector<T> scratch_{};  ///< reused per-row correction factors (implementation detail)
@@ -115,15 +126,13 @@ struct AdamW {
   T weight_decay = T(0.01);
   std::int64_t steps = 0;  ///< steps taken so far
 
+  /// Throws Error on a non-positive learning rate or epsilon, betas outside [0, 1), bad decay.
   void validate() const { detail::validate_adam(*this); }
 
+  /// One update of every parameter of `net` from its current gradients.
   template <class Net>
   void step(Net& net) {
-    ++steps;
-    net.for_each_param([&](Param<T>& p, ParamKind kind) {
-      detail::AdamCore<T>::update(p, steps, learning_rate, beta1, beta2, epsilon, T(0),
-                                  kind == ParamKind::weight ? weight_decay : T(0), scratch_);
-    });
+    detail::adam_step(*this, net, true);
   }
 
   std::vector<T> scratch_{};  ///< reused per-row correction factors (implementation detail)
