@@ -3,6 +3,11 @@
 # Release with assertions on (-O2, no -DNDEBUG) and runs every test with CTest; exits non-zero on any
 # failure. Arguments are passed on to ctest, e.g. `scripts/test.sh -L fast` skips the [slow] tests.
 # NEUROPLAST_JOBS sets the build parallelism (default 2).
+#
+# A full run (no arguments) then runs the robustness steps of docs/reliability.md: the test suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh) and the file loaders'
+# fuzzers (scripts/fuzz.sh, NEUROPLAST_FUZZ_SECONDS each, default 60). A filtered run (any
+# arguments) skips them, as does NEUROPLAST_ROBUSTNESS=0.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,3 +18,10 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEAS
   -DNEUROPLAST_BUILD_TESTS=ON -DNEUROPLAST_BUILD_EXAMPLES=ON -DNEUROPLAST_BUILD_BENCHMARKS=ON
 cmake --build "$build" -j "${NEUROPLAST_JOBS:-2}"
 ctest --test-dir "$build" --output-on-failure --no-tests=error "$@"
+
+if [ $# -eq 0 ] && [ "${NEUROPLAST_ROBUSTNESS:-1}" != 0 ]; then
+  echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+  "$root/scripts/sanitize.sh"
+  echo "== test.sh: fuzzing the file loaders"
+  "$root/scripts/fuzz.sh"
+fi

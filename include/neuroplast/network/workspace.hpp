@@ -37,6 +37,7 @@ class Workspace {
 
   /// The stream dropout masks are drawn from; seed it for reproducible masks.
   Rng& rng() noexcept { return rng_; }
+  const Rng& rng() const noexcept { return rng_; }
   /// Scratch of dense layer l.
   LayerScratch& scratch(std::size_t l) { return scratch_[l]; }
   const LayerScratch& scratch(std::size_t l) const { return scratch_[l]; }

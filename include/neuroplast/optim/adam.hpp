@@ -26,6 +26,8 @@ class AdamCore {
  public:
   static void update(Param<T>& p, std::int64_t t, T lr, T beta1, T beta2, T eps, T l2, T decoupled,
                      std::vector<T>& scratch) {
+    // Ages are at least 1: a fresh optimizer (steps restarting at 0) on a network that already
+    // has Adam state must not see parameters "born" in its future.
     auto& s = p.state_for("adam", 2);
     stamp_births(p.row_birth, t - 1);
     stamp_births(p.col_birth, t - 1);
@@ -49,12 +51,14 @@ class AdamCore {
       Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> c1(scratch.data(), cols),
           c2(scratch.data() + cols, cols);
       for (Index j = 0; j < cols; ++j) {
-        const auto age = static_cast<T>(t - p.col_birth[static_cast<std::size_t>(j)]);
+        const auto age =
+            static_cast<T>(std::max<std::int64_t>(1, t - p.col_birth[static_cast<std::size_t>(j)]));
         c1(j) = T(1) / (T(1) - std::pow(beta1, age));
         c2(j) = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
       }
       for (Index i = 0; i < w.rows(); ++i) {
-        const auto age = static_cast<T>(t - p.row_birth[static_cast<std::size_t>(i)]);
+        const auto age =
+            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(i)]));
         const T r1 = T(1) / (T(1) - std::pow(beta1, age));
         const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
         w.row(i).array() -=

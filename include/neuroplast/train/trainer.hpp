@@ -21,6 +21,7 @@
 #include "neuroplast/train/history.hpp"
 #include "neuroplast/train/static_policy.hpp"
 #include "neuroplast/train/train_options.hpp"
+#include "neuroplast/train/trainer_state.hpp"
 #include "neuroplast/train/validation_criterion.hpp"
 
 namespace neuroplast {
@@ -99,7 +100,8 @@ class Trainer {
     for (Index start = 0; start < n; start += options_.evaluation_batch) {
       const Index b = std::min(options_.evaluation_batch, n - start);
       const auto X = data.features().middleCols(start, b);
-      const auto logits = net_.forward_train(X, ws_);
+      // Inference pass: no dropout masks, no draws from the mask stream.
+      const auto logits = net_.forward(X, ws_);
       Targets<T> targets = targets_for(data, start, b);
       loss_sum +=
           static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
@@ -114,6 +116,21 @@ class Trainer {
     return {loss_sum / static_cast<double>(n),
             data.has_labels() ? static_cast<double>(correct) / static_cast<double>(n)
                               : std::numeric_limits<double>::quiet_NaN()};
+  }
+
+  /// The trainer's own state (epochs done, shuffling and dropout streams): with the network,
+  /// the optimizer and the history it makes a run resumable bit for bit
+  /// (io/trainer_checkpoint.hpp).
+  TrainerState state() const {
+    return {.epoch = epoch_, .shuffle_rng = rng_.state(), .dropout_rng = ws_.rng().state()};
+  }
+
+  /// Continues from a saved state and history, as if this trainer had run them.
+  void restore(const TrainerState& s, History history) {
+    epoch_ = s.epoch;
+    rng_.set_state(s.shuffle_rng);
+    ws_.rng().set_state(s.dropout_rng);
+    history_ = std::move(history);
   }
 
   const History& history() const noexcept { return history_; }

@@ -1,0 +1,21 @@
+#pragma once
+/// \file
+/// The light types a Trainer needs to checkpoint and resume (kept apart from the file code so that
+/// train/ can include them cheaply): when to checkpoint, and the trainer's own state.
+
+#include <string>
+
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/train/trainer_state.hpp"
+
+namespace neuroplast {
+
+/// When a trainer writes checkpoints. Proposed as `TrainOptions::checkpoint` (see
+/// docs/reliability.md); a default-constructed one never writes.
+struct CheckpointOptions {
+  std::string path{};                ///< where the latest checkpoint goes ("" = never)
+  int every = 0;                     ///< every this many epochs (0 = not by count)
+  bool on_structural_event = false;  ///< also after every epoch that changed the structure
+};
+
+}  // namespace neuroplast

@@ -1,0 +1,322 @@
+#pragma once
+/// \file
+/// Trainer-level checkpoints: a network together with its optimizer (hyper-parameters and step
+/// count), the training History and the trainer's own counters and random streams, so that a run
+/// resumed from the file continues exactly as the uninterrupted run would have.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "neuroplast/core/rng.hpp"
+#include "neuroplast/io/checkpoint.hpp"
+#include "neuroplast/io/checkpoint_options.hpp"
+#include "neuroplast/optim/adam.hpp"
+#include "neuroplast/optim/sgd.hpp"
+#include "neuroplast/train/history.hpp"
+
+namespace neuroplast {
+
+/// Everything a trainer checkpoint holds. `network` is replaced by the loaded one (the {1, 1}
+/// placeholder only exists because Mlp has no default constructor).
+template <Scalar T, Activation Act, class Opt>
+struct Checkpoint {
+  Mlp<T, Act> network{std::vector<Index>{1, 1}};  ///< with its optimizer state planes
+  Opt optimizer{};                                ///< hyper-parameters and `steps`
+  History history{};                              ///< epochs and structural events so far
+  std::optional<TrainerState> trainer{};          ///< present when the saver passed one
+};
+
+namespace detail {
+
+/// How an optimizer's hyper-parameters and step count are written; one specialisation per type.
+template <class Opt>
+struct OptimizerCodec;
+
+template <class Opt>
+struct AdamCodec {
+  template <class W>
+  static void write(W& w, const Opt& o) {
+    for (auto v : {o.learning_rate, o.beta1, o.beta2, o.epsilon, o.weight_decay}) w.put(v);
+    w.i64(o.steps);
+  }
+  static Opt read(ByteReader& r) {
+    Opt o{};
+    using T = decltype(o.learning_rate);
+    for (T* v : {&o.learning_rate, &o.beta1, &o.beta2, &o.epsilon, &o.weight_decay})
+      *v = r.get<T>("optimizer hyper-parameter");
+    o.steps = r.i64("optimizer steps");
+    return o;
+  }
+};
+template <Scalar T>
+struct OptimizerCodec<Adam<T>> : AdamCodec<Adam<T>> {};
+template <Scalar T>
+struct OptimizerCodec<AdamW<T>> : AdamCodec<AdamW<T>> {};
+template <Scalar T>
+struct OptimizerCodec<Sgd<T>> {
+  template <class W>
+  static void write(W& w, const Sgd<T>& o) {
+    for (auto v : {o.learning_rate, o.momentum, o.weight_decay}) w.put(v);
+    w.put(o.nesterov);
+    w.i64(o.steps);
+  }
+  static Sgd<T> read(ByteReader& r) {
+    Sgd<T> o{};
+    for (T* v : {&o.learning_rate, &o.momentum, &o.weight_decay})
+      *v = r.get<T>("optimizer hyper-parameter");
+    o.nesterov = r.boolean("nesterov flag");
+    o.steps = r.i64("optimizer steps");
+    return o;
+  }
+};
+
+/// Optimizers `save_checkpoint` knows how to write.
+template <class Opt>
+concept CheckpointableOptimizer = requires(const Opt& o, ByteWriter& w, ByteReader& r) {
+  OptimizerCodec<Opt>::write(w, o);
+  { OptimizerCodec<Opt>::read(r) } -> std::same_as<Opt>;
+};
+
+/// File codes of EventKind (see file_code(EditKind) for why a switch and a table).
+inline constexpr EventKind kEventKindCodes[] = {
+    EventKind::grow_neurons,     EventKind::remove_neurons, EventKind::prune_connections,
+    EventKind::grow_connections, EventKind::insert_layer,   EventKind::remove_layer,
+    EventKind::new_data,         EventKind::rollback};
+inline std::uint8_t file_code(EventKind k) {
+  switch (k) {
+    case EventKind::grow_neurons: return 0;
+    case EventKind::remove_neurons: return 1;
+    case EventKind::prune_connections: return 2;
+    case EventKind::grow_connections: return 3;
+    case EventKind::insert_layer: return 4;
+    case EventKind::remove_layer: return 5;
+    case EventKind::new_data: return 6;
+    case EventKind::rollback: return 7;
+  }
+  return 255;
+}
+
+inline void write_sizes(ByteWriter& w, const std::vector<Index>& sizes) {
+  w.u32(static_cast<std::uint32_t>(sizes.size()));
+  for (Index s : sizes) w.i64(s);
+}
+inline std::vector<Index> read_sizes(ByteReader& r) {
+  const std::uint32_t n = r.u32("size list length");
+  r.need_items(n, 8, "size list");
+  std::vector<Index> sizes(n);
+  for (auto& s : sizes) s = r.i64("size");
+  return sizes;
+}
+
+inline void write_rng(ByteWriter& w, const Rng::State& s) {
+  for (std::uint64_t word : s.words) w.u64(word);
+  w.f64(s.spare_normal);
+  w.put(s.has_spare_normal);
+}
+inline Rng::State read_rng(ByteReader& r) {
+  Rng::State s;
+  for (auto& word : s.words) word = r.u64("random state");
+  s.spare_normal = r.f64("random state");
+  s.has_spare_normal = r.boolean("random state");
+  if (s.words == std::array<std::uint64_t, 4>{}) r.corrupt("a random stream's state is all zero");
+  return s;
+}
+
+inline void write_history(ByteWriter& w, const History& h) {
+  w.u32(static_cast<std::uint32_t>(h.epochs.size()));
+  for (const EpochRecord& e : h.epochs) {
+    w.i32(e.epoch);
+    w.f64(e.train_loss);
+    w.f64(e.validation_loss);
+    w.f64(e.validation_accuracy);
+    write_sizes(w, e.sizes);
+    w.i64(e.parameter_count);
+    w.i64(e.active_parameter_count);
+    w.f64(e.seconds);
+  }
+  w.u32(static_cast<std::uint32_t>(h.events.size()));
+  for (const StructuralEvent& e : h.events) {
+    w.i32(e.epoch);
+    w.u8(file_code(e.kind));
+    w.i64(e.layer);
+    w.i64(e.count);
+    w.str(e.reason);
+    w.f64(e.trigger_value);
+    write_sizes(w, e.sizes_after);
+  }
+}
+
+inline History read_history(ByteReader& r) {
+  History h;
+  const std::uint32_t epochs = r.u32("epoch count");
+  r.need_items(epochs, 4 + 3 * 8 + 4 + 3 * 8, "epoch records");
+  h.epochs.resize(epochs);
+  for (EpochRecord& e : h.epochs) {
+    e.epoch = r.i32("epoch");
+    e.train_loss = r.f64("train loss");
+    e.validation_loss = r.f64("validation loss");
+    e.validation_accuracy = r.f64("validation accuracy");
+    e.sizes = read_sizes(r);
+    e.parameter_count = r.i64("parameter count");
+    e.active_parameter_count = r.i64("active parameter count");
+    e.seconds = r.f64("epoch seconds");
+  }
+  const std::uint32_t events = r.u32("event count");
+  r.need_items(events, 4 + 1 + 8 + 8 + 4 + 8 + 4, "event records");
+  h.events.resize(events);
+  for (StructuralEvent& e : h.events) {
+    e.epoch = r.i32("event epoch");
+    e.kind = from_file_code(r, kEventKindCodes, "structural event kind");
+    e.layer = r.i64("event layer");
+    e.count = r.i64("event count");
+    e.reason = r.str("event reason");
+    e.trigger_value = r.f64("event trigger value");
+    e.sizes_after = read_sizes(r);
+  }
+  return h;
+}
+
+/// The bytes `save_checkpoint` writes.
+template <Scalar T, Activation Act, class Opt>
+std::vector<unsigned char> checkpoint_bytes(const Mlp<T, Act>& net, const Opt& optimizer,
+                                            const History& history,
+                                            const std::optional<TrainerState>& trainer) {
+  ContainerWriter file;
+  write_network(file, net, SaveOptions{.optimizer_state = true});
+  ByteWriter& w = file.out();
+  file.begin("OPTM");
+  w.str(Opt::name);
+  w.u8(kScalarCode<T>);
+  OptimizerCodec<Opt>::write(w, optimizer);
+  file.end();
+  file.begin("HIST");
+  write_history(w, history);
+  file.end();
+  if (trainer) {
+    file.begin("TRNR");
+    w.i32(trainer->epoch);
+    write_rng(w, trainer->shuffle_rng);
+    write_rng(w, trainer->dropout_rng);
+    file.end();
+  }
+  return file.finish();
+}
+
+/// `load_checkpoint` on bytes already in memory.
+template <Scalar T, Activation Act, class Opt>
+Checkpoint<T, Act, Opt> load_checkpoint_bytes(std::span<const unsigned char> bytes,
+                                              const std::string& file) {
+  const std::string where = "load_checkpoint";
+  const std::vector<Section> sections = read_container(bytes, where, file);
+  std::size_t next = 0;
+  Checkpoint<T, Act, Opt> c{.network = read_network<T, Act>(sections, next, where, file)};
+  auto section = [&](std::string_view tag) -> const Section* {
+    if (next < sections.size() && sections[next].tag == tag) return &sections[next++];
+    return nullptr;
+  };
+  const Section* opt = section("OPTM");
+  if (opt == nullptr) {
+    fail<FileError>(where, ": ", file,
+                    " holds a network but no optimizer: it was written by save, "
+                    "not save_checkpoint; read it with load");
+  }
+  ByteReader r(opt->body, where, file, opt->offset);
+  const std::string name = r.str("optimizer name", 64);
+  if (name != Opt::name) {
+    fail<FileError>(where, ": ", file, " holds a \"", name, "\" optimizer but ", where, "<..., ",
+                    Opt::name, "> was asked for");
+  }
+  if (r.u8("optimizer scalar type") != kScalarCode<T>)
+    r.corrupt("the optimizer's scalar type differs from the network's");
+  c.optimizer = OptimizerCodec<Opt>::read(r);
+  if (!r.done()) r.corrupt(r.remaining(), " unexpected bytes at the end of the optimizer section");
+  try {
+    c.optimizer.validate();
+  } catch (const Error& e) {
+    r.corrupt("its optimizer is invalid (", e.what(), ")");
+  }
+  if (c.optimizer.steps < 0) r.corrupt("negative optimizer step count");
+  // Parameter births are optimizer steps: none can lie in the optimizer's future.
+  for (Index l = 0; l < c.network.layer_count(); ++l) {
+    for (const Param<T>* p :
+         {&c.network.layer_params(l).weight_param(), &c.network.layer_params(l).bias_param()}) {
+      for (const auto* births : {&p->row_birth, &p->col_birth})
+        for (std::int64_t b : *births)
+          if (b > c.optimizer.steps)
+            r.corrupt("layer ", l, " has a parameter born at step ", b, " after the optimizer's ",
+                      c.optimizer.steps, " steps");
+    }
+  }
+  const Section* hist = section("HIST");
+  if (hist == nullptr) fail<FileError>(where, ": ", file, " is corrupt: the history is missing");
+  ByteReader hr(hist->body, where, file, hist->offset);
+  c.history = read_history(hr);
+  if (!hr.done()) hr.corrupt(hr.remaining(), " unexpected bytes at the end of the history");
+  if (const Section* tr = section("TRNR")) {
+    ByteReader t(tr->body, where, file, tr->offset);
+    TrainerState s;
+    s.epoch = t.i32("trainer epoch");
+    if (s.epoch < 0) t.corrupt("negative trainer epoch ", s.epoch);
+    s.shuffle_rng = read_rng(t);
+    s.dropout_rng = read_rng(t);
+    if (!t.done()) t.corrupt(t.remaining(), " unexpected bytes at the end of the trainer state");
+    c.trainer = s;
+  }
+  if (next != sections.size()) {
+    fail<FileError>(where, ": ", file, " is corrupt: unexpected section \"", sections[next].tag,
+                    "\" at byte ", sections[next].offset - 12);
+  }
+  return c;
+}
+
+}  // namespace detail
+
+/// Saves a training run's state to `path` (atomically, like `save`): the network with its
+/// optimizer state planes, the optimizer's hyper-parameters and step count, the History, and, if
+/// given, the trainer's counters and random streams. `load_checkpoint` restores all of it; `load`
+/// reads just the network from the same file. Throws as `save`.
+template <Scalar T, Activation Act, class Opt>
+  requires detail::CheckpointableOptimizer<Opt>
+void save_checkpoint(const std::string& path, const Mlp<T, Act>& net, const Opt& optimizer,
+                     const History& history = {},
+                     const std::optional<TrainerState>& trainer = std::nullopt) {
+  static_assert(std::is_same_v<decltype(optimizer.learning_rate), T>,
+                "save_checkpoint: the optimizer's scalar type must be the network's");
+  const auto bytes = detail::checkpoint_bytes(net, optimizer, history, trainer);
+  write_file_atomically(path, bytes, "save_checkpoint");
+}
+
+/// Loads what `save_checkpoint` wrote. Throws FileError as `load` does, and also when the file
+/// has no optimizer (written by `save`) or one of another kind than `Opt`.
+template <Scalar T, Activation Act, class Opt>
+  requires detail::CheckpointableOptimizer<Opt> Checkpoint<T, Act, Opt> load_checkpoint(
+      const std::string& path) {
+    const std::vector<unsigned char> bytes = read_file(path, "load_checkpoint");
+    return detail::load_checkpoint_bytes<T, Act, Opt>(bytes, path);
+  }
+
+/// The function a trainer calls at the end of each epoch, after its policy ran: writes a
+/// checkpoint to `options.path` when `epoch` is a multiple of `options.every`, or when
+/// `options.on_structural_event` is set and the history records a structural event of this epoch
+/// (policies record every edit they make in `history.events`). Returns whether it wrote one.
+/// Throws as `save_checkpoint`; the previous checkpoint is then intact.
+template <Scalar T, Activation Act, class Opt>
+  requires detail::CheckpointableOptimizer<Opt>
+bool checkpoint_if_due(const CheckpointOptions& options, int epoch, const Mlp<T, Act>& net,
+                       const Opt& optimizer, const History& history,
+                       const std::optional<TrainerState>& trainer = std::nullopt) {
+  if (options.path.empty()) return false;
+  bool structural = false;
+  for (const StructuralEvent& e : history.events)
+    structural = structural || (e.epoch == epoch && e.kind != EventKind::new_data);
+  const bool due = (options.every > 0 && epoch % options.every == 0) ||
+                   (options.on_structural_event && structural);
+  if (due) save_checkpoint(options.path, net, optimizer, history, trainer);
+  return due;
+}
+
+}  // namespace neuroplast
