@@ -13,6 +13,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$root/build/test"
 
+# Everything printed is also kept, so the run can end with one summary line over every ctest run.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+exec > >(tee "$log") 2>&1
+
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O2 \
   -DNEUROPLAST_BUILD_TESTS=ON -DNEUROPLAST_BUILD_EXAMPLES=ON -DNEUROPLAST_BUILD_BENCHMARKS=ON
@@ -25,3 +30,7 @@ if [ $# -eq 0 ] && [ "${NEUROPLAST_ROBUSTNESS:-1}" != 0 ]; then
   echo "== test.sh: fuzzing the file loaders"
   "$root/scripts/fuzz.sh"
 fi
+
+# One closing line for all the ctest runs above (any failure has already stopped the script).
+passed=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | awk '{sum += $NF} END {print sum + 0}')
+echo "test.sh: $passed passed, 0 failed"

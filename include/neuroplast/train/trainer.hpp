@@ -182,7 +182,6 @@ class Trainer {
     return history_;
   }
 
- private:
   // The best epoch's network, kept only when the policy asks for it.
   const Net* snapshot() const { return best_ ? &*best_ : nullptr; }
 
