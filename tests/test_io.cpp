@@ -796,23 +796,86 @@ TEST_CASE("checkpoint_if_due writes every N epochs and after structural events",
   CHECK_FALSE(checkpoint_if_due(CheckpointOptions{}, 4, net, opt, h));
 }
 
-TEST_CASE("a Trainer checkpoints through TrainOptions::on_epoch_end", "[io][resume]") {
+TEST_CASE("TrainOptions::checkpoint writes every N epochs; a run resumed from it is exact",
+          "[io][resume]") {
   TempDir dir;
-  Mlp<double, Relu> net({3, 6, 3}, 2);
-  const CheckpointOptions every2{.path = dir / "run.npl", .every = 2};
-  Trainer<Mlp<double, Relu>, Adam<double>, StaticPolicy>* trainer = nullptr;
-  int written = 0;
-  TrainOptions options{.epochs = 5, .batch_size = 16, .seed = 1};
+  const Dataset<double> train = blobs(40, 3), validation = blobs(20, 4);
+  const auto fresh = [] { return Mlp<double, Relu>({3, 6, 3}, 2); };
+  TrainOptions options{.epochs = 6, .batch_size = 16, .seed = 1};
+  options.checkpoint = {.path = dir / "run.npl", .every = 3};
+  int copies = 0;
+  // The checkpoint of an epoch is on disk when on_epoch_end runs: keep the one of epoch 3.
   options.on_epoch_end = [&](const EpochRecord& r) {
-    written += checkpoint_if_due(every2, r.epoch, net, trainer->optimizer(), trainer->history());
+    CHECK(fs::exists(dir / "run.npl") == (r.epoch >= 3));
+    if (r.epoch == 3) copies += fs::copy_file(dir / "run.npl", dir / "at3.npl");
   };
-  Trainer t(net, Adam<double>{}, StaticPolicy{}, options);
-  trainer = &t;
-  t.fit(blobs(40, 3));
-  CHECK(written == 2);
-  const auto c = load_checkpoint<double, Relu, Adam<double>>(dir / "run.npl");
-  CHECK(c.history.epochs.size() == 4);
-  CHECK(c.optimizer.steps == 4 * 3);
+  Mlp<double, Relu> straight = fresh();
+  Trainer whole(straight, Adam<double>{.learning_rate = 0.02}, StaticPolicy{}, options);
+  whole.fit(train, validation);
+  REQUIRE(copies == 1);
+  const auto last = load_checkpoint<double, Relu, Adam<double>>(dir / "run.npl");
+  CHECK(last.history.epochs.size() == 6);
+  REQUIRE(last.trainer.has_value());
+  CHECK(last.trainer->epoch == 6);
+  check_same_network(last.network, straight);
+
+  auto c = load_checkpoint<double, Relu, Adam<double>>(dir / "at3.npl");
+  REQUIRE(c.trainer.has_value());
+  CHECK(c.trainer->epoch == 3);
+  CHECK(c.optimizer.steps == 3 * 3);
+  TrainOptions rest{.epochs = 3, .batch_size = 16, .seed = 1};
+  Trainer resumed(c.network, c.optimizer, StaticPolicy{}, rest);
+  resumed.restore(*c.trainer, c.history);
+  const History h = resumed.fit(train, validation);
+  check_same_network(c.network, straight);
+  REQUIRE(h.epochs.size() == 6);
+  CHECK(h.epochs[5].train_loss == whole.history().epochs[5].train_loss);
+}
+
+namespace {
+// Grows hidden layer 0 by one neuron after epoch 2 and records it: a structural event.
+struct GrowAfterEpochTwo {
+  static constexpr std::string_view name = "grow-after-2";
+  template <class Context>
+  void on_epoch_end(Context& context) {
+    if (context.epoch != 2) return;
+    context.net.grow_neurons(0, 1, init::ZeroFanOut{});
+    context.record(StructuralEvent{.kind = EventKind::grow_neurons, .layer = 0, .count = 1});
+  }
+};
+}  // namespace
+
+TEST_CASE("TrainOptions::checkpoint writes after structural events; bad options are refused",
+          "[io][resume]") {
+  TempDir dir;
+  TrainOptions options{.epochs = 4, .batch_size = 16, .seed = 1};
+  options.checkpoint = {.path = dir / "event.npl", .on_structural_event = true};
+  std::vector<int> written_after;
+  options.on_epoch_end = [&](const EpochRecord& r) {
+    if (fs::exists(dir / "event.npl")) {
+      written_after.push_back(r.epoch);
+      fs::remove(dir / "event.npl");
+    }
+  };
+  Mlp<double, Relu> net({3, 4, 3}, 5);
+  Trainer trainer(net, Sgd<double>{.learning_rate = 0.05}, GrowAfterEpochTwo{}, options);
+  trainer.fit(blobs(40, 3));
+  CHECK(written_after == std::vector<int>{2});
+
+  TrainOptions no_path{.epochs = 1};
+  no_path.checkpoint.every = 2;
+  CHECK_THROWS_MATCHES(Trainer(net, Sgd<double>{}, StaticPolicy{}, no_path), Error,
+                       WhatHas({"checkpoint.path is empty"}));
+  TrainOptions negative{.epochs = 1};
+  negative.checkpoint = {.path = dir / "x.npl", .every = -1};
+  CHECK_THROWS_MATCHES(Trainer(net, Sgd<double>{}, StaticPolicy{}, negative), Error,
+                       WhatHas({"checkpoint.every = -1"}));
+  // A failed checkpoint write stops the run with FileError and leaves no file behind.
+  TrainOptions unwritable{.epochs = 2, .batch_size = 16};
+  unwritable.checkpoint = {.path = dir / "missing/dir/run.npl", .every = 1};
+  Trainer failing(net, Sgd<double>{}, StaticPolicy{}, unwritable);
+  CHECK_THROWS_AS(failing.fit(blobs(40, 3)), FileError);
+  CHECK_FALSE(fs::exists(dir / "missing"));
 }
 
 TEST_CASE("CRC-32 is zlib's", "[io]") {

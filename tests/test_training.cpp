@@ -128,6 +128,121 @@ TEST_CASE("a diverging run stops with NumericError and keeps finite parameters",
   for (Index l = 0; l < net.layer_count(); ++l) CHECK(net.weights(l).allFinite());
 }
 
+TEST_CASE("a non-finite loss names the first layer with non-finite parameters",
+          "[training][errors]") {
+  Mlp<double, Relu> net({2, 8, 3}, 1);
+  TrainOptions options{.epochs = 3, .batch_size = 16, .seed = 2};
+  // A user callback corrupts a weight between epochs; the next epoch's first batch finds it.
+  options.on_epoch_end = [&](const EpochRecord& r) {
+    if (r.epoch == 1) net.weights(1)(2, 5) = std::numeric_limits<double>::infinity();
+  };
+  Trainer trainer(net, Sgd<double>{.learning_rate = 0.01}, StaticPolicy{}, options);
+  try {
+    trainer.fit(blobs<double>(60, 1));
+    FAIL("expected a NumericError");
+  } catch (const NumericError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("epoch 2, batch 0") &&
+                             Catch::Contains("the weights of layer 1 are not finite") &&
+                             Catch::Contains("(step 5)"));
+  }
+  CHECK(trainer.history().epochs.size() == 1);
+}
+
+TEST_CASE("rollback: a diverging run restarts from the last good state with a lower rate",
+          "[training][errors]") {
+  const auto train = blobs<float>(120, 1);
+  TrainOptions options{.epochs = 3, .batch_size = 16, .seed = 4};
+  options.on_numeric_error = NumericErrorAction::rollback;
+  options.rollback_learning_rate_factor = 1e-31;  // 1e30 → about 0.1 in one rollback
+  std::vector<StructuralEvent> announced;
+  options.on_event = [&](const StructuralEvent& e) { announced.push_back(e); };
+  Mlp<float, Relu> net({2, 16, 3}, 1);
+  Trainer trainer(net, Sgd<float>{.learning_rate = 1e30f}, StaticPolicy{}, options);
+  const History h = trainer.fit(train);
+  REQUIRE(h.epochs.size() == 3);
+  REQUIRE(h.events.size() == 1);
+  const StructuralEvent& e = h.events[0];
+  CHECK(e.kind == EventKind::rollback);
+  CHECK(e.epoch == 0);
+  CHECK(e.count == 1);
+  CHECK_THAT(e.reason, Catch::Contains("the loss became"));
+  const float lowered = trainer.optimizer().learning_rate;
+  CHECK(lowered == Approx(0.1f).epsilon(1e-5));
+  CHECK(e.trigger_value == static_cast<double>(lowered));
+  CHECK(announced.size() == 1);
+  // The retry is exactly a fresh run at the lowered rate: network, optimizer and both random
+  // streams were restored.
+  Mlp<float, Relu> twin({2, 16, 3}, 1);
+  TrainOptions plain{.epochs = 3, .batch_size = 16, .seed = 4};
+  Trainer reference(twin, Sgd<float>{.learning_rate = lowered}, StaticPolicy{}, plain);
+  reference.fit(train);
+  for (Index l = 0; l < net.layer_count(); ++l) {
+    CHECK(Matrix<float>(net.weights(l)) == Matrix<float>(twin.weights(l)));
+    CHECK(Matrix<float>(net.bias(l)) == Matrix<float>(twin.bias(l)));
+  }
+  CHECK(trainer.optimizer().steps == reference.optimizer().steps);
+  CHECK(h.epochs.back().train_loss == reference.history().epochs.back().train_loss);
+}
+
+TEST_CASE("rollback: mid-run corruption returns to the end of the last good epoch",
+          "[training][errors]") {
+  const auto train = blobs<double>(60, 2);
+  Mlp<double, Tanh> net({2, 8, 3}, 3);
+  TrainOptions options{.epochs = 4, .batch_size = 16, .seed = 5};
+  options.on_numeric_error = NumericErrorAction::rollback;
+  Matrix<double> after_two;
+  options.on_epoch_end = [&](const EpochRecord& r) {
+    if (r.epoch == 2 && after_two.size() == 0) {
+      after_two = net.weights(0);
+      net.bias(0)(3) = std::numeric_limits<double>::quiet_NaN();
+    }
+  };
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{}, options);
+  const History h = trainer.fit(train);
+  REQUIRE(h.epochs.size() == 4);
+  REQUIRE(h.events.size() == 1);
+  CHECK(h.events[0].epoch == 2);
+  CHECK_THAT(h.events[0].reason, Catch::Contains("the bias of layer 0 is not finite"));
+  CHECK(trainer.optimizer().learning_rate == 0.005);
+  CHECK(trainer.optimizer().steps == 4 * 4);
+  for (const EpochRecord& r : h.epochs) CHECK(std::isfinite(r.train_loss));
+  CHECK(net.bias(0).allFinite());
+  CHECK(h.epochs[2].epoch == 3);
+}
+
+TEST_CASE("rollback: gives up after max_rollbacks, leaving the last good state",
+          "[training][errors]") {
+  Mlp<float, Relu> net({2, 32, 3}, 1);
+  const Mlp<float, Relu> initial = net;
+  TrainOptions options{.epochs = 5, .batch_size = 8};
+  options.on_numeric_error = NumericErrorAction::rollback;
+  options.max_rollbacks = 2;
+  Trainer trainer(net, Sgd<float>{.learning_rate = 1e30f}, StaticPolicy{}, options);
+  try {
+    trainer.fit(blobs<float>(200, 1));
+    FAIL("expected a NumericError");
+  } catch (const NumericError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("the loss became") &&
+                             Catch::Contains("gave up after 2 rollback(s)") &&
+                             Catch::Contains("end of epoch 0"));
+  }
+  CHECK(trainer.history().events.size() == 2);
+  CHECK(trainer.history().epochs.empty());
+  CHECK(trainer.optimizer().learning_rate == 0.25e30f);
+  CHECK(trainer.optimizer().steps == 0);
+  for (Index l = 0; l < net.layer_count(); ++l)
+    CHECK(Matrix<float>(net.weights(l)) == Matrix<float>(initial.weights(l)));
+
+  TrainOptions bad{.epochs = 1};
+  bad.rollback_learning_rate_factor = 0;
+  CHECK_THROWS_WITH(Trainer(net, Sgd<float>{}, StaticPolicy{}, bad),
+                    Catch::Contains("rollback_learning_rate_factor = 0 must be in (0, 1]"));
+  bad.rollback_learning_rate_factor = 0.5;
+  bad.max_rollbacks = -1;
+  CHECK_THROWS_WITH(Trainer(net, Sgd<float>{}, StaticPolicy{}, bad),
+                    Catch::Contains("max_rollbacks = -1"));
+}
+
 TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[slow][fashion]") {
   const char* env = std::getenv("NEUROPLAST_FASHION_MNIST_DIR");
   const std::filesystem::path dir = env ? env : "/usr/share/datasets/fashion-mnist";

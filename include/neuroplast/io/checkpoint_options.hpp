@@ -10,8 +10,9 @@
 
 namespace neuroplast {
 
-/// When a trainer writes checkpoints. Proposed as `TrainOptions::checkpoint` (see
-/// docs/reliability.md); a default-constructed one never writes.
+/// When a trainer writes checkpoints (`TrainOptions::checkpoint`, or `checkpoint_if_due` by hand):
+/// `CheckpointOptions{.path = "run.npl", .every = 5}`. A default-constructed one never writes. Each
+/// checkpoint replaces the previous one atomically.
 struct CheckpointOptions {
   std::string path{};                ///< where the latest checkpoint goes ("" = never)
   int every = 0;                     ///< every this many epochs (0 = not by count)

@@ -7,6 +7,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/io/checkpoint_options.hpp"
 
 namespace neuroplast {
 
@@ -14,6 +15,12 @@ namespace neuroplast {
 enum class LossKind {
   softmax_cross_entropy,  ///< classification: logits and integer labels (SoftmaxCrossEntropy)
   mean_squared_error,     ///< regression, or one-hot labels (MeanSquaredError)
+};
+
+/// What a Trainer does when training hits a NaN or infinity (a NumericError).
+enum class NumericErrorAction {
+  stop,      ///< rethrow: the network keeps its last finite parameters
+  rollback,  ///< restore the end of the last good epoch, lower the learning rate, retry the epoch
 };
 
 /// How a Trainer runs: `TrainOptions{.epochs = 30, .batch_size = 64, .seed = 1}`.
@@ -32,6 +39,17 @@ struct TrainOptions {
   std::function<void(const struct EpochRecord&)> on_epoch_end{};
   /// Called for every structural event, as it is recorded.
   std::function<void(const struct StructuralEvent&)> on_event{};
+  /// Trainer checkpoints (network, optimizer, History, TrainerState) every `checkpoint.every`
+  /// epochs and/or after every epoch that changed the structure; written atomically, after the
+  /// policy and before `on_epoch_end`. Default: never.
+  CheckpointOptions checkpoint{};
+  /// On a non-finite loss or parameter: stop (rethrow) or roll back and retry.
+  NumericErrorAction on_numeric_error = NumericErrorAction::stop;
+  /// Rollbacks allowed in one `fit`; the next NumericError is rethrown (after restoring the last
+  /// good state). Only with `NumericErrorAction::rollback`.
+  int max_rollbacks = 3;
+  /// Each rollback multiplies the optimizer's learning rate by this factor, in (0, 1].
+  double rollback_learning_rate_factor = 0.5;
 
   /// Throws Error naming the field when an option is out of range.
   void validate() const {
@@ -44,6 +62,21 @@ struct TrainOptions {
     }
     if (evaluation_batch < 1) {
       detail::fail("TrainOptions: evaluation_batch = ", evaluation_batch, " must be at least 1");
+    }
+    if (checkpoint.every < 0) {
+      detail::fail("TrainOptions: checkpoint.every = ", checkpoint.every,
+                   " must be ≥ 0 (0 = not by epoch count)");
+    }
+    if (checkpoint.path.empty() && (checkpoint.every > 0 || checkpoint.on_structural_event)) {
+      detail::fail(
+          "TrainOptions: checkpoint.every or checkpoint.on_structural_event is set but "
+          "checkpoint.path is empty; say where the checkpoint goes");
+    }
+    if (max_rollbacks < 0)
+      detail::fail("TrainOptions: max_rollbacks = ", max_rollbacks, " must be ≥ 0");
+    if (!(rollback_learning_rate_factor > 0 && rollback_learning_rate_factor <= 1)) {
+      detail::fail("TrainOptions: rollback_learning_rate_factor = ", rollback_learning_rate_factor,
+                   " must be in (0, 1]");
     }
   }
 };

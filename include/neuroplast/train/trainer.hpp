@@ -14,6 +14,7 @@
 #include "neuroplast/core/growable_matrix.hpp"
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/io/trainer_checkpoint.hpp"
 #include "neuroplast/loss/mse.hpp"
 #include "neuroplast/loss/softmax_cross_entropy.hpp"
 #include "neuroplast/network/workspace.hpp"
@@ -42,9 +43,18 @@ struct Evaluation {
 ///
 /// Each epoch shuffles the training set (seeded), runs forward, loss, backward and one optimizer
 /// step per minibatch, evaluates the validation set, then calls `policy.on_epoch_end`. Steps are
-/// allocation-free once the first batch has run. A non-finite loss stops training with a
-/// NumericError before the optimizer applies that batch, so the network keeps its last finite
-/// parameters. The trainer keeps a reference to `net`: the network must outlive it.
+/// allocation-free once the first batch has run. The trainer keeps a reference to `net`: the
+/// network must outlive it.
+///
+/// Numerical faults: a non-finite loss throws NumericError (naming epoch, batch, step and the
+/// first layer whose parameters or output are not finite) before the optimizer applies that batch;
+/// parameters that became non-finite in an epoch's last step are caught at the end of the epoch.
+/// With `TrainOptions::on_numeric_error = NumericErrorAction::rollback` the trainer instead
+/// restores network, optimizer, policy and its own state from the end of the last good epoch,
+/// records an `EventKind::rollback` event, scales the learning rate and retries the epoch.
+///
+/// Checkpoints: with `TrainOptions::checkpoint` set, the trainer writes a resumable checkpoint
+/// (io/trainer_checkpoint.hpp) after the epochs it asks for.
 template <class Net, class Opt, class Policy = StaticPolicy>
   requires OptimizerFor<Opt, Net>
 class Trainer {
@@ -64,6 +74,11 @@ class Trainer {
         rng_(options.seed) {
     opt_.validate();
     options_.validate();
+    if (!options_.checkpoint.path.empty() && !kCanCheckpoint) {
+      detail::fail(
+          "TrainOptions::checkpoint: this network or optimizer cannot be written to a "
+          "checkpoint (save_checkpoint knows Mlp with Sgd, Adam and AdamW)");
+    }
     // Dropout masks come from the workspace's stream: derive it from the seed, apart from the
     // shuffling stream.
     ws_.rng().reseed(options.seed ^ 0x64726f706f7574ULL);
@@ -150,36 +165,158 @@ class Trainer {
       if constexpr (requires { policy_.on_fit_begin(begin); }) policy_.on_fit_begin(begin);
       announce_events(before);
     }
-    for (int e = 0; e < options_.epochs; ++e) {
+    int rollbacks = 0;
+    keep_good_state();
+    for (int done = 0; done < options_.epochs;) {
       const auto started = std::chrono::steady_clock::now();
-      EpochRecord record;
-      record.epoch = ++epoch_;
-      record.train_loss = train_epoch(train);
-      if (validation != nullptr) {
-        const Evaluation v = evaluate(*validation);
-        record.validation_loss = v.loss;
-        record.validation_accuracy = v.accuracy;
-      }
-      record.sizes = net_.sizes();
-      record.parameter_count = net_.parameter_count();
-      record.active_parameter_count = net_.active_parameter_count();
-      history_.epochs.push_back(record);
-      keep_best(history_.epochs.back());
-      Context context{net_, history_, train, validation, epoch_, snapshot()};
       const std::size_t before = history_.events.size();
-      policy_.on_epoch_end(context);
-      EpochRecord& done = history_.epochs.back();
-      done.sizes = net_.sizes();
-      done.parameter_count = net_.parameter_count();
-      done.active_parameter_count = net_.active_parameter_count();
-      done.seconds =
+      bool stop = false;
+      try {
+        stop = train_and_judge_epoch(train, validation);
+      } catch (const NumericError& error) {
+        if (!good_) throw;
+        roll_back(error, rollbacks);
+        continue;
+      }
+      ++done;
+      // Taken before any user callback: only what the trainer has checked finite is "good".
+      if (!stop) keep_good_state();
+      EpochRecord& record = history_.epochs.back();
+      record.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if (options_.verbose) print_progress(done);
+      if constexpr (kCanCheckpoint)
+        checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state());
+      if (options_.verbose) print_progress(record);
       announce_events(before);
-      if (options_.on_epoch_end) options_.on_epoch_end(done);
-      if (context.stop || early_stop()) break;
+      if (options_.on_epoch_end) options_.on_epoch_end(record);
+      if (stop || early_stop()) break;
     }
+    good_.reset();
     return history_;
+  }
+
+  // One epoch up to and including the policy; true when the policy asks to stop. Everything it
+  // changes is covered by the rollback snapshot.
+  bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation) {
+    EpochRecord record;
+    record.epoch = ++epoch_;
+    record.train_loss = train_epoch(train);
+    check_parameters("at the end of epoch");
+    if (validation != nullptr) {
+      const Evaluation v = evaluate(*validation);
+      record.validation_loss = v.loss;
+      record.validation_accuracy = v.accuracy;
+      if (!std::isfinite(v.loss)) {
+        detail::fail<NumericError>("fit: the validation loss became ", v.loss, " after epoch ",
+                                   epoch_, " (step ", opt_.steps, "): ", locate_non_finite_loss(),
+                                   ". Lower the learning rate or check the data");
+      }
+    }
+    record.sizes = net_.sizes();
+    record.parameter_count = net_.parameter_count();
+    record.active_parameter_count = net_.active_parameter_count();
+    history_.epochs.push_back(record);
+    keep_best(history_.epochs.back());
+    Context context{net_, history_, train, validation, epoch_, snapshot()};
+    policy_.on_epoch_end(context);
+    EpochRecord& done = history_.epochs.back();
+    done.sizes = net_.sizes();
+    done.parameter_count = net_.parameter_count();
+    done.active_parameter_count = net_.active_parameter_count();
+    return context.stop;
+  }
+
+  // Whatever a rollback restores: the end of the last good epoch (or the start of the fit).
+  struct GoodState {
+    Net net;
+    Opt opt;
+    Policy policy;
+    TrainerState trainer;
+    History history;
+    std::optional<Net> best;
+    double best_score;
+  };
+
+  void keep_good_state() {
+    if (options_.on_numeric_error != NumericErrorAction::rollback) return;
+    if (!good_) {
+      good_.emplace(GoodState{net_, opt_, policy_, state(), history_, best_, best_score_});
+      return;
+    }
+    good_->net = net_;
+    good_->opt = opt_;
+    good_->policy = policy_;
+    good_->trainer = state();
+    good_->history = history_;
+    good_->best = best_;
+    good_->best_score = best_score_;
+  }
+
+  // Restores the good state; then either gives up (rethrows, the network is left at the good
+  // state) or records the rollback, lowers the learning rate and lets the caller retry.
+  void roll_back(const NumericError& error, int& rollbacks) {
+    GoodState& g = *good_;
+    net_ = g.net;
+    opt_ = g.opt;
+    policy_ = g.policy;
+    best_ = g.best;
+    best_score_ = g.best_score;
+    restore(g.trainer, g.history);
+    if (rollbacks >= options_.max_rollbacks) {
+      good_.reset();
+      detail::fail<NumericError>(error.what(), " [gave up after ", rollbacks,
+                                 " rollback(s); the network is back at the end of epoch ", epoch_,
+                                 "]");
+    }
+    ++rollbacks;
+    double learning_rate = std::numeric_limits<double>::quiet_NaN();
+    if constexpr (requires { opt_.learning_rate; }) {
+      opt_.learning_rate = static_cast<decltype(opt_.learning_rate)>(
+          static_cast<double>(opt_.learning_rate) * options_.rollback_learning_rate_factor);
+      learning_rate = static_cast<double>(opt_.learning_rate);
+    }
+    const std::size_t before = history_.events.size();
+    history_.events.push_back(StructuralEvent{.epoch = epoch_,
+                                              .kind = EventKind::rollback,
+                                              .layer = -1,
+                                              .count = rollbacks,
+                                              .reason = error.what(),
+                                              .trigger_value = learning_rate,
+                                              .sizes_after = net_.sizes()});
+    announce_events(before);
+    // A later rollback starts from the lowered learning rate and keeps this event.
+    g.opt = opt_;
+    g.history = history_;
+  }
+
+  // NumericError naming the first layer whose weights or biases are not finite.
+  void check_parameters(const char* when) const {
+    const std::string where = first_non_finite_parameter();
+    if (!where.empty()) {
+      detail::fail<NumericError>("fit: ", where, " ", when, " ", epoch_, " (step ", opt_.steps,
+                                 "). Lower the learning rate or check the data");
+    }
+  }
+
+  std::string first_non_finite_parameter() const {
+    for (Index l = 0; l < net_.layer_count(); ++l) {
+      if (!net_.weights(l).allFinite())
+        return detail::message("the weights of layer ", l, " are not finite");
+      if (!net_.bias(l).allFinite())
+        return detail::message("the bias of layer ", l, " is not finite");
+    }
+    return {};
+  }
+
+  // For a non-finite loss: the parameters, else the first layer whose output overflowed.
+  std::string locate_non_finite_loss() const {
+    std::string where = first_non_finite_parameter();
+    if (!where.empty()) return where;
+    for (Index l = 0; l < net_.layer_count(); ++l) {
+      if (!ws_.activation(static_cast<std::size_t>(l)).allFinite())
+        return detail::message("the output of layer ", l, " overflowed");
+    }
+    return "every layer's output is finite: the loss itself overflowed";
   }
 
   // The best epoch's network, kept only when the policy asks for it.
@@ -256,8 +393,9 @@ class Trainer {
       if (!std::isfinite(static_cast<double>(loss))) {
         detail::fail<NumericError>("fit: the loss became ", static_cast<double>(loss), " at epoch ",
                                    epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
-                                   "); the network keeps its last finite parameters. Lower the "
-                                   "learning rate or check the data");
+                                   "): ", locate_non_finite_loss(),
+                                   ". The batch was not applied. Lower the learning rate or check "
+                                   "the data");
       }
       net_.backward(X, ws_);
       opt_.step(net_);
@@ -334,6 +472,12 @@ class Trainer {
   int epoch_ = 0;
   std::optional<Net> best_;  // best epoch's network, when the policy keeps snapshots
   double best_score_ = 0;
+  std::optional<GoodState> good_;  // rollback target, only with NumericErrorAction::rollback
+
+  static constexpr bool kCanCheckpoint =
+      requires(const CheckpointOptions& c, const Net& n, const Opt& o, const History& h) {
+    checkpoint_if_due(c, 0, n, o, h, std::optional<TrainerState>{});
+  };
 };
 
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.
