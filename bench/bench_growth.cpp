@@ -1,7 +1,9 @@
-// What growth costs: adding k neurons to hidden layer 1 of 2048-2048-2048-10 (float, with Adam
+// What growth costs: adding k neurons to a hidden layer of 2048-2048-2048-10 (float, with Adam
 // state) in place, against (a) reallocating and copying every affected tensor — what a PyTorch user
 // does with torch.cat and a rebuilt optimizer — and (b) the floor: writing the k × (fan_in +
-// fan_out) new values once. Run side by side; read the ratios.
+// fan_out + 1) new values once. Hidden layer 0 sits between two 2048 × 2048 matrices (fan-out
+// 2048, the performance issue's case); hidden layer 1 feeds the 10 outputs. Run side by side; read
+// the ratios.
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
@@ -16,13 +18,14 @@ namespace {
 
 constexpr Index kWidth = 2048;
 constexpr Index kOutputs = 10;
-constexpr Index kLayer =
-    1;  // hidden layer 1: rows of W(1) (2048 × 2048), columns of W(2) (10 × 2048)
+
+// Fan-out of hidden layer h in 2048-2048-2048-10.
+Index fan_out(Index h) { return h == 0 ? kWidth : kOutputs; }
 
 // A trained-once network, so every parameter has Adam state.
-np::Mlp<float, np::Relu> make_network(Index reserve) {
+np::Mlp<float, np::Relu> make_network(Index layer, Index reserve) {
   np::Mlp<float, np::Relu> net({kWidth, kWidth, kWidth, kOutputs}, 1);
-  if (reserve > 0) net.reserve(kLayer, reserve);
+  if (reserve > 0) net.reserve(layer, reserve);
   const np::Matrix<float> X = np::Matrix<float>::Random(kWidth, 4);
   const std::vector<int> y{0, 1, 2, 3};
   np::Workspace<float> ws;
@@ -37,66 +40,76 @@ np::Mlp<float, np::Relu> make_network(Index reserve) {
 // allocation in a real program is, so both sides of a comparison allocate alike.
 const bool pinned_mmap_threshold = mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1;
 
-// Shrinks hidden layer 1 back to its start (outside the timed region).
-void shrink(np::Mlp<float, np::Relu>& net) {
-  const Index w = net.width(kLayer);
+// Shrinks a hidden layer back to its start (outside the timed region).
+void shrink(np::Mlp<float, np::Relu>& net, Index layer) {
+  const Index w = net.width(layer);
   if (w == kWidth) return;
   std::vector<Index> tail;
   for (Index i = kWidth; i < w; ++i) tail.push_back(i);
-  net.edit_axis(kLayer, np::AxisEdit::remove(w, std::move(tail)));
+  net.edit_axis(layer, np::AxisEdit::remove(w, std::move(tail)));
 }
 
-void bytes_written(benchmark::State& state, Index k, int planes) {
+void bytes_written(benchmark::State& state, Index k, Index fan_out_size, int planes) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * k *
-                          (kWidth + kOutputs + 1) * planes *
+                          (kWidth + fan_out_size + 1) * planes *
                           static_cast<std::int64_t>(sizeof(float)));
 }
 
-// In place, within capacity: ZeroFanOut writes random fan-in, zero fan-out and bias, and Adam's
-// zero moments for the new rows and columns.
-void bm_grow_in_place(benchmark::State& state) {
-  const Index k = state.range(0);
-  auto net = make_network(kWidth + 4096);
+// Times `grow(net)` adding k neurons to the layer within reserved capacity, shrinking back
+// (untimed) whenever the capacity is used up.
+template <class Grow>
+void grow_within_capacity(benchmark::State& state, Grow&& grow) {
+  const Index layer = state.range(0), k = state.range(1);
+  auto net = make_network(layer, kWidth + 4096);
   for (auto _ : state) {
-    if (net.width(kLayer) + k > net.capacity(kLayer)) {
+    if (net.width(layer) + k > net.capacity(layer)) {
       state.PauseTiming();
-      shrink(net);
+      shrink(net, layer);
       state.ResumeTiming();
     }
-    benchmark::DoNotOptimize(net.grow_neurons(kLayer, k, np::init::ZeroFanOut{}));
+    grow(net, layer, k);
+    benchmark::ClobberMemory();
   }
-  bytes_written(state, k, 3);
+  bytes_written(state, k, fan_out(layer), 3);
+}
+
+// In place, within capacity: ZeroFanOut draws the random fan-in; zero fan-out, bias and Adam
+// moments come from spare capacity that storage keeps zero.
+void bm_grow_in_place(benchmark::State& state) {
+  grow_within_capacity(state, [](auto& net, Index layer, Index k) {
+    benchmark::DoNotOptimize(net.grow_neurons(layer, k, np::init::ZeroFanOut{}));
+  });
 }
 
 // The storage mechanism alone: a grow edit with zero-filled values (no random numbers).
 void bm_grow_edit_only(benchmark::State& state) {
-  const Index k = state.range(0);
-  auto net = make_network(kWidth + 4096);
-  for (auto _ : state) {
-    if (net.width(kLayer) + k > net.capacity(kLayer)) {
-      state.PauseTiming();
-      shrink(net);
-      state.ResumeTiming();
-    }
-    net.edit_axis(kLayer, np::AxisEdit::grow(net.width(kLayer), k));
-    benchmark::ClobberMemory();
-  }
-  bytes_written(state, k, 3);
+  grow_within_capacity(state, [](auto& net, Index layer, Index k) {
+    net.edit_axis(layer, np::AxisEdit::grow(net.width(layer), k));
+  });
 }
 
-// (a) Reallocate and copy: new W(1), b(1), W(2) and their two Adam moments at the new size, old
+// In place with a function-changing initialiser: He writes random fan-in *and* fan-out, so the
+// fan-out's strided column is written (one cache line per row of the next matrix).
+void bm_grow_in_place_he(benchmark::State& state) {
+  grow_within_capacity(state, [](auto& net, Index layer, Index k) {
+    benchmark::DoNotOptimize(net.grow_neurons(layer, k, np::init::He{}));
+  });
+}
+
+// (a) Reallocate and copy: new W(h), b(h), W(h+1) and their two Adam moments at the new size, old
 // values copied in, new ones written — torch.cat on each tensor plus a rebuilt optimizer.
 void bm_reallocate_and_copy(benchmark::State& state) {
-  const Index k = state.range(0);
+  const Index layer = state.range(0), k = state.range(1);
+  const Index outputs = fan_out(layer);
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  std::vector<M> w_in(3, M::Random(kWidth, kWidth)), w_out(3, M::Random(kOutputs, kWidth));
+  std::vector<M> w_in(3, M::Random(kWidth, kWidth)), w_out(3, M::Random(outputs, kWidth));
   std::vector<np::Vector<float>> bias(3, np::Vector<float>::Random(kWidth));
   np::Rng rng(1);
   for (auto _ : state) {
     for (int plane = 0; plane < 3; ++plane) {
       M grown_in(kWidth + k, kWidth);
       grown_in.topRows(kWidth) = w_in[static_cast<std::size_t>(plane)];
-      M grown_out(kOutputs, kWidth + k);
+      M grown_out(outputs, kWidth + k);
       grown_out.leftCols(kWidth) = w_out[static_cast<std::size_t>(plane)];
       np::Vector<float> grown_bias(kWidth + k);
       grown_bias.head(kWidth) = bias[static_cast<std::size_t>(plane)];
@@ -112,25 +125,25 @@ void bm_reallocate_and_copy(benchmark::State& state) {
       benchmark::DoNotOptimize(grown_bias.data());
     }
   }
-  bytes_written(state, k, 3);
+  bytes_written(state, k, outputs, 3);
 }
 
 // (b) The floor: k × (fan_in + fan_out + 1) fresh values written into preallocated memory.
 void bm_floor_write_values(benchmark::State& state) {
-  const Index k = state.range(0);
-  std::vector<float> values(static_cast<std::size_t>(k * (kWidth + kOutputs + 1)));
+  const Index layer = state.range(0), k = state.range(1);
+  std::vector<float> values(static_cast<std::size_t>(k * (kWidth + fan_out(layer) + 1)));
   for (auto _ : state) {
     std::fill(values.begin(), values.end(), 0.5f);
     benchmark::ClobberMemory();
   }
-  bytes_written(state, k, 1);
+  bytes_written(state, k, fan_out(layer), 1);
 }
 
 // (b, memory) The same writes to memory that is not in cache, as growth's are: the writes walk
 // through a 256 MiB buffer, like new rows appended to a large capacity buffer.
 void bm_floor_write_fresh_memory(benchmark::State& state) {
-  const Index k = state.range(0);
-  const auto run = static_cast<std::size_t>(k * (kWidth + kOutputs + 1));
+  const Index layer = state.range(0), k = state.range(1);
+  const auto run = static_cast<std::size_t>(k * (kWidth + fan_out(layer) + 1));
   std::vector<float> arena(std::size_t{64} << 20, 1.0f);
   std::size_t at = 0;
   for (auto _ : state) {
@@ -139,13 +152,13 @@ void bm_floor_write_fresh_memory(benchmark::State& state) {
     at += run;
     benchmark::ClobberMemory();
   }
-  bytes_written(state, k, 1);
+  bytes_written(state, k, fan_out(layer), 1);
 }
 
 // (b') The same floor with the random numbers ZeroFanOut draws for the fan-in.
 void bm_floor_random_fan_in(benchmark::State& state) {
-  const Index k = state.range(0);
-  std::vector<float> values(static_cast<std::size_t>(k * (kWidth + kOutputs + 1)));
+  const Index layer = state.range(0), k = state.range(1);
+  std::vector<float> values(static_cast<std::size_t>(k * (kWidth + fan_out(layer) + 1)));
   np::Rng rng(1);
   for (auto _ : state) {
     rng.fill_normal(std::span<float>(values.data(), static_cast<std::size_t>(k * kWidth)), 0.0,
@@ -153,7 +166,7 @@ void bm_floor_random_fan_in(benchmark::State& state) {
     std::fill(values.begin() + k * kWidth, values.end(), 0.0f);
     benchmark::ClobberMemory();
   }
-  bytes_written(state, k, 1);
+  bytes_written(state, k, fan_out(layer), 1);
 }
 
 // Amortised: hidden layer 1 of 2048-64-…: grow 64 → 2048 one neuron at a time with no reserve
@@ -165,8 +178,8 @@ void bm_grow_64_to_2048_one_at_a_time(benchmark::State& state) {
     for (np::Index l = 0; l < net.layer_count(); ++l)
       net.layer_params(l).weight_param().state_for("adam", 2);
     state.ResumeTiming();
-    for (Index w = 64; w < kWidth; ++w) net.grow_neurons(kLayer, 1, np::init::ZeroFanOut{});
-    benchmark::DoNotOptimize(net.weights(kLayer).data());
+    for (Index w = 64; w < kWidth; ++w) net.grow_neurons(1, 1, np::init::ZeroFanOut{});
+    benchmark::DoNotOptimize(net.weights(1).data());
   }
   state.counters["fresh_pages"] = pinned_mmap_threshold;
 }
@@ -206,7 +219,9 @@ void bm_write_final_layer_once_same_storage(benchmark::State& state) {
 }
 
 void k_args(benchmark::internal::Benchmark* b) {
-  b->ArgName("k")->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMicrosecond);
+  b->ArgNames({"layer", "k"})->Unit(benchmark::kMicrosecond);
+  for (int layer : {0, 1})
+    for (int k : {1, 16, 64}) b->Args({layer, k});
 }
 
 }  // namespace
@@ -216,6 +231,7 @@ BENCHMARK(bm_floor_write_fresh_memory)->Apply(k_args);
 BENCHMARK(bm_floor_random_fan_in)->Apply(k_args);
 BENCHMARK(bm_grow_edit_only)->Apply(k_args);
 BENCHMARK(bm_grow_in_place)->Apply(k_args);
+BENCHMARK(bm_grow_in_place_he)->Apply(k_args);
 BENCHMARK(bm_reallocate_and_copy)->Apply(k_args);
 BENCHMARK(bm_grow_64_to_2048_one_at_a_time)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_write_final_layer_once)->Unit(benchmark::kMillisecond);

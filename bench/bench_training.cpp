@@ -1,7 +1,8 @@
-// Forward pass and full training step (forward, softmax cross-entropy, backward, Adam) against the
+// Inference and full training step (forward, softmax cross-entropy, backward, Adam) against the
 // raw Eigen GEMMs of the same shapes, so "step FLOP rate / GEMM FLOP rate" is read off one run.
 // Every benchmark reports GFLOP/s of the same FLOP count (the step's matrix products), so the
-// rates compare directly.
+// rates compare directly. Each runs on 1 and on 2 threads (neuroplast::set_thread_count; the raw
+// GEMM rows are plain single-threaded Eigen, the reference rate of one core).
 
 #include <benchmark/benchmark.h>
 
@@ -18,7 +19,10 @@ struct Shape {
   Index batch;
 };
 
-const Shape kShapes[] = {{{784, 128, 10}, 64}, {{784, 1024, 1024, 10}, 256}};
+// The training shapes of the performance issue: sizes and the batch a step trains on.
+const Shape kShapes[] = {{{64, 64, 10}, 32}, {{784, 128, 10}, 64}, {{784, 1024, 1024, 10}, 256}};
+
+Shape with_batch(const Shape& s, Index batch) { return {s.sizes, batch}; }
 
 // FLOPs of the products of a forward pass (2·m·n·k each).
 double forward_flops(const Shape& s) {
@@ -51,17 +55,20 @@ std::vector<int> labels_for(const Shape& s) {
   return y;
 }
 
-void bm_forward(benchmark::State& state) {
-  const Shape& s = kShapes[state.range(0)];
+// Inference with a reused workspace: `forward(X, ws)` (input check, no dropout bookkeeping).
+void bm_inference(benchmark::State& state) {
+  const Shape s = with_batch(kShapes[state.range(0)], state.range(1));
+  np::set_thread_count(static_cast<int>(state.range(2)));
   np::Mlp<float, np::Relu> net(s.sizes, 1);
   const auto X = random_batch(s);
   np::Workspace<float> ws;
-  for (auto _ : state) benchmark::DoNotOptimize(net.forward_train(X, ws).data());
+  for (auto _ : state) benchmark::DoNotOptimize(net.forward(X, ws).data());
   set_rate(state, forward_flops(s));
 }
 
 void bm_train_step(benchmark::State& state) {
   const Shape& s = kShapes[state.range(0)];
+  np::set_thread_count(static_cast<int>(state.range(1)));
   np::Mlp<float, np::Relu> net(s.sizes, 1);
   const auto X = random_batch(s);
   const auto y = labels_for(s);
@@ -95,7 +102,7 @@ struct RawProducts {
 };
 
 void bm_raw_gemm_forward(benchmark::State& state) {
-  const Shape& s = kShapes[state.range(0)];
+  const Shape s = with_batch(kShapes[state.range(0)], state.range(1));
   RawProducts p(s);
   for (auto _ : state) {
     p.forward();
@@ -115,14 +122,34 @@ void bm_raw_gemm_step(benchmark::State& state) {
   set_rate(state, step_flops(s));
 }
 
-void shape_args(benchmark::internal::Benchmark* b) {
-  b->ArgName("shape")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+void step_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "threads"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  for (int shape = 0; shape < 3; ++shape)
+    for (int threads : {1, 2}) b->Args({shape, threads});
+}
+
+void raw_step_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("shape")->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
+}
+
+void inference_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "batch", "threads"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  for (int shape = 0; shape < 3; ++shape)
+    for (int batch : {1, 64, 256})
+      for (int threads : {1, 2}) b->Args({shape, batch, threads});
+}
+
+void raw_forward_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "batch"})->Unit(benchmark::kMicrosecond);
+  for (int shape = 0; shape < 3; ++shape)
+    for (int batch : {1, 64, 256}) b->Args({shape, batch});
 }
 
 }  // namespace
 
-// shape 0: 784-128-10, batch 64; shape 1: 784-1024-1024-10, batch 256 (float, one thread).
-BENCHMARK(bm_raw_gemm_forward)->Apply(shape_args);
-BENCHMARK(bm_forward)->Apply(shape_args);
-BENCHMARK(bm_raw_gemm_step)->Apply(shape_args);
-BENCHMARK(bm_train_step)->Apply(shape_args);
+// shape 0: 64-64-10 (step batch 32), 1: 784-128-10 (batch 64), 2: 784-1024-1024-10 (batch 256);
+// float.
+BENCHMARK(bm_raw_gemm_forward)->Apply(raw_forward_args);
+BENCHMARK(bm_inference)->Apply(inference_args);
+BENCHMARK(bm_raw_gemm_step)->Apply(raw_step_args);
+BENCHMARK(bm_train_step)->Apply(step_args);

@@ -1,4 +1,5 @@
-// No heap allocation in a steady-state training step. This executable interposes malloc (every
+// No heap allocation in a steady-state training step, nor in inference with a reused workspace,
+// on one thread or two. This executable interposes malloc (every
 // allocation, Eigen's and operator new's, goes through it) and counts calls while armed. It has
 // its own executable because the interposition affects the whole program.
 
@@ -105,6 +106,38 @@ TEST_CASE("a steady-state training step does not allocate", "[allocation]") {
         0);
   CHECK(allocations_per_steps<float, Sigmoid>({10, 10, 3}, 1, AdamW<float>{}) == 0);
   CHECK(allocations_per_steps<float, Relu>({784, 1024, 1024, 10}, 256, Adam<float>{}) == 0);
+}
+
+TEST_CASE("steps and inference on two threads do not allocate", "[allocation][threads]") {
+  if (!NEUROPLAST_COUNT_MALLOC) return;
+  const int before = thread_count();
+  set_thread_count(2);
+  // Big enough for every product (and Adam's update) to be split over both threads.
+  CHECK(allocations_per_steps<float, Relu>({784, 1024, 1024, 10}, 256, Adam<float>{}) == 0);
+  CHECK(allocations_per_steps<float, Relu>({784, 128, 10}, 64, Adam<float>{}) == 0);
+  set_thread_count(before);
+}
+
+TEST_CASE("inference with a reused workspace does not allocate", "[allocation]") {
+  if (!NEUROPLAST_COUNT_MALLOC) return;
+  const int before = thread_count();
+  for (int threads : {1, 2}) {
+    set_thread_count(threads);
+    for (const auto& sizes : {std::vector<Index>{64, 64, 10}, std::vector<Index>{784, 128, 10},
+                              std::vector<Index>{784, 1024, 1024, 10}}) {
+      Mlp<float, Relu> net(sizes, 1);
+      Workspace<float> ws;
+      for (Index batch : {Index{1}, Index{64}, Index{256}}) {
+        INFO("threads " << threads << ", " << sizes[1] << " wide, batch " << batch);
+        const Matrix<float> X = Matrix<float>::Random(sizes.front(), batch);
+        net.forward(X, ws);  // warm-up for this batch size
+        CHECK(count_allocations([&] {
+                for (int i = 0; i < 3; ++i) net.forward(X, ws);
+              }) == 0);
+      }
+    }
+  }
+  set_thread_count(before);
 }
 
 TEST_CASE("a steady-state training step with dropout does not allocate", "[allocation][dropout]") {

@@ -1,8 +1,12 @@
 // Core storage: the random stream, the neuron-axis edit, capacity buffers and parameter bundles.
 
+#include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "neuroplast/neuroplast.hpp"
 
@@ -175,4 +179,179 @@ TEST_CASE("row-major planes grow rows contiguously", "[core][storage]") {
   CHECK(m.outer_stride() % 16 == 0);
   ParamMatrix<double> bias(5, 1);
   CHECK(bias.outer_stride() == 1);  // vectors are not padded
+}
+
+namespace {
+
+// C = C0 + alpha · op(A) op(B) with `threads` threads.
+template <Op OpA, Op OpB>
+Matrix<float> product(const Matrix<float>& a, const Matrix<float>& b, const Matrix<float>& c0,
+                      int threads, GemmWorkspace<float>& ws) {
+  const int before = thread_count();
+  set_thread_count(threads);
+  Matrix<float> c = c0;
+  const Index k = OpA == Op::none ? a.cols() : a.rows();
+  gemm<OpA, OpB>(c.rows(), c.cols(), k, a.data(), a.outerStride(), b.data(), b.outerStride(),
+                 c.data(), c.outerStride(), 0.5f, ws);
+  set_thread_count(before);
+  return c;
+}
+
+template <Op OpA, Op OpB>
+void check_threaded_product(Index m, Index n, Index k) {
+  INFO("m " << m << ", n " << n << ", k " << k << ", ops " << int(OpA) << int(OpB));
+  const Matrix<float> a =
+      OpA == Op::none ? Matrix<float>::Random(m, k) : Matrix<float>::Random(k, m);
+  const Matrix<float> b =
+      OpB == Op::none ? Matrix<float>::Random(k, n) : Matrix<float>::Random(n, k);
+  const Matrix<float> c0 = Matrix<float>::Random(m, n);
+  GemmWorkspace<float> ws;
+  const Matrix<float> one = product<OpA, OpB>(a, b, c0, 1, ws);
+  const Matrix<float> two = product<OpA, OpB>(a, b, c0, 2, ws);
+  const Matrix<float> three = product<OpA, OpB>(a, b, c0, 3, ws);
+  // The reference: plain Eigen, so a wrong split (a missed or doubled block) cannot hide.
+  Matrix<float> expected = c0;
+  const auto opa = [&]() -> Matrix<float> { return OpA == Op::none ? a : a.transpose(); };
+  const auto opb = [&]() -> Matrix<float> { return OpB == Op::none ? b : b.transpose(); };
+  expected.noalias() += 0.5f * opa() * opb();
+  CHECK((one - expected).cwiseAbs().maxCoeff() <= 1e-4f * static_cast<float>(k));
+  CHECK(std::memcmp(one.data(), two.data(), sizeof(float) * static_cast<std::size_t>(m * n)) == 0);
+  CHECK(std::memcmp(one.data(), three.data(), sizeof(float) * static_cast<std::size_t>(m * n)) ==
+        0);
+}
+
+}  // namespace
+
+TEST_CASE("products split over threads are bit-identical to one thread", "[core][threads]") {
+  // Shapes on both sides of the threading rule, split by columns, by rows, and matrix-vector.
+  for (Index m : {10, 130, 700})
+    for (Index n : {1, 37, 256})
+      for (Index k : {64, 784}) {
+        check_threaded_product<Op::transpose, Op::none>(m, n, k);
+        check_threaded_product<Op::none, Op::transpose>(m, n, k);
+        check_threaded_product<Op::none, Op::none>(m, n, k);
+      }
+  check_threaded_product<Op::transpose, Op::none>(1024, 1, 1024);
+}
+
+TEST_CASE("threading rule and settings", "[core][threads]") {
+  const int before = thread_count();
+  set_thread_count(0);
+  CHECK(thread_count() == 1);
+  CHECK(threads_for(1e12, kMinFlopsPerThread) == 1);
+  set_thread_count(4);
+  CHECK(threads_for(1e5, kMinFlopsPerThread) == 1);  // small products stay on the caller
+  CHECK(threads_for(2.5 * kMinFlopsPerThread, kMinFlopsPerThread) == 2);
+  CHECK(threads_for(1e12, kMinFlopsPerThread) == 4);
+  // Every row range handed out once, each row exactly once.
+  std::vector<std::atomic<int>> hits(1000);
+  detail::parallel_rows(1000, 1000, [&](Index begin, Index end) {
+    for (Index r = begin; r < end; ++r) hits[static_cast<std::size_t>(r)]++;
+  });
+  CHECK(std::all_of(hits.begin(), hits.end(), [](const auto& h) { return h.load() == 1; }));
+  set_thread_count(before);
+}
+
+TEST_CASE("user threads sharing the worker pool get correct products", "[core][threads]") {
+  // Several user threads multiply at once: one holds the pool, the others run alone.
+  const int before = thread_count();
+  set_thread_count(2);
+  const Matrix<float> a = Matrix<float>::Random(512, 512), b = Matrix<float>::Random(512, 96);
+  const Matrix<float> expected = a.transpose() * b;
+  std::vector<std::thread> users;
+  std::atomic<int> wrong{0};
+  for (int u = 0; u < 4; ++u) {
+    users.emplace_back([&] {
+      GemmWorkspace<float> ws;
+      for (int rep = 0; rep < 20; ++rep) {
+        Matrix<float> c = Matrix<float>::Zero(512, 96);
+        gemm<Op::transpose, Op::none>(512, 96, 512, a.data(), 512, b.data(), 512, c.data(), 512,
+                                      1.0f, ws);
+        if ((c - expected).cwiseAbs().maxCoeff() > 1e-2f) ++wrong;
+      }
+    });
+  }
+  for (auto& t : users) t.join();
+  CHECK(wrong == 0);
+  set_thread_count(before);
+}
+
+TEST_CASE("training on two threads is bit-identical to one thread", "[core][threads]") {
+  // Products, Adam's split update (young neurons included) and the loss: results must not
+  // depend on the thread count.
+  const auto train = [](int threads) {
+    const int before = thread_count();
+    set_thread_count(threads);
+    Mlp<float, Relu> net({784, 256, 10}, 3);
+    Adam<float> opt{.learning_rate = 1e-3f};
+    Workspace<float> ws;
+    Matrix<float> X(784, 64);
+    Rng data(7);
+    data.fill_normal(std::span<float>(X.data(), static_cast<std::size_t>(X.size())), 0.0, 1.0);
+    std::vector<int> y(64);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int>(i % 10);
+    for (int step = 0; step < 6; ++step) {
+      if (step == 3) net.grow_neurons(0, 5, init::He{});
+      const auto logits = net.forward_train(X, ws);
+      auto g = ws.output_gradient();
+      SoftmaxCrossEntropy::evaluate(logits, Targets<float>{.labels = y}, &g);
+      net.backward(X, ws);
+      opt.step(net);
+    }
+    set_thread_count(before);
+    return net;
+  };
+  const auto one = train(1), two = train(2);
+  for (Index l = 0; l < one.layer_count(); ++l) {
+    const Matrix<float> a = one.weights(l), b = two.weights(l);
+    CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0);
+    CHECK(Matrix<float>(one.bias(l)) == Matrix<float>(two.bias(l)));
+  }
+}
+
+TEST_CASE("spare capacity stays zero, so zero-filled growth writes nothing", "[core][storage]") {
+  for (bool row_major : {true, false}) {
+    INFO((row_major ? "row-major" : "column-major"));
+    const auto check = [](auto& g) {
+      g.reserve(9, 11);
+      g.reshape_zero(4, 6);
+      g.view().setConstant(7.0f);
+      CHECK(g.spare_is_zero());
+      // Removing moves the tail into the holes; the vacated tail must be cleared...
+      g.apply(AxisEdit::remove(6, {1, 2}), Dim::cols);
+      g.apply(AxisEdit::remove(4, {0}), Dim::rows);
+      CHECK(g.spare_is_zero());
+      // ...because growing with zeros now skips writing them.
+      g.apply(AxisEdit::grow(4, 5), Dim::cols);
+      g.apply(AxisEdit::grow(3, 6), Dim::rows);
+      CHECK(g.view().leftCols(4).topRows(3).isConstant(7.0f));
+      CHECK(g.view().rightCols(5).isZero());
+      CHECK(g.view().bottomRows(6).isZero());
+      // A workspace-style shrink leaves data behind: then zeros are written again.
+      g.reshape_uninitialized(2, 2);
+      CHECK_FALSE(g.spare_is_zero());
+      g.apply(AxisEdit::grow(2, 7), Dim::rows);
+      g.apply(AxisEdit::grow(2, 9), Dim::cols);
+      CHECK(g.view().bottomRows(7).isZero());
+      CHECK(g.view().rightCols(7).isZero());
+      // A grown null-filled slot is zero exactly when the spare was.
+      GrowableMatrix<float> fresh(2, 2);
+      fresh.reserve(4, 4);
+      fresh.apply(AxisEdit::grow(2, 1), Dim::rows, nullptr);
+      CHECK(fresh.spare_is_zero());
+      CHECK(fresh.view().row(2).isZero());
+    };
+    if (row_major) {
+      GrowableMatrix<float, Eigen::RowMajor> g;
+      check(g);
+    } else {
+      GrowableMatrix<float> g;
+      check(g);
+    }
+  }
+  // Large buffers come from the kernel already zero.
+  GrowableMatrix<double> big;
+  big.reserve(1024, 1024);
+  big.reshape_uninitialized(1024, 1024);
+  CHECK(big.view().isZero());
 }

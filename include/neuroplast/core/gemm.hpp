@@ -8,24 +8,23 @@
 /// step. GemmWorkspace owns those buffers and hands them to the same kernel, so a step allocates
 /// only when a product larger than any before it appears.
 
+#include <memory>
 #include <vector>
 
+#include "neuroplast/core/threading.hpp"
 #include "neuroplast/core/types.hpp"
 
 namespace neuroplast {
 
-/// Reusable packing buffers for `gemm`. One per thread; cheap to default-construct.
-template <Scalar T>
-class GemmWorkspace : public Eigen::internal::level3_blocking<T, T> {
- public:
-  GemmWorkspace() = default;
-  GemmWorkspace(const GemmWorkspace&) : GemmWorkspace() {}  // buffers are scratch: never shared
-  GemmWorkspace& operator=(const GemmWorkspace&) { return *this; }
+namespace detail {
 
-  /// Chooses Eigen's cache blocking for an `m × n × k` product and makes room for it.
-  void prepare(Index m, Index n, Index k) {
-    Index kc = k, mc = m, nc = n;
-    Eigen::internal::computeProductBlockingSizes<T, T>(kc, mc, nc, Index{1});
+// Eigen's cache blocking and packing buffers for one thread's share of a product.
+template <Scalar T>
+class GemmBlocking : public Eigen::internal::level3_blocking<T, T> {
+ public:
+  // Uses the blocking chosen for the whole product, so that every thread's share sums over k in
+  // the same blocks as the undivided product: results do not depend on the thread count.
+  void prepare(Index kc, Index mc, Index nc) {
     this->m_kc = kc;
     this->m_mc = mc;
     this->m_nc = nc;
@@ -40,12 +39,53 @@ class GemmWorkspace : public Eigen::internal::level3_blocking<T, T> {
   std::vector<T, Eigen::aligned_allocator<T>> b_;
 };
 
+}  // namespace detail
+
+/// Reusable packing buffers for `gemm`, one set per thread a product is split over. Use one
+/// workspace per calling thread; cheap to default-construct.
+template <Scalar T>
+class GemmWorkspace {
+ public:
+  GemmWorkspace() = default;
+  GemmWorkspace(const GemmWorkspace&) : GemmWorkspace() {}  // buffers are scratch: never shared
+  GemmWorkspace& operator=(const GemmWorkspace&) { return *this; }
+
+  /// Buffers of thread `t` (0 = the caller), created on first use.
+  detail::GemmBlocking<T>& thread(std::size_t t) {
+    while (threads_.size() <= t) threads_.push_back(std::make_unique<detail::GemmBlocking<T>>());
+    return *threads_[t];
+  }
+
+ private:
+  std::vector<std::unique_ptr<detail::GemmBlocking<T>>> threads_;
+};
+
 /// How `gemm` reads an operand: as stored, or transposed.
 enum class Op { none, transpose };
 
+namespace detail {
+
+// Pointer to element (i, j) of op(M) for M stored column-major with outer stride ld.
+template <Op O, Scalar T>
+const T* op_at(const T* p, Index ld, Index i, Index j) {
+  return O == Op::none ? p + i + j * ld : p + j + i * ld;
+}
+
+// Split points of [0, n) into `parts` pieces, each a multiple of `granule` except the last.
+inline Index split_point(Index n, int parts, int part, Index granule) {
+  if (part >= parts) return n;
+  const Index units = (n + granule - 1) / granule;
+  return std::min(n, units * part / parts * granule);
+}
+
+}  // namespace detail
+
 /// C += alpha · op(A) · op(B) for column-major operands given by pointer and outer stride.
 /// op(A) is `m × k`, op(B) is `k × n`, C is `m × n`. Allocation-free once `ws` has seen a product
-/// of this size. A single column (n = 1) goes to Eigen's matrix-vector kernel, which is faster.
+/// of this size (and thread count). A single column (n = 1) goes to Eigen's matrix-vector kernel,
+/// which is faster. Products big enough for the threading rule (core/threading.hpp) are split
+/// into column blocks of C (row blocks when C has few columns) over the worker pool; the result
+/// is bit-identical to the undivided product.
 template <Op OpA, Op OpB, Scalar T>
 void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc,
           T alpha, GemmWorkspace<T>& ws) {
@@ -54,18 +94,61 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   using Eigen::RowMajor;
   constexpr int a_order = OpA == Op::none ? ColMajor : RowMajor;
   constexpr int b_order = OpB == Op::none ? ColMajor : RowMajor;
+  const int threads =
+      threads_for(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k),
+                  kMinFlopsPerThread);
   if (n == 1 && OpB == Op::none) {
     using AMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, a_order>, 0,
                             Eigen::OuterStride<>>;
-    Eigen::Map<Vector<T>> cv(c, m);
-    const Eigen::Map<const Vector<T>> bv(b, k);
-    cv.noalias() += alpha * AMap(a, m, k, Eigen::OuterStride<>(lda)) * bv;
+    // Rows of C in blocks of whole cache lines; each row's sum is formed the same either way.
+    const int gemv_threads =
+        threads_for(static_cast<double>(m) * static_cast<double>(k), kMinGemvEntriesPerThread);
+    const int parts = m >= 64 * gemv_threads ? gemv_threads : 1;
+    const auto rows = [&](int part) {
+      const Index r0 = detail::split_point(m, parts, part, 16);
+      const Index r1 = detail::split_point(m, parts, part + 1, 16);
+      if (r1 <= r0) return;
+      Eigen::Map<Vector<T>> cv(c + r0, r1 - r0);
+      const Eigen::Map<const Vector<T>> bv(b, k);
+      cv.noalias() +=
+          alpha * AMap(detail::op_at<OpA>(a, lda, r0, 0), r1 - r0, k, Eigen::OuterStride<>(lda)) *
+          bv;
+    };
+    if (parts < 2 || !detail::WorkerPool::instance().run(parts, rows)) {
+      for (int part = 0; part < parts; ++part) rows(part);
+    }
     return;
   }
-  ws.prepare(m, n, k);
-  Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T, b_order, false,
-                                                 ColMajor, 1>::run(m, n, k, a, lda, b, ldb, c, 1,
-                                                                   ldc, alpha, ws, nullptr);
+  Index kc = k, mc = m, nc = n;
+  Eigen::internal::computeProductBlockingSizes<T, T>(kc, mc, nc, Index{1});
+  using Product = Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T,
+                                                                 b_order, false, ColMajor, 1>;
+  // Split C by columns when it has enough of them, else by rows; split points are multiples of
+  // Eigen's register blocks so every element goes through the same kernel path as undivided.
+  const bool by_columns = n >= 32 * threads || m < 64 * threads;
+  const auto piece = [&](int part) {
+    const int parts = threads;
+    Index r0 = 0, r1 = m, c0 = 0, c1 = n;
+    if (by_columns) {
+      c0 = detail::split_point(n, parts, part, 8);
+      c1 = detail::split_point(n, parts, part + 1, 8);
+    } else {
+      r0 = detail::split_point(m, parts, part, 48);
+      r1 = detail::split_point(m, parts, part + 1, 48);
+    }
+    if (r1 <= r0 || c1 <= c0) return;
+    detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));
+    blocking.prepare(kc, mc, nc);
+    Product::run(r1 - r0, c1 - c0, k, detail::op_at<OpA>(a, lda, r0, 0), lda,
+                 detail::op_at<OpB>(b, ldb, 0, c0), ldb, c + r0 + c0 * ldc, 1, ldc, alpha, blocking,
+                 nullptr);
+  };
+  if (threads >= 2) {
+    ws.thread(static_cast<std::size_t>(threads - 1));  // allocate slots before waking workers
+    if (detail::WorkerPool::instance().run(threads, piece)) return;
+  }
+  // One thread, or the pool is busy with another user thread's product: do every piece here.
+  for (int part = 0; part < threads; ++part) piece(part);
 }
 
 }  // namespace neuroplast

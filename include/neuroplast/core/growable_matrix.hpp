@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -20,9 +21,10 @@ namespace neuroplast {
 
 namespace detail {
 
-/// Cache-line aligned storage that is *not* initialised: a fresh capacity buffer is written only
-/// where data goes (the active block on reallocation, new rows when they grow), so reserving or
-/// reallocating does not pay for zeroing memory nobody reads.
+/// Cache-line aligned storage that starts all zero. Small buffers are zeroed by hand; large ones
+/// come straight from the kernel as anonymous mappings, whose pages are zero and cost nothing
+/// until first touched. Zero spare capacity is what lets a growing layer skip writing the zeros of
+/// new fan-out columns and optimizer moments (see GrowableMatrix).
 template <class T>
 class AlignedBuffer {
  public:
@@ -34,36 +36,71 @@ class AlignedBuffer {
     // halved the amortised cost of growing 64 → 2048 neurons (bench/bench_growth.cpp). Smaller
     // buffers stay on ordinary pages, where compaction stalls cannot cost more than they save.
     constexpr std::size_t huge = std::size_t{2} << 20;
-    const bool large = n * sizeof(T) >= 4 * huge;
-    const std::size_t align = large ? huge : 64;
-    const std::size_t bytes = (n * sizeof(T) + align - 1) / align * align;
-    data_ = static_cast<T*>(std::aligned_alloc(align, bytes));
-    if (data_ == nullptr) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (large) ::madvise(data_, bytes, MADV_HUGEPAGE);  // advisory: failure changes nothing
+    const std::size_t wanted = n * sizeof(T);
+#if defined(__linux__)
+    if (wanted >= kMapThreshold) {
+      const bool large = wanted >= 4 * huge;
+      const std::size_t align = large ? huge : 4096;
+      bytes_ = (wanted + align - 1) / align * align;
+      // Over-map by one alignment unit and trim both ends, so the buffer starts aligned.
+      const std::size_t mapped = bytes_ + (large ? huge : 0);
+      void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      auto* base = static_cast<unsigned char*>(p);
+      const std::size_t lead = (align - reinterpret_cast<std::uintptr_t>(base) % align) % align;
+      if (lead > 0) ::munmap(base, lead);
+      if (mapped - lead > bytes_) ::munmap(base + lead + bytes_, mapped - lead - bytes_);
+      data_ = reinterpret_cast<T*>(base + lead);
+#if defined(MADV_HUGEPAGE)
+      if (large) ::madvise(data_, bytes_, MADV_HUGEPAGE);  // advisory: failure changes nothing
 #endif
+      return;
+    }
+#endif
+    const std::size_t bytes = (wanted + 63) / 64 * 64;
+    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (data_ == nullptr) throw std::bad_alloc();
+    std::memset(static_cast<void*>(data_), 0, bytes);
   }
   AlignedBuffer(AlignedBuffer&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        bytes_(std::exchange(o.bytes_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     swap(o);
     return *this;
   }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { release(); }
 
   void swap(AlignedBuffer& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
+    std::swap(bytes_, o.bytes_);
   }
   T* data() noexcept { return data_; }
   const T* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
 
  private:
+  // From 256 KiB on, mapping fresh pages beats zeroing (glibc's malloc maps such sizes too).
+  static constexpr std::size_t kMapThreshold = std::size_t{256} << 10;
+
+  void release() noexcept {
+    if (data_ == nullptr) return;
+#if defined(__linux__)
+    if (bytes_ > 0) {
+      ::munmap(data_, bytes_);
+      return;
+    }
+#endif
+    std::free(data_);
+  }
+
   T* data_ = nullptr;
   std::size_t size_ = 0;
+  std::size_t bytes_ = 0;  // length of the mapping; 0 = from aligned_alloc
 };
 
 }  // namespace detail
@@ -78,7 +115,12 @@ class AlignedBuffer {
 /// Growing within capacity writes only the new rows or columns and never moves the buffer, so
 /// `data()` stays valid. Growing past capacity reallocates geometrically (×2, as std::vector; the
 /// contiguous dimension is rounded up to a cache line of scalars) and copies the active block once.
-/// Shrinking never reallocates. Spare capacity is uninitialised memory that is never read.
+/// Shrinking never reallocates.
+///
+/// Spare capacity is kept zero (fresh buffers are zero, removals clear what they vacate), so
+/// growth with zero-filled slots writes nothing: a new neuron's zero fan-out column and zero Adam
+/// moments cost no memory traffic, however strided they are. Only `reshape_uninitialized` to a
+/// smaller shape (workspaces) leaves old data in the spare; `spare_is_zero()` tells.
 template <Scalar T, int Order = Eigen::ColMajor>
 class GrowableMatrix {
  public:
@@ -98,7 +140,8 @@ class GrowableMatrix {
         rows_(o.rows_),
         cols_(o.cols_),
         inner_cap_(o.inner_cap_),
-        outer_cap_(o.outer_cap_) {
+        outer_cap_(o.outer_cap_),
+        spare_zero_(true) {
     copy_block(o.buffer_.data(), inner_cap_, buffer_.data(), inner_cap_);
   }
   GrowableMatrix& operator=(const GrowableMatrix& o) {
@@ -138,6 +181,7 @@ class GrowableMatrix {
   /// Makes the active block `rows × cols` with unspecified contents (workspaces). Reallocates only
   /// when the request exceeds capacity, and then geometrically, so alternating batch sizes settle.
   void reshape_uninitialized(Index rows, Index cols) {
+    if (rows < rows_ || cols < cols_) spare_zero_ = false;
     if (rows > row_capacity() || cols > col_capacity()) {
       reallocate(rows > row_capacity() ? grown(row_capacity(), rows) : row_capacity(),
                  cols > col_capacity() ? grown(col_capacity(), cols) : col_capacity(), false);
@@ -152,8 +196,13 @@ class GrowableMatrix {
     view().setZero();
   }
 
+  /// True when every entry outside the active block is zero. Right after a grow edit with a null
+  /// `fill`, it also says whether the new slots are zero.
+  bool spare_is_zero() const noexcept { return spare_zero_; }
+
   /// Applies a neuron-axis edit along `dim`. Grown slots are set to `fill`, or left unspecified
-  /// when `fill` is null (for planes the caller overwrites anyway); see AxisEdit for costs.
+  /// when `fill` is null (for planes the caller overwrites anyway); zeros are not written when the
+  /// spare capacity already holds them. See AxisEdit for costs.
   void apply(const AxisEdit& edit, Dim dim, const T* fill = &kZero) {
     const bool along_rows = dim == Dim::rows;
     eigen_assert(edit.old_size() == (along_rows ? rows_ : cols_));
@@ -163,11 +212,11 @@ class GrowableMatrix {
         if (along_rows) {
           if (n > row_capacity()) reallocate(grown(row_capacity(), n), col_capacity(), true);
           rows_ = n;
-          if (fill != nullptr) view().bottomRows(edit.added()).setConstant(*fill);
+          if (needs_fill(fill)) view().bottomRows(edit.added()).setConstant(*fill);
         } else {
           if (n > col_capacity()) reallocate(row_capacity(), grown(col_capacity(), n), true);
           cols_ = n;
-          if (fill != nullptr) view().rightCols(edit.added()).setConstant(*fill);
+          if (needs_fill(fill)) view().rightCols(edit.added()).setConstant(*fill);
         }
         break;
       }
@@ -188,7 +237,17 @@ class GrowableMatrix {
                         static_cast<std::size_t>(inner_size()) * sizeof(T));
           }
         }
+        // Clear what the active block gives up, keeping the spare zero (cost ∝ what was removed).
+        const Index old = along_rows ? rows_ : cols_;
         (along_rows ? rows_ : cols_) = edit.new_size();
+        if (spare_zero_) {
+          const Index freed = old - edit.new_size();
+          if (along_rows) {
+            view_of(old, cols_).bottomRows(freed).setZero();
+          } else {
+            view_of(rows_, old).rightCols(freed).setZero();
+          }
+        }
         break;
       }
       case AxisEdit::Kind::permute: {
@@ -223,6 +282,13 @@ class GrowableMatrix {
     return std::max(needed, capacity + capacity / 2);
   }
 
+  bool needs_fill(const T* fill) const noexcept {
+    return fill != nullptr && !(spare_zero_ && *fill == T(0));
+  }
+  View view_of(Index rows, Index cols) noexcept {
+    return View(buffer_.data(), rows, cols, Eigen::OuterStride<>(inner_cap_));
+  }
+
   Index inner_size() const noexcept { return row_major ? cols_ : rows_; }
   Index outer_size() const noexcept { return row_major ? rows_ : cols_; }
 
@@ -232,6 +298,7 @@ class GrowableMatrix {
     detail::AlignedBuffer<T> fresh(static_cast<std::size_t>(inner_cap * outer_cap));
     if (keep) copy_block(buffer_.data(), inner_cap_, fresh.data(), inner_cap);
     buffer_.swap(fresh);
+    spare_zero_ = true;  // a fresh buffer is zero outside what was copied
     inner_cap_ = inner_cap;
     outer_cap_ = outer_cap;
   }
@@ -249,6 +316,7 @@ class GrowableMatrix {
   Index cols_ = 0;
   Index inner_cap_ = 0;  // capacity of the contiguous dimension (the outer stride)
   Index outer_cap_ = 0;
+  bool spare_zero_ = true;  // every entry outside the active block is 0
 };
 
 /// Row-major ("output-neuron major") storage used for every parameter plane.

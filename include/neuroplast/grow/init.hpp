@@ -45,21 +45,41 @@ struct GrowthSite {
   auto new_bias() { return in.bias().tail(count); }
   /// Fan-out of the new neurons, `fan_out × count`.
   auto new_fan_out() { return out.weights().rightCols(count); }
+
+  // The new slots come out of spare capacity, which storage keeps zero (GrowableMatrix), so zeros
+  // are written only when that does not hold. For the fan-out — a strided column per neuron in
+  // row-major storage — this is the difference between touching fan_out cache lines and none.
+
+  /// Sets the new fan-out to zero.
+  void zero_fan_out() {
+    if (!out.weight_param().value.spare_is_zero()) new_fan_out().setZero();
+  }
+  /// Sets the new fan-in to zero.
+  void zero_fan_in() {
+    if (!in.weight_param().value.spare_is_zero()) new_fan_in().setZero();
+  }
+  /// Sets the new biases to zero.
+  void zero_bias() {
+    if (!in.bias_param().value.spare_is_zero()) new_bias().setZero();
+  }
 };
 
 namespace init {
 namespace detail {
 
 // Fills a block of any Eigen matrix or map run by contiguous run (rows of a row-major block,
-// columns of a column-major one), so the bulk generators of Rng do the work.
+// columns of a column-major one), so the bulk generators of Rng do the work; short or strided runs
+// through a contiguous temporary.
 template <class Block, class Fill>
 void fill_runs(Block&& b, Fill&& fill) {
   using B = std::decay_t<Block>;
   using S = typename B::Scalar;
   if (b.size() == 0) return;
-  if (b.innerStride() == 1) {
-    const Index runs = B::IsRowMajor ? b.rows() : b.cols();
-    const Index length = B::IsRowMajor ? b.cols() : b.rows();
+  const Index runs = B::IsRowMajor ? b.rows() : b.cols();
+  const Index length = B::IsRowMajor ? b.cols() : b.rows();
+  // The bulk generators work in blocks of 128 numbers: short runs (the fan-out column of one new
+  // neuron is 1 number per row) are drawn in one go and scattered, not a block per run.
+  if (b.innerStride() == 1 && length >= 128) {
     for (Index i = 0; i < runs; ++i) {
       S* start = B::IsRowMajor ? &b(i, 0) : &b(0, i);
       fill(std::span<S>(start, static_cast<std::size_t>(length)));
@@ -101,8 +121,8 @@ struct ZeroFanOut {
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     fan_in(site);
-    site.new_bias().setZero();
-    site.new_fan_out().setZero();
+    site.zero_bias();
+    site.zero_fan_out();
   }
 
  private:
@@ -128,7 +148,7 @@ struct He {
   void initialise(GrowthSite<Net>& site) const {
     detail::fill_normal(site.new_fan_in(), site.rng,
                         std::sqrt(2.0 / static_cast<double>(site.fan_in())));
-    site.new_bias().setZero();
+    site.zero_bias();
     detail::fill_normal(site.new_fan_out(), site.rng,
                         std::sqrt(2.0 / static_cast<double>(site.new_width())));
   }
@@ -145,7 +165,7 @@ struct Glorot {
     const auto w = static_cast<double>(site.new_width());
     detail::fill_uniform(site.new_fan_in(), site.rng,
                          std::sqrt(6.0 / (static_cast<double>(site.fan_in()) + w)));
-    site.new_bias().setZero();
+    site.zero_bias();
     detail::fill_uniform(site.new_fan_out(), site.rng,
                          std::sqrt(6.0 / (w + static_cast<double>(site.fan_out()))));
   }
@@ -277,9 +297,9 @@ struct GradMax {
   void initialise(GrowthSite<Net>& site) const {
     using Act = typename Net::activation;
     const T beta = Act::relu_family ? static_cast<T>(relu_bias) : T(0);
-    site.new_fan_in().setZero();
+    site.zero_fan_in();
     site.new_bias().setConstant(beta);
-    site.new_fan_out().setZero();
+    site.zero_fan_out();
     // With zero fan-out the new neurons do not change the output, so this pass sees the gradient
     // of the network as it was.
     Workspace<T> ws;

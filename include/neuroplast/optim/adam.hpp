@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "neuroplast/core/threading.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/optim/optimizer.hpp"
 
@@ -35,36 +36,54 @@ class AdamCore {
     auto g = p.grad.view();
     auto m = s[0].view();
     auto v = s[1].view();
-    if (l2 != T(0)) g += l2 * w;  // L2 penalty (Adam); the gradient plane is scratch after backward
-    m = beta1 * m + (T(1) - beta1) * g;
-    v = beta2 * v + (T(1) - beta2) * g.cwiseAbs2();
-    if (decoupled != T(0)) w *= T(1) - lr * decoupled;  // AdamW: decay not scaled by the moments
-    if (!p.has_young_neurons()) {
-      const T c1 = T(1) / (T(1) - std::pow(beta1, static_cast<T>(t)));
-      const T c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, static_cast<T>(t)));
-      w.array() -= (lr * c1) * m.array() / (c2 * v.array().sqrt() + eps);
+    const bool young = p.has_young_neurons();
+    const Index cols = w.cols();
+    T c1 = 0, c2 = 0;
+    if (!young) {
+      c1 = T(1) / (T(1) - std::pow(beta1, static_cast<T>(t)));
+      c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, static_cast<T>(t)));
     } else {
       // Correction factors shrink with age, so an entry's factor is the larger of its row's and
-      // its column's (the younger neuron decides). Planes are row-major: go row by row.
-      const Index cols = w.cols();
+      // its column's (the younger neuron decides): the columns' factors once, the rows' per row.
       scratch.resize(static_cast<std::size_t>(2 * cols));
-      Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> c1(scratch.data(), cols),
-          c2(scratch.data() + cols, cols);
       for (Index j = 0; j < cols; ++j) {
         const auto age =
             static_cast<T>(std::max<std::int64_t>(1, t - p.col_birth[static_cast<std::size_t>(j)]));
-        c1(j) = T(1) / (T(1) - std::pow(beta1, age));
-        c2(j) = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-      }
-      for (Index i = 0; i < w.rows(); ++i) {
-        const auto age =
-            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(i)]));
-        const T r1 = T(1) / (T(1) - std::pow(beta1, age));
-        const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-        w.row(i).array() -=
-            lr * c1.max(r1) * m.row(i).array() / (c2.max(r2) * v.row(i).array().sqrt() + eps);
+        scratch[static_cast<std::size_t>(j)] = T(1) / (T(1) - std::pow(beta1, age));
+        scratch[static_cast<std::size_t>(cols + j)] = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
       }
     }
+    const Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> col_c1(scratch.data(),
+                                                                      young ? cols : 0),
+        col_c2(scratch.data() + (young ? cols : 0), young ? cols : 0);
+    // All four planes in one trip through memory: blocks of rows small enough to stay in L1 while
+    // the moments and then the weights are updated (three separate passes stream 10 planes).
+    const Index block = std::max<Index>(1, 2048 / std::max<Index>(1, cols));
+    detail::parallel_rows(w.rows(), cols, [&](Index begin, Index end) {
+      for (Index i = begin; i < end; i += block) {
+        const Index n = std::min(block, end - i);
+        auto wb = w.middleRows(i, n).array();
+        auto gb = g.middleRows(i, n).array();
+        auto mb = m.middleRows(i, n).array();
+        auto vb = v.middleRows(i, n).array();
+        if (l2 != T(0)) gb += l2 * wb;  // L2 penalty (Adam); the gradient plane is scratch now
+        mb = beta1 * mb + (T(1) - beta1) * gb;
+        vb = beta2 * vb + (T(1) - beta2) * gb.square();
+        if (decoupled != T(0)) wb *= T(1) - lr * decoupled;  // AdamW: not scaled by the moments
+        if (!young) {
+          wb -= (lr * c1) * mb / (c2 * vb.sqrt() + eps);
+          continue;
+        }
+        for (Index r = i; r < i + n; ++r) {
+          const auto age = static_cast<T>(
+              std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
+          const T r1 = T(1) / (T(1) - std::pow(beta1, age));
+          const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+          w.row(r).array() -= lr * col_c1.max(r1) * m.row(r).array() /
+                              (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
+        }
+      }
+    });
     reapply_mask(p);
   }
 };

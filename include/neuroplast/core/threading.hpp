@@ -1,0 +1,198 @@
+#pragma once
+/// \file
+/// How many threads neuroplast's matrix products may use, and the small worker pool that runs
+/// their pieces.
+///
+/// Only matrix products are split, and only when each thread gets enough work to pay for waking
+/// another thread (`kMinFlopsPerThread`): small layers always run on the calling thread, so a
+/// second thread never makes a small network slower. Workers wait by spinning for a few
+/// microseconds (the products of one training step follow each other closely) and then sleep in
+/// the kernel, so an idle pool does not burn a core as OpenMP's default spin-waiting does.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "neuroplast/core/types.hpp"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+namespace neuroplast {
+
+namespace detail {
+
+// The setting behind thread_count(): NEUROPLAST_NUM_THREADS if set, else the hardware threads.
+inline std::atomic<int>& thread_count_setting() {
+  static std::atomic<int> n = [] {
+    if (const char* env = std::getenv("NEUROPLAST_NUM_THREADS")) {
+      const int v = std::atoi(env);
+      if (v >= 1) return v;
+    }
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }();
+  return n;
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#endif
+}
+
+// Spins on `ready` for about `spin` before giving up; true when it became ready while spinning.
+template <class Ready>
+bool spin_until(Ready ready, std::chrono::microseconds spin) {
+  const auto until = std::chrono::steady_clock::now() + spin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
+/// The process-wide workers that run the pieces of a split product. `run(n, task)` runs task(0)
+/// on the caller and task(1..n-1) on workers, and returns when all are done. One parallel region
+/// at a time: a caller that finds the pool busy (another thread of the user's is in a product)
+/// gets `false` and runs its product alone, so independent user threads never wait on each other.
+class WorkerPool {
+ public:
+  static WorkerPool& instance() {
+    static WorkerPool pool;
+    return pool;
+  }
+
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  ~WorkerPool() {
+    stop_.store(true, std::memory_order_relaxed);
+    generation_.fetch_add(1 << 16, std::memory_order_release);
+    generation_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+  template <class Task>
+  bool run(int n, Task& task) {
+    n = std::min(n, 0xffff);
+    if (busy_.test_and_set(std::memory_order_acquire)) return false;
+    ensure_workers(n - 1);
+    context_ = const_cast<void*>(static_cast<const void*>(&task));
+    call_ = [](void* c, int i) { (*static_cast<Task*>(c))(i); };
+    pending_.store(n - 1, std::memory_order_relaxed);
+    // The task count travels in the generation word: a worker not needed this time may wake only
+    // after the next region began, and must judge by the region it actually sees.
+    const std::uint64_t next = ((generation_.load(std::memory_order_relaxed) >> 16) + 1) << 16;
+    generation_.store(next | static_cast<std::uint64_t>(n), std::memory_order_release);
+    generation_.notify_all();
+    task(0);
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, kSpin)) {
+      for (int left; (left = pending_.load(std::memory_order_acquire)) != 0;)
+        pending_.wait(left, std::memory_order_acquire);
+    }
+    busy_.clear(std::memory_order_release);
+    return true;
+  }
+
+ private:
+  static constexpr std::chrono::microseconds kSpin{50};
+
+  WorkerPool() = default;
+
+  void ensure_workers(int n) {
+    while (static_cast<int>(workers_.size()) < n) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      // The worker must start from the generation before the region that needs it: reading it on
+      // its own thread could already see that region and then wait for the next one forever.
+      const std::uint64_t before = generation_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, index, before] { work(index, before); });
+    }
+  }
+
+  void work(int index, std::uint64_t seen) {
+    for (;;) {
+      if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, kSpin)) {
+        generation_.wait(seen, std::memory_order_acquire);
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_.load(std::memory_order_relaxed)) return;
+      if (index < static_cast<int>(seen & 0xffff)) {
+        call_(context_, index);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;  // only touched by the caller holding busy_
+  std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  // Published by the generation_ store in run(), read by the workers it names after its acquire;
+  // the next region waits for those workers, so they never see these change under them.
+  void* context_ = nullptr;
+  void (*call_)(void*, int) = nullptr;
+};
+
+}  // namespace detail
+
+/// Threads a large matrix product may use, the caller's included (≥ 1). Default: the
+/// `NEUROPLAST_NUM_THREADS` environment variable if set, else
+/// `std::thread::hardware_concurrency()`.
+inline int thread_count() { return detail::thread_count_setting().load(std::memory_order_relaxed); }
+
+/// Sets the thread count for every later product, process-wide; 1 runs everything on the calling
+/// thread. Values below 1 count as 1.
+inline void set_thread_count(int n) {
+  detail::thread_count_setting().store(std::max(1, n), std::memory_order_relaxed);
+}
+
+/// The threading rule for matrix products (C = A·B, `m × k` times `k × n`): split over
+/// min(thread_count(), 2·m·n·k / kMinFlopsPerThread) threads. 2 MFLOP take about 20 µs on one
+/// Zen 4 core at Eigen's GEMM rate, several times what handing a piece to a worker costs.
+inline constexpr double kMinFlopsPerThread = 2e6;
+
+/// The rule for matrix-vector products (batch 1): min(thread_count(), m·k /
+/// kMinGemvEntriesPerThread) threads. They are bound by reading the matrix, so what counts is its
+/// size: from 64 Ki entries per thread (256 KiB of floats) two threads read it faster than one.
+inline constexpr double kMinGemvEntriesPerThread = 65536;
+
+/// The rule for element-wise passes over parameters (optimizer updates): min(thread_count(),
+/// entries / kMinEntriesPerThread) threads. They stream several planes of every parameter through
+/// memory; below 64 Ki entries per thread the hand-off costs more than the second core saves.
+inline constexpr double kMinEntriesPerThread = 65536;
+
+/// How many threads an operation of `work` units gets when each thread needs `per_thread` units.
+inline int threads_for(double work, double per_thread) {
+  const int allowed = thread_count();
+  if (allowed <= 1) return 1;
+  return std::clamp(static_cast<int>(work / per_thread), 1, allowed);
+}
+
+namespace detail {
+
+/// Calls `body(begin, end)` on disjoint row ranges covering [0, rows) of a `rows × cols` plane,
+/// split over threads by the element-wise rule. `body` must only touch its own rows.
+template <class Body>
+void parallel_rows(Index rows, Index cols, const Body& body) {
+  const int threads = static_cast<int>(std::min<Index>(
+      rows,
+      threads_for(static_cast<double>(rows) * static_cast<double>(cols), kMinEntriesPerThread)));
+  const auto part = [&](int t) {
+    const Index r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+    if (r1 > r0) body(r0, r1);
+  };
+  if (threads < 2 || !WorkerPool::instance().run(threads, part)) {
+    for (int t = 0; t < threads; ++t) part(t);
+  }
+}
+
+}  // namespace detail
+
+}  // namespace neuroplast
