@@ -40,12 +40,12 @@ np::Mlp<float, np::Relu> make_network(Index layer, Index reserve) {
 // allocation in a real program is, so both sides of a comparison allocate alike.
 const bool pinned_mmap_threshold = mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1;
 
-// Shrinks a hidden layer back to its start (outside the timed region).
-void shrink(np::Mlp<float, np::Relu>& net, Index layer) {
+// Shrinks a hidden layer back to `width` neurons (outside the timed region).
+void shrink(np::Mlp<float, np::Relu>& net, Index layer, Index width = kWidth) {
   const Index w = net.width(layer);
-  if (w == kWidth) return;
+  if (w == width) return;
   std::vector<Index> tail;
-  for (Index i = kWidth; i < w; ++i) tail.push_back(i);
+  for (Index i = width; i < w; ++i) tail.push_back(i);
   net.edit_axis(layer, np::AxisEdit::remove(w, std::move(tail)));
 }
 
@@ -126,6 +126,53 @@ void bm_reallocate_and_copy(benchmark::State& state) {
     }
   }
   bytes_written(state, k, outputs, 3);
+}
+
+// Growth cost against layer width (the plot in docs/performance.md): one neuron added to hidden
+// layer 0 of w-w-w-10, between two w × w matrices, with Adam state, in place within capacity...
+void bm_width_grow_in_place(benchmark::State& state) {
+  const Index width = state.range(0);
+  np::Mlp<float, np::Relu> net({width, width, width, kOutputs}, 1);
+  net.reserve(0, width + 1024);
+  np::Workspace<float> ws;
+  np::Adam<float> opt;
+  np::bench::train_step(net, opt, np::Matrix<float>::Random(width, 4), {0, 1, 2, 3}, ws);
+  for (auto _ : state) {
+    if (net.width(0) == net.capacity(0)) {
+      state.PauseTiming();
+      shrink(net, 0, width);
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(net.grow_neurons(0, 1, np::init::ZeroFanOut{}));
+  }
+}
+
+// ...and by reallocating W(0), b(0), W(1) and both moments and copying (torch.cat + rebuild).
+void bm_width_reallocate_and_copy(benchmark::State& state) {
+  const Index width = state.range(0);
+  using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  std::vector<M> w_in(3, M::Random(width, width)), w_out(3, M::Random(width, width));
+  std::vector<np::Vector<float>> bias(3, np::Vector<float>::Random(width));
+  np::Rng rng(1);
+  for (auto _ : state) {
+    for (std::size_t plane = 0; plane < 3; ++plane) {
+      M grown_in(width + 1, width), grown_out(width, width + 1);
+      np::Vector<float> grown_bias(width + 1);
+      grown_in.topRows(width) = w_in[plane];
+      grown_out.leftCols(width) = w_out[plane];
+      grown_bias.head(width) = bias[plane];
+      if (plane == 0) {
+        np::init::detail::fill_normal(grown_in.bottomRows(1), rng, 0.03);
+      } else {
+        grown_in.bottomRows(1).setZero();
+      }
+      grown_out.rightCols(1).setZero();
+      grown_bias.tail(1).setZero();
+      benchmark::DoNotOptimize(grown_in.data());
+      benchmark::DoNotOptimize(grown_out.data());
+      benchmark::DoNotOptimize(grown_bias.data());
+    }
+  }
 }
 
 // (b) The floor: k × (fan_in + fan_out + 1) fresh values written into preallocated memory.
@@ -233,6 +280,16 @@ BENCHMARK(bm_grow_edit_only)->Apply(k_args);
 BENCHMARK(bm_grow_in_place)->Apply(k_args);
 BENCHMARK(bm_grow_in_place_he)->Apply(k_args);
 BENCHMARK(bm_reallocate_and_copy)->Apply(k_args);
+BENCHMARK(bm_width_grow_in_place)
+    ->ArgName("width")
+    ->RangeMultiplier(2)
+    ->Range(256, 4096)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_width_reallocate_and_copy)
+    ->ArgName("width")
+    ->RangeMultiplier(2)
+    ->Range(256, 4096)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_grow_64_to_2048_one_at_a_time)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_write_final_layer_once)->Unit(benchmark::kMillisecond);
 BENCHMARK(bm_write_final_layer_once_same_storage)->Unit(benchmark::kMillisecond);

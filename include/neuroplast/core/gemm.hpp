@@ -123,9 +123,11 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   Eigen::internal::computeProductBlockingSizes<T, T>(kc, mc, nc, Index{1});
   using Product = Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T,
                                                                  b_order, false, ColMajor, 1>;
-  // Split C by columns when it has enough of them, else by rows; split points are multiples of
-  // Eigen's register blocks so every element goes through the same kernel path as undivided.
-  const bool by_columns = n >= 32 * threads || m < 64 * threads;
+  // Split the larger side of C: each thread packs all of the operand along the other side, so
+  // this duplicates the smaller packing (W for a wide batch, the batch for a wide layer). Split
+  // points are multiples of Eigen's register blocks (3 packets of rows, 4 columns) so every
+  // element goes through the same kernel path as in the undivided product.
+  const bool by_columns = n > m;
   const auto piece = [&](int part) {
     const int parts = threads;
     Index r0 = 0, r1 = m, c0 = 0, c1 = n;
@@ -133,8 +135,8 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
       c0 = detail::split_point(n, parts, part, 8);
       c1 = detail::split_point(n, parts, part + 1, 8);
     } else {
-      r0 = detail::split_point(m, parts, part, 48);
-      r1 = detail::split_point(m, parts, part + 1, 48);
+      r0 = detail::split_point(m, parts, part, 24);
+      r1 = detail::split_point(m, parts, part + 1, 24);
     }
     if (r1 <= r0 || c1 <= c0) return;
     detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));

@@ -26,7 +26,7 @@ namespace detail {
 /// reported sample is the earliest bad one). `who` is the calling function, `what` the matrix.
 template <class T>
 void require_finite(const Matrix<T>& m, const char* who, const char* what) {
-  if (m.allFinite()) return;  // one vectorised pass on the happy path
+  if (all_finite(m)) return;  // one vectorised pass on the happy path
   for (Index j = 0; j < m.cols(); ++j) {
     for (Index i = 0; i < m.rows(); ++i) {
       if (!std::isfinite(m(i, j))) {

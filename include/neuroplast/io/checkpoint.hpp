@@ -234,7 +234,7 @@ void read_plane(ByteReader& r, ParamMatrix<T>& plane, const std::string& what) {
                sizeof(T), what);
   for (Index i = 0; i < v.rows(); ++i)
     r.get_run(&v(i, 0), static_cast<std::size_t>(v.cols()), what);
-  if (!v.allFinite()) r.corrupt(what, " holds NaN or infinity");
+  if (!all_finite(v)) r.corrupt(what, " holds NaN or infinity");
 }
 
 template <Scalar T>

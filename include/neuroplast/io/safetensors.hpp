@@ -279,7 +279,7 @@ Mlp<T, Act> load_safetensors_bytes(std::span<const unsigned char> bytes, const s
     ByteReader tr(data.subspan(e.begin, e.end - e.begin), where, file, 8 + n + e.begin);
     for (Index row = 0; row < view.rows(); ++row)
       tr.get_run(&view(row, 0), static_cast<std::size_t>(view.cols()), e.name);
-    if (!view.allFinite()) bad("has NaN or infinity in tensor \"", e.name, "\"");
+    if (!all_finite(view)) bad("has NaN or infinity in tensor \"", e.name, "\"");
   };
   for (std::size_t l = 0; l < layers; ++l) {
     const std::string prefix = "layers." + std::to_string(l) + ".";
@@ -310,7 +310,7 @@ template <Scalar T, Activation Act>
 void save_safetensors(const Mlp<T, Act>& net, const std::string& path) {
   for (Index l = 0; l < net.layer_count(); ++l) {
     const DenseParams<T>& d = net.layer_params(l);
-    if (!d.weights().allFinite() || !d.bias().allFinite()) {
+    if (!detail::all_finite(d.weights()) || !detail::all_finite(d.bias())) {
       detail::fail<NumericError>("save_safetensors: layer ", l, " holds NaN or infinity after ",
                                  net.training_steps(), " training steps; nothing was written (",
                                  path, " is unchanged)");

@@ -154,7 +154,7 @@ class Mlp {
   /// of this size. The returned view points into `ws` and lives until its next use.
   ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace<T>& ws) const {
     check_input(X, "forward");
-    if (!X.allFinite()) {
+    if (!detail::all_finite(X)) {
       detail::fail<NumericError>(
           "forward: the input batch contains NaN or infinity; clean the data");
     }

@@ -98,7 +98,7 @@ void check_batch(const Mlp<T, Act>& net, const MatrixRef<T>& X, const char* who,
          "); samples are columns: pass features × batch");
   }
   if (X.cols() == 0) fail(who, ": ", what, " is empty (0 samples); pass at least one column");
-  if (!X.allFinite()) {
+  if (!neuroplast::detail::all_finite(X)) {
     fail<NumericError>(who, ": ", what, " contains NaN or infinity; clean the data first");
   }
 }

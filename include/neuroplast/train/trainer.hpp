@@ -300,9 +300,9 @@ class Trainer {
 
   std::string first_non_finite_parameter() const {
     for (Index l = 0; l < net_.layer_count(); ++l) {
-      if (!net_.weights(l).allFinite())
+      if (!detail::all_finite(net_.weights(l)))
         return detail::message("the weights of layer ", l, " are not finite");
-      if (!net_.bias(l).allFinite())
+      if (!detail::all_finite(net_.bias(l)))
         return detail::message("the bias of layer ", l, " is not finite");
     }
     return {};
@@ -313,7 +313,7 @@ class Trainer {
     std::string where = first_non_finite_parameter();
     if (!where.empty()) return where;
     for (Index l = 0; l < net_.layer_count(); ++l) {
-      if (!ws_.activation(static_cast<std::size_t>(l)).allFinite())
+      if (!detail::all_finite(ws_.activation(static_cast<std::size_t>(l))))
         return detail::message("the output of layer ", l, " overflowed");
     }
     return "every layer's output is finite: the loss itself overflowed";
