@@ -12,8 +12,10 @@
 
 #include "fuzz/fuzz_harness.hpp"
 #include "neuroplast/neuroplast.hpp"
+#include "support/fixtures.hpp"
 
 using namespace neuroplast;
+using neuroplast::testing::WhatHas;
 namespace fs = std::filesystem;
 
 namespace {
@@ -33,22 +35,6 @@ struct TempDir {
     fs::remove_all(path, ignored);
   }
   std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-// Matches an exception whose what() contains every one of the given strings.
-struct WhatHas : Catch::MatcherBase<std::exception> {
-  std::vector<std::string> parts;
-  WhatHas(std::initializer_list<std::string> p) : parts(p) {}
-  bool match(const std::exception& e) const override {
-    const std::string what = e.what();
-    return std::all_of(parts.begin(), parts.end(),
-                       [&](const std::string& p) { return what.find(p) != std::string::npos; });
-  }
-  std::string describe() const override {
-    std::string d = "has a message containing";
-    for (const auto& p : parts) d += " \"" + p + "\"";
-    return d;
-  }
 };
 
 std::vector<unsigned char> bytes_of(const std::string& path) { return read_file(path); }

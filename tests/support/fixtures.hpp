@@ -2,11 +2,30 @@
 // Small helpers shared by the test files: reproducible batches, labels, biases, one training step.
 
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <string>
 #include <vector>
 
 #include "neuroplast/neuroplast.hpp"
 
 namespace neuroplast::testing {
+
+// Matches an exception whose what() contains every one of the given strings:
+// CHECK_THROWS_MATCHES(f(), NumericError, WhatHas({"epoch 2", "layer 1"})).
+struct WhatHas : Catch::MatcherBase<std::exception> {
+  std::vector<std::string> parts;
+  WhatHas(std::initializer_list<std::string> p) : parts(p) {}
+  bool match(const std::exception& e) const override {
+    const std::string what = e.what();
+    return std::all_of(parts.begin(), parts.end(),
+                       [&](const std::string& p) { return what.find(p) != std::string::npos; });
+  }
+  std::string describe() const override {
+    std::string d = "has a message containing";
+    for (const auto& p : parts) d += " \"" + p + "\"";
+    return d;
+  }
+};
 
 // rows × cols standard normal entries, reproducible for a seed.
 inline Matrix<double> random_batch(Index rows, Index cols, std::uint64_t seed) {

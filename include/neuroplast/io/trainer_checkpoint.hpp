@@ -312,8 +312,7 @@ bool checkpoint_if_due(const CheckpointOptions& options, int epoch, const Mlp<T,
   if (options.path.empty()) return false;
   bool structural = false;
   for (const StructuralEvent& e : history.events)
-    structural = structural || (e.epoch == epoch && e.kind != EventKind::new_data &&
-                                e.kind != EventKind::rollback);
+    structural = structural || (e.epoch == epoch && e.kind != EventKind::new_data);
   const bool due = (options.every > 0 && epoch % options.every == 0) ||
                    (options.on_structural_event && structural);
   if (due) save_checkpoint(options.path, net, optimizer, history, trainer);
