@@ -1,5 +1,6 @@
 // neuroplast against LibTorch (Debian's libtorch-dev), side by side in one process: the Adam
-// training step, inference, and adding neurons to a trained network. Every case runs at 1 and 2
+// training step (also with dropout), inference, and adding or removing neurons of a trained
+// network. Every case runs at 1 and 2
 // threads with both libraries set to the same count, each neuroplast run directly followed by its
 // LibTorch twin, so drift on a shared machine hits both alike. After the runs a table pairs them:
 // LibTorch time / neuroplast time, i.e. how many times faster neuroplast is.
@@ -13,11 +14,14 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <numeric>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -51,6 +55,11 @@ constexpr Index kGrowWidth = 2048;
 constexpr Index kGrowCapacity = kGrowWidth + 4096;
 const Index kGrowBy[] = {1, 16, 64};
 
+// Dropout and removal run on the largest training shape.
+const Shape& kBig = kShapes[2];
+constexpr double kDropout = 0.5;
+const Index kRemove[] = {1, 64};
+
 // Both libraries get the same thread budget; neuroplast's applies to its matrix products,
 // LibTorch's to its intra-op (OpenMP) pool, which an OpenMP build of OpenBLAS follows too.
 void use_threads(int threads) {
@@ -82,10 +91,15 @@ class TorchMlp {
   torch::Tensor forward(torch::Tensor x) {
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       x = layers_[l]->forward(x);
-      if (l + 1 < layers_.size()) torch::relu_(x);
+      if (l + 1 < layers_.size()) {
+        torch::relu_(x);
+        if (dropout > 0) x = torch::dropout(x, dropout, /*train=*/true);
+      }
     }
     return x;
   }
+
+  double dropout = 0;  ///< inverted Bernoulli dropout after every hidden layer, in training
 
   torch::nn::Linear& layer(std::size_t l) { return layers_[l]; }
 
@@ -217,6 +231,72 @@ void torch_grow(benchmark::State& state, Index k, int threads) {
   }
 }
 
+// The training step with Bernoulli dropout (p = 0.5) after both hidden layers.
+void torch_dropout_step(benchmark::State& state, int threads) {
+  use_threads(threads);
+  torch::manual_seed(1);
+  TorchMlp net(kBig.sizes);
+  net.dropout = kDropout;
+  const torch::Tensor X = torch_batch(kBig.sizes.front(), kBig.batch);
+  const torch::Tensor y = torch_labels(kBig.batch, kBig.sizes.back());
+  torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(kLearningRate));
+  for (auto _ : state) torch_train_step(net, opt, X, y);
+}
+
+// What a PyTorch user does to remove neurons of hidden layer 0: index_select the kept rows of W(0)
+// and b(0) and the kept columns of W(1), make them the parameters, build a new Adam and carry the
+// moments over, selected the same way.
+torch::optim::Adam torch_remove_first_hidden(TorchMlp& net, torch::optim::Adam& opt,
+                                             const torch::Tensor& kept) {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> old = net.parameters();
+  const auto select = [&](std::size_t i, const torch::Tensor& t) {
+    return t.index_select(i < 2 ? 0 : 1, kept);
+  };
+  std::vector<torch::Tensor> kept_params = old;
+  for (std::size_t i = 0; i < 3; ++i) kept_params[i] = select(i, old[i]).requires_grad_();
+  torch::optim::Adam fresh(kept_params, torch::optim::AdamOptions(kLearningRate));
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    const auto& state =
+        static_cast<const torch::optim::AdamParamState&>(*opt.state().at(state_key(old[i])));
+    auto carried = std::make_unique<torch::optim::AdamParamState>(state);
+    if (i < 3) {
+      carried->exp_avg(select(i, state.exp_avg()));
+      carried->exp_avg_sq(select(i, state.exp_avg_sq()));
+    }
+    fresh.state()[state_key(kept_params[i])] = std::move(carried);
+  }
+  return fresh;
+}
+
+// The neurons a removal benchmark removes: k distinct ones, reproducibly.
+std::vector<Index> neurons_to_remove(Index width, Index k) {
+  std::vector<Index> all(static_cast<std::size_t>(width));
+  std::iota(all.begin(), all.end(), Index{0});
+  np::Rng rng(20 + static_cast<std::uint64_t>(k));
+  rng.shuffle(std::span<Index>(all));
+  all.resize(static_cast<std::size_t>(k));
+  return all;
+}
+
+// As torch_grow: every iteration removes from the same trained tensors.
+void torch_remove(benchmark::State& state, Index k, int threads) {
+  use_threads(threads);
+  torch::manual_seed(1);
+  TorchMlp net(kBig.sizes);
+  torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(kLearningRate));
+  torch_train_step(net, opt, torch_batch(kBig.sizes.front(), 4), torch_labels(4, 10));
+  const std::vector<Index> removed = neurons_to_remove(kBig.sizes[1], k);
+  std::vector<std::int64_t> kept;
+  for (Index i = 0; i < kBig.sizes[1]; ++i)
+    if (std::find(removed.begin(), removed.end(), i) == removed.end()) kept.push_back(i);
+  const torch::Tensor index = torch::tensor(kept, torch::kLong);
+  for (auto _ : state) {
+    torch::optim::Adam smaller = torch_remove_first_hidden(net, opt, index);
+    benchmark::DoNotOptimize(smaller.state().size());
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // neuroplast side
 
@@ -237,6 +317,38 @@ void np_inference(benchmark::State& state, const std::vector<Index>& sizes, Inde
   const np::Matrix<float> X = np::Matrix<float>::Random(sizes.front(), batch);
   np::Workspace<float> ws;
   for (auto _ : state) benchmark::DoNotOptimize(net.forward(X, ws).data());
+}
+
+void np_dropout_step(benchmark::State& state, int threads) {
+  use_threads(threads);
+  np::Mlp<float, np::Relu> net(kBig.sizes, 1);
+  for (Index h = 0; h < net.hidden_layer_count(); ++h)
+    net.set_dropout(h, np::Dropout{.kind = np::DropoutKind::bernoulli, .rate = kDropout});
+  const np::Matrix<float> X = np::Matrix<float>::Random(kBig.sizes.front(), kBig.batch);
+  const std::vector<int> y = np::bench::cyclic_labels(kBig.batch, kBig.sizes.back());
+  np::Workspace<float> ws;
+  np::Adam<float> opt{.learning_rate = static_cast<float>(kLearningRate)};
+  for (auto _ : state) np::bench::train_step(net, opt, X, y, ws);
+}
+
+// remove_neurons with Adam state; between iterations (untimed) k neurons are appended again, so
+// every iteration removes k of the layer's original width.
+void np_remove(benchmark::State& state, Index k, int threads) {
+  use_threads(threads);
+  np::Mlp<float, np::Relu> net(kBig.sizes, 1);
+  {
+    const np::Matrix<float> X = np::Matrix<float>::Random(kBig.sizes.front(), 4);
+    np::Workspace<float> ws;
+    np::Adam<float> opt{.learning_rate = static_cast<float>(kLearningRate)};
+    np::bench::train_step(net, opt, X, np::bench::cyclic_labels(4, 10), ws);
+  }
+  const std::vector<Index> removed = neurons_to_remove(kBig.sizes[1], k);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(net.remove_neurons(0, removed));
+    state.PauseTiming();
+    net.edit_axis(0, np::AxisEdit::grow(kBig.sizes[1] - k, k));
+    state.ResumeTiming();
+  }
 }
 
 // Shrinks hidden layer 0 back to its starting width (outside the timed region).
@@ -316,6 +428,20 @@ void register_benchmarks() {
           "grow/" + shape_name(kGrowSizes) + "/k" + std::to_string(k), t, benchmark::kMicrosecond,
           [k, t](benchmark::State& s) { np_grow(s, k, t); },
           [k, t](benchmark::State& s) { torch_grow(s, k, t); });
+    }
+  }
+  for (const int t : kThreadCounts) {
+    register_pair(
+        "step-dropout-0.5/" + shape_name(kBig.sizes) + "/b" + std::to_string(kBig.batch), t,
+        benchmark::kMicrosecond, [t](benchmark::State& s) { np_dropout_step(s, t); },
+        [t](benchmark::State& s) { torch_dropout_step(s, t); });
+  }
+  for (const Index k : kRemove) {
+    for (const int t : kThreadCounts) {
+      register_pair(
+          "remove/" + shape_name(kBig.sizes) + "/k" + std::to_string(k), t, benchmark::kMicrosecond,
+          [k, t](benchmark::State& s) { np_remove(s, k, t); },
+          [k, t](benchmark::State& s) { torch_remove(s, k, t); });
     }
   }
 }
