@@ -3,10 +3,10 @@
 /// How many threads neuroplast's matrix products may use, and the small worker pool that runs
 /// their pieces.
 ///
-/// Only matrix products are split, and only when each thread gets enough work to pay for waking
-/// another thread (`kMinFlopsPerThread`): small layers always run on the calling thread, so a
-/// second thread never makes a small network slower. Workers wait by spinning for a few
-/// microseconds (the products of one training step follow each other closely) and then sleep in
+/// Only matrix products and optimizer updates are split, and only when each thread gets enough
+/// work to pay for waking another thread (the rule below): small layers always run on the calling
+/// thread, so a second thread never makes a small network slower. Workers wait by spinning for a
+/// few microseconds (the products of one training step follow each other closely) and then sleep in
 /// the kernel, so an idle pool does not burn a core as OpenMP's default spin-waiting does.
 
 #include <algorithm>
@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <mutex>
 #include <thread>
 #include <vector>
 
