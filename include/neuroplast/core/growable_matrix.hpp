@@ -3,8 +3,8 @@
 /// A matrix with spare capacity in both dimensions, like std::vector for matrices.
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>

@@ -104,13 +104,16 @@ class Rng {
         // One 64-bit draw gives both 24-bit uniforms of a pair.
         for (std::size_t i = 0; i < half; ++i) {
           const std::uint64_t bits = next();
-          u1[static_cast<Index>(i)] = (static_cast<float>(bits >> 40) + 1.0f) * 0x1.0p-24f;  // (0, 1]
-          u2[static_cast<Index>(i)] = static_cast<float>((bits >> 8) & 0xffffffu) * 0x1.0p-24f;  // [0, 1)
+          u1[static_cast<Index>(i)] =
+              (static_cast<float>(bits >> 40) + 1.0f) * 0x1.0p-24f;  // (0, 1]
+          u2[static_cast<Index>(i)] =
+              static_cast<float>((bits >> 8) & 0xffffffu) * 0x1.0p-24f;  // [0, 1)
         }
       } else {
         for (std::size_t i = 0; i < half; ++i) {
-          u1[static_cast<Index>(i)] = (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-          u2[static_cast<Index>(i)] = static_cast<double>(next() >> 11) * 0x1.0p-53;          // [0, 1)
+          u1[static_cast<Index>(i)] =
+              (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53;                  // (0, 1]
+          u2[static_cast<Index>(i)] = static_cast<double>(next() >> 11) * 0x1.0p-53;  // [0, 1)
         }
       }
       const Eigen::Array<T, half, 1> radius = (T(-2) * u1.log()).sqrt() * static_cast<T>(stddev);
