@@ -9,6 +9,7 @@
 #include <malloc.h>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/edits.hpp"
 #include "support/step.hpp"
 
 namespace np = neuroplast;
@@ -40,15 +41,6 @@ np::Mlp<float, np::Relu> make_network(Index layer, Index reserve) {
 // allocation in a real program is, so both sides of a comparison allocate alike.
 const bool pinned_mmap_threshold = mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1;
 
-// Shrinks a hidden layer back to `width` neurons (outside the timed region).
-void shrink(np::Mlp<float, np::Relu>& net, Index layer, Index width = kWidth) {
-  const Index w = net.width(layer);
-  if (w == width) return;
-  std::vector<Index> tail;
-  for (Index i = width; i < w; ++i) tail.push_back(i);
-  net.edit_axis(layer, np::AxisEdit::remove(w, std::move(tail)));
-}
-
 void bytes_written(benchmark::State& state, Index k, Index fan_out_size, int planes) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * k *
                           (kWidth + fan_out_size + 1) * planes *
@@ -64,7 +56,7 @@ void grow_within_capacity(benchmark::State& state, Grow&& grow) {
   for (auto _ : state) {
     if (net.width(layer) + k > net.capacity(layer)) {
       state.PauseTiming();
-      shrink(net, layer);
+      np::bench::shrink_to(net, layer, kWidth);
       state.ResumeTiming();
     }
     grow(net, layer, k);
@@ -140,7 +132,7 @@ void bm_width_grow_in_place(benchmark::State& state) {
   for (auto _ : state) {
     if (net.width(0) == net.capacity(0)) {
       state.PauseTiming();
-      shrink(net, 0, width);
+      np::bench::shrink_to(net, 0, width);
       state.ResumeTiming();
     }
     benchmark::DoNotOptimize(net.grow_neurons(0, 1, np::init::ZeroFanOut{}));

@@ -20,8 +20,6 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <numeric>
-#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -29,6 +27,7 @@
 
 #include "neuroplast/core/threading.hpp"
 #include "neuroplast/neuroplast.hpp"
+#include "support/edits.hpp"
 #include "support/step.hpp"
 
 namespace np = neuroplast;
@@ -271,12 +270,7 @@ torch::optim::Adam torch_remove_first_hidden(TorchMlp& net, torch::optim::Adam& 
 
 // The neurons a removal benchmark removes: k distinct ones, reproducibly.
 std::vector<Index> neurons_to_remove(Index width, Index k) {
-  std::vector<Index> all(static_cast<std::size_t>(width));
-  std::iota(all.begin(), all.end(), Index{0});
-  np::Rng rng(20 + static_cast<std::uint64_t>(k));
-  rng.shuffle(std::span<Index>(all));
-  all.resize(static_cast<std::size_t>(k));
-  return all;
+  return np::bench::random_neurons(width, k, 20 + static_cast<std::uint64_t>(k));
 }
 
 // As torch_grow: every iteration removes from the same trained tensors.
@@ -351,15 +345,6 @@ void np_remove(benchmark::State& state, Index k, int threads) {
   }
 }
 
-// Shrinks hidden layer 0 back to its starting width (outside the timed region).
-void shrink(np::Mlp<float, np::Relu>& net) {
-  const Index w = net.width(kGrowLayer);
-  if (w == kGrowWidth) return;
-  std::vector<Index> tail;
-  for (Index i = kGrowWidth; i < w; ++i) tail.push_back(i);
-  net.edit_axis(kGrowLayer, np::AxisEdit::remove(w, std::move(tail)));
-}
-
 // Capacity reserved up front, as a program that plans to grow does; growth then never reallocates.
 void np_grow(benchmark::State& state, Index k, int threads) {
   use_threads(threads);
@@ -375,7 +360,7 @@ void np_grow(benchmark::State& state, Index k, int threads) {
   for (auto _ : state) {
     if (net.width(kGrowLayer) + k > net.capacity(kGrowLayer)) {
       state.PauseTiming();
-      shrink(net);
+      np::bench::shrink_to(net, kGrowLayer, kGrowWidth);
       state.ResumeTiming();
     }
     benchmark::DoNotOptimize(net.grow_neurons(kGrowLayer, k, np::init::ZeroFanOut{}));

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numeric>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/edits.hpp"
 #include "support/step.hpp"
 
 namespace np = neuroplast;
@@ -50,16 +50,6 @@ void train_once(np::Mlp<float, np::Relu>& net) {
   np::bench::train_step(net, opt, X, y, ws);
 }
 
-// k distinct random neurons of a layer of `width`, reproducibly.
-std::vector<Index> random_neurons(Index width, Index k, std::uint64_t seed) {
-  std::vector<Index> all(static_cast<std::size_t>(width));
-  std::iota(all.begin(), all.end(), Index{0});
-  np::Rng rng(seed);
-  rng.shuffle(std::span<Index>(all));
-  all.resize(static_cast<std::size_t>(k));
-  return all;
-}
-
 enum Variant : int { original = 0, pruned = 1, built_small = 2 };
 
 np::Mlp<float, np::Relu> network(int variant) {
@@ -72,7 +62,8 @@ np::Mlp<float, np::Relu> network(int variant) {
   train_once(net);
   if (variant == pruned) {
     for (Index h = 0; h < 2; ++h)
-      net.remove_neurons(h, random_neurons(kWidth, kWidth / 2, 10 + static_cast<std::uint64_t>(h)));
+      net.remove_neurons(
+          h, np::bench::random_neurons(kWidth, kWidth / 2, 10 + static_cast<std::uint64_t>(h)));
   }
   return net;
 }
@@ -110,7 +101,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 void bm_remove_neurons(benchmark::State& state) {
   const Index k = state.range(0);
   auto net = network(original);
-  const auto indices = random_neurons(kWidth, k, 20 + static_cast<std::uint64_t>(k));
+  const auto indices = np::bench::random_neurons(kWidth, k, 20 + static_cast<std::uint64_t>(k));
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(net.remove_neurons(0, indices));
@@ -128,7 +119,7 @@ void bm_rebuild_layers(benchmark::State& state) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const std::vector<M> w_in(3, M::Random(kWidth, kInputs)), w_out(3, M::Random(kWidth, kWidth));
   const std::vector<np::Vector<float>> bias(3, np::Vector<float>::Random(kWidth));
-  auto gone = random_neurons(kWidth, k, 20 + static_cast<std::uint64_t>(k));
+  auto gone = np::bench::random_neurons(kWidth, k, 20 + static_cast<std::uint64_t>(k));
   std::sort(gone.begin(), gone.end());
   std::vector<Index> keep;
   for (Index j = 0, g = 0; j < kWidth; ++j) {

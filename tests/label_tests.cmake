@@ -2,27 +2,26 @@
 # loaded: labels those tagged [slow] in Catch2 `slow` and all others `fast`. Expects
 # TEST_EXECUTABLE, TEST_PREFIX and TEST_LIST (the variable catch_discover_tests fills with the
 # CTest names), set by the file neuroplast_add_test_executable generates.
-if(EXISTS "${TEST_EXECUTABLE}")
+
+# Sets `out` to the CTest names of the executable's (registered) test cases tagged `tag`.
+function(neuroplast_tests_tagged tag out)
   # "~[.]" because a tag alone also selects hidden test cases, which are not registered.
-  execute_process(COMMAND "${TEST_EXECUTABLE}" "[slow]~[.]" --list-test-names-only
+  execute_process(COMMAND "${TEST_EXECUTABLE}" "[${tag}]~[.]" --list-test-names-only
                   OUTPUT_VARIABLE names)
   string(REPLACE "\n" ";" names "${names}")
-  set(slow_tests)
+  set(tests)
   foreach(name IN LISTS names)
     if(name)
-      list(APPEND slow_tests "${TEST_PREFIX}${name}")
+      list(APPEND tests "${TEST_PREFIX}${name}")
     endif()
   endforeach()
+  set(${out} "${tests}" PARENT_SCOPE)
+endfunction()
+
+if(EXISTS "${TEST_EXECUTABLE}")
+  neuroplast_tests_tagged(slow slow_tests)
   # Soak tests ([soak], also tagged [slow]) get a `soak` label too: `ctest -L soak` runs them alone.
-  execute_process(COMMAND "${TEST_EXECUTABLE}" "[soak]~[.]" --list-test-names-only
-                  OUTPUT_VARIABLE soak_names)
-  string(REPLACE "\n" ";" soak_names "${soak_names}")
-  set(soak_tests)
-  foreach(name IN LISTS soak_names)
-    if(name)
-      list(APPEND soak_tests "${TEST_PREFIX}${name}")
-    endif()
-  endforeach()
+  neuroplast_tests_tagged(soak soak_tests)
   foreach(test IN LISTS ${TEST_LIST})
     # list(FIND), not if(IN_LIST): CTest reads this file with no policies set.
     list(FIND slow_tests "${test}" slow_index)

@@ -40,32 +40,32 @@ double mean_loss(const Net& net, const Dataset<double>& data, LossKind kind) {
   return MeanSquaredError::evaluate(logits, Targets<double>{.labels = data.labels()});
 }
 
-// d/dt L at t = 1 when `value` is scaled by t (central difference).
-template <class Net>
-double derivative_along(Net& net, double& value, const Dataset<double>& data, LossKind kind,
-                        double eps = 1e-5) {
-  const double saved = value;
-  value = saved * (1 + eps);
+// d/dt L at t = 1, by central difference, where `scale(t)` scales some parameters by t (t = 1
+// restores them exactly).
+template <class Net, class Scale>
+double scaling_derivative(Net& net, const Dataset<double>& data, LossKind kind, Scale&& scale,
+                          double eps = 1e-5) {
+  scale(1 + eps);
   const double up = mean_loss(net, data, kind);
-  value = saved * (1 - eps);
+  scale(1 - eps);
   const double down = mean_loss(net, data, kind);
-  value = saved;
+  scale(1.0);
   return (up - down) / (2 * eps);
+}
+
+// d/dt L at t = 1 when `value` is scaled by t.
+template <class Net>
+double derivative_along(Net& net, double& value, const Dataset<double>& data, LossKind kind) {
+  return scaling_derivative(net, data, kind, [&, saved = value](double t) { value = saved * t; });
 }
 
 // d/dt L at t = 1 when the fan-out column j of W(h+1) is scaled by t, i.e. when what the next
 // layer receives from neuron j of hidden layer h is scaled by t.
 template <class Net>
-double fan_out_derivative(Net& net, Index h, Index j, const Dataset<double>& data, LossKind kind,
-                          double eps = 1e-5) {
+double fan_out_derivative(Net& net, Index h, Index j, const Dataset<double>& data, LossKind kind) {
   auto column = net.weights(h + 1).col(j);
   const Vector<double> saved = column;
-  column = saved * (1 + eps);
-  const double up = mean_loss(net, data, kind);
-  column = saved * (1 - eps);
-  const double down = mean_loss(net, data, kind);
-  column = saved;
-  return (up - down) / (2 * eps);
+  return scaling_derivative(net, data, kind, [&](double t) { column = saved * t; });
 }
 
 // One training-style forward/backward on samples [first, first + count) of `data`.

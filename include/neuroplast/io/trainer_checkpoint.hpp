@@ -20,14 +20,13 @@
 
 namespace neuroplast {
 
-/// Everything a trainer checkpoint holds. `network` is replaced by the loaded one (the {1, 1}
-/// placeholder only exists because Mlp has no default constructor).
+/// Everything a trainer checkpoint holds, as `load_checkpoint` returns it.
 template <Scalar T, Activation Act, class Opt>
 struct Checkpoint {
-  Mlp<T, Act> network{std::vector<Index>{1, 1}};  ///< with its optimizer state planes
-  Opt optimizer{};                                ///< hyper-parameters and `steps`
-  History history{};                              ///< epochs and structural events so far
-  std::optional<TrainerState> trainer{};          ///< present when the saver passed one
+  Mlp<T, Act> network;                    ///< with its optimizer state planes
+  Opt optimizer{};                        ///< hyper-parameters and `steps`
+  History history{};                      ///< epochs and structural events so far
+  std::optional<TrainerState> trainer{};  ///< present when the saver passed one
 };
 
 namespace detail {
