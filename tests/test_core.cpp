@@ -4,6 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <numbers>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -52,6 +53,149 @@ TEST_CASE("Rng is reproducible and its draws have the right distribution", "[cor
   CHECK(p1 == p2);
   CHECK(p1 != perm);
   CHECK(std::set<int>(p1.begin(), p1.end()).size() == 50);
+}
+
+namespace {
+
+// Reference xoshiro128+ for one lane, written out plainly, to check the SIMD lanes against.
+struct Xoshiro128Plus {
+  std::uint32_t s[4];
+  std::uint32_t next() {
+    const std::uint32_t result = s[0] + s[3], t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 11) | (s[3] >> 21);
+    return result;
+  }
+};
+
+// The eight reference lanes a LaneRng seeded with `seed` runs (splitmix64 words, two per draw).
+std::vector<Xoshiro128Plus> reference_lanes(std::uint64_t seed) {
+  std::vector<Xoshiro128Plus> lanes(8);
+  for (int w = 0; w < 4; w += 2) {
+    for (auto& lane : lanes) {
+      std::uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      z ^= z >> 31;
+      lane.s[w] = static_cast<std::uint32_t>(z);
+      lane.s[w + 1] = static_cast<std::uint32_t>(z >> 32);
+    }
+  }
+  return lanes;
+}
+
+// Largest gap between the empirical CDF of `xs` and `cdf` (Kolmogorov–Smirnov statistic).
+template <class V, class Cdf>
+double ks_statistic(std::vector<V> xs, Cdf&& cdf) {
+  std::sort(xs.begin(), xs.end());
+  const auto n = static_cast<double>(xs.size());
+  double d = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double f = cdf(static_cast<double>(xs[i]));
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+}  // namespace
+
+TEST_CASE("bulk normal fill: eight xoshiro128+ lanes and Box–Muller to float accuracy",
+          "[core][rng]") {
+  Rng parent(2024), copy(2024);
+  std::vector<float> xs(1000);
+  parent.fill_normal(std::span<float>(xs), 0.5, 2.0);
+  // The fill consumed exactly one draw of the parent, which seeded the lanes.
+  const std::uint64_t seed = copy.next();
+  CHECK(parent.next() == copy.next());
+
+  // Recompute every value in double precision from the reference lanes: the radius word gives
+  // u1 = (top 24 bits + 1)·2^-24, the angle word's bits 31/30 the signs, bit 29 the sine-cosine
+  // swap and bits 8–28 the angle in [-π/4, π/4).
+  auto lanes = reference_lanes(seed);
+  double worst = 0;
+  for (std::size_t block = 0; block * 16 < xs.size(); ++block) {
+    std::uint32_t radius_word[8], angle_word[8];
+    for (int l = 0; l < 8; ++l) radius_word[l] = lanes[static_cast<std::size_t>(l)].next();
+    for (int l = 0; l < 8; ++l) angle_word[l] = lanes[static_cast<std::size_t>(l)].next();
+    for (int l = 0; l < 8; ++l) {
+      const double u1 = ((radius_word[l] >> 8) + 1.0) * 0x1.0p-24;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      const std::uint32_t w = angle_word[l];
+      const double theta =
+          (w >> 8 & 0x1fffff) * (std::numbers::pi / 2) / 0x1.0p21 - std::numbers::pi / 4;
+      const bool swap = (w >> 29 & 1) != 0;
+      double x = swap ? std::sin(theta) : std::cos(theta);
+      double y = swap ? std::cos(theta) : std::sin(theta);
+      if (w >> 31) x = -x;
+      if (w >> 30 & 1) y = -y;
+      const std::size_t i = block * 16 + static_cast<std::size_t>(l);
+      for (const auto& [at, expected] : {std::pair{i, x}, std::pair{i + 8, y}}) {
+        if (at >= xs.size()) continue;
+        worst = std::max(worst, std::abs(xs[at] - (0.5 + 2.0 * r * expected)) /
+                                    (1.0 + std::abs(2.0 * r * expected)));
+      }
+    }
+  }
+  CHECK(worst < 2e-6);
+
+  // A shorter fill is the prefix of a longer one from the same state (the partial last block goes
+  // through a buffer), for both float and double.
+  for (std::size_t n : {1u, 15u, 17u, 33u}) {
+    Rng a(5), b(5);
+    std::vector<float> shorter(n), longer(64);
+    a.fill_normal(std::span<float>(shorter), 0.0, 1.0);
+    b.fill_normal(std::span<float>(longer), 0.0, 1.0);
+    CHECK(std::equal(shorter.begin(), shorter.end(), longer.begin()));
+    std::vector<double> shorter_d(n), longer_d(128);
+    Rng c(5), d(5);
+    c.fill_normal(std::span<double>(shorter_d), 0.0, 1.0);
+    d.fill_normal(std::span<double>(longer_d), 0.0, 1.0);
+    CHECK(std::equal(shorter_d.begin(), shorter_d.end(), longer_d.begin()));
+  }
+}
+
+TEST_CASE("bulk fills have the right distributions", "[core][rng]") {
+  // Kolmogorov–Smirnov at n = 65536: the 0.1% critical value is 1.95/√n ≈ 0.0076. A wrong
+  // quadrant mapping, a biased radius or a lane that repeats another fails this by far.
+  const std::size_t n = 65536;
+  const double critical = 1.95 / std::sqrt(static_cast<double>(n));
+  Rng rng(11);
+  std::vector<float> xf(n);
+  rng.fill_normal(std::span<float>(xf), 0.0, 1.0);
+  CHECK(ks_statistic(xf, normal_cdf) < critical);
+  std::vector<double> xd(n);
+  rng.fill_normal(std::span<double>(xd), 0.0, 1.0);
+  CHECK(ks_statistic(xd, normal_cdf) < critical);
+
+  // The two values of a Box–Muller pair (i, i + 8 within a block of 16) are uncorrelated, and so
+  // are their squares (which a shared radius without the angle's independence would correlate).
+  double xy = 0, x2y2 = 0;
+  for (std::size_t b = 0; b < n; b += 16) {
+    for (std::size_t l = 0; l < 8; ++l) {
+      const double x = xf[b + l], y = xf[b + l + 8];
+      xy += x * y;
+      x2y2 += (x * x - 1) * (y * y - 1);
+    }
+  }
+  CHECK(std::abs(xy / (n / 2)) < 5 / std::sqrt(n / 2.0));
+  CHECK(std::abs(x2y2 / (n / 2)) < 5 * 2 / std::sqrt(n / 2.0));
+
+  std::vector<float> uf(n);
+  rng.fill_uniform(std::span<float>(uf), -2.0, 3.0);
+  CHECK(*std::min_element(uf.begin(), uf.end()) >= -2.0f);
+  CHECK(*std::max_element(uf.begin(), uf.end()) <= 3.0f);
+  CHECK(ks_statistic(uf, [](double x) { return (x + 2) / 5; }) < critical);
+  std::vector<double> ud(n);
+  rng.fill_uniform(std::span<double>(ud), -2.0, 3.0);
+  CHECK(*std::min_element(ud.begin(), ud.end()) >= -2.0);
+  CHECK(*std::max_element(ud.begin(), ud.end()) < 3.0);
+  CHECK(ks_statistic(ud, [](double x) { return (x + 2) / 5; }) < critical);
 }
 
 TEST_CASE("AxisEdit::remove fills holes from the end of the axis", "[core][axis]") {
