@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
 #include <numbers>
 #include <numeric>
@@ -10,6 +11,10 @@
 #include <thread>
 
 #include "neuroplast/neuroplast.hpp"
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 using namespace neuroplast;
 
@@ -499,3 +504,35 @@ TEST_CASE("spare capacity stays zero, so zero-filled growth writes nothing", "[c
   big.reshape_uninitialized(1024, 1024);
   CHECK(big.view().isZero());
 }
+
+#if defined(__linux__)
+namespace {
+// Resident memory of this process, from /proc/self/statm (pages × page size).
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  REQUIRE(f != nullptr);
+  unsigned long size = 0, resident = 0;
+  const int read = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  REQUIRE(read == 2);
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
+TEST_CASE("reserve commits its memory; growth past capacity does not", "[core][storage]") {
+  // 4096 × 2048 floats = 32 MiB. After reserve the pages are resident, so growth into them later
+  // does not pay for page faults. Reallocation past capacity stays lazy: its spare half is only
+  // faulted in when growth reaches it.
+  const std::size_t before = resident_bytes();
+  GrowableMatrix<float, Eigen::RowMajor> reserved(1, 2048);
+  reserved.reserve(4096, 2048);
+  const std::size_t after_reserve = resident_bytes();
+  CHECK(after_reserve - before >= std::size_t{30} << 20);
+  CHECK(reserved.view().isZero());
+
+  GrowableMatrix<float, Eigen::RowMajor> grown(1, 2048);
+  grown.apply(AxisEdit::grow(1, 4095), Dim::rows, nullptr);  // reallocates to 4096 rows, lazily
+  CHECK(resident_bytes() - after_reserve < std::size_t{8} << 20);
+  CHECK(grown.view().isZero());
+}
+#endif

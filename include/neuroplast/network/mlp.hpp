@@ -311,7 +311,9 @@ class Mlp {
   }
 
   /// Reserves room for `neurons` neurons in hidden layer h (rows of W(h), b(h), columns of W(h+1),
-  /// in every plane), so growth up to that width never reallocates.
+  /// in every plane), so growth up to that width never reallocates. The memory is committed at
+  /// once (its pages faulted in), so later growth costs only its writes; reserve what the layer
+  /// may grow to, not more. Growth past capacity reallocates geometrically instead.
   void reserve(Index h, Index neurons) {
     check_hidden(h, "reserve");
     DenseParams<T>& in = params(h, "reserve");
