@@ -233,3 +233,89 @@ TEST_CASE("callbacks, early stopping and policy validation", "[policy][trainer]"
               TrainOptions{.epochs = 1});
   CHECK_THROWS_WITH(bad.fit(train), Catch::Contains("GrowBy: neurons = 0 must be ≥ 1"));
 }
+
+TEST_CASE("a decision due after a fit's last epoch waits for the next fit", "[policy][trainer]") {
+  // Growth fires after every epoch from the second on (any loss change is a "plateau" for
+  // delta = 100), and He growth changes the function and draws from the network's stream. One fit
+  // of 6 epochs and six fits of 1 epoch must make the same edits with the same random numbers:
+  // bit-identical networks and histories.
+  const auto train = noisy_blobs(120, 5), validation = noisy_blobs(90, 6);
+  const DropinPolicy policy{.trigger = LossPlateau{.delta = 100, .cooldown = 0},
+                            .grow = GrowBy{.neurons = 2, .init = init::He{}},
+                            .bounds = GrowthBounds{.max_width = 64}};
+  TrainOptions options{.epochs = 6, .batch_size = 16, .seed = 4};
+  Mlp<double, Relu> long_net({2, 4, 3}, 7), split_net({2, 4, 3}, 7);
+  Trainer whole(long_net, Adam<double>{.learning_rate = 0.01}, policy, options);
+  const History h = whole.fit(train, validation);
+  options.epochs = 1;
+  Trainer split(split_net, Adam<double>{.learning_rate = 0.01}, policy, options);
+  for (int i = 0; i < 6; ++i) split.fit(train, validation);
+
+  // Epochs 2–5 grew; epoch 6, the last of the fit, did not: its decision is pending.
+  REQUIRE(h.events.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(h.events[i].epoch == static_cast<int>(i) + 2);
+  CHECK(long_net.width(0) == 4 + 4 * 2);
+  CHECK(whole.policy().deferred);
+  CHECK(h.epochs.back().sizes == long_net.sizes());
+
+  const History& s = split.history();
+  REQUIRE(s.events.size() == h.events.size());
+  for (std::size_t i = 0; i < s.events.size(); ++i) {
+    CHECK(s.events[i].epoch == h.events[i].epoch);
+    CHECK(s.events[i].count == h.events[i].count);
+  }
+  for (std::size_t e = 0; e < h.epochs.size(); ++e)
+    CHECK(s.epochs[e].train_loss == h.epochs[e].train_loss);
+  for (Index l = 0; l < long_net.layer_count(); ++l) {
+    CHECK(Matrix<double>(split_net.weights(l)) == Matrix<double>(long_net.weights(l)));
+    CHECK(Vector<double>(split_net.bias(l)) == Vector<double>(long_net.bias(l)));
+  }
+
+  // The pending decision is taken when the next fit begins, stamped with the epoch it is for.
+  options.epochs = 1;
+  Trainer next(long_net, Adam<double>{.learning_rate = 0.01}, whole.policy(), options);
+  next.restore(whole.state(), h);
+  next.fit(train, validation);
+  REQUIRE(next.history().events.size() == 5);
+  CHECK(next.history().events[4].epoch == 6);
+  CHECK(long_net.width(0) == 4 + 5 * 2);
+}
+
+TEST_CASE("Algorithm 3 does not hand back a network pruned after its last epoch",
+          "[policy][neuroplastic]") {
+  // Validation accuracy fell for two epochs after its best: the pruning phase is due. After the
+  // last epoch of a fit it waits; the next fit's start prunes; new data cancels a pending prune.
+  const auto data = noisy_blobs(90, 8);
+  Mlp<double, Relu> net({2, 16, 3}, 2);
+  History h = accuracies({0.5, 0.7, 0.6, 0.55});
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  NeuroplasticPolicy policy{.prune = PruneLeastRelevant{.fraction = 0.5},
+                            .criterion = ValidationAccuracy{.patience = 2},
+                            .rollback_to_best = false};
+  const Index active = net.active_parameter_count();
+
+  Ctx last{net, h, data, &data, 4};
+  last.final_epoch = true;
+  policy.on_epoch_end(last);
+  CHECK(h.events.empty());
+  CHECK(policy.deferred);
+  CHECK(policy.growing);
+  CHECK(net.active_parameter_count() == active);
+
+  Ctx begin{net, h, data, &data, 4};
+  policy.on_fit_begin(begin);
+  CHECK_FALSE(policy.deferred);
+  CHECK_FALSE(policy.growing);
+  REQUIRE_FALSE(h.events.empty());
+  CHECK(h.events[0].kind == EventKind::prune_connections);
+  CHECK(h.events[0].epoch == 4);
+  CHECK(net.active_parameter_count() < active);
+
+  // A pending decision does not outlive new data.
+  Ctx again{net, h, data, &data, 4};
+  again.final_epoch = true;
+  policy.on_epoch_end(again);
+  CHECK(policy.deferred);
+  policy.on_new_data(again);
+  CHECK_FALSE(policy.deferred);
+}

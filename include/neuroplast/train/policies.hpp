@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -56,7 +57,10 @@ bool grow_step(Ctx& ctx, LayerSelector& selector, const GrowBy& grow, const Grow
 /// (`criterion`), growth stops for good (optionally rolling the network back to its best epoch);
 /// otherwise, when the loss plateaus (`trigger`, Eq. 1), the layer chosen by `selector` (by default
 /// LRP) grows by `grow` within `bounds`. New data (`Trainer::notify_new_data`) triggers growth
-/// once.
+/// once. After the last epoch of a fit (`EpochContext::final_epoch`) nothing changes: a grown or
+/// rolled-back network would be handed back untrained, so the decision is taken when the next fit
+/// begins, from the same history (new data cancels it); a long fit and the same epochs split over
+/// several fits therefore make the same edits.
 struct DropinPolicy {
   static constexpr std::string_view name = "dropin";
   LossPlateau trigger{};
@@ -69,19 +73,40 @@ struct DropinPolicy {
   bool growing = true;       ///< progress: false once the criterion stopped growth
   int growth_events = 0;     ///< progress: growth events so far
   int last_event_epoch = 0;  ///< progress: epoch of the last structural event
+  bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
   template <class Ctx>
-  void on_fit_begin(Ctx&) {
+  void on_fit_begin(Ctx& ctx) {
     trigger.validate();
     grow.validate();
     bounds.validate();
     detail::validate_criterion(criterion);
+    if (std::exchange(deferred, false)) decide(ctx);
   }
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
+    if (ctx.final_epoch) {
+      deferred = true;
+      return;
+    }
+    decide(ctx);
+  }
+
+  template <class Ctx>
+  void on_new_data(Ctx& ctx) {
+    deferred = false;
+    if (!growing) return;
+    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
+      last_event_epoch = ctx.epoch;
+    }
+  }
+
+ private:
+  template <class Ctx>
+  void decide(Ctx& ctx) {
     if (!growing) return;
     if (detail::criterion_worsened(criterion, ctx.history, 0)) {
       growing = false;
@@ -97,14 +122,6 @@ struct DropinPolicy {
                             trigger.change(ctx.history))) {
         last_event_epoch = ctx.epoch;
       }
-    }
-  }
-
-  template <class Ctx>
-  void on_new_data(Ctx& ctx) {
-    if (!growing) return;
-    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
-      last_event_epoch = ctx.epoch;
     }
   }
 };
@@ -153,7 +170,9 @@ struct DropoutPolicy {
 /// consistently worsens it ends and the pruning phase begins (optionally from the best epoch's
 /// network): `prune` masks the least relevant connections by LRP and removes the neurons that
 /// died. Each later consistent worsening (counted from the last prune) prunes again, at most
-/// `max_prune_events` times (0 = no limit). Inference always uses all remaining neurons.
+/// `max_prune_events` times (0 = no limit). Inference always uses all remaining neurons. As in
+/// DropinPolicy, a decision due after a fit's final epoch waits for the next fit: a pruning there
+/// would be handed back without an epoch to recover (one such run ended at 49% test accuracy).
 struct NeuroplasticPolicy {
   static constexpr std::string_view name = "neuroplastic";
   LossPlateau trigger{};
@@ -165,10 +184,11 @@ struct NeuroplasticPolicy {
   bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
   int max_prune_events = 3;
 
-  bool growing = true;
-  int growth_events = 0;
-  int prune_events = 0;
-  int last_event_epoch = 0;
+  bool growing = true;       ///< progress: false once the pruning phase began
+  int growth_events = 0;     ///< progress: growth events so far
+  int prune_events = 0;      ///< progress: pruning events so far
+  int last_event_epoch = 0;  ///< progress: epoch of the last structural event
+  bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
@@ -181,10 +201,31 @@ struct NeuroplasticPolicy {
     detail::validate_criterion(criterion);
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
       ctx.net.set_min_width(h, std::min(bounds.min_width, ctx.net.width(h)));
+    if (std::exchange(deferred, false)) decide(ctx);
   }
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
+    if (ctx.final_epoch) {
+      deferred = true;
+      return;
+    }
+    decide(ctx);
+  }
+
+  template <class Ctx>
+  void on_new_data(Ctx& ctx) {
+    // New data re-opens the growth phase: the network may need capacity for it.
+    deferred = false;
+    growing = true;
+    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
+      last_event_epoch = ctx.epoch;
+    }
+  }
+
+ private:
+  template <class Ctx>
+  void decide(Ctx& ctx) {
     if (growing) {
       if (!detail::criterion_worsened(criterion, ctx.history, 0)) {
         if (trigger.fires(ctx.history, last_event_epoch) &&
@@ -209,16 +250,6 @@ struct NeuroplasticPolicy {
     }
   }
 
-  template <class Ctx>
-  void on_new_data(Ctx& ctx) {
-    // New data re-opens the growth phase: the network may need capacity for it.
-    growing = true;
-    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
-      last_event_epoch = ctx.epoch;
-    }
-  }
-
- private:
   template <class Ctx>
   void prune_now(Ctx& ctx, const char* reason) {
     const auto result = prune.apply(ctx.net, ctx.judge());

@@ -10,8 +10,9 @@ namespace neuroplast {
 
 /// What the Trainer hands a policy: the network (editable), the history so far, the datasets,
 /// the epoch that just ended, the network of the best epoch so far (when the policy asked for
-/// snapshots), and a flag to stop training early. Policies record structural changes with
-/// `record`, which stamps the epoch and the sizes after the change.
+/// snapshots), a flag to stop training early, and whether this fit trains no further epoch.
+/// Policies record structural changes with `record`, which stamps the epoch and the sizes after
+/// the change.
 template <class Net, class Data, class Hist>
 struct EpochContext {
   Net& net;
@@ -21,6 +22,10 @@ struct EpochContext {
   int epoch;                  ///< 1-based epoch that just ended (0 before the first)
   const Net* best = nullptr;  ///< best epoch's network, if the policy keeps snapshots
   bool stop = false;          ///< set to end training after this epoch
+  /// True in `on_epoch_end` when no epoch of this fit follows (its last epoch, or early stopping
+  /// ends it now): a change made now would be returned untrained. The library's policies then
+  /// defer their decision to the start of the next fit (see DropinPolicy).
+  bool final_epoch = false;
 
   /// The data structural decisions are judged on: the validation set, else the training set.
   const Data& judge() const { return validation != nullptr ? *validation : train; }

@@ -172,7 +172,7 @@ class Trainer {
       const std::size_t before = history_.events.size();
       bool stop = false;
       try {
-        stop = train_and_judge_epoch(train, validation);
+        stop = train_and_judge_epoch(train, validation, done + 1 == options_.epochs);
       } catch (const NumericError& error) {
         if (!good_) throw;
         roll_back(error, rollbacks);
@@ -196,8 +196,8 @@ class Trainer {
   }
 
   // One epoch up to and including the policy; true when the policy asks to stop. Everything it
-  // changes is covered by the rollback snapshot.
-  bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation) {
+  // changes is covered by the rollback snapshot. `last` = the fit's last epoch by count.
+  bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation, bool last) {
     EpochRecord record;
     record.epoch = ++epoch_;
     record.train_loss = train_epoch(train);
@@ -218,6 +218,7 @@ class Trainer {
     history_.epochs.push_back(record);
     keep_best(history_.epochs.back());
     Context context{net_, history_, train, validation, epoch_, snapshot()};
+    context.final_epoch = last || early_stop();  // early_stop reads only the epoch records
     policy_.on_epoch_end(context);
     EpochRecord& done = history_.epochs.back();
     done.sizes = net_.sizes();
