@@ -51,6 +51,45 @@ bool grow_step(Ctx& ctx, LayerSelector& selector, const GrowBy& grow, const Grow
   return true;
 }
 
+// The growth phase Algorithms 1 and 3 share. These take the policy itself and update its public
+// progress fields (growth_events, last_event_epoch, deferred).
+
+/// A growth step of `p`, stamping its last event epoch when something grew.
+template <class Ctx, class Policy>
+void grow_policy(Ctx& ctx, Policy& p, std::string reason, double trigger_value) {
+  if (grow_step(ctx, p.selector, p.grow, p.bounds, p.growth_events, std::move(reason),
+                trigger_value)) {
+    p.last_event_epoch = ctx.epoch;
+  }
+}
+
+/// Grows when the loss plateaus (Eq. 1).
+template <class Ctx, class Policy>
+void grow_on_plateau(Ctx& ctx, Policy& p) {
+  if (p.trigger.fires(ctx.history, p.last_event_epoch))
+    grow_policy(ctx, p, "loss plateau", p.trigger.change(ctx.history));
+}
+
+/// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one.
+template <class Ctx, class Policy>
+void roll_back_to_best(Ctx& ctx, const Policy& p) {
+  if (!p.rollback_to_best || ctx.best == nullptr) return;
+  ctx.net = *ctx.best;
+  ctx.record(StructuralEvent{.kind = EventKind::rollback,
+                             .reason = "validation worsened: back to the best epoch"});
+}
+
+/// Runs `decide` now, or, after a fit's final epoch, sets `deferred` so the policy's
+/// `on_fit_begin` runs it when the next fit begins: a change made now would go untrained.
+template <class Ctx, class Decide>
+void decide_or_defer(const Ctx& ctx, bool& deferred, Decide&& decide) {
+  if (ctx.final_epoch) {
+    deferred = true;
+  } else {
+    decide();
+  }
+}
+
 }  // namespace detail
 
 /// Algorithm 1, dropin. After every epoch: once the validation criterion has consistently worsened
@@ -88,20 +127,13 @@ struct DropinPolicy {
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
-    if (ctx.final_epoch) {
-      deferred = true;
-      return;
-    }
-    decide(ctx);
+    detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
     deferred = false;
-    if (!growing) return;
-    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
-      last_event_epoch = ctx.epoch;
-    }
+    if (growing) detail::grow_policy(ctx, *this, "new data", std::nan(""));
   }
 
  private:
@@ -110,19 +142,10 @@ struct DropinPolicy {
     if (!growing) return;
     if (detail::criterion_worsened(criterion, ctx.history, 0)) {
       growing = false;
-      if (rollback_to_best && ctx.best != nullptr) {
-        ctx.net = *ctx.best;
-        ctx.record(StructuralEvent{.kind = EventKind::rollback,
-                                   .reason = "validation worsened: back to the best epoch"});
-      }
+      detail::roll_back_to_best(ctx, *this);
       return;
     }
-    if (trigger.fires(ctx.history, last_event_epoch)) {
-      if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "loss plateau",
-                            trigger.change(ctx.history))) {
-        last_event_epoch = ctx.epoch;
-      }
-    }
+    detail::grow_on_plateau(ctx, *this);
   }
 };
 
@@ -206,11 +229,7 @@ struct NeuroplasticPolicy {
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
-    if (ctx.final_epoch) {
-      deferred = true;
-      return;
-    }
-    decide(ctx);
+    detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
   template <class Ctx>
@@ -218,9 +237,7 @@ struct NeuroplasticPolicy {
     // New data re-opens the growth phase: the network may need capacity for it.
     deferred = false;
     growing = true;
-    if (detail::grow_step(ctx, selector, grow, bounds, growth_events, "new data", std::nan(""))) {
-      last_event_epoch = ctx.epoch;
-    }
+    detail::grow_policy(ctx, *this, "new data", std::nan(""));
   }
 
  private:
@@ -228,19 +245,11 @@ struct NeuroplasticPolicy {
   void decide(Ctx& ctx) {
     if (growing) {
       if (!detail::criterion_worsened(criterion, ctx.history, 0)) {
-        if (trigger.fires(ctx.history, last_event_epoch) &&
-            detail::grow_step(ctx, selector, grow, bounds, growth_events, "loss plateau",
-                              trigger.change(ctx.history))) {
-          last_event_epoch = ctx.epoch;
-        }
+        detail::grow_on_plateau(ctx, *this);
         return;
       }
       growing = false;
-      if (rollback_to_best && ctx.best != nullptr) {
-        ctx.net = *ctx.best;
-        ctx.record(StructuralEvent{.kind = EventKind::rollback,
-                                   .reason = "validation worsened: back to the best epoch"});
-      }
+      detail::roll_back_to_best(ctx, *this);
       prune_now(ctx, "validation worsened after growth");
       return;
     }
