@@ -5,8 +5,9 @@
 # NEUROPLAST_JOBS sets the build parallelism (default 2).
 #
 # A full run (no arguments) then runs the robustness steps of docs/reliability.md: the test suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh) and the file loaders'
-# fuzzers (scripts/fuzz.sh, NEUROPLAST_FUZZ_SECONDS each, default 60). A filtered run (any
+# under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh), the threading tests
+# under ThreadSanitizer (scripts/tsan.sh) and the file loaders' fuzzers (scripts/fuzz.sh,
+# NEUROPLAST_FUZZ_SECONDS each, default 60). A filtered run (any
 # arguments) skips them, as does NEUROPLAST_ROBUSTNESS=0.
 set -euo pipefail
 
@@ -27,6 +28,8 @@ ctest --test-dir "$build" --output-on-failure --no-tests=error "$@"
 if [ $# -eq 0 ] && [ "${NEUROPLAST_ROBUSTNESS:-1}" != 0 ]; then
   echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
   "$root/scripts/sanitize.sh"
+  echo "== test.sh: the threading tests under ThreadSanitizer"
+  "$root/scripts/tsan.sh"
   echo "== test.sh: fuzzing the file loaders"
   "$root/scripts/fuzz.sh"
 fi
