@@ -490,6 +490,19 @@ TEST_CASE("training on two threads is bit-identical to one thread", "[core][thre
   }
 }
 
+TEST_CASE("reshape_zero zeroes within capacity and beyond it", "[core][storage]") {
+  GrowableMatrix<float> m(3, 3);
+  m.view().setConstant(5.0f);
+  m.reshape_zero(2, 3);  // within capacity: written
+  CHECK(m.view().isZero());
+  m.view().setConstant(5.0f);
+  m.reshape_zero(300, 400);  // a fresh buffer: zero without being written
+  CHECK(m.view().isZero());
+  m.view().setConstant(5.0f);
+  m.reshape_zero(300, 400);  // the same shape again: written
+  CHECK(m.view().isZero());
+}
+
 TEST_CASE("spare capacity stays zero, so zero-filled growth writes nothing", "[core][storage]") {
   for (bool row_major : {true, false}) {
     INFO((row_major ? "row-major" : "column-major"));

@@ -217,10 +217,13 @@ class GrowableMatrix {
     cols_ = cols;
   }
 
-  /// Makes the matrix `rows × cols` and all zero, keeping capacity if it suffices.
+  /// Makes the matrix `rows × cols` and all zero, keeping capacity if it suffices. A request
+  /// beyond capacity gets a fresh buffer, which is zero already and is not written again (for the
+  /// moments of a large layer that is a pass over every page saved).
   void reshape_zero(Index rows, Index cols) {
+    const bool fresh = rows > row_capacity() || cols > col_capacity();
     reshape_uninitialized(rows, cols);
-    view().setZero();
+    if (!fresh) view().setZero();
   }
 
   /// True when every entry outside the active block is zero. Right after a grow edit with a null
