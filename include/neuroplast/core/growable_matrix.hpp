@@ -254,30 +254,29 @@ class GrowableMatrix {
         // Moves along the contiguous dimension are applied run by run (every move within one
         // contiguous run, then the next run), so each cache line is touched once, not once per
         // move; moves along the other dimension copy whole contiguous runs.
+        // What the active block gives up is cleared to keep the spare zero (cost ∝ what was
+        // removed); along the contiguous dimension in the same pass, while the run is in cache.
         const bool along_inner = along_rows != row_major;
         T* base = buffer_.data();
+        const Index old = along_rows ? rows_ : cols_;
+        const Index kept = edit.new_size();
         if (along_inner) {
+          const Index cleared = spare_zero_ ? old - kept : 0;
           for (Index o = 0; o < outer_size(); ++o) {
             T* run = base + o * inner_cap_;
             for (auto [from, to] : edit.moves()) run[to] = run[from];
+            std::fill_n(run + kept, cleared, T(0));
           }
         } else {
           for (auto [from, to] : edit.moves()) {
             std::memcpy(base + to * inner_cap_, base + from * inner_cap_,
                         static_cast<std::size_t>(inner_size()) * sizeof(T));
           }
-        }
-        // Clear what the active block gives up, keeping the spare zero (cost ∝ what was removed).
-        const Index old = along_rows ? rows_ : cols_;
-        (along_rows ? rows_ : cols_) = edit.new_size();
-        if (spare_zero_) {
-          const Index freed = old - edit.new_size();
-          if (along_rows) {
-            view_of(old, cols_).bottomRows(freed).setZero();
-          } else {
-            view_of(rows_, old).rightCols(freed).setZero();
+          if (spare_zero_) {
+            std::fill_n(base + kept * inner_cap_, (old - kept) * inner_cap_, T(0));
           }
         }
+        (along_rows ? rows_ : cols_) = kept;
         break;
       }
       case AxisEdit::Kind::permute: {
