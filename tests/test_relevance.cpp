@@ -527,6 +527,38 @@ TEST_CASE("the batched pass equals single explanations, for float and double", "
   SECTION("float") { run(float{}, 2e-4); }
 }
 
+TEST_CASE("explanations are bit-identical on one and two threads", "[lrp][threads]") {
+  // Layers large enough for the threading rule, so the relevance pass's products are split over
+  // the worker pool on two threads; every rule, hidden and input relevance and connection sums.
+  Mlp<float, LeakyRelu> net({96, 384, 320, 10}, 5);
+  randomise_biases(net, 6);
+  const Matrix<float> X = random_matrix<float>(96, 160, 7);
+  const int before = thread_count();
+  const auto run = [&](int threads, const lrp::AnyRule& rule) {
+    set_thread_count(threads);
+    auto e = lrp::explain_batch(net, X, rule);
+    auto c = lrp::connection_relevance_batch(net, 1, X, rule);
+    set_thread_count(before);
+    return std::pair{std::move(e), std::move(c)};
+  };
+  for (const auto& rule : kAllRules) {
+    INFO(rule_name(rule));
+    const auto [one, conn_one] = run(1, rule);
+    const auto [two, conn_two] = run(2, rule);
+    CHECK(one.targets == two.targets);
+    CHECK(one.output == two.output);
+    CHECK(one.input == two.input);
+    for (std::size_t h = 0; h < one.hidden.size(); ++h) CHECK(one.hidden[h] == two.hidden[h]);
+    CHECK(conn_one.mean == conn_two.mean);
+    CHECK(conn_one.mean_abs == conn_two.mean_abs);
+    // And the pass still conserves what it should: a connection matrix's columns sum to the
+    // relevance its layer's inputs receive (mean over the batch).
+    const Vector<float> received = one.hidden[0].rowwise().mean();
+    CHECK(relative_difference(Vector<float>(conn_one.mean.colwise().sum().transpose()), received) <
+          1e-3);
+  }
+}
+
 TEST_CASE("masked connections carry no relevance", "[lrp][mask]") {
   Mlp<double, Relu> net({6, 8, 5, 3}, 41);
   randomise_biases(net, 5);

@@ -63,7 +63,7 @@ struct ForwardPass {
 };
 
 template <Scalar T, Activation Act>
-ForwardPass<T> forward(const Mlp<T, Act>& net, const MatrixRef<T>& X) {
+ForwardPass<T> forward(const Mlp<T, Act>& net, const MatrixRef<T>& X, GemmWorkspace<T>& ws) {
   const Index layers = net.layer_count();
   ForwardPass<T> f;
   f.lin.resize(static_cast<std::size_t>(layers));
@@ -71,11 +71,9 @@ ForwardPass<T> forward(const Mlp<T, Act>& net, const MatrixRef<T>& X) {
   for (Index l = 0; l < layers; ++l) {
     const auto i = static_cast<std::size_t>(l);
     const WeightRef<T> w = net.weights(l);
-    if (l == 0) {
-      f.lin[i].noalias() = w * X;
-    } else {
-      f.lin[i].noalias() = w * f.out[i - 1];
-    }
+    const MatrixRef<T> in = l == 0 ? X : MatrixRef<T>(f.out[i - 1]);
+    f.lin[i].setZero(w.rows(), in.cols());
+    add_product_to<false, false>(f.lin[i].data(), f.lin[i].outerStride(), w, in, ws);
     // Inference may scale the product (the paper's dropout convention): explain what it computes.
     if (const T alpha = net.inference_scale(l); alpha != T(1)) f.lin[i] *= alpha;
     const Eigen::Ref<const Vector<T>> b = net.bias(l);
@@ -144,7 +142,8 @@ BatchExplanation<T> propagate(const Mlp<T, Act>& net, const MatrixRef<T>& X, con
                               bool lowest_input = true, Hook&& hook = {}) {
   const Index layers = net.layer_count();
   const Index batch = X.cols();
-  const ForwardPass<T> f = forward(net, X);
+  GemmWorkspace<T> ws;
+  const ForwardPass<T> f = forward(net, X, ws);
   const Matrix<T>& logits = f.out.back();
 
   BatchExplanation<T> e;
@@ -172,8 +171,8 @@ BatchExplanation<T> propagate(const Mlp<T, Act>& net, const MatrixRef<T>& X, con
     RowMatrix<T> scaled;
     if (alpha != T(1)) scaled = RowMatrix<T>(net.weights(l)) * alpha;
     const WeightRef<T> w = alpha != T(1) ? WeightRef<T>(scaled) : WeightRef<T>(net.weights(l));
-    const LayerData<T> data{w, net.bias(l), mask.size() ? &mask : nullptr,
-                            a, f.lin[i],    (a.array() >= T(0)).all()};
+    const LayerData<T> data{
+        w, net.bias(l), mask.size() ? &mask : nullptr, a, f.lin[i], (a.array() >= T(0)).all(), &ws};
     Decomposition<T> d;
     std::visit([&](const auto& lr) { decompose(lr, data, d); }, layer_rule);
     const Scaled<T> s = scale(d, r);

@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "neuroplast/core/error.hpp"
+#include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/relevance/rules.hpp"
 
@@ -38,6 +39,22 @@ using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMaj
 /// RowMatrix, without a copy.
 template <Scalar T>
 using WeightRef = Eigen::Ref<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
+
+/// C += op(A) op(B) through `neuroplast::gemm`, where op transposes when `TransA` / `TransB` is
+/// set. `c` points at a column-major `m × n` block with outer stride `ldc`; A and B are dense Eigen
+/// operands of either storage order with unit inner stride. The relevance pass multiplies through
+/// the library's GEMM rather than Eigen's product so that large layers use the worker pool (Eigen's
+/// own products run on one thread here) and results do not depend on the thread count.
+template <bool TransA, bool TransB, class AM, class BM, Scalar T>
+void add_product_to(T* c, Index ldc, const AM& a, const BM& b, GemmWorkspace<T>& ws) {
+  // A row-major matrix is the column-major storage of its transpose.
+  constexpr Op op_a = TransA != static_cast<bool>(AM::IsRowMajor) ? Op::transpose : Op::none;
+  constexpr Op op_b = TransB != static_cast<bool>(BM::IsRowMajor) ? Op::transpose : Op::none;
+  const Index m = TransA ? a.cols() : a.rows();
+  const Index k = TransA ? a.rows() : a.cols();
+  const Index n = TransB ? b.rows() : b.cols();
+  gemm<op_a, op_b>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c, ldc, T(1), ws);
+}
 
 /// What φ_k does to the inputs of the layer.
 enum class InputPart {
@@ -56,7 +73,8 @@ struct LayerData {
   const Matrix<T>* mask;          ///< connection mask, `outputs × inputs`; set for Flat only
   MatrixRef<T> a;                 ///< layer inputs, `inputs × batch`
   const Matrix<T>& lin;           ///< W a without the bias, `outputs × batch`
-  bool a_nonnegative;  ///< every input ≥ 0 (after ReLU, pixels): φ = a⁻ terms vanish
+  bool a_nonnegative;      ///< every input ≥ 0 (after ReLU, pixels): φ = a⁻ terms vanish
+  GemmWorkspace<T>* gemm;  ///< packing buffers of the pass's products (never null)
 };
 
 /// One term ρ_k(W) φ_k(A) of a rule's decomposition.
@@ -127,13 +145,17 @@ const Matrix<T>& input_part(const Term<T>& term, const MatrixRef<T>& a, Matrix<T
 /// ρ(W) φ(A) for a term whose input part is a matrix, added into `z` (`outputs × batch`).
 template <Scalar T>
 void add_product(const Term<T>& term, const LayerData<T>& data, Matrix<T>& z) {
+  const auto add = [&](const auto& phi) {
+    with_weights(term, data, [&](const auto& w) {
+      add_product_to<false, false>(z.data(), z.outerStride(), w, phi, *data.gemm);
+    });
+  };
   if (term.input == InputPart::all) {
-    with_weights(term, data, [&](const auto& w) { z.noalias() += w * data.a; });
+    add(data.a);
     return;
   }
   Matrix<T> buffer;
-  const Matrix<T>& phi = input_part(term, data.a, buffer);
-  with_weights(term, data, [&](const auto& w) { z.noalias() += w * phi; });
+  add(input_part(term, data.a, buffer));
 }
 
 /// Denominator of a group: the sum of its terms' products (plus whatever the rule adds).
@@ -295,7 +317,10 @@ Matrix<T> relevance_in(const Decomposition<T>& d, const LayerData<T>& data, cons
   for (int k = 0; k < d.term_count; ++k) {
     const Term<T>& t = d.terms[static_cast<std::size_t>(k)];
     const Matrix<T>& sg = s[static_cast<std::size_t>(t.group)];
-    with_weights(t, data, [&](const auto& w) { c.noalias() = w.transpose() * sg; });
+    c.setZero();
+    with_weights(t, data, [&](const auto& w) {
+      add_product_to<true, false>(c.data(), c.outerStride(), w, sg, *data.gemm);
+    });
     // The first term writes, later ones add: one pass less for the common single-term rules.
     const auto put = [&](const auto& value) {
       if (k == 0) {
@@ -324,7 +349,12 @@ void add_connection_relevance(const Decomposition<T>& d, const LayerData<T>& dat
   if (sum != nullptr && sum->size() == 0) sum->setZero(outputs, inputs);
   if (abs_sum != nullptr && abs_sum->size() == 0) abs_sum->setZero(outputs, inputs);
   RowMatrix<T> p(outputs, inputs);
-  Matrix<T> buffer;
+  Matrix<T> buffer, abs_s, abs_phi;
+  // p = S φᵀ; the row-major p is the column-major pᵀ = φ Sᵀ.
+  const auto product = [&](const auto& s_part, const auto& phi_part) {
+    p.setZero();
+    add_product_to<false, true>(p.data(), p.outerStride(), phi_part, s_part, *data.gemm);
+  };
   for (int k = 0; k < d.term_count; ++k) {
     const Term<T>& t = d.terms[static_cast<std::size_t>(k)];
     const Matrix<T>& sg = s[static_cast<std::size_t>(t.group)];
@@ -335,7 +365,7 @@ void add_connection_relevance(const Decomposition<T>& d, const LayerData<T>& dat
           if constexpr (std::is_same_v<std::decay_t<decltype(phi)>, std::nullptr_t>) {
             p = sg.rowwise().sum().replicate(1, inputs);
           } else {
-            p.noalias() = sg * phi.transpose();
+            product(sg, phi);
           }
           sum->array() += w.array() * p.array();
         }
@@ -343,7 +373,9 @@ void add_connection_relevance(const Decomposition<T>& d, const LayerData<T>& dat
           if constexpr (std::is_same_v<std::decay_t<decltype(phi)>, std::nullptr_t>) {
             p = sg.cwiseAbs().rowwise().sum().replicate(1, inputs);
           } else {
-            p.noalias() = sg.cwiseAbs() * phi.cwiseAbs().transpose();
+            abs_s = sg.cwiseAbs();
+            abs_phi = phi.cwiseAbs();
+            product(abs_s, abs_phi);
           }
           abs_sum->array() += w.array().abs() * p.array();
         }
