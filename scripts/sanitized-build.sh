@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Configures and builds the tests (no examples or benchmarks) with g++ under the sanitizers given,
+# at -O1 with line tables and assertions on: the shared first half of sanitize.sh and tsan.sh.
+# Usage: sanitized-build.sh BUILD_DIR "SANITIZER_FLAGS" [cmake --build arguments, e.g. --target X].
+# NEUROPLAST_JOBS sets the build parallelism (default 2).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$1
+sanitizers=$2
+shift 2
+# -g1: line tables are all a sanitizer's stack trace needs, and full debug info of these
+# template-heavy tests costs much compile time.
+# GCC's flow-based warnings misfire on instrumented code (in libstdc++'s own headers); the main
+# build (scripts/test.sh) enforces them.
+quiet="-Wno-maybe-uninitialized -Wno-array-bounds -Wno-stringop-overflow"
+
+"$root/scripts/install-deps.sh"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS="$sanitizers $quiet" \
+  -DCMAKE_EXE_LINKER_FLAGS="$sanitizers" \
+  -DNEUROPLAST_BUILD_TESTS=ON -DNEUROPLAST_BUILD_EXAMPLES=OFF -DNEUROPLAST_BUILD_BENCHMARKS=OFF
+cmake --build "$build" -j "${NEUROPLAST_JOBS:-2}" "$@"
