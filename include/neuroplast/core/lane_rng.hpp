@@ -63,9 +63,9 @@ NEUROPLAST_LANES_INLINE void sqrt_in_place(Floats& x) noexcept {
 }
 
 /// ln(x) in place for x in [2^-24, 1] (normal floats only: no zero, subnormal, inf or NaN
-/// handling, which Box–Muller's inputs never need). Relative error below 3e-7 (tested on every
-/// input a fill can produce): the mantissa m is
-/// reduced to [√½, √2) and ln m summed as a short atanh series.
+/// handling, which Box–Muller's inputs never need). The mantissa m is reduced to [√½, √2) and ln m
+/// summed as a short atanh series; relative error below 3e-7, tested on every input a fill can
+/// produce.
 NEUROPLAST_LANES_INLINE void log_in_place(Floats& x) noexcept {
   const auto bits = (Words)x;
   Ints exponent = (Ints)(bits >> 23) - 127;
