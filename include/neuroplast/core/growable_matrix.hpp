@@ -200,7 +200,7 @@ class GrowableMatrix {
   /// reserves wants later growth to cost only its writes, not the kernel's page zeroing (about
   /// 0.5 µs per 8 KiB row on the reference machine, twice the cost of the row itself).
   void reserve(Index rows, Index cols) {
-    if (rows <= row_capacity() && cols <= col_capacity()) return;
+    if (fits(rows, cols)) return;
     reallocate(std::max(rows, row_capacity()), std::max(cols, col_capacity()), true,
                detail::Pages::committed);
   }
@@ -209,7 +209,7 @@ class GrowableMatrix {
   /// when the request exceeds capacity, and then geometrically, so alternating batch sizes settle.
   void reshape_uninitialized(Index rows, Index cols) {
     if (rows < rows_ || cols < cols_) spare_zero_ = false;
-    if (rows > row_capacity() || cols > col_capacity()) {
+    if (!fits(rows, cols)) {
       reallocate(rows > row_capacity() ? grown(row_capacity(), rows) : row_capacity(),
                  cols > col_capacity() ? grown(col_capacity(), cols) : col_capacity(), false);
     }
@@ -221,7 +221,7 @@ class GrowableMatrix {
   /// beyond capacity gets a fresh buffer, which is zero already and is not written again (for the
   /// moments of a large layer that is a pass over every page saved).
   void reshape_zero(Index rows, Index cols) {
-    const bool fresh = rows > row_capacity() || cols > col_capacity();
+    const bool fresh = !fits(rows, cols);
     reshape_uninitialized(rows, cols);
     if (!fresh) view().setZero();
   }
@@ -318,6 +318,9 @@ class GrowableMatrix {
     return View(buffer_.data(), rows, cols, Eigen::OuterStride<>(inner_cap_));
   }
 
+  bool fits(Index rows, Index cols) const noexcept {
+    return rows <= row_capacity() && cols <= col_capacity();
+  }
   Index inner_size() const noexcept { return row_major ? cols_ : rows_; }
   Index outer_size() const noexcept { return row_major ? rows_ : cols_; }
 
