@@ -189,14 +189,15 @@ class Trainer {
       if (options_.verbose) print_progress(record);
       announce_events(before);
       if (options_.on_epoch_end) options_.on_epoch_end(record);
-      if (stop || early_stop()) break;
+      if (stop) break;
     }
     good_.reset();
     return history_;
   }
 
-  // One epoch up to and including the policy; true when the policy asks to stop. Everything it
-  // changes is covered by the rollback snapshot. `last` = the fit's last epoch by count.
+  // One epoch up to and including the policy; true when the fit ends here (the policy asks to
+  // stop, or early stopping). Everything it changes is covered by the rollback snapshot. `last` =
+  // the fit's last epoch by count.
   bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation, bool last) {
     EpochRecord record;
     record.epoch = ++epoch_;
@@ -218,13 +219,16 @@ class Trainer {
     history_.epochs.push_back(record);
     keep_best(history_.epochs.back());
     Context context{net_, history_, train, validation, epoch_, snapshot()};
-    context.final_epoch = last || early_stop();  // early_stop reads only the epoch records
+    // Decided before the policy runs, so the policy knows; early stopping reads only the epoch
+    // records, which the policy does not change.
+    const bool early = early_stop();
+    context.final_epoch = last || early;
     policy_.on_epoch_end(context);
     EpochRecord& done = history_.epochs.back();
     done.sizes = net_.sizes();
     done.parameter_count = net_.parameter_count();
     done.active_parameter_count = net_.active_parameter_count();
-    return context.stop;
+    return context.stop || early;
   }
 
   // Whatever a rollback restores: the end of the last good epoch (or the start of the fit).
