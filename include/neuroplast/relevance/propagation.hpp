@@ -40,21 +40,10 @@ using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMaj
 template <Scalar T>
 using WeightRef = Eigen::Ref<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
 
-/// C += op(A) op(B) through `neuroplast::gemm`, where op transposes when `TransA` / `TransB` is
-/// set. `c` points at a column-major `m × n` block with outer stride `ldc`; A and B are dense Eigen
-/// operands of either storage order with unit inner stride. The relevance pass multiplies through
-/// the library's GEMM rather than Eigen's product so that large layers use the worker pool (Eigen's
-/// own products run on one thread here) and results do not depend on the thread count.
-template <bool TransA, bool TransB, class AM, class BM, Scalar T>
-void add_product_to(T* c, Index ldc, const AM& a, const BM& b, GemmWorkspace<T>& ws) {
-  // A row-major matrix is the column-major storage of its transpose.
-  constexpr Op op_a = TransA != static_cast<bool>(AM::IsRowMajor) ? Op::transpose : Op::none;
-  constexpr Op op_b = TransB != static_cast<bool>(BM::IsRowMajor) ? Op::transpose : Op::none;
-  const Index m = TransA ? a.cols() : a.rows();
-  const Index k = TransA ? a.rows() : a.cols();
-  const Index n = TransB ? b.rows() : b.cols();
-  gemm<op_a, op_b>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c, ldc, T(1), ws);
-}
+// Every product of the pass goes through the library's GEMM (core/gemm.hpp) rather than Eigen's
+// own product, which runs on one thread: large layers use the worker pool, and the results do not
+// depend on the thread count.
+using neuroplast::detail::add_product_to;
 
 /// What φ_k does to the inputs of the layer.
 enum class InputPart {
