@@ -248,6 +248,9 @@ void read_param(ByteReader& r, Param<T>& p, const std::string& label) {
     read_plane(r, p.mask, label + " mask");
     if (!((p.mask.view().array() == T(0)) || (p.mask.view().array() == T(1))).all())
       r.corrupt(label, " mask has entries other than 0 and 1");
+    // −0.0 passes the test above but would flip the sign of the zeros apply_mask writes (w · −0),
+    // so a loaded file would not save back to the same bytes: keep only +0 and 1.
+    p.mask.view() = p.mask.view().unaryExpr([](T m) { return m == T(0) ? T(0) : T(1); });
     p.refresh_masked();
   }
   const std::string owner = r.str(label + " optimizer name", 64);
