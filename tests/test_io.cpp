@@ -333,10 +333,20 @@ TEST_CASE("load refuses the wrong scalar type, activation, a future version and 
   CHECK_THROWS_MATCHES((load<float, Tanh>(dir / "f.npl")), FileError,
                        WhatHas({"activation \"relu\" but load<..., tanh>"}));
   auto future = bytes_of(dir / "f.npl");
-  future[8] = 2;
+  CHECK(future[8] == kFileFormatVersion);
+  future[8] = static_cast<unsigned char>(kFileFormatVersion + 1);
   write_bytes(dir / "future.npl", future);
   CHECK_THROWS_MATCHES((load<float, Relu>(dir / "future.npl")), FileError,
-                       WhatHas({"format version 2", "newer neuroplast"}));
+                       WhatHas({"format version 3", "newer neuroplast"}));
+  // Version 1 files (before policy sections) still load.
+  auto older = bytes_of(dir / "f.npl");
+  older[8] = 1;
+  const std::span<const unsigned char> payload(older.data() + detail::kFileHeaderBytes,
+                                               older.size() - detail::kFileHeaderBytes);
+  const std::uint32_t crc = crc32(payload);
+  for (int i = 0; i < 4; ++i) older[12 + i] = static_cast<unsigned char>(crc >> (8 * i));
+  write_bytes(dir / "older.npl", older);
+  CHECK(load<float, Relu>(dir / "older.npl").sizes() == std::vector<Index>{2, 3, 2});
   write_bytes(dir / "text.npl", {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '\n'});
   CHECK_THROWS_MATCHES((load<float, Relu>(dir / "text.npl")), FileError,
                        WhatHas({"is not a neuroplast model file"}));
@@ -884,3 +894,104 @@ TEST_CASE("inputs the fuzzers found are handled", "[io][fuzz]") {
   CHECK(replayed > 0);
 }
 #endif
+
+namespace {
+// Resumes the run of `policy` from the checkpoint of every epoch in turn (Trainer::resume) and
+// checks each resumed run makes the uninterrupted run's edits and ends with its parameters.
+template <class Policy>
+void check_resume_from_every_epoch(const Policy& policy, int epochs) {
+  TempDir dir;
+  const Dataset<double> train = blobs(60, 5), validation = blobs(30, 6);
+  const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 4); };
+  TrainOptions options{.epochs = epochs, .batch_size = 16, .seed = 3};
+  options.checkpoint = {.path = dir / "run.npl", .every = 1};
+  options.on_epoch_end = [&](const EpochRecord& r) {
+    fs::copy_file(dir / "run.npl", dir / ("at" + std::to_string(r.epoch) + ".npl"));
+  };
+  Mlp<double, Relu> straight = fresh();
+  Trainer whole(straight, Adam<double>{.learning_rate = 0.05}, policy, options);
+  const History h = whole.fit(train, validation);
+  for (int k = 1; k < epochs; ++k) {
+    INFO("resumed after epoch " << k);
+    Mlp<double, Relu> net = fresh();
+    TrainOptions rest{.epochs = epochs - k, .batch_size = 16, .seed = 3};
+    Trainer resumed(net, Adam<double>{.learning_rate = 0.05}, policy, rest);
+    resumed.resume(dir / ("at" + std::to_string(k) + ".npl"));
+    const History r = resumed.fit(train, validation);
+    REQUIRE(r.events.size() == h.events.size());
+    for (std::size_t i = 0; i < h.events.size(); ++i) {
+      CHECK(r.events[i].epoch == h.events[i].epoch);
+      CHECK(r.events[i].kind == h.events[i].kind);
+      CHECK(r.events[i].layer == h.events[i].layer);
+      CHECK(r.events[i].count == h.events[i].count);
+    }
+    check_same_network(net, straight);
+    CHECK(resumed.optimizer().steps == whole.optimizer().steps);
+  }
+}
+
+// Triggers that fire every other epoch and criteria that end growth after one step without gain,
+// so a short run grows, rolls back, prunes and undoes a pruning.
+constexpr Stagnation kEager{.min_improvement = 0.9, .window_steps = 1};
+constexpr GrowthPays kImpatient{.patience = 1, .min_gain = 0.5, .min_accuracy_gain = 0.5};
+
+int count(const History& h, EventKind k) {
+  return static_cast<int>(std::count_if(h.events.begin(), h.events.end(),
+                                        [&](const StructuralEvent& e) { return e.kind == k; }));
+}
+}  // namespace
+
+TEST_CASE("Trainer::resume continues a DropinPolicy run exactly from any checkpoint",
+          "[io][resume][policy]") {
+  const DropinPolicy policy{
+      .trigger = kEager,
+      .criterion = GrowthPays{.patience = 2, .min_gain = 0.5, .min_accuracy_gain = 0.5}};
+  {
+    // The scenario covers what the checkpoint must carry: growth, then its end with a rollback.
+    TempDir dir;
+    Mlp<double, Relu> net({3, 2, 2, 3}, 4);
+    Trainer t(net, Adam<double>{.learning_rate = 0.05}, policy,
+              TrainOptions{.epochs = 12, .batch_size = 16, .seed = 3});
+    const History h = t.fit(blobs(60, 5), blobs(30, 6));
+    CHECK(count(h, EventKind::grow_neurons) >= 4);
+    CHECK(count(h, EventKind::rollback) == 1);
+  }
+  check_resume_from_every_epoch(policy, 12);
+}
+
+TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run exactly from any checkpoint",
+          "[io][resume][policy]") {
+  const NeuroplasticPolicy policy{.trigger = kEager,
+                                  .criterion = kImpatient,
+                                  .prune_tolerance = 0,
+                                  .prune_accuracy_tolerance = 0};
+  {
+    TempDir dir;
+    Mlp<double, Relu> net({3, 2, 2, 3}, 4);
+    Trainer t(net, Adam<double>{.learning_rate = 0.05}, policy,
+              TrainOptions{.epochs = 14, .batch_size = 16, .seed = 3});
+    const History h = t.fit(blobs(60, 5), blobs(30, 6));
+    CHECK(count(h, EventKind::grow_neurons) >= 2);
+    CHECK(count(h, EventKind::prune_connections) >= 1);
+    CHECK(count(h, EventKind::rollback) >= 1);
+  }
+  check_resume_from_every_epoch(policy, 14);
+}
+
+TEST_CASE("Trainer::resume refuses another policy and leaves the trainer as it was",
+          "[io][resume][errors]") {
+  TempDir dir;
+  Mlp<double, Relu> net({3, 4, 3}, 1);
+  TrainOptions options{.epochs = 2, .batch_size = 16, .seed = 1};
+  options.checkpoint = {.path = dir / "run.npl", .every = 1};
+  Trainer t(net, Adam<double>{}, DropinPolicy{}, options);
+  t.fit(blobs(40, 1));
+  Mlp<double, Relu> other({3, 5, 3}, 2);
+  const Matrix<double> before = other.weights(0);
+  Trainer wrong(other, Adam<double>{}, NeuroplasticPolicy{}, TrainOptions{});
+  CHECK_THROWS_MATCHES(wrong.resume(dir / "run.npl"), Error,
+                       WhatHas({"written under the policy \"dropin\"", "\"neuroplastic\""}));
+  CHECK(Matrix<double>(other.weights(0)) == before);
+  CHECK(wrong.history().epochs.empty());
+  CHECK_THROWS_AS(wrong.resume(dir / "missing.npl"), FileError);
+}

@@ -242,7 +242,9 @@ TEST_CASE("a decision due after a fit's last epoch waits for the next fit", "[po
   const auto train = noisy_blobs(120, 5), validation = noisy_blobs(90, 6);
   const DropinPolicy policy{.trigger = LossPlateau{.delta = 100, .cooldown = 0},
                             .grow = GrowBy{.neurons = 2, .init = init::He{}},
-                            .bounds = GrowthBounds{.max_width = 64}};
+                            .criterion = ValidationAccuracy{},
+                            .bounds = GrowthBounds{.max_width = 64},
+                            .rollback_to_best = false};
   TrainOptions options{.epochs = 6, .batch_size = 16, .seed = 4};
   Mlp<double, Relu> long_net({2, 4, 3}, 7), split_net({2, 4, 3}, 7);
   Trainer whole(long_net, Adam<double>{.learning_rate = 0.01}, policy, options);
@@ -318,4 +320,155 @@ TEST_CASE("Algorithm 3 does not hand back a network pruned after its last epoch"
   CHECK(policy.deferred);
   policy.on_new_data(again);
   CHECK_FALSE(policy.deferred);
+}
+
+// ---- the default growth machinery (issue 14) ---------------------------------------------------
+
+namespace {
+
+History with_growth(History h, std::initializer_list<int> growth_epochs) {
+  for (int e : growth_epochs) {
+    h.events.push_back(StructuralEvent{.epoch = e, .kind = EventKind::grow_neurons, .layer = 0});
+    h.events.push_back(StructuralEvent{.epoch = e, .kind = EventKind::grow_neurons, .layer = 1});
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("Stagnation fires when the loss improved by less than a fraction over its window",
+          "[policy][trigger]") {
+  const Stagnation s{.min_improvement = 0.1, .window_steps = 300, .watch_validation = false};
+  // The window is counted in steps: 300 steps are 3 epochs of 100 steps, 1 epoch of 1000.
+  CHECK(s.window(100) == 3);
+  CHECK(s.window(1000) == 1);
+  CHECK(s.window(7) == 43);
+  CHECK(s.window(0) == 1);
+  CHECK(Stagnation{.window_steps = 300, .max_window_epochs = 10}.window(7) == 10);
+
+  // Window 2 (150 steps per epoch): before = min(1.0, 0.8) = 0.8, recent = min(0.75, 0.74).
+  const History h = losses({1.0, 0.8, 0.75, 0.74});
+  CHECK(s.change(h, 0, 150) == Approx((0.8 - 0.74) / 0.8));
+  CHECK(s.fires(h, 0, 150));  // 7.5% < 10%
+  CHECK_FALSE(Stagnation{.min_improvement = 0.05,
+                         .window_steps = 300,  // 7.5% ≥ 5%
+                         .watch_validation = false}
+                  .fires(h, 0, 150));
+  CHECK_FALSE(s.fires(losses({1.0, 0.8, 0.5, 0.4}), 0, 150));  // 50%: still learning fast
+  // It needs window + 1 epochs after the last structural event.
+  CHECK(std::isnan(s.change(h, 2, 150)));
+  CHECK_FALSE(s.fires(h, 2, 150));
+  CHECK(s.fires(h, 1, 150));
+
+  // Validation loss that stagnates while the training loss still falls fires too.
+  const History v = losses({1.0, 0.5, 0.3, 0.2}, {1.0, 0.7, 0.69, 0.68});
+  const Stagnation watched{.min_improvement = 0.1, .window_steps = 300};
+  CHECK_FALSE(s.fires(v, 0, 150));
+  CHECK(watched.change(v, 0, 150) == Approx((0.7 - 0.68) / 0.7));
+  CHECK(watched.fires(v, 0, 150));
+
+  CHECK_THROWS_WITH(Stagnation{.min_improvement = 0}.validate(),
+                    Catch::Contains("min_improvement = 0 must lie in (0, 1)"));
+  CHECK_THROWS_WITH(Stagnation{.window_steps = 0}.validate(),
+                    Catch::Contains("window_steps = 0 must be ≥ 1"));
+  CHECK_THROWS_WITH((Stagnation{.min_window_epochs = 5, .max_window_epochs = 2}.validate()),
+                    Catch::Contains("min_window_epochs"));
+}
+
+TEST_CASE("GrowthPays stops growth after growth steps that did not improve the best score",
+          "[policy][criterion]") {
+  const GrowthPays pays{.patience = 2, .min_gain = 0.01, .min_accuracy_gain = 0.01};
+  // Validation losses; growth (two layers each) after epochs 2, 4 and 6.
+  //   step 2: best before 0.90, best in (2, 4] 0.80 → paid
+  //   step 4: best before 0.80, best in (4, 6] 0.795 → gain 0.6% < 1%: not paid
+  //   step 6: best before 0.795, best in (6, 8] 0.80 → not paid
+  const History h = with_growth(
+      losses({1, 1, 1, 1, 1, 1, 1, 1}, {1.0, 0.9, 0.85, 0.8, 0.795, 0.81, 0.80, 0.82}), {2, 4, 6});
+  const auto steps = GrowthPays::growth_steps(h, 0);
+  REQUIRE(steps == std::vector<int>{2, 4, 6});
+  CHECK(pays.paid(h, 0, steps, 0));
+  CHECK_FALSE(pays.paid(h, 0, steps, 1));
+  CHECK_FALSE(pays.paid(h, 0, steps, 2));
+  CHECK(pays.stalled(h));
+  CHECK_FALSE(GrowthPays{.patience = 3}.stalled(h));      // step 2 paid
+  CHECK_FALSE(GrowthPays{.min_gain = 0.005}.stalled(h));  // step 4 gained 0.6% ≥ 0.5%
+  CHECK_FALSE(pays.stalled(h, 4));                        // only step 6 counts after epoch 4
+  CHECK_FALSE(pays.stalled(losses({1, 1, 1})));           // never stops before growing
+
+  // An accuracy gain counts, but only while the loss did not worsen.
+  History acc = with_growth(losses({1, 1, 1, 1}, {0.5, 0.5, 0.5, 0.5}), {2});
+  acc.epochs[0].validation_accuracy = acc.epochs[1].validation_accuracy = 0.80;
+  acc.epochs[2].validation_accuracy = acc.epochs[3].validation_accuracy = 0.82;
+  const auto one = GrowthPays::growth_steps(acc, 0);
+  CHECK(pays.paid(acc, 0, one, 0));
+  acc.epochs[2].validation_loss = acc.epochs[3].validation_loss = 0.6;
+  CHECK_FALSE(pays.paid(acc, 0, one, 0));
+
+  CHECK_THROWS_WITH(GrowthPays{.patience = 0}.validate(), Catch::Contains("patience = 0"));
+  CHECK_THROWS_WITH(GrowthPays{.min_gain = 1}.validate(), Catch::Contains("min_gain = 1"));
+}
+
+TEST_CASE("GrowBy grows in proportion; EveryLayer selects every hidden layer", "[policy][grow]") {
+  CHECK(GrowBy{.neurons = 8}.amount(100) == 8);
+  CHECK(GrowBy{.neurons = 1, .fraction = 1.0}.amount(2) == 2);
+  CHECK(GrowBy{.neurons = 1, .fraction = 0.5}.amount(5) == 3);
+  CHECK(GrowBy{.neurons = 4, .fraction = 0.5}.amount(2) == 4);
+  CHECK(default_growth().amount(16) == 8);
+  CHECK(default_growth().amount(1) == 1);
+  CHECK_THROWS_WITH(GrowBy{.fraction = -1}.validate(), Catch::Contains("fraction = -1"));
+
+  const Mlp<double, Relu> net({2, 3, 4, 5, 2}, 1);
+  const auto data = noisy_blobs(30, 1);
+  LayerSelector every = EveryLayer{};
+  CHECK(select_layers(every, net, data) == std::vector<Index>{0, 1, 2});
+  LayerSelector fixed = FixedLayer{.layer = 1};
+  CHECK(select_layers(fixed, net, data) == std::vector<Index>{1});
+  CHECK(select_layer(fixed, net, data) == Index{1});
+}
+
+TEST_CASE("growth replaces dead neurons and keeps the function", "[policy][grow]") {
+  const auto data = noisy_blobs(60, 3);
+  Mlp<double, Relu> net({2, 4, 3, 3}, 5);
+  // Neuron 1 of hidden layer 0 never fires: zero fan-in, negative bias.
+  net.weights(0).row(1).setZero();
+  net.bias(0)(1) = -1;
+  const Matrix<double> before = net.forward(data.features());
+  History h;
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  Ctx ctx{net, h, data, &data, 0};
+  DropinPolicy policy{};
+  policy.on_new_data(ctx);
+  // Every layer grew by half; the dead neuron went and was replaced by one more new neuron.
+  CHECK(net.sizes() == std::vector<Index>{2, 6, 5, 3});
+  REQUIRE(h.events.size() == 3);
+  CHECK(h.events[0].kind == EventKind::remove_neurons);
+  CHECK(h.events[0].layer == 0);
+  CHECK(h.events[0].count == 1);
+  CHECK(h.events[1].kind == EventKind::grow_neurons);
+  CHECK(h.events[1].count == 3);
+  CHECK(h.events[2].layer == 1);
+  CHECK(h.events[2].count == 2);
+  CHECK(policy.growth_events == 1);
+  // Zero fan-out for the new neurons, and the removed one contributed nothing on these samples.
+  CHECK((net.forward(data.features()) - before).cwiseAbs().maxCoeff() < 1e-12);
+  // No dead neuron is left in a layer that grew.
+  const auto dead = detail::dead_neurons(net, data, 1024);
+  CHECK(dead[0].empty());
+}
+
+TEST_CASE("default DropinPolicy grows every layer of a tiny network until it fits",
+          "[policy][dropin]") {
+  // Spirals need more than 2 + 2 hidden neurons; the defaults must grow both layers (a one-layer
+  // selector left the other a bottleneck) and stay far below max_width.
+  const auto train = spirals(300, 1), validation = spirals(150, 2);
+  Mlp<double, Relu> net({2, 2, 2, 2}, 3);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, DropinPolicy{},
+                  TrainOptions{.epochs = 300, .batch_size = 32, .seed = 1});
+  const History h = trainer.fit(train, validation);
+  CHECK(net.width(0) > 2);
+  CHECK(net.width(1) > 2);
+  CHECK(h.epochs.front().validation_accuracy < 0.8);  // the 2-2 start could not do it
+  CHECK(net.width(0) <= 512);
+  CHECK(net.width(1) <= 512);
+  CHECK(trainer.evaluate(validation).accuracy > 0.9);
 }

@@ -84,7 +84,7 @@ inline void load_one(std::span<const unsigned char> bytes) {
                                                  fixed.size() - detail::kFileHeaderBytes);
     const std::uint32_t crc = crc32(payload);
     const std::uint64_t size = payload.size();
-    fixed[8] = 1;  // version 1
+    fixed[8] = static_cast<unsigned char>(kFileFormatVersion);
     fixed[9] = fixed[10] = fixed[11] = 0;
     for (int i = 0; i < 4; ++i) fixed[12 + i] = static_cast<unsigned char>(crc >> (8 * i));
     for (int i = 0; i < 8; ++i) fixed[16 + i] = static_cast<unsigned char>(size >> (8 * i));

@@ -421,7 +421,8 @@ std::vector<unsigned char> network_bytes(const Mlp<T, Act>& net, const SaveOptio
 /// Sections a file may hold after the network, in this order; `load` skips them (they are covered
 /// by the checksum), `load_checkpoint` reads them.
 inline bool is_trainer_section(std::string_view tag) {
-  return tag == "OPTM" || tag == "HIST" || tag == "TRNR";
+  return tag == "OPTM" || tag == "HIST" || tag == "TRNR" || tag == "PLCY" || tag == "BEST" ||
+         tag == "SAVD";
 }
 
 /// `load` on bytes already in memory; `file` names them in messages.

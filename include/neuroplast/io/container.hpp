@@ -19,7 +19,7 @@
 namespace neuroplast {
 
 /// Version of the binary format that `save` writes and the newest that `load` reads.
-inline constexpr std::uint32_t kFileFormatVersion = 1;
+inline constexpr std::uint32_t kFileFormatVersion = 2;
 
 namespace detail {
 

@@ -14,11 +14,24 @@
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/io/checkpoint.hpp"
 #include "neuroplast/io/checkpoint_options.hpp"
+#include "neuroplast/io/policy_state.hpp"
 #include "neuroplast/optim/adam.hpp"
 #include "neuroplast/optim/sgd.hpp"
 #include "neuroplast/train/history.hpp"
 
 namespace neuroplast {
+
+/// What a Trainer writes into its checkpoints besides network, optimizer, history and its own
+/// state: its policy's name and progress (io/policy_state.hpp) and the best epoch's network with
+/// its score, when the policy keeps one.
+template <class Net>
+struct PolicyCheckpoint {
+  std::string policy{};                       ///< the policy's `name`
+  std::vector<unsigned char> policy_state{};  ///< `detail::policy_state_bytes(policy)`
+  std::optional<Net> best{};                  ///< best epoch's network (with optimizer state)
+  double best_score = 0;                      ///< its score (see Trainer)
+  std::optional<Net> saved{};                 ///< the network the policy kept, if any
+};
 
 /// Everything a trainer checkpoint holds, as `load_checkpoint` returns it.
 template <Scalar T, Activation Act, class Opt>
@@ -27,6 +40,8 @@ struct Checkpoint {
   Opt optimizer{};                        ///< hyper-parameters and `steps`
   History history{};                      ///< epochs and structural events so far
   std::optional<TrainerState> trainer{};  ///< present when the saver passed one
+  /// Present when a Trainer wrote the file (format version 2 on): policy progress, best epoch.
+  std::optional<PolicyCheckpoint<Mlp<T, Act>>> policy{};
 };
 
 namespace detail {
@@ -183,7 +198,8 @@ inline History read_history(ByteReader& r) {
 template <Scalar T, Activation Act, class Opt>
 std::vector<unsigned char> checkpoint_bytes(const Mlp<T, Act>& net, const Opt& optimizer,
                                             const History& history,
-                                            const std::optional<TrainerState>& trainer) {
+                                            const std::optional<TrainerState>& trainer,
+                                            const PolicyCheckpoint<Mlp<T, Act>>* policy = nullptr) {
   ContainerWriter file;
   write_network(file, net, SaveOptions{.optimizer_state = true});
   ByteWriter& w = file.out();
@@ -201,6 +217,27 @@ std::vector<unsigned char> checkpoint_bytes(const Mlp<T, Act>& net, const Opt& o
     write_rng(w, trainer->shuffle_rng);
     write_rng(w, trainer->dropout_rng);
     file.end();
+  }
+  if (policy != nullptr) {
+    file.begin("PLCY");
+    w.str(policy->policy);
+    w.u32(static_cast<std::uint32_t>(policy->policy_state.size()));
+    w.raw(std::span<const unsigned char>(policy->policy_state));
+    file.end();
+    // Each network a complete file of its own (header, checksum), so `load` can skip it whole.
+    if (policy->best) {
+      file.begin("BEST");
+      w.f64(policy->best_score);
+      w.raw(std::span<const unsigned char>(
+          network_bytes(*policy->best, SaveOptions{.optimizer_state = true})));
+      file.end();
+    }
+    if (policy->saved) {
+      file.begin("SAVD");
+      w.raw(std::span<const unsigned char>(
+          network_bytes(*policy->saved, SaveOptions{.optimizer_state = true})));
+      file.end();
+    }
   }
   return file.finish();
 }
@@ -265,6 +302,27 @@ Checkpoint<T, Act, Opt> load_checkpoint_bytes(std::span<const unsigned char> byt
     if (!t.done()) t.corrupt(t.remaining(), " unexpected bytes at the end of the trainer state");
     c.trainer = s;
   }
+  if (const Section* pl = section("PLCY")) {
+    ByteReader p(pl->body, where, file, pl->offset);
+    PolicyCheckpoint<Mlp<T, Act>> state;
+    state.policy = p.str("policy name", 64);
+    const std::uint32_t n = p.u32("policy state length");
+    p.need(n, "policy state");
+    const auto at = static_cast<std::size_t>(p.offset() - pl->offset);
+    state.policy_state.assign(pl->body.begin() + static_cast<std::ptrdiff_t>(at),
+                              pl->body.begin() + static_cast<std::ptrdiff_t>(at + n));
+    if (n != p.remaining())
+      p.corrupt(p.remaining() - n, " unexpected bytes at the end of the policy section");
+    if (const Section* best = section("BEST")) {
+      ByteReader b(best->body, where, file, best->offset);
+      state.best_score = b.f64("best score");
+      state.best =
+          load_bytes<T, Act>(best->body.subspan(8), file + " (best epoch's network)", where);
+    }
+    if (const Section* saved = section("SAVD"))
+      state.saved = load_bytes<T, Act>(saved->body, file + " (the policy's network)", where);
+    c.policy = std::move(state);
+  }
   if (next != sections.size()) {
     fail<FileError>(where, ": ", file, " is corrupt: unexpected section \"", sections[next].tag,
                     "\" at byte ", sections[next].offset - 12);
@@ -307,14 +365,19 @@ template <Scalar T, Activation Act, class Opt>
   requires detail::CheckpointableOptimizer<Opt>
 bool checkpoint_if_due(const CheckpointOptions& options, int epoch, const Mlp<T, Act>& net,
                        const Opt& optimizer, const History& history,
-                       const std::optional<TrainerState>& trainer = std::nullopt) {
+                       const std::optional<TrainerState>& trainer = std::nullopt,
+                       const PolicyCheckpoint<Mlp<T, Act>>* policy = nullptr) {
   if (options.path.empty()) return false;
   bool structural = false;
   for (const StructuralEvent& e : history.events)
     structural = structural || (e.epoch == epoch && e.kind != EventKind::new_data);
   const bool due = (options.every > 0 && epoch % options.every == 0) ||
                    (options.on_structural_event && structural);
-  if (due) save_checkpoint(options.path, net, optimizer, history, trainer);
+  if (due) {
+    write_file_atomically(options.path,
+                          detail::checkpoint_bytes(net, optimizer, history, trainer, policy),
+                          "save_checkpoint");
+  }
   return due;
 }
 

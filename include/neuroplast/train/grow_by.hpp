@@ -3,6 +3,7 @@
 /// How much a policy grows, with which initialiser, within which bounds.
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,13 +26,29 @@ struct GradMaxInit {
 using NeuronInit =
     std::variant<init::ZeroFanOut, init::He, init::Glorot, init::Net2Wider, GradMaxInit>;
 
-/// Grow the selected layer by `neurons` neurons initialised by `init`.
+/// Grow each selected layer by max(`neurons`, ⌈`fraction` × its width⌉) neurons initialised by
+/// `init`. `GrowBy{.neurons = 32}` adds 32; the policies' default, `GrowBy{.neurons = 1,
+/// .fraction = 1}`, doubles a layer, so a network started at width 2 reaches 256 in 7 events
+/// (a fixed step of 8 would take 32). With `replace_dead`, neurons of the ReLU family that output
+/// 0 on every judged sample (dead: they pass no gradient and cannot recover) are removed when
+/// their layer grows and replaced by as many new ones; the network's function on those samples
+/// is unchanged.
 struct GrowBy {
   Index neurons = 8;
   NeuronInit init = init::ZeroFanOut{};
+  double fraction = 0;        ///< proportional growth: at least this fraction of the width
+  bool replace_dead = false;  ///< replace dead ReLU neurons of a growing layer
 
   void validate() const {
     if (neurons < 1) detail::fail("GrowBy: neurons = ", neurons, " must be ≥ 1");
+    if (!(fraction >= 0 && std::isfinite(fraction)))
+      detail::fail("GrowBy: fraction = ", fraction, " must be finite and ≥ 0");
+  }
+
+  /// Neurons to add to a layer of `width` neurons.
+  Index amount(Index width) const {
+    const auto proportional = static_cast<Index>(std::ceil(fraction * static_cast<double>(width)));
+    return std::max(neurons, proportional);
   }
 };
 

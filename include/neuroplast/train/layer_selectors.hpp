@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/data/dataset.hpp"
@@ -48,13 +49,46 @@ struct RoundRobin {
   }
 };
 
-/// The selectors a policy can use; LrpLayerSelector is the paper's (relevance/layer_selector.hpp).
-using LayerSelector = std::variant<LrpLayerSelector, FixedLayer, NarrowestLayer, RoundRobin>;
+/// Every hidden layer at once: the default. Growing all layers in proportion keeps the shape a
+/// practitioner would size by hand (no layer is left as a bottleneck, as a narrow upstream layer
+/// is when one layer grows at a time), and leaves sizing each layer to the stopping rule and, in
+/// Algorithm 3, to pruning by relevance.
+struct EveryLayer {
+  template <class Net, class T>
+  std::vector<Index> select_all(const Net& net, const Dataset<T>&) const {
+    std::vector<Index> all(static_cast<std::size_t>(net.hidden_layer_count()));
+    for (std::size_t h = 0; h < all.size(); ++h) all[h] = static_cast<Index>(h);
+    return all;
+  }
+};
 
-/// The layer `selector` chooses in `net` judged on `data`, or std::nullopt.
+/// The selectors a policy can use: EveryLayer (default) grows all hidden layers; the others pick
+/// one, LrpLayerSelector by the paper's rule (relevance/layer_selector.hpp).
+using LayerSelector =
+    std::variant<EveryLayer, LrpLayerSelector, FixedLayer, NarrowestLayer, RoundRobin>;
+
+/// The hidden layers `selector` chooses in `net` judged on `data`, in increasing order (empty:
+/// none).
+template <class Net, class T>
+std::vector<Index> select_layers(LayerSelector& selector, const Net& net, const Dataset<T>& data) {
+  return std::visit(
+      [&](auto& s) -> std::vector<Index> {
+        if constexpr (requires { s.select_all(net, data); }) {
+          return s.select_all(net, data);
+        } else {
+          const std::optional<Index> h = s.select(net, data);
+          return h ? std::vector<Index>{*h} : std::vector<Index>{};
+        }
+      },
+      selector);
+}
+
+/// The single layer a one-layer selector chooses (the first of a multi-layer selector's), or
+/// std::nullopt.
 template <class Net, class T>
 std::optional<Index> select_layer(LayerSelector& selector, const Net& net, const Dataset<T>& data) {
-  return std::visit([&](auto& s) { return s.select(net, data); }, selector);
+  const std::vector<Index> all = select_layers(selector, net, data);
+  return all.empty() ? std::nullopt : std::optional<Index>(all.front());
 }
 
 }  // namespace neuroplast

@@ -5,19 +5,23 @@
 /// Trainer through `on_fit_begin`, `on_epoch_end` and `on_new_data`.
 
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "neuroplast/prune/mean_activation.hpp"
 #include "neuroplast/regularize/dropout.hpp"
 #include "neuroplast/regularize/relevance_guided.hpp"
 #include "neuroplast/train/grow_by.hpp"
 #include "neuroplast/train/layer_selectors.hpp"
 #include "neuroplast/train/loss_plateau.hpp"
 #include "neuroplast/train/prune_least_relevant.hpp"
+#include "neuroplast/train/stagnation.hpp"
 #include "neuroplast/train/static_policy.hpp"
 #include "neuroplast/train/validation_criterion.hpp"
 
@@ -25,49 +29,90 @@ namespace neuroplast {
 
 namespace detail {
 
-inline bool criterion_worsened(const ValidationCriterion& c, const History& h, int since) {
-  return std::visit([&](const auto& v) { return v.worsened(h, since); }, c);
-}
-inline void validate_criterion(const ValidationCriterion& c) {
-  std::visit([](const auto& v) { v.validate(); }, c);
+/// Per hidden layer, the neurons that output exactly 0 on every judged sample (at most
+/// `max_samples`): dead ReLUs, which pass no gradient and never recover by themselves.
+template <class Net, class T>
+std::vector<std::vector<Index>> dead_neurons(const Net& net, const Dataset<T>& data,
+                                             Index max_samples) {
+  const auto scores = MeanActivation{.max_samples = max_samples}.neuron_scores(net, &data);
+  std::vector<std::vector<Index>> dead(scores.size());
+  for (std::size_t h = 0; h < scores.size(); ++h)
+    for (Index j = 0; j < scores[h].size(); ++j)
+      if (scores[h](j) == 0) dead[h].push_back(j);
+  return dead;
 }
 
-/// The growth step shared by Algorithms 1 and 3: choose a layer, grow it within the bounds,
-/// record the event. Returns whether anything grew.
+/// Removes `dead` neurons of hidden layer h, keeping at least `min_width(h)` neurons, and records
+/// the event. Returns how many went.
 template <class Ctx>
-bool grow_step(Ctx& ctx, LayerSelector& selector, const GrowBy& grow, const GrowthBounds& bounds,
-               int& events, std::string reason, double trigger_value) {
-  const std::optional<Index> h = select_layer(selector, ctx.net, ctx.judge());
-  if (!h) return false;
-  const Index k = bounds.allowed(ctx.net, *h, grow.neurons, events);
-  if (k < 1) return false;
-  const std::string_view init = grow_with(ctx.net, *h, k, grow.init, ctx.train);
-  ++events;
-  ctx.record(StructuralEvent{.kind = EventKind::grow_neurons,
-                             .layer = *h,
-                             .count = k,
-                             .reason = std::move(reason) + " (" + std::string(init) + ")",
-                             .trigger_value = trigger_value});
-  return true;
+Index remove_dead(Ctx& ctx, Index h, std::vector<Index> dead) {
+  const Index spare = ctx.net.width(h) - ctx.net.min_width(h);
+  if (spare <= 0 || dead.empty()) return 0;
+  if (static_cast<Index>(dead.size()) > spare) dead.resize(static_cast<std::size_t>(spare));
+  const auto count = static_cast<Index>(dead.size());
+  ctx.net.remove_neurons(h, std::move(dead));
+  ctx.record(StructuralEvent{.kind = EventKind::remove_neurons,
+                             .layer = h,
+                             .count = count,
+                             .reason = "dead (never active): replaced by new neurons"});
+  return count;
 }
 
-// The growth phase Algorithms 1 and 3 share. These take the policy itself and update its public
-// progress fields (growth_events, last_event_epoch, deferred).
-
-/// A growth step of `p`, stamping its last event epoch when something grew.
+/// The growth step shared by Algorithms 1 and 3: the layers `p.selector` chooses each grow by
+/// `p.grow` within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per
+/// layer. Counts one growth event and stamps the policy's last event epoch when anything grew;
+/// returns whether it did.
 template <class Ctx, class Policy>
-void grow_policy(Ctx& ctx, Policy& p, std::string reason, double trigger_value) {
-  if (grow_step(ctx, p.selector, p.grow, p.bounds, p.growth_events, std::move(reason),
-                trigger_value)) {
+bool grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_value) {
+  const std::vector<Index> layers = select_layers(p.selector, ctx.net, ctx.judge());
+  if (layers.empty()) return false;
+  std::vector<std::vector<Index>> dead;
+  if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), Index{1024});
+  bool grew = false;
+  for (const Index h : layers) {
+    Index k = p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events);
+    if (k < 1) continue;
+    // New neurons of other layers have zero fan-out or leave this layer's inputs as they were,
+    // so the dead found before any edit are still dead.
+    if (!dead.empty()) k += remove_dead(ctx, h, dead[static_cast<std::size_t>(h)]);
+    const std::string_view init = grow_with(ctx.net, h, k, p.grow.init, ctx.train);
+    ctx.record(StructuralEvent{.kind = EventKind::grow_neurons,
+                               .layer = h,
+                               .count = k,
+                               .reason = reason + " (" + std::string(init) + ")",
+                               .trigger_value = trigger_value});
+    grew = true;
+  }
+  if (grew) {
+    ++p.growth_events;
     p.last_event_epoch = ctx.epoch;
   }
+  return grew;
 }
 
-/// Grows when the loss plateaus (Eq. 1).
+/// Why the trigger fired, for the event record.
+inline std::string trigger_reason(const GrowthTrigger& t) {
+  return std::holds_alternative<Stagnation>(t) ? "loss stagnated" : "loss plateau";
+}
+
+/// Epochs a pruned network trains before it is judged: the trigger's window (Stagnation) or its
+/// cooldown + 1 (LossPlateau).
+inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
+  if (const auto* s = std::get_if<Stagnation>(&t)) return s->window(steps_per_epoch);
+  return std::get<LossPlateau>(t).cooldown + 1;
+}
+
+/// One epoch of a growth phase: false once it ended (the criterion worsened, or the trigger
+/// fired and growth had stopped paying), else grows when the trigger fires and returns true.
 template <class Ctx, class Policy>
-void grow_on_plateau(Ctx& ctx, Policy& p) {
-  if (p.trigger.fires(ctx.history, p.last_event_epoch))
-    grow_policy(ctx, p, "loss plateau", p.trigger.change(ctx.history));
+bool growth_phase(Ctx& ctx, Policy& p) {
+  const History& h = ctx.history;
+  if (criterion_worsened(p.criterion, h, p.growth_since)) return false;
+  if (!trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch)) return true;
+  if (growth_stalled(p.criterion, h, p.growth_since)) return false;
+  grow_step(ctx, p, trigger_reason(p.trigger),
+            trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch));
+  return true;
 }
 
 /// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one.
@@ -76,7 +121,7 @@ void roll_back_to_best(Ctx& ctx, const Policy& p) {
   if (!p.rollback_to_best || ctx.best == nullptr) return;
   ctx.net = *ctx.best;
   ctx.record(StructuralEvent{.kind = EventKind::rollback,
-                             .reason = "validation worsened: back to the best epoch"});
+                             .reason = "growth ended: back to the best epoch"});
 }
 
 /// Runs `decide` now, or, after a fit's final epoch, sets `deferred` so the policy's
@@ -90,35 +135,71 @@ void decide_or_defer(const Ctx& ctx, bool& deferred, Decide&& decide) {
   }
 }
 
+/// Best validation loss and accuracy (training loss, NaN accuracy without validation) over the
+/// epochs after `since`.
+inline std::pair<double, double> best_scores(const History& h, int since) {
+  double loss = std::numeric_limits<double>::infinity();
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+  for (const EpochRecord& e : h.epochs) {
+    if (e.epoch <= since) continue;
+    loss = std::min(loss, std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
+    if (!std::isnan(e.validation_accuracy) && !(e.validation_accuracy <= accuracy))
+      accuracy = e.validation_accuracy;
+  }
+  return {loss, accuracy};
+}
+
 }  // namespace detail
 
-/// Algorithm 1, dropin. After every epoch: once the validation criterion has consistently worsened
-/// (`criterion`), growth stops for good (optionally rolling the network back to its best epoch);
-/// otherwise, when the loss plateaus (`trigger`, Eq. 1), the layer chosen by `selector` (by default
-/// LRP) grows by `grow` within `bounds`. New data (`Trainer::notify_new_data`) triggers growth
-/// once. After the last epoch of a fit (`EpochContext::final_epoch`) nothing changes: a grown or
-/// rolled-back network would be handed back untrained, so the decision is taken when the next fit
-/// begins, from the same history (new data cancels it); a long fit and the same epochs split over
-/// several fits therefore make the same edits.
+/// The policies' default growth: relative stagnation over a window of steps.
+inline GrowthTrigger default_growth_trigger() { return Stagnation{}; }
+/// The policies' default growth amount: double every selected layer (at least 1 neuron), new
+/// neurons with zero fan-out, dead neurons replaced.
+inline GrowBy default_growth() {
+  return GrowBy{.neurons = 1, .fraction = 0.5, .replace_dead = true};
+}
+
+/// Algorithm 1, dropin. After every epoch, while the growth phase lasts: when the loss stagnates
+/// (`trigger`; the paper's Eq. 1 is `LossPlateau`), the layers `selector` chooses grow by `grow`
+/// within `bounds`; the phase ends when `criterion` says growth no longer pays (GrowthPays:
+/// the last growth steps did not improve the best validation score; or the paper's "validation
+/// consistently worsens"), optionally returning the network to its best epoch. New data
+/// (`Trainer::notify_new_data`) re-opens the phase and grows at once, judged from then on.
+///
+/// Defaults (docs/training.md says why): Stagnation{} (3% per 1000 steps), EveryLayer, doubling
+/// with zero fan-out and dead neurons replaced, GrowthPays{} (2 growth steps without gain), back
+/// to the best epoch when growth ends. After the last epoch of a fit (`EpochContext::final_epoch`)
+/// nothing changes: a grown or rolled-back network would be handed back untrained, so the
+/// decision is taken when the next fit begins, from the same history (new data cancels it); a
+/// long fit and the same epochs split over several fits therefore make the same edits.
 struct DropinPolicy {
   static constexpr std::string_view name = "dropin";
-  LossPlateau trigger{};
-  LayerSelector selector = LrpLayerSelector{};
-  GrowBy grow{};
-  ValidationCriterion criterion = ValidationAccuracy{};
+  GrowthTrigger trigger = default_growth_trigger();
+  LayerSelector selector = EveryLayer{};
+  GrowBy grow = default_growth();
+  ValidationCriterion criterion = GrowthPays{};
   GrowthBounds bounds{};
-  bool rollback_to_best = false;  ///< when growth stops, return to the best epoch's network
+  bool rollback_to_best = true;  ///< when growth stops, return to the best epoch's network
 
   bool growing = true;       ///< progress: false once the criterion stopped growth
-  int growth_events = 0;     ///< progress: growth events so far
+  int growth_events = 0;     ///< progress: growth steps so far (one per epoch that grew)
   int last_event_epoch = 0;  ///< progress: epoch of the last structural event
+  int growth_since = 0;      ///< progress: growth is judged on epochs after this one (new data)
   bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
+  /// The progress fields, in the order a trainer checkpoint stores them (io/policy_state.hpp);
+  /// `self` is a DropinPolicy, const or not.
+  template <class Self>
+  static auto progress(Self& self) {
+    return std::tie(self.growing, self.growth_events, self.last_event_epoch, self.growth_since,
+                    self.deferred);
+  }
+
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
-    trigger.validate();
+    detail::validate_trigger(trigger);
     grow.validate();
     bounds.validate();
     detail::validate_criterion(criterion);
@@ -130,22 +211,21 @@ struct DropinPolicy {
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
+  /// New data re-opens the growth phase, grows once now and judges growth from now on.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
     deferred = false;
-    if (growing) detail::grow_policy(ctx, *this, "new data", std::nan(""));
+    growing = true;
+    growth_since = ctx.epoch;
+    detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 
  private:
   template <class Ctx>
   void decide(Ctx& ctx) {
-    if (!growing) return;
-    if (detail::criterion_worsened(criterion, ctx.history, 0)) {
-      growing = false;
-      detail::roll_back_to_best(ctx, *this);
-      return;
-    }
-    detail::grow_on_plateau(ctx, *this);
+    if (!growing || detail::growth_phase(ctx, *this)) return;
+    growing = false;
+    detail::roll_back_to_best(ctx, *this);
   }
 };
 
@@ -189,39 +269,66 @@ struct DropoutPolicy {
   }
 };
 
-/// Algorithm 3, neuroplasticity. A growth phase as in Algorithm 1; when the validation criterion
-/// consistently worsens it ends and the pruning phase begins (optionally from the best epoch's
-/// network): `prune` masks the least relevant connections by LRP and removes the neurons that
-/// died. Each later consistent worsening (counted from the last prune) prunes again, at most
-/// `max_prune_events` times (0 = no limit). Inference always uses all remaining neurons. As in
-/// DropinPolicy, a decision due after a fit's final epoch waits for the next fit: a pruning there
-/// would be handed back without an epoch to recover (one such run ended at 49% test accuracy).
+/// Algorithm 3, neuroplasticity. A growth phase as in Algorithm 1; when it ends, the pruning
+/// phase begins (optionally from the best epoch's network): `prune` masks the least relevant
+/// connections by LRP and removes the neurons that died.
+///
+/// With GrowthPays (default) the pruning is iterative: after each pruning the network trains for
+/// the trigger's window (`detail::recovery_epochs`), and is pruned again while its best
+/// validation accuracy since the pruning stays within `prune_accuracy_tolerance` of the best
+/// before the pruning phase (classification; regression: its best validation loss within
+/// `prune_tolerance`, relative; without validation, the training loss); the first pruning
+/// that costs more ends the phase and is undone (the network returns to what it was before that
+/// pruning, kept in `EpochContext::saved`). With the paper's criteria, each later consistent
+/// worsening (counted from the last prune) prunes again. Either way at most `max_prune_events`
+/// prunings (0 = no limit). Inference always uses all remaining neurons. New data re-opens the
+/// growth phase. As in DropinPolicy, a decision due after a fit's final epoch waits for the next
+/// fit: a pruning there would be handed back without an epoch to recover (one such run ended at 49%
+/// test accuracy).
 struct NeuroplasticPolicy {
   static constexpr std::string_view name = "neuroplastic";
-  LossPlateau trigger{};
-  LayerSelector selector = LrpLayerSelector{};
-  GrowBy grow{};
-  PruneLeastRelevant prune{};
-  ValidationCriterion criterion = ValidationAccuracy{};
+  GrowthTrigger trigger = default_growth_trigger();
+  LayerSelector selector = EveryLayer{};
+  GrowBy grow = default_growth();
+  PruneLeastRelevant prune{.fraction = 0.3};
+  ValidationCriterion criterion = GrowthPays{};
   GrowthBounds bounds{};
   bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
-  int max_prune_events = 3;
+  int max_prune_events = 0;
+  double prune_tolerance = 0.05;           ///< relative validation-loss cost a pruning may have
+  double prune_accuracy_tolerance = 0.01;  ///< validation-accuracy cost a pruning may have
 
-  bool growing = true;       ///< progress: false once the pruning phase began
-  int growth_events = 0;     ///< progress: growth events so far
-  int prune_events = 0;      ///< progress: pruning events so far
-  int last_event_epoch = 0;  ///< progress: epoch of the last structural event
-  bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
+  bool growing = true;        ///< progress: false once the pruning phase began
+  bool pruning = true;        ///< progress: false once a pruning cost more than the tolerance
+  int growth_events = 0;      ///< progress: growth steps so far
+  int prune_events = 0;       ///< progress: pruning events so far
+  int last_event_epoch = 0;   ///< progress: epoch of the last structural event
+  int growth_since = 0;       ///< progress: growth is judged on epochs after this one (new data)
+  double reference_loss = 0;  ///< progress: best validation loss before the pruning phase
+  double reference_accuracy = 0;  ///< progress: best validation accuracy before it (NaN: none)
+  bool deferred = false;          ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
+  /// The progress fields, in the order a trainer checkpoint stores them (io/policy_state.hpp).
+  template <class Self>
+  static auto progress(Self& self) {
+    return std::tie(self.growing, self.pruning, self.growth_events, self.prune_events,
+                    self.last_event_epoch, self.growth_since, self.reference_loss,
+                    self.reference_accuracy, self.deferred);
+  }
+
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
-    trigger.validate();
+    detail::validate_trigger(trigger);
     grow.validate();
     prune.validate();
     bounds.validate();
     detail::validate_criterion(criterion);
+    if (!(prune_tolerance >= 0) || !(prune_accuracy_tolerance >= 0)) {
+      detail::fail("NeuroplasticPolicy: prune_tolerance = ", prune_tolerance,
+                   " and prune_accuracy_tolerance = ", prune_accuracy_tolerance, " must be ≥ 0");
+    }
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
       ctx.net.set_min_width(h, std::min(bounds.min_width, ctx.net.width(h)));
     if (std::exchange(deferred, false)) decide(ctx);
@@ -229,38 +336,89 @@ struct NeuroplasticPolicy {
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
+    // Undoing a costly pruning hands back a trained network, so it is not deferred: a pruning
+    // judged after the last epoch is judged now.
+    if (ctx.final_epoch && pruning_to_judge(ctx)) judge_pruning(ctx, false);
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
+  /// New data re-opens the growth phase (the network may need capacity for it) and grows now.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
-    // New data re-opens the growth phase: the network may need capacity for it.
     deferred = false;
     growing = true;
-    detail::grow_policy(ctx, *this, "new data", std::nan(""));
+    pruning = true;
+    growth_since = ctx.epoch;
+    detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 
  private:
   template <class Ctx>
   void decide(Ctx& ctx) {
     if (growing) {
-      if (!detail::criterion_worsened(criterion, ctx.history, 0)) {
-        detail::grow_on_plateau(ctx, *this);
-        return;
-      }
+      if (detail::growth_phase(ctx, *this)) return;
       growing = false;
       detail::roll_back_to_best(ctx, *this);
-      prune_now(ctx, "validation worsened after growth");
+      std::tie(reference_loss, reference_accuracy) = detail::best_scores(ctx.history, growth_since);
+      prune_now(ctx, "growth ended");
       return;
     }
-    if ((max_prune_events == 0 || prune_events < max_prune_events) &&
-        detail::criterion_worsened(criterion, ctx.history, last_event_epoch)) {
-      prune_now(ctx, "validation worsened");
+    if (!pruning) return;
+    if (!std::holds_alternative<GrowthPays>(criterion)) {
+      if ((max_prune_events == 0 || prune_events < max_prune_events) &&
+          detail::criterion_worsened(criterion, ctx.history, last_event_epoch))
+        prune_now(ctx, "validation worsened");
+      return;
+    }
+    if (ctx.epoch - last_event_epoch < detail::recovery_epochs(trigger, ctx.steps_per_epoch))
+      return;
+    judge_pruning(ctx, true);
+  }
+
+  // Whether a pruning under GrowthPays has not been judged yet.
+  template <class Ctx>
+  bool pruning_to_judge(const Ctx& ctx) const {
+    return !growing && pruning && std::holds_alternative<GrowthPays>(criterion) &&
+           prune_events > 0 && ctx.saved != nullptr && *ctx.saved && last_event_epoch < ctx.epoch;
+  }
+
+  // Judges the last pruning: when the validation held, prunes again if `may_prune` and the fit has
+  // a window left to judge it in (or ends the phase at `max_prune_events`); when it did not,
+  // ends the phase and undoes the pruning.
+  template <class Ctx>
+  void judge_pruning(Ctx& ctx, bool may_prune) {
+    const auto [loss, accuracy] = detail::best_scores(ctx.history, last_event_epoch);
+    // Classification is judged by accuracy (near a perfect fit the loss moves by large factors
+    // while no decision changes), regression by the loss.
+    const bool held = std::isnan(reference_accuracy)
+                          ? loss <= reference_loss + prune_tolerance * std::abs(reference_loss)
+                          : accuracy >= reference_accuracy - prune_accuracy_tolerance;
+    if (held) {
+      if (max_prune_events > 0 && prune_events >= max_prune_events) {
+        pruning = false;  // the last pruning stands
+        if (ctx.saved != nullptr) ctx.saved->reset();
+      } else if (may_prune &&
+                 ctx.epochs_left >= detail::recovery_epochs(trigger, ctx.steps_per_epoch)) {
+        prune_now(ctx, "validation held after the last pruning");
+      }
+      // Otherwise this fit has no window left to judge another pruning in: wait.
+      return;
+    }
+    pruning = false;
+    // The last pruning cost too much: back to the network it started from, when kept.
+    if (ctx.saved != nullptr && *ctx.saved) {
+      ctx.net = **ctx.saved;
+      ctx.saved->reset();
+      ctx.record(StructuralEvent{.kind = EventKind::rollback,
+                                 .reason = "the last pruning cost more than the tolerance: back "
+                                           "to the network before it"});
     }
   }
 
   template <class Ctx>
   void prune_now(Ctx& ctx, const char* reason) {
+    // Kept so that a pruning found too costly can be undone (GrowthPays mode).
+    if (ctx.saved != nullptr && std::holds_alternative<GrowthPays>(criterion)) *ctx.saved = ctx.net;
     const auto result = prune.apply(ctx.net, ctx.judge());
     ++prune_events;
     last_event_epoch = ctx.epoch;

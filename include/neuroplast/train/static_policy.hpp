@@ -3,8 +3,11 @@
 /// The policy interface of the Trainer, and the policy that changes nothing.
 
 #include <concepts>
+#include <optional>
 #include <string_view>
 #include <utility>
+
+#include "neuroplast/core/types.hpp"
 
 namespace neuroplast {
 
@@ -21,11 +24,22 @@ struct EpochContext {
   const Data* validation;     ///< null when `fit` got no validation set
   int epoch;                  ///< 1-based epoch that just ended (0 before the first)
   const Net* best = nullptr;  ///< best epoch's network, if the policy keeps snapshots
-  bool stop = false;          ///< set to end training after this epoch
+  /// A network the policy may keep and return to later (e.g. the last pruning it accepted); the
+  /// trainer owns it, rolls it back with everything else and writes it into checkpoints. Null
+  /// where no trainer provides one.
+  std::optional<Net>* saved = nullptr;
+  bool stop = false;  ///< set to end training after this epoch
   /// True in `on_epoch_end` when no epoch of this fit follows (its last epoch, or early stopping
   /// ends it now): a change made now would be returned untrained. The library's policies then
   /// defer their decision to the start of the next fit (see DropinPolicy).
   bool final_epoch = false;
+  /// Epochs this fit trains after the one that just ended (0 with `final_epoch`; in
+  /// `on_fit_begin`, all of the fit's epochs): a policy can leave out a change that would not get
+  /// the epochs to be judged.
+  int epochs_left = 0;
+  /// Optimizer steps in one epoch of this fit (0 outside a fit): lets policies count windows in
+  /// steps rather than epochs.
+  Index steps_per_epoch = 0;
 
   /// The data structural decisions are judged on: the validation set, else the training set.
   const Data& judge() const { return validation != nullptr ? *validation : train; }

@@ -61,6 +61,12 @@ class Trainer {
  public:
   using T = typename Net::scalar;
   using Context = EpochContext<Net, Dataset<T>, History>;
+  /// Whether this network and optimizer can be written to trainer checkpoints (Mlp with Sgd, Adam
+  /// or AdamW).
+  static constexpr bool kCanCheckpoint =
+      requires(const CheckpointOptions& c, const Net& n, const Opt& o, const History& h) {
+    checkpoint_if_due(c, 0, n, o, h, std::optional<TrainerState>{});
+  };
   static_assert(TrainingPolicy<Policy, Context>,
                 "Trainer: the policy needs `static constexpr std::string_view name` and "
                 "`void on_epoch_end(EpochContext&)`; see StaticPolicy");
@@ -98,7 +104,7 @@ class Trainer {
   /// `on_new_data` only records the event.
   void notify_new_data(const Dataset<T>& data) {
     check_dataset(data, "notify_new_data");
-    Context context{net_, history_, data, nullptr, epoch_, snapshot()};
+    Context context{net_, history_, data, nullptr, epoch_, snapshot(), &saved_};
     const std::size_t before = history_.events.size();
     context.record(
         StructuralEvent{.kind = EventKind::new_data, .count = data.size(), .reason = "new data"});
@@ -140,6 +146,48 @@ class Trainer {
     return {.epoch = epoch_, .shuffle_rng = rng_.state(), .dropout_rng = ws_.rng().state()};
   }
 
+  /// Continues the run a checkpoint of this kind of trainer holds (`TrainOptions::checkpoint`):
+  /// network (written into the network this trainer edits), optimizer, History, the trainer's
+  /// counters and random streams, the policy's progress, the best epoch's network and the network
+  /// the policy kept (EpochContext::saved). The next
+  /// `fit` then makes exactly the edits, and ends with exactly the parameters, of a run that never
+  /// stopped. The trainer's own settings (options, the policy's settings) are kept: build it as the
+  /// run that wrote the file was built. Throws FileError for an unreadable or foreign file and
+  /// Error for a checkpoint of another kind of network, optimizer or policy; the trainer and
+  /// network are then unchanged.
+  void resume(const std::string& path) requires(kCanCheckpoint) {
+    using Act = typename Net::activation;
+    auto c = load_checkpoint<T, Act, Opt>(path);
+    if (!c.trainer) {
+      detail::fail<FileError>("Trainer::resume: ", path,
+                              " holds no trainer state: it was written by save_checkpoint "
+                              "without one; use load_checkpoint and restore instead");
+    }
+    Policy policy = policy_;
+    std::optional<Net> best, saved;
+    double best_score = 0;
+    if (c.policy) {
+      if (c.policy->policy != Policy::name) {
+        detail::fail("Trainer::resume: ", path, " was written under the policy \"",
+                     c.policy->policy, "\" but this trainer's is \"", Policy::name,
+                     "\"; build the trainer with the policy of the run that wrote it");
+      }
+      detail::read_policy_state(c.policy->policy_state, policy, "Trainer::resume", path);
+      best = std::move(c.policy->best);
+      best_score = c.policy->best_score;
+      saved = std::move(c.policy->saved);
+    }
+    c.optimizer.validate();
+    // Nothing above changed the trainer: commit all at once.
+    net_ = std::move(c.network);
+    opt_ = std::move(c.optimizer);
+    policy_ = std::move(policy);
+    best_ = std::move(best);
+    best_score_ = best_score;
+    saved_ = std::move(saved);
+    restore(*c.trainer, std::move(c.history));
+  }
+
   /// Continues from a saved state and history, as if this trainer had run them.
   void restore(const TrainerState& s, History history) {
     epoch_ = s.epoch;
@@ -160,7 +208,9 @@ class Trainer {
     if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
     opt_.validate();
     {
-      Context begin{net_, history_, train, validation, epoch_, snapshot()};
+      Context begin{net_, history_, train, validation, epoch_, snapshot(), &saved_};
+      begin.steps_per_epoch = steps_per_epoch(train);
+      begin.epochs_left = options_.epochs;
       const std::size_t before = history_.events.size();
       if constexpr (requires { policy_.on_fit_begin(begin); }) policy_.on_fit_begin(begin);
       announce_events(before);
@@ -172,7 +222,7 @@ class Trainer {
       const std::size_t before = history_.events.size();
       bool stop = false;
       try {
-        stop = train_and_judge_epoch(train, validation, done + 1 == options_.epochs);
+        stop = train_and_judge_epoch(train, validation, options_.epochs - done - 1);
       } catch (const NumericError& error) {
         if (!good_) throw;
         roll_back(error, rollbacks);
@@ -184,8 +234,12 @@ class Trainer {
       EpochRecord& record = history_.epochs.back();
       record.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if constexpr (kCanCheckpoint)
-        checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state());
+      if constexpr (kCanCheckpoint) {
+        if (!options_.checkpoint.path.empty()) {
+          const PolicyCheckpoint<Net> p = policy_checkpoint();
+          checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
+        }
+      }
       if (options_.verbose) print_progress(record);
       announce_events(before);
       if (options_.on_epoch_end) options_.on_epoch_end(record);
@@ -196,9 +250,10 @@ class Trainer {
   }
 
   // One epoch up to and including the policy; true when the fit ends here (the policy asks to
-  // stop, or early stopping). Everything it changes is covered by the rollback snapshot. `last` =
-  // the fit's last epoch by count.
-  bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation, bool last) {
+  // stop, or early stopping). Everything it changes is covered by the rollback snapshot.
+  // `epochs_left` = epochs of this fit after this one, by count.
+  bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation,
+                             int epochs_left) {
     EpochRecord record;
     record.epoch = ++epoch_;
     record.train_loss = train_epoch(train);
@@ -218,11 +273,13 @@ class Trainer {
     record.active_parameter_count = net_.active_parameter_count();
     history_.epochs.push_back(record);
     keep_best(history_.epochs.back());
-    Context context{net_, history_, train, validation, epoch_, snapshot()};
+    Context context{net_, history_, train, validation, epoch_, snapshot(), &saved_};
     // Decided before the policy runs, so the policy knows; early stopping reads only the epoch
     // records, which the policy does not change.
     const bool early = early_stop();
-    context.final_epoch = last || early;
+    context.final_epoch = epochs_left == 0 || early;
+    context.epochs_left = early ? 0 : epochs_left;
+    context.steps_per_epoch = steps_per_epoch(train);
     policy_.on_epoch_end(context);
     EpochRecord& done = history_.epochs.back();
     done.sizes = net_.sizes();
@@ -240,12 +297,13 @@ class Trainer {
     History history;
     std::optional<Net> best;
     double best_score;
+    std::optional<Net> saved;
   };
 
   void keep_good_state() {
     if (options_.on_numeric_error != NumericErrorAction::rollback) return;
     if (!good_) {
-      good_.emplace(GoodState{net_, opt_, policy_, state(), history_, best_, best_score_});
+      good_.emplace(GoodState{net_, opt_, policy_, state(), history_, best_, best_score_, saved_});
       return;
     }
     good_->net = net_;
@@ -255,6 +313,7 @@ class Trainer {
     good_->history = history_;
     good_->best = best_;
     good_->best_score = best_score_;
+    good_->saved = saved_;
   }
 
   // Restores the good state; then either gives up (rethrows, the network is left at the good
@@ -266,6 +325,7 @@ class Trainer {
     policy_ = g.policy;
     best_ = g.best;
     best_score_ = g.best_score;
+    saved_ = g.saved;
     restore(g.trainer, g.history);
     if (rollbacks >= options_.max_rollbacks) {
       good_.reset();
@@ -322,6 +382,19 @@ class Trainer {
         return detail::message("the output of layer ", l, " overflowed");
     }
     return "every layer's output is finite: the loss itself overflowed";
+  }
+
+  Index steps_per_epoch(const Dataset<T>& train) const {
+    return (train.size() + options_.batch_size - 1) / options_.batch_size;
+  }
+
+  // What a checkpoint carries besides network, optimizer, history and trainer state.
+  PolicyCheckpoint<Net> policy_checkpoint() const {
+    return {.policy = std::string(Policy::name),
+            .policy_state = detail::policy_state_bytes(policy_),
+            .best = best_,
+            .best_score = best_score_,
+            .saved = saved_};
   }
 
   // The best epoch's network, kept only when the policy asks for it.
@@ -477,12 +550,8 @@ class Trainer {
   int epoch_ = 0;
   std::optional<Net> best_;  // best epoch's network, when the policy keeps snapshots
   double best_score_ = 0;
+  std::optional<Net> saved_;       // a network the policy keeps (EpochContext::saved)
   std::optional<GoodState> good_;  // rollback target, only with NumericErrorAction::rollback
-
-  static constexpr bool kCanCheckpoint =
-      requires(const CheckpointOptions& c, const Net& n, const Opt& o, const History& h) {
-    checkpoint_if_due(c, 0, n, o, h, std::optional<TrainerState>{});
-  };
 };
 
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.

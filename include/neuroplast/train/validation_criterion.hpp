@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "neuroplast/core/error.hpp"
+#include "neuroplast/train/growth_pays.hpp"
 #include "neuroplast/train/history.hpp"
 
 namespace neuroplast {
@@ -69,7 +70,37 @@ struct ValidationLoss {
   }
 };
 
-/// Either criterion, chosen per policy.
-using ValidationCriterion = std::variant<ValidationAccuracy, ValidationLoss>;
+/// The criterion that ends a growth phase, chosen per policy: GrowthPays (default: growth stopped
+/// paying, judged when the trigger fires) or the paper's "validation consistently worsens", by
+/// accuracy or by loss (judged after every epoch).
+using ValidationCriterion = std::variant<GrowthPays, ValidationAccuracy, ValidationLoss>;
+
+namespace detail {
+
+/// Whether an epoch-wise criterion (the paper's) has worsened since `since`; GrowthPays never
+/// has (it judges growth steps, see `growth_stalled`).
+inline bool criterion_worsened(const ValidationCriterion& c, const History& h, int since) {
+  return std::visit(
+      [&](const auto& v) {
+        if constexpr (requires { v.worsened(h, since); }) {
+          return v.worsened(h, since);
+        } else {
+          return false;
+        }
+      },
+      c);
+}
+
+/// Whether growth stopped paying under GrowthPays (false for the epoch-wise criteria).
+inline bool growth_stalled(const ValidationCriterion& c, const History& h, int since) {
+  const auto* g = std::get_if<GrowthPays>(&c);
+  return g != nullptr && g->stalled(h, since);
+}
+
+inline void validate_criterion(const ValidationCriterion& c) {
+  std::visit([](const auto& v) { v.validate(); }, c);
+}
+
+}  // namespace detail
 
 }  // namespace neuroplast

@@ -1,0 +1,521 @@
+// The task suite of docs/results.md: on each task, a sweep of fixed widths against DropinPolicy{}
+// and NeuroplasticPolicy{} started from a tiny network, all with their library defaults, the
+// same optimizer, in one process. Fixed networks train E epochs, the policies 2E.
+//
+//   growth_suite [--tasks a,b,...] [--seeds 3] [--out DIR] [--smoke]
+//
+// Tasks: two_spirals (classic, 194 points; judged on the training set), noisy_spirals (600
+// points, label noise), regression (smooth 2-D function, MSE), regression_sgd (the same with SGD
+// + momentum), blobs (generated 10-class tabular task a tiny network solves), digits, wine and
+// breast_cancer (scikit-learn's bundled CSV files, Debian package python3-sklearn; skipped with a
+// message when absent), fashion_mnist (Debian package dataset-fashion-mnist). --smoke runs every
+// task briefly (a CTest check that the suite works end to end). Writes a Markdown table per task
+// to standard output and, with --out, a CSV of every run.
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <numbers>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "neuroplast/neuroplast.hpp"
+
+namespace np = neuroplast;
+using np::Index;
+using Data = np::Dataset<float>;
+
+namespace {
+
+struct Split {
+  Data train, validation, test;
+};
+
+struct Task {
+  std::string name;
+  std::string source;  // where the data comes from
+  Split data;
+  bool regression = false;
+  std::vector<Index> start;   // the policies' tiny start (inputs, hidden..., outputs)
+  std::vector<Index> widths;  // fixed sweep, one and two hidden layers of each
+  int epochs = 100;           // of a fixed run; the policies get twice as many
+  Index batch = 32;
+  double learning_rate = 1e-2;
+  bool sgd = false;  // SGD with momentum 0.9 instead of Adam
+};
+
+struct Run {
+  std::string method;
+  int seed = 0;
+  double metric = 0;  // test accuracy (%) or test MSE
+  std::vector<Index> sizes;
+  Index parameters = 0, active = 0;
+  int growth = 0, prunes = 0;
+  double seconds = 0;
+};
+
+// ---- data -------------------------------------------------------------------------------------
+
+// Lang & Witbrock's two spirals: 97 points per spiral, three turns.
+Data two_spirals() {
+  np::Matrix<float> X(2, 194);
+  std::vector<int> y(194);
+  for (int i = 0; i < 97; ++i) {
+    const double angle = i * std::numbers::pi / 16.0;
+    const double radius = 6.5 * (104 - i) / 104.0;
+    const double x = radius * std::sin(angle), z = radius * std::cos(angle);
+    X(0, 2 * i) = static_cast<float>(x / 6.5);
+    X(1, 2 * i) = static_cast<float>(z / 6.5);
+    X(0, 2 * i + 1) = static_cast<float>(-x / 6.5);
+    X(1, 2 * i + 1) = static_cast<float>(-z / 6.5);
+    y[static_cast<std::size_t>(2 * i)] = 0;
+    y[static_cast<std::size_t>(2 * i + 1)] = 1;
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+Split split(const Data& all, std::uint64_t seed) {
+  auto [train, rest] = all.split(0.6, seed);
+  auto [validation, test] = rest.split(0.5, seed + 1);
+  return {std::move(train), std::move(validation), std::move(test)};
+}
+
+// Two interleaved spirals of 300 points each over two turns, positions jittered and 5% of the
+// labels flipped.
+Data noisy_spirals(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 600;
+  np::Matrix<float> X(2, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 2);
+    const double t = rng.uniform(0.0, 1.0);
+    const double angle = 4 * std::numbers::pi * t + c * std::numbers::pi;
+    X(0, i) = static_cast<float>(t * std::cos(angle) + 0.04 * rng.normal());
+    X(1, i) = static_cast<float>(t * std::sin(angle) + 0.04 * rng.normal());
+    y[static_cast<std::size_t>(i)] = rng.uniform(0.0, 1.0) < 0.05 ? 1 - c : c;
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+// y = sin(2x₁)·cos(1.5x₂) + 0.3x₁x₂ + noise(0.05) on [−2, 2]², 2000 points.
+Data regression(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 2000;
+  np::Matrix<float> X(2, n), Y(1, n);
+  for (Index i = 0; i < n; ++i) {
+    const double a = rng.uniform(-2.0, 2.0), b = rng.uniform(-2.0, 2.0);
+    X(0, i) = static_cast<float>(a / 2);
+    X(1, i) = static_cast<float>(b / 2);
+    Y(0, i) =
+        static_cast<float>(std::sin(2 * a) * std::cos(1.5 * b) + 0.3 * a * b + 0.05 * rng.normal());
+  }
+  return Data(std::move(X), std::move(Y));
+}
+
+// Ten Gaussian classes in 20 dimensions, well separated: a tiny network already solves it.
+Data blobs(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 1500, d = 20;
+  np::Matrix<float> centres(d, 10);
+  for (Index j = 0; j < centres.size(); ++j) centres.data()[j] = static_cast<float>(rng.normal());
+  np::Matrix<float> X(d, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 10);
+    for (Index r = 0; r < d; ++r)
+      X(r, i) = 2.0f * centres(r, c) + static_cast<float>(0.5 * rng.normal());
+    y[static_cast<std::size_t>(i)] = c;
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+// A scikit-learn bundled CSV (optionally gzipped): a header line (skipped), then numeric rows with
+// the class label last. Features standardised (or divided by `scale` when > 0).
+std::optional<Data> sklearn_csv(const std::string& file, double scale = 0) {
+  const std::string path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/" + file;
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) return std::nullopt;
+  std::string text;
+  char buffer[1 << 14];
+  int got = 0;
+  while ((got = gzread(f, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(got));
+  gzclose(f);
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::vector<double>> rows;
+  const bool header = file.find("digits") == std::string::npos;
+  if (header) std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    std::vector<double> row;
+    std::istringstream cells(line);
+    std::string cell;
+    while (std::getline(cells, cell, ',')) row.push_back(std::stod(cell));
+    rows.push_back(std::move(row));
+  }
+  const auto d = static_cast<Index>(rows.front().size() - 1);
+  const auto n = static_cast<Index>(rows.size());
+  np::Matrix<float> X(d, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const auto& row = rows[static_cast<std::size_t>(i)];
+    for (Index r = 0; r < d; ++r) X(r, i) = static_cast<float>(row[static_cast<std::size_t>(r)]);
+    y[static_cast<std::size_t>(i)] = static_cast<int>(row.back());
+  }
+  if (scale > 0) {
+    X /= static_cast<float>(scale);
+  } else {
+    for (Index r = 0; r < d; ++r) {
+      const float mean = X.row(r).mean();
+      const float sd = std::sqrt((X.row(r).array() - mean).square().mean()) + 1e-6f;
+      X.row(r) = (X.row(r).array() - mean) / sd;
+    }
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+// ---- runs -------------------------------------------------------------------------------------
+
+template <class Policy>
+Run train(const Task& task, const std::string& method, std::vector<Index> sizes, Policy policy,
+          int epochs, int seed) {
+  np::Mlp<float, np::Relu> net(std::move(sizes), static_cast<std::uint64_t>(seed));
+  const np::TrainOptions options{.epochs = epochs,
+                                 .batch_size = task.batch,
+                                 .seed = static_cast<std::uint64_t>(seed),
+                                 .loss = task.regression ? np::LossKind::mean_squared_error
+                                                         : np::LossKind::softmax_cross_entropy,
+                                 .verbose = method.find("Policy") != std::string::npos &&
+                                            std::getenv("SUITE_VERBOSE") != nullptr,
+                                 .on_numeric_error = np::NumericErrorAction::rollback};
+  const auto lr = static_cast<float>(task.learning_rate);
+  Run r;
+  const auto started = std::chrono::steady_clock::now();
+  auto fit = [&](auto optimizer) {
+    np::Trainer trainer(net, optimizer, std::move(policy), options);
+    const np::History h = trainer.fit(task.data.train, task.data.validation);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const np::Evaluation e = trainer.evaluate(task.data.test);
+    r.metric = task.regression ? e.loss : 100 * e.accuracy;
+    for (const auto& ev : h.events) {
+      r.growth += ev.kind == np::EventKind::grow_neurons;
+      r.prunes += ev.kind == np::EventKind::prune_connections;
+    }
+  };
+  if (task.sgd) {
+    fit(np::Sgd<float>{.learning_rate = lr, .momentum = 0.9f});
+  } else {
+    fit(np::Adam<float>{.learning_rate = lr});
+  }
+  r.method = method;
+  r.seed = seed;
+  r.sizes = net.sizes();
+  r.parameters = net.parameter_count();
+  r.active = net.active_parameter_count();
+  return r;
+}
+
+std::string sizes_text(const std::vector<Index>& s) { return np::detail::format_sizes(s); }
+
+struct Summary {
+  double mean = 0, sd = 0;
+};
+Summary summarise(const std::vector<double>& v) {
+  Summary s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+template <class F>
+std::vector<double> column(const std::vector<Run>& runs, const std::string& method, F f) {
+  std::vector<double> v;
+  for (const Run& r : runs)
+    if (r.method == method) v.push_back(f(r));
+  return v;
+}
+
+void report(const Task& task, const std::vector<Run>& runs, const std::vector<std::string>& fixed,
+            std::ostream& csv) {
+  const char* unit = task.regression ? "test MSE" : "test accuracy (%)";
+  std::printf("\n### %s\n\n%s. Fixed runs %d epochs, policies %d; batch %lld, %s %g.\n\n",
+              task.name.c_str(), task.source.c_str(), task.epochs, 2 * task.epochs,
+              static_cast<long long>(task.batch), task.sgd ? "SGD (momentum 0.9)" : "Adam",
+              task.learning_rate);
+  std::printf(
+      "| method | %s | final sizes (seed 1) | parameters | active parameters | growth "
+      "events | prune events | time (s) |\n|---|---|---|---|---|---|---|---|\n",
+      unit);
+  std::vector<std::string> methods = fixed;
+  methods.push_back("DropinPolicy{}");
+  methods.push_back("NeuroplasticPolicy{}");
+  double best = task.regression ? 1e300 : -1e300;
+  std::string best_method;
+  double sweep_seconds = 0;
+  for (const std::string& m : methods) {
+    const auto metric = summarise(column(runs, m, [](const Run& r) { return r.metric; }));
+    const auto params =
+        summarise(column(runs, m, [](const Run& r) { return double(r.parameters); }));
+    const auto active = summarise(column(runs, m, [](const Run& r) { return double(r.active); }));
+    const auto growth = summarise(column(runs, m, [](const Run& r) { return double(r.growth); }));
+    const auto prunes = summarise(column(runs, m, [](const Run& r) { return double(r.prunes); }));
+    const auto secs = summarise(column(runs, m, [](const Run& r) { return r.seconds; }));
+    const Run* first = nullptr;
+    for (const Run& r : runs)
+      if (r.method == m && first == nullptr) first = &r;
+    if (first == nullptr) continue;
+    std::printf("| %s | %.*f ± %.*f | %s | %.0f | %.0f | %.1f | %.1f | %.2f |\n", m.c_str(),
+                task.regression ? 4 : 2, metric.mean, task.regression ? 4 : 2, metric.sd,
+                sizes_text(first->sizes).c_str(), params.mean, active.mean, growth.mean,
+                prunes.mean, secs.mean);
+    const bool is_fixed = std::find(fixed.begin(), fixed.end(), m) != fixed.end();
+    if (is_fixed) {
+      sweep_seconds += secs.mean;
+      if (task.regression ? metric.mean < best : metric.mean > best) {
+        best = metric.mean;
+        best_method = m;
+      }
+    }
+  }
+  const auto dropin =
+      summarise(column(runs, "DropinPolicy{}", [](const Run& r) { return r.metric; }));
+  const auto plastic =
+      summarise(column(runs, "NeuroplasticPolicy{}", [](const Run& r) { return r.metric; }));
+  const auto dropin_s =
+      summarise(column(runs, "DropinPolicy{}", [](const Run& r) { return r.seconds; }));
+  const auto plastic_active = summarise(
+      column(runs, "NeuroplasticPolicy{}", [](const Run& r) { return double(r.active); }));
+  const auto best_params =
+      summarise(column(runs, best_method, [](const Run& r) { return double(r.parameters); }));
+  if (task.regression) {
+    std::printf(
+        "\nBest fixed: %s (%.4f). Dropin: %.2f× its MSE, %.2f of the sweep's time. "
+        "Neuroplastic: %.2f× its MSE, %.2f× its parameters active.\n",
+        best_method.c_str(), best, dropin.mean / best, dropin_s.mean / sweep_seconds,
+        plastic.mean / best, plastic_active.mean / best_params.mean);
+  } else {
+    std::printf(
+        "\nBest fixed: %s (%.2f%%). Dropin: %+.2f points, %.2f of the sweep's time. "
+        "Neuroplastic: %+.2f points, %.2f× its parameters active.\n",
+        best_method.c_str(), best, dropin.mean - best, dropin_s.mean / sweep_seconds,
+        plastic.mean - best, plastic_active.mean / best_params.mean);
+  }
+  std::fflush(stdout);
+  for (const Run& r : runs) {
+    csv << task.name << ',' << r.method << ',' << r.seed << ',' << r.metric << ",\""
+        << sizes_text(r.sizes) << "\"," << r.parameters << ',' << r.active << ',' << r.growth << ','
+        << r.prunes << ',' << r.seconds << '\n';
+  }
+}
+
+std::vector<Index> with_width(const Task& task, Index width, int depth) {
+  std::vector<Index> s{task.start.front()};
+  for (int d = 0; d < depth; ++d) s.push_back(width);
+  s.push_back(task.start.back());
+  return s;
+}
+
+void run_task(const Task& task, int seeds, std::ostream& csv) {
+  std::vector<Run> runs;
+  std::vector<std::string> fixed;
+  for (int depth = 1; depth <= 2; ++depth)
+    for (Index w : task.widths) fixed.push_back(sizes_text(with_width(task, w, depth)));
+  for (int seed = 1; seed <= seeds; ++seed) {
+    for (int depth = 1; depth <= 2; ++depth) {
+      for (Index w : task.widths) {
+        const auto sizes = with_width(task, w, depth);
+        runs.push_back(
+            train(task, sizes_text(sizes), sizes, np::StaticPolicy{}, task.epochs, seed));
+      }
+    }
+    runs.push_back(
+        train(task, "DropinPolicy{}", task.start, np::DropinPolicy{}, 2 * task.epochs, seed));
+    runs.push_back(train(task, "NeuroplasticPolicy{}", task.start, np::NeuroplasticPolicy{},
+                         2 * task.epochs, seed));
+    for (std::size_t i = runs.size() - 2; i < runs.size(); ++i)
+      std::fprintf(stderr,
+                   "  %s seed %d %s: %.4f sizes %s active %lld growth %d prunes %d %.1f s\n",
+                   task.name.c_str(), seed, runs[i].method.c_str(), runs[i].metric,
+                   sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
+                   runs[i].growth, runs[i].prunes, runs[i].seconds);
+  }
+  report(task, runs, fixed, csv);
+}
+
+std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted) {
+  auto want = [&](const std::string& name) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+  };
+  const std::vector<Index> small_widths =
+      smoke ? std::vector<Index>{4, 32} : std::vector<Index>{4, 8, 16, 32, 64, 128, 256};
+  const int e = smoke ? 5 : 1;  // epoch divisor in smoke runs
+  std::vector<Task> tasks;
+  if (want("two_spirals")) {
+    const Data all = two_spirals();
+    tasks.push_back({.name = "two_spirals",
+                     .source = "Lang & Witbrock's two spirals, 194 points, judged on the training "
+                               "set (as is usual for it)",
+                     .data = {all, all, all},
+                     .start = {2, 2, 2, 2},
+                     .widths = small_widths,
+                     .epochs = smoke ? 20 : 1500});
+  }
+  if (want("noisy_spirals")) {
+    tasks.push_back({.name = "noisy_spirals",
+                     .source = "two spirals of 300 points, jittered, 5% labels flipped; 60/20/20",
+                     .data = split(noisy_spirals(11), 12),
+                     .start = {2, 2, 2, 2},
+                     .widths = small_widths,
+                     .epochs = 300 / e / (smoke ? 4 : 1)});
+  }
+  if (want("regression") || want("regression_sgd")) {
+    const Split data = split(regression(21), 22);
+    if (want("regression"))
+      tasks.push_back(
+          {.name = "regression",
+           .source = "y = sin(2a)cos(1.5b) + 0.3ab + N(0, 0.05²), 2000 points; 60/20/20",
+           .data = data,
+           .regression = true,
+           .start = {2, 2, 2, 1},
+           .widths = small_widths,
+           .epochs = 150 / e / (smoke ? 4 : 1)});
+    if (want("regression_sgd"))
+      tasks.push_back({.name = "regression_sgd",
+                       .source = "the regression task with SGD",
+                       .data = data,
+                       .regression = true,
+                       .start = {2, 2, 2, 1},
+                       .widths = small_widths,
+                       .epochs = 150 / e / (smoke ? 4 : 1),
+                       .learning_rate = 0.01,
+                       .sgd = true});
+  }
+  if (want("blobs")) {
+    tasks.push_back({.name = "blobs",
+                     .source = "10 Gaussian classes in 20 dimensions, 1500 points, well separated "
+                               "(a tiny network solves it); 60/20/20",
+                     .data = split(blobs(31), 32),
+                     .start = {20, 2, 2, 10},
+                     .widths = small_widths,
+                     .epochs = 60 / e / (smoke ? 2 : 1),
+                     .learning_rate = 1e-3});
+  }
+  struct Csv {
+    const char* name;
+    const char* file;
+    double scale;
+    std::vector<Index> start;
+    int epochs;
+  };
+  for (const Csv& c : {Csv{"digits", "digits.csv.gz", 16.0, {64, 2, 2, 10}, 100},
+                       Csv{"wine", "wine_data.csv", 0, {13, 2, 2, 3}, 150},
+                       Csv{"breast_cancer", "breast_cancer.csv", 0, {30, 2, 2, 2}, 100}}) {
+    if (!want(c.name)) continue;
+    const auto all = sklearn_csv(c.file, c.scale);
+    if (!all) {
+      std::fprintf(stderr,
+                   "growth_suite: skipping %s: %s not found (apt-get install python3-sklearn)\n",
+                   c.name, c.file);
+      continue;
+    }
+    tasks.push_back(
+        {.name = c.name,
+         .source = std::string("scikit-learn's ") + c.file + " (python3-sklearn); 60/20/20",
+         .data = split(*all, 41),
+         .start = c.start,
+         .widths = small_widths,
+         .epochs = c.epochs / e / (smoke ? 4 : 1),
+         .learning_rate = 1e-3});
+  }
+  if (want("fashion_mnist")) {
+    try {
+      Data train = np::load_fashion_mnist<float>(np::Split::train);
+      Data test = np::load_fashion_mnist<float>(np::Split::test);
+      if (smoke) {
+        std::vector<Index> first(3000);
+        for (Index i = 0; i < 3000; ++i) first[static_cast<std::size_t>(i)] = i;
+        train = train.subset(first);
+        test = test.subset(std::span(first).first(1000));
+      }
+      auto [fit, validation] = train.split(smoke ? 0.8 : 55.0 / 60.0, 51);
+      tasks.push_back(
+          {.name = "fashion_mnist",
+           .source = "Fashion-MNIST (dataset-fashion-mnist), 55 000 / 5 000 / test 10 000",
+           .data = {std::move(fit), std::move(validation), std::move(test)},
+           .start = {784, 16, 10},
+           .widths =
+               smoke ? std::vector<Index>{32, 64} : std::vector<Index>{32, 64, 128, 256, 512, 1024},
+           .epochs = smoke ? 2 : 15,
+           .batch = 64,
+           .learning_rate = 1e-3});
+    } catch (const np::FileError& error) {
+      std::fprintf(stderr, "growth_suite: skipping fashion_mnist: %s\n", error.what());
+    }
+  }
+  return tasks;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seeds = 3;
+  bool smoke = false;
+  std::string out;
+  std::vector<std::string> wanted;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--seeds") {
+      seeds = std::stoi(value());
+    } else if (a == "--out") {
+      out = value();
+    } else if (a == "--smoke") {
+      smoke = true;
+    } else if (a == "--tasks") {
+      std::stringstream list(value());
+      for (std::string t; std::getline(list, t, ',');) wanted.push_back(t);
+    } else {
+      std::fprintf(stderr, "usage: growth_suite [--tasks a,b] [--seeds N] [--out DIR] [--smoke]\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  if (smoke) seeds = 1;
+  std::ofstream csv;
+  std::ostream* csv_out = &std::cerr;
+  std::ostringstream discard;
+  if (!out.empty()) {
+    std::filesystem::create_directories(out);
+    csv.open(out + "/growth_suite.csv");
+    csv << "task,method,seed,metric,sizes,parameters,active_parameters,growth_events,"
+           "prune_events,seconds\n";
+    csv_out = &csv;
+  } else {
+    csv_out = &discard;
+  }
+  const auto tasks = make_tasks(smoke, wanted);
+  if (tasks.empty()) {
+    std::fprintf(stderr, "growth_suite: no task to run\n");
+    return 1;
+  }
+  for (const Task& t : tasks) run_task(t, seeds, *csv_out);
+  return 0;
+}

@@ -1,0 +1,69 @@
+#pragma once
+/// \file
+/// A training policy's progress as bytes, for trainer checkpoints: what the policy has decided so
+/// far (phase flags, event counters, the epoch of its last event, a deferred decision, reference
+/// scores) and the state of a stateful layer selector (RoundRobin). The policy's settings are not
+/// stored: a resumed trainer is built with the same policy, and only its progress is restored.
+///
+/// A policy opts in with `static auto progress(Self&)` returning `std::tie` of its progress
+/// fields (bool, int or double); policies without it (StaticPolicy, DropoutPolicy) have no
+/// progress to store.
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "neuroplast/io/byte_io.hpp"
+#include "neuroplast/train/layer_selectors.hpp"
+
+namespace neuroplast::detail {
+
+template <class Policy>
+concept HasProgress = requires(Policy& p) {
+  Policy::progress(p);
+};
+
+/// The bytes of `p`'s progress (empty for a policy without progress).
+template <class Policy>
+std::vector<unsigned char> policy_state_bytes(const Policy& p) {
+  ByteWriter w;
+  if constexpr (HasProgress<Policy>) {
+    std::apply([&](const auto&... field) { (w.put(field), ...); }, Policy::progress(p));
+  }
+  if constexpr (requires { p.selector; }) {
+    w.u8(static_cast<std::uint8_t>(p.selector.index()));
+    if (const auto* rr = std::get_if<RoundRobin>(&p.selector)) w.i64(rr->next);
+  }
+  return w.take();
+}
+
+/// Restores `p`'s progress from `bytes` (as written by `policy_state_bytes` for the same policy
+/// type). Throws FileError naming `file` on bytes that do not fit, or a selector of another kind
+/// than the trainer's policy has.
+template <class Policy>
+void read_policy_state(std::span<const unsigned char> bytes, Policy& p, const std::string& where,
+                       const std::string& file) {
+  ByteReader r(bytes, where, file);
+  if constexpr (HasProgress<Policy>) {
+    std::apply(
+        [&](auto&... field) {
+          ((field = r.get<std::decay_t<decltype(field)>>("policy progress")), ...);
+        },
+        Policy::progress(p));
+  }
+  if constexpr (requires { p.selector; }) {
+    const std::uint8_t kind = r.u8("layer selector kind");
+    if (kind != p.selector.index()) {
+      fail<Error>(where, ": ", file, " was written by a policy with another layer selector (kind ",
+                  static_cast<int>(kind), ", this policy's is ", p.selector.index(),
+                  "); build the trainer with the policy of the run that wrote it");
+    }
+    if (auto* rr = std::get_if<RoundRobin>(&p.selector)) rr->next = r.i64("round-robin layer");
+  }
+  if (!r.done()) r.corrupt(r.remaining(), " unexpected bytes at the end of the policy state");
+}
+
+}  // namespace neuroplast::detail

@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// When to stop growing, by default: when growth has stopped paying for itself.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/train/history.hpp"
+
+namespace neuroplast {
+
+/// Stops growth once each of the last `patience` growth steps failed to improve the best
+/// validation score (training loss without a validation set) by a margin. A growth step is every
+/// growth event of one epoch (a policy may grow several layers at once); step i at epoch t_i pays
+/// when the best score in (t_i, t_{i+1}] (t_{i+1}: the next step, or now) beats the best score up
+/// to t_i by
+///
+/// - a relative loss gain of `min_gain`: best loss after < best loss before × (1 − min_gain),
+///   unless the accuracy before was already 100% (a lower loss then only sharpens confidence), or
+/// - an accuracy gain of `min_accuracy_gain` (absolute, classification with a validation set)
+///   while the best loss did not worsen.
+///
+/// AutoGrow's stopping rule in spirit: a layer stops when adding to it no longer helps. Unlike
+/// "the last epochs are below the best", single noisy epochs cannot end growth, and a network
+/// that already fits stops after `patience` growth steps (it never stops before growing).
+/// Only epochs after `since` count (a policy passes the epoch of new data).
+struct GrowthPays {
+  int patience = 2;                 ///< consecutive growth steps without gain that end growth
+  double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
+  double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
+
+  /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
+  void validate() const {
+    if (patience < 1) detail::fail("GrowthPays: patience = ", patience, " must be ≥ 1");
+    if (!(min_gain >= 0 && min_gain < 1))
+      detail::fail("GrowthPays: min_gain = ", min_gain, " must lie in [0, 1)");
+    if (!(min_accuracy_gain >= 0))
+      detail::fail("GrowthPays: min_accuracy_gain = ", min_accuracy_gain, " must be ≥ 0");
+  }
+
+  /// Whether growth step `step` of `steps` (epochs) paid, judged on the epochs of `h` after
+  /// `since`.
+  bool paid(const History& h, int since, const std::vector<int>& steps, std::size_t step) const {
+    const int at = steps[step];
+    const int until = step + 1 < steps.size() ? steps[step + 1] : h.epochs.back().epoch;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    double loss_before = inf, loss_after = inf, acc_before = -inf, acc_after = -inf;
+    for (const EpochRecord& e : h.epochs) {
+      if (e.epoch <= since || e.epoch > until) continue;
+      const bool before = e.epoch <= at;
+      const double loss = std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss;
+      double& l = before ? loss_before : loss_after;
+      l = std::min(l, loss);
+      if (!std::isnan(e.validation_accuracy)) {
+        double& a = before ? acc_before : acc_after;
+        a = std::max(a, e.validation_accuracy);
+      }
+    }
+    if (loss_after == inf) return true;  // nothing trained since: too early to judge
+    // Once the judged samples are all classified right, a lower loss only sharpens confidence:
+    // no reason to grow.
+    const bool perfect = acc_before >= 1.0;
+    if (!perfect && loss_after < loss_before - min_gain * std::abs(loss_before)) return true;
+    // An accuracy gain counts only while the loss did not worsen: on a small validation set one
+    // sample more or less moves the accuracy by more than any sensible margin.
+    return acc_after > -inf && acc_after > acc_before + min_accuracy_gain &&
+           loss_after <= loss_before;
+  }
+
+  /// Epochs (after `since`) at which the network grew, one entry per epoch.
+  static std::vector<int> growth_steps(const History& h, int since) {
+    std::vector<int> steps;
+    for (const StructuralEvent& e : h.events)
+      if (e.kind == EventKind::grow_neurons && e.epoch > since &&
+          (steps.empty() || steps.back() != e.epoch))
+        steps.push_back(e.epoch);
+    return steps;
+  }
+
+  /// Whether the last `patience` growth steps after `since` all failed to pay. Call it when the
+  /// growth trigger fires again: the last step has then had its window to show a gain.
+  bool stalled(const History& h, int since = 0) const {
+    if (h.epochs.empty()) return false;
+    const std::vector<int> steps = growth_steps(h, since);
+    if (steps.size() < static_cast<std::size_t>(patience)) return false;
+    for (std::size_t i = steps.size() - static_cast<std::size_t>(patience); i < steps.size(); ++i)
+      if (paid(h, since, steps, i)) return false;
+    return true;
+  }
+};
+
+}  // namespace neuroplast
