@@ -170,19 +170,23 @@ void table(const Settings& s, const Data& d) {
         train("fixed 784-512-10", {784, 512, 10}, np::StaticPolicy{}, d, seed, s.epochs));
     runs.push_back(train("Alg. 1 dropin from 32", {784, 32, 10},
                          np::DropinPolicy{.trigger = plateau(),
+                                          .selector = np::LrpLayerSelector{},
                                           .grow = np::GrowBy{.neurons = 32},
                                           .criterion = np::ValidationAccuracy{.patience = 4},
-                                          .bounds = np::GrowthBounds{.max_width = 512}},
+                                          .bounds = np::GrowthBounds{.max_width = 512},
+                                          .rollback_to_best = false},
                          d, seed, s.epochs));
     runs.push_back(train("Alg. 2 dropout 0.3, 512", {784, 512, 10},
                          np::DropoutPolicy{.dropout = np::Dropout{.rate = 0.3}}, d, seed,
                          s.epochs));
     runs.push_back(train("Alg. 3 neuroplastic", {784, 64, 64, 10},
                          np::NeuroplasticPolicy{.trigger = plateau(),
+                                                .selector = np::LrpLayerSelector{},
                                                 .grow = np::GrowBy{.neurons = 32},
                                                 .prune = np::PruneLeastRelevant{.fraction = 0.3},
                                                 .criterion = np::ValidationAccuracy{.patience = 3},
-                                                .bounds = np::GrowthBounds{.max_width = 512}},
+                                                .bounds = np::GrowthBounds{.max_width = 512},
+                                                .max_prune_events = 3},
                          d, seed, s.epochs));
   }
   std::map<std::string, std::vector<const Run*>> by_method;
@@ -282,7 +286,10 @@ void incremental_table(const Settings& s, const Data& d) {
     results[order[2]].push_back(
         incremental(order[2], {784, 64, 10},
                     np::DropinPolicy{.trigger = np::LossPlateau{.delta = 1e-9},
-                                     .grow = np::GrowBy{.neurons = 48}},
+                                     .selector = np::LrpLayerSelector{},
+                                     .grow = np::GrowBy{.neurons = 48},
+                                     .criterion = np::ValidationAccuracy{},
+                                     .rollback_to_best = false},
                     d, seed, s.epochs, nullptr));
   }
   std::printf(

@@ -113,10 +113,12 @@ int main(int argc, char** argv) try {
       np::NeuroplasticPolicy{
           .trigger =
               np::LossPlateau{.delta = 0.03, .relative = true, .cooldown = 1, .min_epochs = 3},
+          .selector = np::LrpLayerSelector{},
           .grow = np::GrowBy{.neurons = 32},
           .prune = np::PruneLeastRelevant{.fraction = 0.3},
           .criterion = np::ValidationAccuracy{.patience = 3},
-          .bounds = np::GrowthBounds{.max_width = 512}});
+          .bounds = np::GrowthBounds{.max_width = 512},
+          .max_prune_events = 3});
 
   std::printf(
       "\n| method | test accuracy | final sizes | parameters | active parameters | grow / prune "

@@ -31,10 +31,12 @@
 #include <vector>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/svg_plot.hpp"
 
 namespace np = neuroplast;
 using np::Index;
 using Data = np::Dataset<float>;
+namespace ex = neuroplast::examples;
 
 namespace {
 
@@ -63,6 +65,31 @@ struct Run {
   Index parameters = 0, active = 0;
   int growth = 0, prunes = 0;
   double seconds = 0;
+  double policy_seconds = 0;  // spent in the policy's decisions (selection, scoring, edits)
+  np::History history;
+};
+
+// Times a policy's decisions: everything the trainer calls on it after an epoch, at a fit's
+// start and on new data.
+template <class Policy>
+struct Timed : Policy {
+  double* seconds = nullptr;
+  template <class F>
+  void timed(F&& f) {
+    const auto started = std::chrono::steady_clock::now();
+    f();
+    *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  template <class Ctx>
+  void on_epoch_end(Ctx& ctx) {
+    timed([&] { Policy::on_epoch_end(ctx); });
+  }
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    timed([&] {
+      if constexpr (requires { Policy::on_fit_begin(ctx); }) Policy::on_fit_begin(ctx);
+    });
+  }
 };
 
 // ---- data -------------------------------------------------------------------------------------
@@ -206,8 +233,11 @@ Run train(const Task& task, const std::string& method, std::vector<Index> sizes,
   Run r;
   const auto started = std::chrono::steady_clock::now();
   auto fit = [&](auto optimizer) {
-    np::Trainer trainer(net, optimizer, std::move(policy), options);
+    Timed<Policy> timed{std::move(policy)};
+    timed.seconds = &r.policy_seconds;
+    np::Trainer trainer(net, optimizer, std::move(timed), options);
     const np::History h = trainer.fit(task.data.train, task.data.validation);
+    r.history = h;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const np::Evaluation e = trainer.evaluate(task.data.test);
     r.metric = task.regression ? e.loss : 100 * e.accuracy;
@@ -251,8 +281,48 @@ std::vector<double> column(const std::vector<Run>& runs, const std::string& meth
   return v;
 }
 
+// Seed 1 of the policies and of the best fixed network: the validation metric and the hidden
+// widths per epoch, growth (red) and pruning (green) marked.
+void plot(const std::string& path, const Task& task, const std::vector<Run>& runs,
+          const std::string& best_fixed) {
+  static const char* colors[] = {"#1f77b4", "#ff7f0e", "#9467bd"};
+  ex::Chart metric{.title = task.regression ? "validation loss (MSE)" : "validation accuracy",
+                   .y_label = task.regression ? "MSE" : "accuracy"};
+  ex::Chart width{.title = "hidden layer widths", .y_label = "neurons"};
+  std::size_t i = 0;
+  for (const std::string& m :
+       {best_fixed, std::string("DropinPolicy{}"), std::string("NeuroplasticPolicy{}")}) {
+    const Run* r = nullptr;
+    for (const Run& candidate : runs)
+      if (candidate.method == m && candidate.seed == 1) r = &candidate;
+    if (r == nullptr) continue;
+    const std::string color = colors[i++ % 3];
+    const std::string name = m == best_fixed ? "best fixed " + m : m;
+    ex::Series a{.name = name, .color = color};
+    for (const auto& e : r->history.epochs)
+      a.y.push_back(task.regression ? e.validation_loss : e.validation_accuracy);
+    metric.series.push_back(a);
+    const std::size_t hidden = r->sizes.size() - 2;
+    for (std::size_t h = 0; h < hidden; ++h) {
+      ex::Series w{.name = name + " h" + std::to_string(h), .color = color};
+      for (const auto& e : r->history.epochs)
+        w.y.push_back(h + 2 < e.sizes.size() ? static_cast<double>(e.sizes[h + 1]) : std::nan(""));
+      width.series.push_back(w);
+    }
+    for (const auto& e : r->history.events) {
+      if (e.kind != np::EventKind::grow_neurons && e.kind != np::EventKind::prune_connections)
+        continue;
+      const ex::Marker mark{.x = static_cast<double>(e.epoch),
+                            .label = np::event_name(e.kind),
+                            .color = e.kind == np::EventKind::grow_neurons ? "#d62728" : "#2ca02c"};
+      width.markers.push_back(mark);
+    }
+  }
+  ex::write_svg(path, {metric, width}, task.name + " (seed 1)");
+}
+
 void report(const Task& task, const std::vector<Run>& runs, const std::vector<std::string>& fixed,
-            std::ostream& csv) {
+            std::ostream& csv, const std::string& out) {
   const char* unit = task.regression ? "test MSE" : "test accuracy (%)";
   std::printf("\n### %s\n\n%s. Fixed runs %d epochs, policies %d; batch %lld, %s %g.\n\n",
               task.name.c_str(), task.source.c_str(), task.epochs, 2 * task.epochs,
@@ -316,7 +386,13 @@ void report(const Task& task, const std::vector<Run>& runs, const std::vector<st
         best_method.c_str(), best, dropin.mean - best, dropin_s.mean / sweep_seconds,
         plastic.mean - best, plastic_active.mean / best_params.mean);
   }
+  for (const char* m : {"DropinPolicy{}", "NeuroplasticPolicy{}"}) {
+    const auto share = summarise(
+        column(runs, m, [](const Run& r) { return r.policy_seconds / std::max(r.seconds, 1e-9); }));
+    std::printf("%s: policy decisions %.1f%% of its training time.\n", m, 100 * share.mean);
+  }
   std::fflush(stdout);
+  if (!out.empty()) plot(out + "/" + task.name + ".svg", task, runs, best_method);
   for (const Run& r : runs) {
     csv << task.name << ',' << r.method << ',' << r.seed << ',' << r.metric << ",\""
         << sizes_text(r.sizes) << "\"," << r.parameters << ',' << r.active << ',' << r.growth << ','
@@ -331,7 +407,7 @@ std::vector<Index> with_width(const Task& task, Index width, int depth) {
   return s;
 }
 
-void run_task(const Task& task, int seeds, std::ostream& csv) {
+void run_task(const Task& task, int seeds, std::ostream& csv, const std::string& out) {
   std::vector<Run> runs;
   std::vector<std::string> fixed;
   for (int depth = 1; depth <= 2; ++depth)
@@ -355,7 +431,7 @@ void run_task(const Task& task, int seeds, std::ostream& csv) {
                    sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
                    runs[i].growth, runs[i].prunes, runs[i].seconds);
   }
-  report(task, runs, fixed, csv);
+  report(task, runs, fixed, csv, out);
 }
 
 std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted) {
@@ -516,6 +592,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "growth_suite: no task to run\n");
     return 1;
   }
-  for (const Task& t : tasks) run_task(t, seeds, *csv_out);
+  for (const Task& t : tasks) run_task(t, seeds, *csv_out, out);
   return 0;
 }

@@ -44,10 +44,20 @@ void load_trainer_checkpoint(std::span<const unsigned char> bytes) {
   try {
     const auto c = detail::load_checkpoint_bytes<T, Act, Opt>(bytes, "<fuzz>");
     exercise(c.network);
-    const auto again = detail::checkpoint_bytes(c.network, c.optimizer, c.history, c.trainer);
+    if (c.policy && c.policy->best) exercise(*c.policy->best);
+    if (c.policy && c.policy->saved) exercise(*c.policy->saved);
+    const auto policy = [](const auto& x) { return x.policy ? &*x.policy : nullptr; };
+    const auto again =
+        detail::checkpoint_bytes(c.network, c.optimizer, c.history, c.trainer, policy(c));
     const auto c2 = detail::load_checkpoint_bytes<T, Act, Opt>(again, "<fuzz re-save>");
-    require(detail::checkpoint_bytes(c2.network, c2.optimizer, c2.history, c2.trainer) == again,
+    require(detail::checkpoint_bytes(c2.network, c2.optimizer, c2.history, c2.trainer,
+                                     policy(c2)) == again,
             "save/load of a loaded checkpoint is not stable");
+    // Last: the bytes may hold another policy's progress, which is refused with an Error.
+    if (c.policy) {
+      NeuroplasticPolicy progress;
+      detail::read_policy_state(c.policy->policy_state, progress, "<fuzz>", "<fuzz>");
+    }
   } catch (const Error&) {
   }
 }

@@ -66,6 +66,21 @@ int main(int argc, char** argv) {
       np::TrainerState{
           .epoch = 1, .shuffle_rng = np::Rng(1).state(), .dropout_rng = np::Rng(2).state()});
   np::save_safetensors(a, path("safetensors", "float_relu_masked.safetensors"));
+  // What a Trainer writes: the policy's progress and the best and kept networks as well.
+  const np::PolicyCheckpoint<np::Mlp<float, np::Relu>> policy{
+      .policy = "neuroplastic",
+      .policy_state = np::detail::policy_state_bytes(np::NeuroplasticPolicy{.growth_events = 3}),
+      .best = a,
+      .best_score = 0.75,
+      .saved = edited_network<float, np::Relu>(4)};
+  np::write_file_atomically(
+      path("load", "float_relu_trainer_checkpoint.npl"),
+      np::detail::checkpoint_bytes(
+          a, adam, history,
+          np::TrainerState{
+              .epoch = 1, .shuffle_rng = np::Rng(1).state(), .dropout_rng = np::Rng(2).state()},
+          &policy),
+      "make_corpus");
 
   auto b = edited_network<double, np::Tanh>(2);
   np::Sgd<double> sgd{.momentum = 0.9};

@@ -23,6 +23,9 @@ namespace neuroplast {
 /// - an accuracy gain of `min_accuracy_gain` (absolute, classification with a validation set)
 ///   while the best loss did not worsen.
 ///
+/// A step also pays while the best loss before it is still within `min_learned` (relative) of the
+/// first epoch's: a network stuck on its initial plateau cannot show what growth does.
+///
 /// AutoGrow's stopping rule in spirit: a layer stops when adding to it no longer helps. Unlike
 /// "the last epochs are below the best", single noisy epochs cannot end growth, and a network
 /// that already fits stops after `patience` growth steps (it never stops before growing).
@@ -31,6 +34,7 @@ struct GrowthPays {
   int patience = 2;                 ///< consecutive growth steps without gain that end growth
   double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
+  double min_learned = 0.0;  ///< steps count only once the loss fell this much below its first
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
   void validate() const {
@@ -39,6 +43,8 @@ struct GrowthPays {
       detail::fail("GrowthPays: min_gain = ", min_gain, " must lie in [0, 1)");
     if (!(min_accuracy_gain >= 0))
       detail::fail("GrowthPays: min_accuracy_gain = ", min_accuracy_gain, " must be ≥ 0");
+    if (!(min_learned >= 0 && min_learned < 1))
+      detail::fail("GrowthPays: min_learned = ", min_learned, " must lie in [0, 1)");
   }
 
   /// Whether growth step `step` of `steps` (epochs) paid, judged on the epochs of `h` after
@@ -48,10 +54,12 @@ struct GrowthPays {
     const int until = step + 1 < steps.size() ? steps[step + 1] : h.epochs.back().epoch;
     constexpr double inf = std::numeric_limits<double>::infinity();
     double loss_before = inf, loss_after = inf, acc_before = -inf, acc_after = -inf;
+    double first_loss = std::nan("");
     for (const EpochRecord& e : h.epochs) {
       if (e.epoch <= since || e.epoch > until) continue;
       const bool before = e.epoch <= at;
       const double loss = std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss;
+      if (std::isnan(first_loss)) first_loss = loss;
       double& l = before ? loss_before : loss_after;
       l = std::min(l, loss);
       if (!std::isnan(e.validation_accuracy)) {
@@ -60,6 +68,10 @@ struct GrowthPays {
       }
     }
     if (loss_after == inf) return true;  // nothing trained since: too early to judge
+    // A network that has not yet learned `min_learned` of its first loss is stuck on a plateau
+    // (two spirals start at chance for hundreds of epochs): growth cannot be judged yet, and
+    // stopping there would leave it too small for good.
+    if (loss_before > (1 - min_learned) * first_loss) return true;
     // Once the judged samples are all classified right, a lower loss only sharpens confidence:
     // no reason to grow.
     const bool perfect = acc_before >= 1.0;

@@ -32,7 +32,7 @@ namespace neuroplast {
 struct Stagnation {
   static constexpr std::string_view name = "stagnation";
   double min_improvement = 0.1;  ///< relative improvement per window below which it fires
-  Index window_steps = 300;      ///< window length in optimizer steps
+  Index window_steps = 100;      ///< window length in optimizer steps
   int min_window_epochs = 1;     ///< the window is at least this many epochs
   int max_window_epochs = 200;   ///< … and at most this many
   bool watch_validation = true;  ///< also fire when the validation loss stagnates
