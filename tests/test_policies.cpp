@@ -377,7 +377,8 @@ TEST_CASE("Stagnation fires when the loss improved by less than a fraction over 
 
 TEST_CASE("GrowthPays stops growth after growth steps that did not improve the best score",
           "[policy][criterion]") {
-  const GrowthPays pays{.patience = 2, .min_gain = 0.01, .min_accuracy_gain = 0.01};
+  const GrowthPays pays{
+      .patience = 2, .min_gain = 0.01, .min_accuracy_gain = 0.01, .min_learned = 0};
   // Validation losses; growth (two layers each) after epochs 2, 4 and 6.
   //   step 2: best before 0.90, best in (2, 4] 0.80 → paid
   //   step 4: best before 0.80, best in (4, 6] 0.795 → gain 0.6% < 1%: not paid
@@ -404,7 +405,16 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   acc.epochs[2].validation_loss = acc.epochs[3].validation_loss = 0.6;
   CHECK_FALSE(pays.paid(acc, 0, one, 0));
 
+  // On the initial plateau (the best loss not 10% below the first) every step pays.
+  const GrowthPays patient{.min_learned = 0.1};
+  CHECK(patient.stuck(acc));
+  CHECK(patient.paid(acc, 0, one, 0));
+  CHECK(patient.stuck(losses({1, 1, 1}, {1.0, 0.95, 0.91})));
+  CHECK_FALSE(patient.stuck(losses({1, 1, 1}, {1.0, 0.95, 0.89})));
+  CHECK_FALSE(patient.stuck(h));
+
   CHECK_THROWS_WITH(GrowthPays{.patience = 0}.validate(), Catch::Contains("patience = 0"));
+  CHECK_THROWS_WITH(GrowthPays{.min_learned = 1}.validate(), Catch::Contains("min_learned = 1"));
   CHECK_THROWS_WITH(GrowthPays{.min_gain = 1}.validate(), Catch::Contains("min_gain = 1"));
 }
 
@@ -471,4 +481,29 @@ TEST_CASE("default DropinPolicy grows every layer of a tiny network until it fit
   CHECK(net.width(0) <= 512);
   CHECK(net.width(1) <= 512);
   CHECK(trainer.evaluate(validation).accuracy > 0.9);
+}
+
+TEST_CASE("growth on the initial plateau doubles its wait each time", "[policy][dropin]") {
+  // Constant losses: the network has learned nothing (GrowthPays::stuck). The trigger fires after
+  // every epoch (window 1), but after two growth steps on the plateau the next waits 1 << 2 = 4
+  // epochs since the last event.
+  const auto data = noisy_blobs(30, 2);
+  Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+  DropinPolicy policy{.trigger = Stagnation{.window_steps = 1}};
+  policy.plateau_steps = 2;
+  policy.last_event_epoch = 10;
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  History h =
+      losses({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  Ctx at13{net, h, data, &data, 13};
+  at13.steps_per_epoch = 10;
+  policy.on_epoch_end(at13);
+  CHECK(net.width(0) == 4);  // 3 epochs since the last event: still waiting
+  h.epochs.push_back(EpochRecord{.epoch = 14, .train_loss = 1, .validation_loss = 1});
+  Ctx at14{net, h, data, &data, 14};
+  at14.steps_per_epoch = 10;
+  policy.on_epoch_end(at14);
+  CHECK(net.width(0) == 6);
+  CHECK(policy.plateau_steps == 3);
+  CHECK(policy.last_event_epoch == 14);
 }

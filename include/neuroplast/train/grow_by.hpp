@@ -28,8 +28,9 @@ using NeuronInit =
 
 /// Grow each selected layer by max(`neurons`, ⌈`fraction` × its width⌉) neurons initialised by
 /// `init`. `GrowBy{.neurons = 32}` adds 32; the policies' default, `GrowBy{.neurons = 1,
-/// .fraction = 1}`, doubles a layer, so a network started at width 2 reaches 256 in 7 events
-/// (a fixed step of 8 would take 32). With `replace_dead`, neurons of the ReLU family that output
+/// .fraction = 0.5}`, grows a layer by half, so a network started at width 2 reaches 256 in 12
+/// events (a fixed step of 8 would take 32) and overshoots the width it needs by at most 1.5×
+/// per step. With `replace_dead`, neurons of the ReLU family that output
 /// 0 on every judged sample (dead: they pass no gradient and cannot recover) are removed when
 /// their layer grows and replaced by as many new ones; the network's function on those samples
 /// is unchanged.

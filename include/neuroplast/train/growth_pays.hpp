@@ -34,7 +34,7 @@ struct GrowthPays {
   int patience = 2;                 ///< consecutive growth steps without gain that end growth
   double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
-  double min_learned = 0.0;  ///< steps count only once the loss fell this much below its first
+  double min_learned = 0.1;  ///< steps count only once the loss fell this much below its first
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
   void validate() const {
@@ -80,6 +80,19 @@ struct GrowthPays {
     // sample more or less moves the accuracy by more than any sensible margin.
     return acc_after > -inf && acc_after > acc_before + min_accuracy_gain &&
            loss_after <= loss_before;
+  }
+
+  /// Whether the network is still on its initial plateau: its best loss (validation, else
+  /// training) after `since` has not fallen `min_learned` below the first epoch's.
+  bool stuck(const History& h, int since = 0) const {
+    double first = std::nan(""), best = std::numeric_limits<double>::infinity();
+    for (const EpochRecord& e : h.epochs) {
+      if (e.epoch <= since) continue;
+      const double loss = std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss;
+      if (std::isnan(first)) first = loss;
+      best = std::min(best, loss);
+    }
+    return !std::isnan(first) && best > (1 - min_learned) * first;
   }
 
   /// Epochs (after `since`) at which the network grew, one entry per epoch.

@@ -104,14 +104,24 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
 
 /// One epoch of a growth phase: false once it ended (the criterion worsened, or the trigger
 /// fired and growth had stopped paying), else grows when the trigger fires and returns true.
+///
+/// Under GrowthPays, a network still on its initial plateau (`GrowthPays::stuck`) keeps growing,
+/// but each growth made there doubles the wait before the next (`p.plateau_steps`): a bigger
+/// network gets ever longer to leave the plateau, so growth while stuck stays logarithmic in time.
 template <class Ctx, class Policy>
 bool growth_phase(Ctx& ctx, Policy& p) {
   const History& h = ctx.history;
   if (criterion_worsened(p.criterion, h, p.growth_since)) return false;
   if (!trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch)) return true;
+  const int wait = recovery_epochs(p.trigger, ctx.steps_per_epoch) << std::min(p.plateau_steps, 16);
+  if (p.plateau_steps > 0 && ctx.epoch - p.last_event_epoch < wait) return true;
   if (growth_stalled(p.criterion, h, p.growth_since)) return false;
-  grow_step(ctx, p, trigger_reason(p.trigger),
-            trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch));
+  const auto* pays = std::get_if<GrowthPays>(&p.criterion);
+  const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since);
+  if (grow_step(ctx, p, trigger_reason(p.trigger),
+                trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch))) {
+    p.plateau_steps = stuck ? p.plateau_steps + 1 : 0;
+  }
   return true;
 }
 
@@ -153,8 +163,8 @@ inline std::pair<double, double> best_scores(const History& h, int since) {
 
 /// The policies' default growth: relative stagnation over a window of steps.
 inline GrowthTrigger default_growth_trigger() { return Stagnation{}; }
-/// The policies' default growth amount: double every selected layer (at least 1 neuron), new
-/// neurons with zero fan-out, dead neurons replaced.
+/// The policies' default growth amount: every selected layer grows by half (at least 1 neuron),
+/// new neurons with zero fan-out, dead neurons replaced.
 inline GrowBy default_growth() {
   return GrowBy{.neurons = 1, .fraction = 0.5, .replace_dead = true};
 }
@@ -166,8 +176,8 @@ inline GrowBy default_growth() {
 /// consistently worsens"), optionally returning the network to its best epoch. New data
 /// (`Trainer::notify_new_data`) re-opens the phase and grows at once, judged from then on.
 ///
-/// Defaults (docs/training.md says why): Stagnation{} (3% per 1000 steps), EveryLayer, doubling
-/// with zero fan-out and dead neurons replaced, GrowthPays{} (2 growth steps without gain), back
+/// Defaults (docs/training.md says why): Stagnation{} (10% per 100 steps), EveryLayer, growth by
+/// half with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps without gain), back
 /// to the best epoch when growth ends. After the last epoch of a fit (`EpochContext::final_epoch`)
 /// nothing changes: a grown or rolled-back network would be handed back untrained, so the
 /// decision is taken when the next fit begins, from the same history (new data cancels it); a
@@ -185,6 +195,7 @@ struct DropinPolicy {
   int growth_events = 0;     ///< progress: growth steps so far (one per epoch that grew)
   int last_event_epoch = 0;  ///< progress: epoch of the last structural event
   int growth_since = 0;      ///< progress: growth is judged on epochs after this one (new data)
+  int plateau_steps = 0;     ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -194,7 +205,7 @@ struct DropinPolicy {
   template <class Self>
   static auto progress(Self& self) {
     return std::tie(self.growing, self.growth_events, self.last_event_epoch, self.growth_since,
-                    self.deferred);
+                    self.plateau_steps, self.deferred);
   }
 
   template <class Ctx>
@@ -217,6 +228,7 @@ struct DropinPolicy {
     deferred = false;
     growing = true;
     growth_since = ctx.epoch;
+    plateau_steps = 0;
     detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 
@@ -306,6 +318,7 @@ struct NeuroplasticPolicy {
   int growth_since = 0;       ///< progress: growth is judged on epochs after this one (new data)
   double reference_loss = 0;  ///< progress: best validation loss before the pruning phase
   double reference_accuracy = 0;  ///< progress: best validation accuracy before it (NaN: none)
+  int plateau_steps = 0;          ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;          ///< progress: the last epoch's decision waits for the next fit
 
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -315,7 +328,7 @@ struct NeuroplasticPolicy {
   static auto progress(Self& self) {
     return std::tie(self.growing, self.pruning, self.growth_events, self.prune_events,
                     self.last_event_epoch, self.growth_since, self.reference_loss,
-                    self.reference_accuracy, self.deferred);
+                    self.reference_accuracy, self.plateau_steps, self.deferred);
   }
 
   template <class Ctx>
@@ -349,6 +362,7 @@ struct NeuroplasticPolicy {
     growing = true;
     pruning = true;
     growth_since = ctx.epoch;
+    plateau_steps = 0;
     detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 

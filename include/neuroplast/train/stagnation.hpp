@@ -27,8 +27,8 @@ namespace neuroplast {
 /// `window_steps` optimizer steps rounded up to whole epochs, at least `min_window_epochs` and at
 /// most `max_window_epochs`; W + 1 epochs must have passed since the last event. This is the
 /// relative stagnation test of cascade-correlation (change below a fraction over a number of
-/// epochs), applied before convergence: a network still improving by 3% per window is not
-/// grown, one improving by less is.
+/// epochs), applied before convergence: a network still improving by 10% per window is not
+/// grown, one improving by less is, long before it has converged.
 struct Stagnation {
   static constexpr std::string_view name = "stagnation";
   double min_improvement = 0.1;  ///< relative improvement per window below which it fires
@@ -42,7 +42,7 @@ struct Stagnation {
   void validate() const {
     if (!(min_improvement > 0 && min_improvement < 1)) {
       detail::fail("Stagnation: min_improvement = ", min_improvement,
-                   " must lie in (0, 1) (a relative improvement, e.g. 0.03 for 3%)");
+                   " must lie in (0, 1) (a relative improvement, e.g. 0.1 for 10%)");
     }
     if (window_steps < 1) detail::fail("Stagnation: window_steps = ", window_steps, " must be ≥ 1");
     if (min_window_epochs < 1 || max_window_epochs < min_window_epochs) {
