@@ -58,7 +58,7 @@ struct GrowthPays {
     for (const EpochRecord& e : h.epochs) {
       if (e.epoch <= since || e.epoch > until) continue;
       const bool before = e.epoch <= at;
-      const double loss = std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss;
+      const double loss = e.judged_loss();
       if (std::isnan(first_loss)) first_loss = loss;
       double& l = before ? loss_before : loss_after;
       l = std::min(l, loss);
@@ -88,7 +88,7 @@ struct GrowthPays {
     double first = std::nan(""), best = std::numeric_limits<double>::infinity();
     for (const EpochRecord& e : h.epochs) {
       if (e.epoch <= since) continue;
-      const double loss = std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss;
+      const double loss = e.judged_loss();
       if (std::isnan(first)) first = loss;
       best = std::min(best, loss);
     }

@@ -23,6 +23,10 @@ struct EpochRecord {
   Index parameter_count = 0;         ///< at the end of the epoch
   Index active_parameter_count = 0;  ///< without pruned connections, at the end of the epoch
   double seconds = 0;                ///< wall time of the epoch, evaluation included
+
+  /// The loss decisions are judged by: the validation loss, or the training loss when the epoch
+  /// had no validation set.
+  double judged_loss() const { return std::isnan(validation_loss) ? train_loss : validation_loss; }
 };
 
 /// Kinds of structural change recorded in a History.

@@ -152,7 +152,7 @@ inline std::pair<double, double> best_scores(const History& h, int since) {
   double accuracy = std::numeric_limits<double>::quiet_NaN();
   for (const EpochRecord& e : h.epochs) {
     if (e.epoch <= since) continue;
-    loss = std::min(loss, std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
+    loss = std::min(loss, e.judged_loss());
     if (!std::isnan(e.validation_accuracy) && !(e.validation_accuracy <= accuracy))
       accuracy = e.validation_accuracy;
   }

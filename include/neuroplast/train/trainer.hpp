@@ -416,10 +416,8 @@ class Trainer {
 
   bool early_stop() const {
     if (options_.early_stopping_patience == 0) return false;
-    return detail::consistently_worse(
-        history_, 0, options_.early_stopping_patience, 0.0, [](const EpochRecord& e) {
-          return -(std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
-        });
+    return detail::consistently_worse(history_, 0, options_.early_stopping_patience, 0.0,
+                                      [](const EpochRecord& e) { return -e.judged_loss(); });
   }
 
   void announce_events(std::size_t from) {

@@ -64,9 +64,8 @@ struct ValidationLoss {
 
   void validate() const { detail::check_patience("ValidationLoss", patience, min_delta); }
   bool worsened(const History& h, int since = 0) const {
-    return detail::consistently_worse(h, since, patience, min_delta, [](const EpochRecord& e) {
-      return -(std::isnan(e.validation_loss) ? e.train_loss : e.validation_loss);
-    });
+    return detail::consistently_worse(h, since, patience, min_delta,
+                                      [](const EpochRecord& e) { return -e.judged_loss(); });
   }
 };
 
