@@ -2,14 +2,15 @@
 // and NeuroplasticPolicy{} started from a tiny network, all with their library defaults, the
 // same optimizer, in one process. Fixed networks train E epochs, the policies 2E.
 //
-//   growth_suite [--tasks a,b,...] [--seeds 3] [--out DIR] [--smoke]
+//   growth_suite [--tasks a,b,...] [--seeds 3] [--out DIR] [--smoke] [--policies-only]
 //
 // Tasks: two_spirals (classic, 194 points; judged on the training set), noisy_spirals (600
 // points, label noise), regression (smooth 2-D function, MSE), regression_sgd (the same with SGD
 // + momentum), blobs (generated 10-class tabular task a tiny network solves), digits, wine and
 // breast_cancer (scikit-learn's bundled CSV files, Debian package python3-sklearn; skipped with a
 // message when absent), fashion_mnist (Debian package dataset-fashion-mnist). --smoke runs every
-// task briefly (a CTest check that the suite works end to end). Writes a Markdown table per task
+// task briefly (a CTest check that the suite works end to end); --policies-only skips the sweep
+// (for looking at the policies alone). Writes a Markdown table per task
 // to standard output and, with --out, a CSV of every run.
 
 #include <zlib.h>
@@ -407,13 +408,13 @@ std::vector<Index> with_width(const Task& task, Index width, int depth) {
   return s;
 }
 
-void run_task(const Task& task, int seeds, std::ostream& csv, const std::string& out) {
+void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const std::string& out) {
   std::vector<Run> runs;
   std::vector<std::string> fixed;
-  for (int depth = 1; depth <= 2; ++depth)
+  for (int depth = 1; depth <= 2 && sweep; ++depth)
     for (Index w : task.widths) fixed.push_back(sizes_text(with_width(task, w, depth)));
   for (int seed = 1; seed <= seeds; ++seed) {
-    for (int depth = 1; depth <= 2; ++depth) {
+    for (int depth = 1; depth <= 2 && sweep; ++depth) {
       for (Index w : task.widths) {
         const auto sizes = with_width(task, w, depth);
         runs.push_back(
@@ -431,7 +432,7 @@ void run_task(const Task& task, int seeds, std::ostream& csv, const std::string&
                    sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
                    runs[i].growth, runs[i].prunes, runs[i].seconds);
   }
-  report(task, runs, fixed, csv, out);
+  if (sweep) report(task, runs, fixed, csv, out);
 }
 
 std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted) {
@@ -552,6 +553,7 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
 int main(int argc, char** argv) {
   int seeds = 3;
   bool smoke = false;
+  bool sweep = true;
   std::string out;
   std::vector<std::string> wanted;
   for (int i = 1; i < argc; ++i) {
@@ -566,11 +568,15 @@ int main(int argc, char** argv) {
       out = value();
     } else if (a == "--smoke") {
       smoke = true;
+    } else if (a == "--policies-only") {
+      sweep = false;
     } else if (a == "--tasks") {
       std::stringstream list(value());
       for (std::string t; std::getline(list, t, ',');) wanted.push_back(t);
     } else {
-      std::fprintf(stderr, "usage: growth_suite [--tasks a,b] [--seeds N] [--out DIR] [--smoke]\n");
+      std::fprintf(stderr,
+                   "usage: growth_suite [--tasks a,b] [--seeds N] [--out DIR] [--smoke] "
+                   "[--policies-only]\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -592,6 +598,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "growth_suite: no task to run\n");
     return 1;
   }
-  for (const Task& t : tasks) run_task(t, seeds, *csv_out, out);
+  for (const Task& t : tasks) run_task(t, seeds, sweep, *csv_out, out);
   return 0;
 }

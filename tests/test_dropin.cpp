@@ -65,6 +65,39 @@ TEMPLATE_TEST_CASE("function-preserving growth leaves forward unchanged", "[drop
   }
 }
 
+TEST_CASE("centred biases: each new neuron is active on half of the samples, function kept",
+          "[dropin][grow]") {
+  // Inputs with a large common component: behind a ReLU layer, w·a then has one sign on nearly
+  // every sample, which is what kills new neurons with a zero bias.
+  Mlp<double, Relu> net({6, 8, 5, 3}, 21);
+  Matrix<double> X = random_batch(6, 41, 22);
+  X.array() += 3.0;
+  for (Index h = 0; h < 2; ++h) {
+    INFO("hidden layer " << h);
+    const Matrix<double> before = net.forward(X);
+    net.grow_neurons(h, 7, init::ZeroFanOut{});
+    centre_new_biases(net, h, 7, X);
+    CHECK(relative_difference(net.forward(X), before) <= 1e-12);
+    Workspace<double> ws;
+    net.forward(X, ws);
+    const auto a = ws.activation(static_cast<std::size_t>(h));
+    for (Index i = a.rows() - 7; i < a.rows(); ++i) {
+      const auto active = (a.row(i).array() > 0).count();
+      CHECK(active == 20);  // 41 samples: 20 above the median, the median itself at 0
+    }
+  }
+  // Old neurons keep their biases.
+  const Vector<double> b0 = net.bias(0);
+  centre_new_biases(net, 0, 0, X);
+  CHECK(Vector<double>(net.bias(0)) == b0);
+  CHECK_THROWS_WITH(centre_new_biases(net, 2, 1, X),
+                    Catch::Contains("hidden layer 2 out of range"));
+  CHECK_THROWS_WITH(centre_new_biases(net, 0, 16, X), Catch::Contains("count = 16 must lie in"));
+  CHECK_THROWS_WITH(centre_new_biases(net, 0, 1, Matrix<double>(Matrix<double>::Zero(5, 3))),
+                    Catch::Contains("samples are 5 × 3, need 6 × n"));
+  CHECK(Vector<double>(net.bias(0)) == b0);
+}
+
 TEST_CASE("He and Glorot growth changes the function with the documented scales",
           "[dropin][grow]") {
   Mlp<double, Relu> net({400, 300, 200, 10}, 1);

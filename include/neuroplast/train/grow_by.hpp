@@ -10,6 +10,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/grow/centre_bias.hpp"
 #include "neuroplast/grow/init.hpp"
 #include "neuroplast/train/history.hpp"
 
@@ -33,12 +34,21 @@ using NeuronInit =
 /// per step. With `replace_dead`, neurons of the ReLU family that output
 /// 0 on every judged sample (dead: they pass no gradient and cannot recover) are removed when
 /// their layer grows and replaced by as many new ones; the network's function on those samples
-/// is unchanged.
+/// is unchanged. With `centre_bias`, each new neuron's bias is set from the judged samples so it
+/// is active on half of them (`centre_new_biases`; ZeroFanOut, He and Glorot only: Net2Wider
+/// copies its sources' biases and GradMax starts from a zero fan-in).
 struct GrowBy {
   Index neurons = 8;
   NeuronInit init = init::ZeroFanOut{};
   double fraction = 0;        ///< proportional growth: at least this fraction of the width
   bool replace_dead = false;  ///< replace dead ReLU neurons of a growing layer
+  bool centre_bias = false;   ///< new neurons' biases at the median of their pre-activation
+
+  /// Whether `centre_bias` applies to `init`.
+  bool centres() const {
+    return centre_bias && !std::holds_alternative<init::Net2Wider>(init) &&
+           !std::holds_alternative<GradMaxInit>(init);
+  }
 
   void validate() const {
     if (neurons < 1) detail::fail("GrowBy: neurons = ", neurons, " must be ≥ 1");
