@@ -468,6 +468,37 @@ TEST_CASE("safetensors round-trips weights, biases and masks", "[io][safetensors
                   small.weights(0)));
 }
 
+TEST_CASE("safetensors keeps the function of a paper-convention dropout network",
+          "[io][safetensors]") {
+  // Regression: the inference scale (1 − p) of the paper's convention was dropped, and the file
+  // was byte-identical to the same network without dropout.
+  TempDir dir;
+  Mlp<float, Relu> net({5, 8, 6, 3}, 17);
+  net.set_dropout(0, Dropout{.rate = 0.5, .convention = DropoutConvention::paper});
+  net.set_dropout(1, Dropout{.rate = 0.25, .convention = DropoutConvention::paper});
+  REQUIRE(net.inference_scale(1) == 0.5f);
+  save_safetensors(net, dir / "d.safetensors");
+  const auto loaded = load_safetensors<float, Relu>(dir / "d.safetensors");
+  const Matrix<float> X = batch<float>(5, 9, 3);
+  const Matrix<float> expected = net.forward(X);
+  CHECK(testing::relative_difference(loaded.forward(X).cast<double>(), expected.cast<double>()) <=
+        1e-6);
+  CHECK(same_bits(loaded.weights(0), net.weights(0)));  // nothing to fold into layer 0
+  CHECK(Matrix<float>(loaded.weights(1)) == Matrix<float>(0.5f * net.weights(1)));
+  CHECK(Matrix<float>(loaded.weights(2)) == Matrix<float>(0.75f * net.weights(2)));
+
+  Mlp<float, Relu> plain = net;
+  plain.set_dropout(0, Dropout{});
+  plain.set_dropout(1, Dropout{});
+  save_safetensors(plain, dir / "p.safetensors");
+  CHECK(bytes_of(dir / "p.safetensors") != bytes_of(dir / "d.safetensors"));
+  // The inverted convention does not scale inference: nothing is folded.
+  Mlp<float, Relu> inverted = plain;
+  inverted.set_dropout(0, Dropout{.rate = 0.5});
+  save_safetensors(inverted, dir / "i.safetensors");
+  CHECK(bytes_of(dir / "p.safetensors") == bytes_of(dir / "i.safetensors"));
+}
+
 TEST_CASE("Python reads save_safetensors files (best effort: skipped without python3)",
           "[io][safetensors]") {
   if (std::system("python3 -c 'import json, struct' >/dev/null 2>&1") != 0) {

@@ -15,7 +15,10 @@
 /// needs no cast (as PyTorch's pruning masks). `__metadata__` (strings only, per the format) holds
 /// "library": "neuroplast", "format_version": "1", "activation" (e.g. "relu") and "sizes" (e.g.
 /// "784,128,10"). Optimizer state and bookkeeping are not part of it: use `save` to resume
-/// training.
+/// training. Dropout is not part of it either: a layer the paper's dropout convention scales at
+/// inference (`Mlp::inference_scale`) is written with the scale folded into its weights, so a
+/// reader that computes act(W·a + b) gets `forward`'s outputs (and `load_safetensors` a network
+/// without dropout that computes the same function).
 
 #include <algorithm>
 #include <cmath>
@@ -75,8 +78,20 @@ std::vector<unsigned char> safetensors_bytes(const Mlp<T, Act>& net) {
       for (Index r = 0; r < view.rows(); ++r)
         data.put_run(view.row(r).data(), static_cast<std::size_t>(view.cols()));
     };
-    tensor(prefix + "weight", {d.outputs(), d.inputs()},
-           [&] { rows(d.weight_param().value.view()); });
+    // The paper's dropout convention scales W(l)·a at inference; a reader knows nothing of it,
+    // so the scale is folded into the weights and the file computes what `forward` computes.
+    const T alpha = net.inference_scale(l);
+    tensor(prefix + "weight", {d.outputs(), d.inputs()}, [&] {
+      if (alpha == T(1)) {
+        rows(d.weight_param().value.view());
+      } else {
+        const Matrix<T> scaled = alpha * d.weights();
+        for (Index r = 0; r < scaled.rows(); ++r) {
+          const Vector<T> row = scaled.row(r).transpose();
+          data.put_run(row.data(), static_cast<std::size_t>(row.size()));
+        }
+      }
+    });
     tensor(prefix + "bias", {d.outputs()},
            [&] { data.put_run(d.bias().data(), static_cast<std::size_t>(d.outputs())); });
     if (d.weight_param().masked)

@@ -4,6 +4,7 @@
 /// count), the training History and the trainer's own counters and random streams, so that a run
 /// resumed from the file continues exactly as the uninterrupted run would have.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -356,29 +357,32 @@ template <Scalar T, Activation Act, class Opt>
     return detail::load_checkpoint_bytes<T, Act, Opt>(bytes, path);
   }
 
+/// Whether `options` asks for a checkpoint after `epoch`: a path is set and `epoch` is a multiple
+/// of `options.every`, or `options.on_structural_event` is set and the history records a
+/// structural event of this epoch (policies record every edit they make in `history.events`).
+inline bool checkpoint_due(const CheckpointOptions& options, int epoch, const History& history) {
+  if (options.path.empty()) return false;
+  if (options.every > 0 && epoch % options.every == 0) return true;
+  if (!options.on_structural_event) return false;
+  return std::any_of(history.events.begin(), history.events.end(), [&](const StructuralEvent& e) {
+    return e.epoch == epoch && e.kind != EventKind::new_data;
+  });
+}
+
 /// The function a trainer calls at the end of each epoch, after its policy ran: writes a
-/// checkpoint to `options.path` when `epoch` is a multiple of `options.every`, or when
-/// `options.on_structural_event` is set and the history records a structural event of this epoch
-/// (policies record every edit they make in `history.events`). Returns whether it wrote one.
-/// Throws as `save_checkpoint`; the previous checkpoint is then intact.
+/// checkpoint to `options.path` when `checkpoint_due`. Returns whether it wrote one. Throws as
+/// `save_checkpoint`; the previous checkpoint is then intact.
 template <Scalar T, Activation Act, class Opt>
   requires detail::CheckpointableOptimizer<Opt>
 bool checkpoint_if_due(const CheckpointOptions& options, int epoch, const Mlp<T, Act>& net,
                        const Opt& optimizer, const History& history,
                        const std::optional<TrainerState>& trainer = std::nullopt,
                        const PolicyCheckpoint<Mlp<T, Act>>* policy = nullptr) {
-  if (options.path.empty()) return false;
-  bool structural = false;
-  for (const StructuralEvent& e : history.events)
-    structural = structural || (e.epoch == epoch && e.kind != EventKind::new_data);
-  const bool due = (options.every > 0 && epoch % options.every == 0) ||
-                   (options.on_structural_event && structural);
-  if (due) {
-    write_file_atomically(options.path,
-                          detail::checkpoint_bytes(net, optimizer, history, trainer, policy),
-                          "save_checkpoint");
-  }
-  return due;
+  if (!checkpoint_due(options, epoch, history)) return false;
+  write_file_atomically(options.path,
+                        detail::checkpoint_bytes(net, optimizer, history, trainer, policy),
+                        "save_checkpoint");
+  return true;
 }
 
 }  // namespace neuroplast

@@ -235,7 +235,8 @@ class Trainer {
       record.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if constexpr (kCanCheckpoint) {
-        if (!options_.checkpoint.path.empty()) {
+        // The policy's part copies the best and saved networks: built only when one is written.
+        if (checkpoint_due(options_.checkpoint, epoch_, history_)) {
           const PolicyCheckpoint<Net> p = policy_checkpoint();
           checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
         }
