@@ -411,10 +411,11 @@ std::vector<Index> with_width(const Task& task, Index width, int depth) {
 void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const std::string& out) {
   std::vector<Run> runs;
   std::vector<std::string> fixed;
-  for (int depth = 1; depth <= 2 && sweep; ++depth)
+  const int depths = sweep ? 2 : 0;  // fixed networks of one and two hidden layers
+  for (int depth = 1; depth <= depths; ++depth)
     for (Index w : task.widths) fixed.push_back(sizes_text(with_width(task, w, depth)));
   for (int seed = 1; seed <= seeds; ++seed) {
-    for (int depth = 1; depth <= 2 && sweep; ++depth) {
+    for (int depth = 1; depth <= depths; ++depth) {
       for (Index w : task.widths) {
         const auto sizes = with_width(task, w, depth);
         runs.push_back(
@@ -432,7 +433,7 @@ void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const 
                    sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
                    runs[i].growth, runs[i].prunes, runs[i].seconds);
   }
-  if (sweep) report(task, runs, fixed, csv, out);
+  if (!fixed.empty()) report(task, runs, fixed, csv, out);
 }
 
 std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted) {

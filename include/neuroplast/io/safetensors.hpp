@@ -85,11 +85,8 @@ std::vector<unsigned char> safetensors_bytes(const Mlp<T, Act>& net) {
       if (alpha == T(1)) {
         rows(d.weight_param().value.view());
       } else {
-        const Matrix<T> scaled = alpha * d.weights();
-        for (Index r = 0; r < scaled.rows(); ++r) {
-          const Vector<T> row = scaled.row(r).transpose();
-          data.put_run(row.data(), static_cast<std::size_t>(row.size()));
-        }
+        using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+        rows(RowMajor(alpha * d.weights()));
       }
     });
     tensor(prefix + "bias", {d.outputs()},

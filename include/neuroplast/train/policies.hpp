@@ -58,6 +58,10 @@ Index remove_dead(Ctx& ctx, Index h, std::vector<Index> dead) {
   return count;
 }
 
+/// Judged samples a growth step looks at (dead-neuron scan, centred biases): the first ones of the
+/// validation set (training set without one), enough to tell dead from rarely active neurons.
+inline constexpr Index kGrowthSamples = 1024;
+
 /// The growth step shared by Algorithms 1 and 3: the layers `p.selector` chooses each grow by
 /// `p.grow` within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per
 /// layer. Counts one growth event and stamps the policy's last event epoch when anything grew;
@@ -67,7 +71,7 @@ bool grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_va
   const std::vector<Index> layers = select_layers(p.selector, ctx.net, ctx.judge());
   if (layers.empty()) return false;
   std::vector<std::vector<Index>> dead;
-  if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), Index{1024});
+  if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), kGrowthSamples);
   bool grew = false;
   for (const Index h : layers) {
     Index k = p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events);
@@ -78,7 +82,7 @@ bool grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_va
     const std::string_view init = grow_with(ctx.net, h, k, p.grow.init, ctx.train);
     if (p.grow.centres() && ctx.judge().size() > 0) {
       const auto& judged = ctx.judge().features();
-      centre_new_biases(ctx.net, h, k, judged.leftCols(std::min<Index>(judged.cols(), 1024)));
+      centre_new_biases(ctx.net, h, k, judged.leftCols(std::min(judged.cols(), kGrowthSamples)));
     }
     ctx.record(StructuralEvent{.kind = EventKind::grow_neurons,
                                .layer = h,
