@@ -30,11 +30,18 @@ namespace neuroplast {
 /// "the last epochs are below the best", single noisy epochs cannot end growth, and a network
 /// that already fits stops after `patience` growth steps (it never stops before growing).
 /// Only epochs after `since` count (a policy passes the epoch of new data).
+///
+/// Growth also ends, without waiting for the trigger, once the network overfits: the validation
+/// loss has not reached a new best for `overfit_windows` trigger windows since the last structural
+/// event (`overfits`). The training loss is then still falling (else the trigger would have
+/// fired), so more capacity would only fit the training set better: a job for regularisation,
+/// not growth. A network that already fits at the start therefore ends growth without growing.
 struct GrowthPays {
   int patience = 2;                 ///< consecutive growth steps without gain that end growth
   double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
   double min_learned = 0.1;  ///< steps count only once the loss fell this much below its first
+  int overfit_windows = 3;   ///< windows without a new best validation loss that end growth
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
   void validate() const {
@@ -45,6 +52,24 @@ struct GrowthPays {
       detail::fail("GrowthPays: min_accuracy_gain = ", min_accuracy_gain, " must be ≥ 0");
     if (!(min_learned >= 0 && min_learned < 1))
       detail::fail("GrowthPays: min_learned = ", min_learned, " must lie in [0, 1)");
+    if (overfit_windows < 1)
+      detail::fail("GrowthPays: overfit_windows = ", overfit_windows, " must be ≥ 1");
+  }
+
+  /// Whether the validation loss of the epochs after `since` last reached its best at least
+  /// `overfit_windows` × `window` epochs before the last epoch. False without a validation loss,
+  /// and while fewer epochs than that have passed since `since`.
+  bool overfits(const History& h, int since, int window) const {
+    if (h.epochs.empty() || std::isnan(h.epochs.back().validation_loss)) return false;
+    double best = std::numeric_limits<double>::infinity();
+    int best_epoch = since;
+    for (const EpochRecord& e : h.epochs) {
+      if (e.epoch <= since || !(e.validation_loss < best)) continue;
+      best = e.validation_loss;
+      best_epoch = e.epoch;
+    }
+    const int patience_epochs = overfit_windows * std::max(window, 1);
+    return best_epoch > since && h.epochs.back().epoch - best_epoch >= patience_epochs;
   }
 
   /// Whether growth step `step` of `steps` (epochs) paid, judged on the epochs of `h` after

@@ -27,6 +27,14 @@ struct EpochRecord {
   /// The loss decisions are judged by: the validation loss, or the training loss when the epoch
   /// had no validation set.
   double judged_loss() const { return std::isnan(validation_loss) ? train_loss : validation_loss; }
+
+  /// What "the best epoch" maximises: the validation accuracy, else minus the validation loss,
+  /// else minus the training loss.
+  double best_epoch_score() const {
+    return !std::isnan(validation_accuracy) ? validation_accuracy
+           : !std::isnan(validation_loss)   ? -validation_loss
+                                            : -train_loss;
+  }
 };
 
 /// Kinds of structural change recorded in a History.

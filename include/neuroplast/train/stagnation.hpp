@@ -17,9 +17,9 @@
 
 namespace neuroplast {
 
-/// Fires when the training loss, or (with a validation set) the validation loss, improved by less
-/// than `min_improvement` (relative) over the last window: with W the window in epochs and only
-/// epochs after the last structural event counted,
+/// Fires when the training loss (and, with `watch_validation`, also when the validation loss)
+/// improved by less than `min_improvement` (relative) over the last window: with W the window in
+/// epochs and only epochs after the last structural event counted,
 ///
 ///     improvement = (min loss before the window − min loss in the window) / min loss before,
 ///
@@ -29,13 +29,19 @@ namespace neuroplast {
 /// relative stagnation test of cascade-correlation (change below a fraction over a number of
 /// epochs), applied before convergence: a network still improving by 10% per window is not
 /// grown, one improving by less is, long before it has converged.
+///
+/// By default only the training loss is watched: growth adds capacity, and a lack of capacity
+/// shows in the training loss. A validation loss that stalls while the training loss still falls
+/// fast is overfitting, which a wider network makes worse (digits, 64-2-2-10 start: watching the
+/// validation loss grew to 1065-1065 for 98.3%, the training loss alone stops at 62-62 for 98.1%);
+/// GrowthPays ends growth there instead.
 struct Stagnation {
   static constexpr std::string_view name = "stagnation";
-  double min_improvement = 0.1;  ///< relative improvement per window below which it fires
-  Index window_steps = 100;      ///< window length in optimizer steps
-  int min_window_epochs = 1;     ///< the window is at least this many epochs
-  int max_window_epochs = 200;   ///< … and at most this many
-  bool watch_validation = true;  ///< also fire when the validation loss stagnates
+  double min_improvement = 0.1;   ///< relative improvement per window below which it fires
+  Index window_steps = 100;       ///< window length in optimizer steps
+  int min_window_epochs = 1;      ///< the window is at least this many epochs
+  int max_window_epochs = 200;    ///< … and at most this many
+  bool watch_validation = false;  ///< also fire when the validation loss stagnates
 
   /// Throws Error unless min_improvement is in (0, 1), window_steps ≥ 1 and
   /// 1 ≤ min_window_epochs ≤ max_window_epochs.

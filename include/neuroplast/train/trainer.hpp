@@ -406,9 +406,7 @@ class Trainer {
     if constexpr (requires { policy_.keeps_best_snapshot(); })
       wants = policy_.keeps_best_snapshot();
     if (!wants) return;
-    const double score = !std::isnan(r.validation_accuracy) ? r.validation_accuracy
-                         : !std::isnan(r.validation_loss)   ? -r.validation_loss
-                                                            : -r.train_loss;
+    const double score = r.best_epoch_score();
     if (!best_ || score > best_score_) {
       best_ = net_;
       best_score_ = score;

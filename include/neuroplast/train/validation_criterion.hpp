@@ -96,6 +96,13 @@ inline bool growth_stalled(const ValidationCriterion& c, const History& h, int s
   return g != nullptr && g->stalled(h, since);
 }
 
+/// Whether the network overfits under GrowthPays (`GrowthPays::overfits`; false for the
+/// epoch-wise criteria, which judge the validation score after every epoch themselves).
+inline bool growth_overfits(const ValidationCriterion& c, const History& h, int since, int window) {
+  const auto* g = std::get_if<GrowthPays>(&c);
+  return g != nullptr && g->overfits(h, since, window);
+}
+
 inline void validate_criterion(const ValidationCriterion& c) {
   std::visit([](const auto& v) { v.validate(); }, c);
 }
