@@ -31,17 +31,18 @@ namespace neuroplast {
 /// that already fits stops after `patience` growth steps (it never stops before growing).
 /// Only epochs after `since` count (a policy passes the epoch of new data).
 ///
-/// Growth also ends, without waiting for the trigger, once the network overfits: the validation
-/// loss has not reached a new best for `overfit_windows` trigger windows since the last structural
-/// event (`overfits`). The training loss is then still falling (else the trigger would have
-/// fired), so more capacity would only fit the training set better: a job for regularisation,
-/// not growth. A network that already fits at the start therefore ends growth without growing.
+/// A policy also takes a growth step, without waiting for the trigger, once the network overfits:
+/// the validation loss has not reached a new best for `overfit_windows` trigger windows since the
+/// last structural event while the training loss still falls (`overfits`). A network that fits
+/// its training set can still generalise better when wider (digits from 64-2-2-10: 97.2% at
+/// 27-27, 98.3% at 315-315); such a step is judged like any other, so a network that already
+/// fits ends growth after `patience` steps that did not pay.
 struct GrowthPays {
   int patience = 2;                 ///< consecutive growth steps without gain that end growth
   double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
   double min_learned = 0.1;  ///< steps count only once the loss fell this much below its first
-  int overfit_windows = 3;   ///< windows without a new best validation loss that end growth
+  int overfit_windows = 3;   ///< windows without a new best validation loss that grow
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
   void validate() const {

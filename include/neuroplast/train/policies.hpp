@@ -110,9 +110,9 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
   return std::get<LossPlateau>(t).cooldown + 1;
 }
 
-/// One epoch of a growth phase: false once it ended (the criterion worsened, the network overfits
-/// while the trigger is quiet, or the trigger fired and growth had stopped paying), else grows
-/// when the trigger fires and returns true.
+/// One epoch of a growth phase: false once it ended (the criterion worsened, or growth was due
+/// and had stopped paying), else grows when due and returns true. Growth is due when the trigger
+/// fires, and under GrowthPays also when the network overfits (`GrowthPays::overfits`).
 ///
 /// Under GrowthPays, a network still on its initial plateau (`GrowthPays::stuck`) keeps growing,
 /// but each growth made there doubles the wait before the next (`p.plateau_steps`): a bigger
@@ -122,8 +122,10 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   const History& h = ctx.history;
   if (criterion_worsened(p.criterion, h, p.growth_since)) return false;
   const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch);
-  if (!trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch))
-    return !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window);
+  const bool stagnated = trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
+  if (!stagnated &&
+      !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window))
+    return true;
   const int wait = window << std::min(p.plateau_steps, 16);
   if (p.plateau_steps > 0 && ctx.epoch - p.last_event_epoch < wait) return true;
   if (growth_stalled(p.criterion, h, p.growth_since)) {
@@ -134,7 +136,7 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   }
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
   const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since);
-  if (grow_step(ctx, p, trigger_reason(p.trigger),
+  if (grow_step(ctx, p, stagnated ? trigger_reason(p.trigger) : "validation stalled",
                 trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch))) {
     p.plateau_steps = stuck ? p.plateau_steps + 1 : 0;
   }
@@ -148,25 +150,6 @@ void roll_back_to_best(Ctx& ctx, const Policy& p) {
   ctx.net = *ctx.best;
   ctx.record(StructuralEvent{.kind = EventKind::rollback,
                              .reason = "growth ended: back to the best epoch"});
-}
-
-/// At the end of a fit whose growth has ended: returns the network to the best epoch's when the
-/// policy asks for it (`rollback_to_best`) and a later epoch was not as good (early stopping's
-/// "restore best weights": the epochs trained after growth ended may only have overfitted; on
-/// Fashion-MNIST the last of 30 epochs was 0.9 points below the best).
-template <class Ctx, class Policy>
-void restore_best_at_end(Ctx& ctx, const Policy& p) {
-  if (!p.rollback_to_best || ctx.best == nullptr || ctx.history.epochs.empty()) return;
-  // The trainer's snapshot is the first epoch with the highest score. Restored only when that
-  // epoch is not the last and lies after new data (an older one was judged on other data).
-  const std::vector<EpochRecord>& epochs = ctx.history.epochs;
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < epochs.size(); ++i)
-    if (epochs[i].best_epoch_score() > epochs[best].best_epoch_score()) best = i;
-  if (best + 1 == epochs.size() || epochs[best].epoch <= p.growth_since) return;
-  ctx.net = *ctx.best;
-  ctx.record(
-      StructuralEvent{.kind = EventKind::rollback, .reason = "end of fit: back to the best epoch"});
 }
 
 /// Runs `decide` now, or, after a fit's final epoch, sets `deferred` so the policy's
@@ -209,7 +192,7 @@ inline GrowBy default_growth() {
 /// within `bounds`; the phase ends when `criterion` says growth no longer pays (GrowthPays:
 /// the last growth steps did not improve the best validation score, or the network overfits; or
 /// the paper's "validation consistently worsens"), optionally returning the network to its best
-/// epoch then and again at the end of every later fit (`detail::restore_best_at_end`). New data
+/// epoch. New data
 /// (`Trainer::notify_new_data`) re-opens the phase and grows at once, judged from then on.
 ///
 /// Defaults (docs/training.md says why): Stagnation{} (training loss, 10% per 100 steps),
@@ -257,7 +240,6 @@ struct DropinPolicy {
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
-    if (ctx.final_epoch && !growing) detail::restore_best_at_end(ctx, *this);
   }
 
   /// New data re-opens the growth phase, grows once now and judges growth from now on.

@@ -97,7 +97,7 @@ inline bool growth_stalled(const ValidationCriterion& c, const History& h, int s
 }
 
 /// Whether the network overfits under GrowthPays (`GrowthPays::overfits`; false for the
-/// epoch-wise criteria, which judge the validation score after every epoch themselves).
+/// epoch-wise criteria, under which only the trigger grows).
 inline bool growth_overfits(const ValidationCriterion& c, const History& h, int since, int window) {
   const auto* g = std::get_if<GrowthPays>(&c);
   return g != nullptr && g->overfits(h, since, window);
