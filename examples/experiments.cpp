@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/cli.hpp"
 #include "support/svg_plot.hpp"
 
 namespace np = neuroplast;
@@ -312,19 +313,26 @@ Settings parse(int argc, char** argv) {
   Settings s;
   int i = 1;
   if (argc > 1 && argv[1][0] != '-') s.mode = argv[i++];
-  for (; i + 1 < argc; i += 2) {
+  for (; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << "usage: experiments [table|incremental] [--seeds 3] [--epochs 15] "
+                   "[--out docs/results]\n";
+      std::exit(0);
+    }
+    if (flag != "--seeds" && flag != "--epochs" && flag != "--out")
+      throw np::Error("unknown option " + flag + " (see --help)");
+    if (i + 1 >= argc) throw np::Error("missing value after " + flag + " (see --help)");
+    const std::string value = argv[i + 1];
     if (flag == "--seeds")
-      s.seeds = std::stoi(argv[i + 1]);
+      s.seeds = neuroplast::examples::parse_number<int>(flag, value, 1);
     else if (flag == "--epochs")
-      s.epochs = std::stoi(argv[i + 1]);
-    else if (flag == "--out")
-      s.out = argv[i + 1];
+      s.epochs = neuroplast::examples::parse_number<int>(flag, value, 1);
     else
-      throw np::Error("unknown option " + flag);
+      s.out = value;
   }
   if (s.mode != "table" && s.mode != "incremental")
-    throw np::Error("mode must be table or incremental");
+    throw np::Error("mode must be table or incremental, not '" + s.mode + "' (see --help)");
   return s;
 }
 

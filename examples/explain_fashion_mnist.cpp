@@ -74,13 +74,13 @@ Settings parse(int argc, char** argv) {
     if (flag == "--out") {
       s.out = value;
     } else if (flag == "--images") {
-      s.images = std::stoi(value);
+      s.images = neuroplast::examples::parse_number<int>(flag, value, 1);
     } else if (flag == "--epochs") {
-      s.epochs = std::stoi(value);
+      s.epochs = neuroplast::examples::parse_number<int>(flag, value, 1);
     } else if (flag == "--hidden") {
-      s.hidden = neuroplast::examples::parse_widths(value);
+      s.hidden = neuroplast::examples::parse_widths(flag, value);
     } else if (flag == "--seed") {
-      s.seed = std::stoull(value);
+      s.seed = neuroplast::examples::parse_number<std::uint64_t>(flag, value);
     } else {
       throw np::Error("unknown option " + std::string(flag) + " (see --help)");
     }

@@ -38,25 +38,27 @@ Settings parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::cout << "usage: fashion_mnist [--hidden 256,128] [--epochs 8] [--batch 64] [--lr 0.001] "
-                   "[--seed 1]\n";
+      std::cout << "usage: fashion_mnist [--hidden 256,128] [--start 64,64] [--epochs 15] "
+                   "[--batch 64] [--lr 0.001] [--seed 1]\n"
+                   "  --hidden  hidden widths of the fixed baseline\n"
+                   "  --start   initial hidden widths of the neuroplastic network\n";
       std::exit(0);
     }
     if (i + 1 >= argc)
       throw np::Error("missing value after " + std::string(flag) + " (see --help)");
     const std::string value = argv[++i];
     if (flag == "--hidden") {
-      s.hidden = neuroplast::examples::parse_widths(value);
+      s.hidden = neuroplast::examples::parse_widths(flag, value);
     } else if (flag == "--start") {
-      s.start = neuroplast::examples::parse_widths(value);
+      s.start = neuroplast::examples::parse_widths(flag, value);
     } else if (flag == "--epochs") {
-      s.epochs = std::stoi(value);
+      s.epochs = neuroplast::examples::parse_number<int>(flag, value, 1);
     } else if (flag == "--batch") {
-      s.batch = std::stol(value);
+      s.batch = neuroplast::examples::parse_number<np::Index>(flag, value, 1);
     } else if (flag == "--lr") {
-      s.learning_rate = std::stof(value);
+      s.learning_rate = neuroplast::examples::parse_number<float>(flag, value, 0.0f);
     } else if (flag == "--seed") {
-      s.seed = std::stoull(value);
+      s.seed = neuroplast::examples::parse_number<std::uint64_t>(flag, value);
     } else {
       throw np::Error("unknown option " + std::string(flag) + " (see --help)");
     }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/cli.hpp"
 #include "support/svg_plot.hpp"
 
 namespace np = neuroplast;
@@ -395,7 +396,8 @@ void report(const Task& task, const std::vector<Run>& runs, const std::vector<st
   std::fflush(stdout);
   if (!out.empty()) plot(out + "/" + task.name + ".svg", task, runs, best_method);
   for (const Run& r : runs) {
-    csv << task.name << ',' << r.method << ',' << r.seed << ',' << r.metric << ",\""
+    // Quoted: methods and sizes contain commas ("{2, 16, 2}").
+    csv << task.name << ",\"" << r.method << "\"," << r.seed << ',' << r.metric << ",\""
         << sizes_text(r.sizes) << "\"," << r.parameters << ',' << r.active << ',' << r.growth << ','
         << r.prunes << ',' << r.seconds << '\n';
   }
@@ -551,7 +553,7 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   int seeds = 3;
   bool smoke = false;
   bool sweep = true;
@@ -560,11 +562,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      if (i + 1 >= argc) throw np::Error("missing value after " + a + " (see --help)");
       return argv[++i];
     };
     if (a == "--seeds") {
-      seeds = std::stoi(value());
+      seeds = neuroplast::examples::parse_number<int>(a, value(), 1);
     } else if (a == "--out") {
       out = value();
     } else if (a == "--smoke") {
@@ -601,4 +603,7 @@ int main(int argc, char** argv) {
   }
   for (const Task& t : tasks) run_task(t, seeds, sweep, *csv_out, out);
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "growth_suite: %s\n", e.what());
+  return 2;
 }

@@ -10,6 +10,7 @@ packages=(
   catch2 libbenchmark-dev        # tests and benchmarks
   clang libclang-rt-dev          # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist: the demo and the [slow] tests
+  python3 python3-numpy          # tests read the library's CSV and JSON Lines logs back in Python
 )
 
 missing=()

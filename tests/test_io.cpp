@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -1014,4 +1015,104 @@ TEST_CASE("Trainer::resume refuses another policy and leaves the trainer as it w
   CHECK(Matrix<double>(other.weights(0)) == before);
   CHECK(wrong.history().epochs.empty());
   CHECK_THROWS_AS(wrong.resume(dir / "missing.npl"), FileError);
+}
+
+TEST_CASE("a History is written as tidy CSV and JSON Lines", "[io][history]") {
+  History h;
+  h.epochs.push_back(EpochRecord{.epoch = 1,
+                                 .train_loss = 0.5,
+                                 .sizes = {2, 4, 3},
+                                 .parameter_count = 23,
+                                 .active_parameter_count = 23,
+                                 .seconds = 0.25});
+  h.epochs.push_back(EpochRecord{.epoch = 2,
+                                 .train_loss = 0.25,
+                                 .validation_loss = 0.75,
+                                 .validation_accuracy = 0.5,
+                                 .sizes = {2, 6, 3},
+                                 .parameter_count = 33,
+                                 .active_parameter_count = 30,
+                                 .seconds = 0.125});
+  h.epochs.push_back(EpochRecord{.epoch = 3,
+                                 .train_loss = 0.1,
+                                 .validation_loss = 0.7,
+                                 .validation_accuracy = 0.625,
+                                 .sizes = {2, 6, 5, 3},
+                                 .parameter_count = 66,
+                                 .active_parameter_count = 66,
+                                 .seconds = 1});
+  h.events.push_back(StructuralEvent{.epoch = 1,
+                                     .kind = EventKind::grow_neurons,
+                                     .layer = 0,
+                                     .count = 2,
+                                     .reason = "say \"hi\"\nnow",
+                                     .sizes_after = {2, 6, 3}});
+  h.events.push_back(
+      StructuralEvent{.epoch = 3, .kind = EventKind::rollback, .trigger_value = 0.5});
+
+  // Unmeasured values are empty cells; a shallower network leaves its missing sizes empty.
+  const std::string csv =
+      "epoch,train_loss,validation_loss,validation_accuracy,parameters,active_parameters,seconds,"
+      "layers,size_0,size_1,size_2,size_3\n"
+      "1,0.5,,,23,23,0.25,3,2,4,3,\n"
+      "2,0.25,0.75,0.5,33,30,0.125,3,2,6,3,\n"
+      "3,0.1,0.7,0.625,66,66,1,4,2,6,5,3\n";
+  const std::string jsonl =
+      "{\"epoch\":1,\"kind\":\"grow_neurons\",\"layer\":0,\"count\":2,"
+      "\"reason\":\"say \\\"hi\\\"\\nnow\",\"trigger_value\":null,\"sizes_after\":[2,6,3]}\n"
+      "{\"epoch\":3,\"kind\":\"rollback\",\"layer\":-1,\"count\":0,\"reason\":\"\","
+      "\"trigger_value\":0.5,\"sizes_after\":[]}\n";
+  std::ostringstream csv_out, jsonl_out;
+  write_history_csv(csv_out, h);
+  write_events_jsonl(jsonl_out, h);
+  CHECK(csv_out.str() == csv);
+  CHECK(jsonl_out.str() == jsonl);
+
+  // Doubles read back exactly.
+  History precise;
+  precise.epochs.push_back(EpochRecord{.epoch = 1, .train_loss = 0.1 + 0.2});
+  std::ostringstream p;
+  write_history_csv(p, precise);
+  const std::string row = p.str().substr(p.str().find('\n') + 3);
+  CHECK(std::stod(row.substr(0, row.find(','))) == 0.1 + 0.2);
+
+  TempDir dir;
+  write_history_csv(dir / "history.csv", h);
+  write_events_jsonl(dir / "events.jsonl", h);
+  const auto text = [](const std::string& path) {
+    const auto b = read_file(path);
+    return std::string(b.begin(), b.end());
+  };
+  CHECK(text(dir / "history.csv") == csv);
+  CHECK(text(dir / "events.jsonl") == jsonl);
+  // A directory that does not exist: FileError naming the file; nothing is created.
+  const std::string missing = dir / "no/such/dir/history.csv";
+  CHECK_THROWS_AS(write_history_csv(missing, h), FileError);
+  CHECK_THROWS_WITH(write_history_csv(missing, h), Catch::Contains("no/such/dir/history.csv"));
+  CHECK_FALSE(fs::exists(dir / "no"));
+}
+
+// Not registered with CTest by discovery ([.]): tests/CMakeLists.txt runs it with the directory
+// NEUROPLAST_HISTORY_LOG_DIR, then reads the files back with Python (tests/read_history_log.py).
+TEST_CASE("a trained History's log files, for Python to read", "[.][history-log-files]") {
+  const char* dir = std::getenv("NEUROPLAST_HISTORY_LOG_DIR");
+  REQUIRE(dir != nullptr);
+  Rng rng(5);
+  Matrix<double> X(2, 120);
+  std::vector<int> y(120);
+  for (Index i = 0; i < 120; ++i) {
+    const int k = static_cast<int>(i % 2);
+    X(0, i) = rng.normal() + 2 * k;
+    X(1, i) = rng.normal();
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  const Dataset<double> data(X, y);
+  Mlp<double, Relu> net({2, 2, 2, 2}, 1);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01},
+                  DropinPolicy{.trigger = Stagnation{.min_improvement = 0.5, .window_steps = 1}},
+                  TrainOptions{.epochs = 12, .batch_size = 16, .seed = 1});
+  const History h = trainer.fit(data, data);
+  REQUIRE_FALSE(h.events.empty());  // the reader checks events against the epochs
+  write_history_csv((fs::path(dir) / "history.csv").string(), h);
+  write_events_jsonl((fs::path(dir) / "events.jsonl").string(), h);
 }

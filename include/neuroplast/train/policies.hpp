@@ -192,8 +192,8 @@ inline GrowBy default_growth() {
 /// within `bounds`; the phase ends when `criterion` says growth no longer pays (GrowthPays:
 /// the last growth steps did not improve the best validation score, or the network overfits; or
 /// the paper's "validation consistently worsens"), optionally returning the network to its best
-/// epoch. New data
-/// (`Trainer::notify_new_data`) re-opens the phase and grows at once, judged from then on.
+/// epoch. New data (`Trainer::notify_new_data`) re-opens the phase and grows at once, judged from
+/// then on.
 ///
 /// Defaults (docs/training.md says why): Stagnation{} (training loss, 10% per 100 steps),
 /// EveryLayer, growth by half with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps
