@@ -231,6 +231,77 @@ TEST_CASE("rollback: gives up after max_rollbacks, leaving the last good state",
                     Catch::Contains("max_rollbacks = -1"));
 }
 
+TEST_CASE("on_batch_end reports every step; its losses make up the epoch's", "[training]") {
+  const auto train = blobs<double>(100, 1);
+  Mlp<double, Relu> net({2, 8, 3}, 1);
+  std::vector<BatchRecord> batches;
+  Trainer trainer(
+      net, Adam<double>{}, StaticPolicy{},
+      TrainOptions{
+          .epochs = 2, .batch_size = 32, .seed = 1, .on_batch_end = [&](const BatchRecord& b) {
+            batches.push_back(b);
+          }});
+  const History h = trainer.fit(train);
+  REQUIRE(batches.size() == 8);  // ⌈100 / 32⌉ = 4 per epoch
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    const BatchRecord& b = batches[i];
+    CHECK(b.epoch == static_cast<int>(i / 4) + 1);
+    CHECK(b.batch == static_cast<Index>(i % 4));
+    CHECK(b.batches == 4);
+    CHECK(b.samples == (i % 4 == 3 ? 4 : 32));
+    CHECK(b.step == static_cast<std::int64_t>(i) + 1);
+    CHECK(std::isnan(b.gradient_norm));  // clipping is off
+  }
+  // The epoch's training loss is the sample-weighted mean of its batches' losses.
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    double sum = 0;
+    for (const BatchRecord& b : batches)
+      if (b.epoch == epoch) sum += b.loss * static_cast<double>(b.samples);
+    CHECK(sum / 100 == Approx(h.epochs[static_cast<std::size_t>(epoch - 1)].train_loss));
+  }
+}
+
+TEST_CASE("gradient clipping bounds the global norm and keeps the direction", "[training]") {
+  Mlp<double, Relu> net({2, 3, 2}, 1);
+  // Every gradient entry 2: 17 entries (2·3 + 3 + 3·2 + 2) → norm 2·√17.
+  net.for_each_param([](Param<double>& p, ParamKind) { p.grad.view().setConstant(2); });
+  CHECK(gradient_norm(net) == Approx(2 * std::sqrt(17.0)));
+  CHECK(clip_gradient_norm(net, 100) == Approx(2 * std::sqrt(17.0)));  // below: untouched
+  net.for_each_param([](Param<double>& p, ParamKind) { CHECK(p.grad.view().maxCoeff() == 2); });
+  CHECK(clip_gradient_norm(net, 1) == Approx(2 * std::sqrt(17.0)));
+  CHECK(gradient_norm(net) == Approx(1));
+  net.for_each_param([](Param<double>& p, ParamKind) {
+    CHECK(p.grad.view().minCoeff() == Approx(1 / std::sqrt(17.0)));
+    CHECK(p.grad.view().maxCoeff() == Approx(1 / std::sqrt(17.0)));
+  });
+
+  // In training: one full-batch SGD step moves the parameters by exactly lr × the bound.
+  const auto train = blobs<double>(60, 2);
+  Mlp<double, Relu> clipped({2, 8, 3}, 4);
+  const Mlp<double, Relu> before = clipped;
+  std::vector<double> norms;
+  Trainer trainer(
+      clipped, Sgd<double>{.learning_rate = 0.1}, StaticPolicy{},
+      TrainOptions{.epochs = 1,
+                   .batch_size = 60,
+                   .seed = 1,
+                   .on_batch_end = [&](const BatchRecord& b) { norms.push_back(b.gradient_norm); },
+                   .clip_gradient_norm = 1e-3});
+  trainer.fit(train);
+  REQUIRE(norms.size() == 1);
+  CHECK(norms[0] > 1e-3);  // the bound was active
+  double moved = 0;
+  for (Index l = 0; l < clipped.layer_count(); ++l) {
+    moved += (clipped.weights(l) - before.weights(l)).squaredNorm();
+    moved += (clipped.bias(l) - before.bias(l)).squaredNorm();
+  }
+  CHECK(std::sqrt(moved) == Approx(0.1 * 1e-3));
+
+  CHECK_THROWS_WITH(
+      Trainer(clipped, Sgd<double>{}, StaticPolicy{}, TrainOptions{.clip_gradient_norm = -1}),
+      Catch::Contains("clip_gradient_norm = -1 must be finite and ≥ 0"));
+}
+
 TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[slow][fashion]") {
   const char* env = std::getenv("NEUROPLAST_FASHION_MNIST_DIR");
   const std::filesystem::path dir = env ? env : "/usr/share/datasets/fashion-mnist";

@@ -30,6 +30,7 @@
 #include "neuroplast/network/mlp.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/adam.hpp"
+#include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
 #include "neuroplast/optim/sgd.hpp"
 #include "neuroplast/prune/criterion.hpp"

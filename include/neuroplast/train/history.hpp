@@ -3,6 +3,7 @@
 /// What a training run records: per-epoch metrics and every structural event.
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
@@ -35,6 +36,18 @@ struct EpochRecord {
            : !std::isnan(validation_loss)   ? -validation_loss
                                             : -train_loss;
   }
+};
+
+/// One minibatch step, as `TrainOptions::on_batch_end` reports it (not kept in the History).
+struct BatchRecord {
+  int epoch = 0;          ///< 1-based epoch the batch belongs to
+  Index batch = 0;        ///< 0-based index of the batch within its epoch
+  Index batches = 0;      ///< batches in this epoch
+  Index samples = 0;      ///< samples in this batch (the last one may be smaller)
+  double loss = 0;        ///< mean loss over the batch, before the optimizer step
+  std::int64_t step = 0;  ///< optimizer steps taken so far, this one included
+  double gradient_norm = std::numeric_limits<double>::quiet_NaN();  ///< before clipping; NaN when
+                                                                    ///< clipping is off
 };
 
 /// Kinds of structural change recorded in a History.

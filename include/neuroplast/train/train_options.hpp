@@ -2,6 +2,7 @@
 /// \file
 /// Options of a training run.
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 
@@ -39,6 +40,11 @@ struct TrainOptions {
   std::function<void(const struct EpochRecord&)> on_epoch_end{};
   /// Called for every structural event, as it is recorded.
   std::function<void(const struct StructuralEvent&)> on_event{};
+  /// Called after every optimizer step (progress within an epoch: a progress bar, a loss log).
+  std::function<void(const struct BatchRecord&)> on_batch_end{};
+  /// Before every optimizer step, scale the gradients so that their global L2 norm is at most
+  /// this (`clip_gradient_norm`); 0 = no clipping.
+  double clip_gradient_norm = 0;
   /// Trainer checkpoints (network, optimizer, History, TrainerState) every `checkpoint.every`
   /// epochs and/or after every epoch that changed the structure; written atomically, after the
   /// policy and before `on_epoch_end`. Default: never.
@@ -54,6 +60,10 @@ struct TrainOptions {
   /// Throws Error naming the field when an option is out of range.
   void validate() const {
     if (epochs < 1) detail::fail("TrainOptions: epochs = ", epochs, " must be at least 1");
+    if (!(clip_gradient_norm >= 0 && std::isfinite(clip_gradient_norm))) {
+      detail::fail("TrainOptions: clip_gradient_norm = ", clip_gradient_norm,
+                   " must be finite and ≥ 0 (0 = no clipping)");
+    }
     if (batch_size < 1)
       detail::fail("TrainOptions: batch_size = ", batch_size, " must be at least 1");
     if (early_stopping_patience < 0) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <span>
@@ -18,6 +19,7 @@
 #include "neuroplast/loss/mse.hpp"
 #include "neuroplast/loss/softmax_cross_entropy.hpp"
 #include "neuroplast/network/workspace.hpp"
+#include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
 #include "neuroplast/train/history.hpp"
 #include "neuroplast/train/static_policy.hpp"
@@ -473,8 +475,20 @@ class Trainer {
                                    "the data");
       }
       net_.backward(X, ws_);
+      double gradient_norm = std::numeric_limits<double>::quiet_NaN();
+      if (options_.clip_gradient_norm > 0)
+        gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
       opt_.step(net_);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
+      if (options_.on_batch_end) {
+        options_.on_batch_end(BatchRecord{.epoch = epoch_,
+                                          .batch = batch_index,
+                                          .batches = (n + bs - 1) / bs,
+                                          .samples = b,
+                                          .loss = static_cast<double>(loss),
+                                          .step = opt_.steps,
+                                          .gradient_norm = gradient_norm});
+      }
     }
     return loss_sum / static_cast<double>(n);
   }

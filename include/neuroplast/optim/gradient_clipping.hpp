@@ -1,0 +1,41 @@
+#pragma once
+/// \file
+/// Gradient clipping by global norm: one bound on the length of the whole update direction, so a
+/// single bad batch cannot throw the network far (the usual remedy for exploding gradients).
+
+#include <cmath>
+
+#include "neuroplast/core/param.hpp"
+#include "neuroplast/layers/dense.hpp"
+
+namespace neuroplast {
+
+/// The L2 norm of all gradients of `net` taken together, counting only entries that an optimizer
+/// applies: the gradient of a pruned (masked) weight is left out.
+template <class Net>
+double gradient_norm(Net& net) {
+  double sum = 0;
+  net.for_each_param([&]<class T>(Param<T>& p, ParamKind) {
+    if (p.masked) {
+      sum += static_cast<double>((p.grad.view().array() * p.mask.view().array()).square().sum());
+    } else {
+      sum += static_cast<double>(p.grad.view().squaredNorm());
+    }
+  });
+  return std::sqrt(sum);
+}
+
+/// Scales every gradient of `net` by max_norm / ‖g‖ when the global norm ‖g‖ (`gradient_norm`)
+/// exceeds `max_norm` (> 0), so that afterwards ‖g‖ = max_norm; leaves them untouched otherwise.
+/// Returns ‖g‖ before clipping. The direction of the update is kept; only its length is bounded.
+template <class Net>
+double clip_gradient_norm(Net& net, double max_norm) {
+  const double norm = gradient_norm(net);
+  if (norm > max_norm && norm > 0) {
+    net.for_each_param(
+        [&]<class T>(Param<T>& p, ParamKind) { p.grad.view() *= static_cast<T>(max_norm / norm); });
+  }
+  return norm;
+}
+
+}  // namespace neuroplast
