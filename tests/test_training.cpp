@@ -300,6 +300,24 @@ TEST_CASE("gradient clipping bounds the global norm and keeps the direction", "[
   CHECK_THROWS_WITH(
       Trainer(clipped, Sgd<double>{}, StaticPolicy{}, TrainOptions{.clip_gradient_norm = -1}),
       Catch::Contains("clip_gradient_norm = -1 must be finite and ≥ 0"));
+
+  // A gradient that overflows while the loss is finite (float: output 1e19, loss 1e38, weight
+  // gradient 2e39) is a NumericError, not a step scaled to zero; the parameters stay as they were.
+  Mlp<float, Relu> huge({1, 1, 1}, 1);
+  huge.weights(0)(0, 0) = 1e20f;
+  huge.bias(0)(0) = 0;
+  huge.weights(1)(0, 0) = 0.1f;
+  huge.bias(1)(0) = 0;
+  const float kept = huge.weights(1)(0, 0);
+  const Dataset<float> one(Matrix<float>::Ones(1, 1), Matrix<float>::Zero(1, 1));
+  Trainer overflow(huge, Sgd<float>{.learning_rate = 1e-3f}, StaticPolicy{},
+                   TrainOptions{.epochs = 1,
+                                .batch_size = 1,
+                                .loss = LossKind::mean_squared_error,
+                                .clip_gradient_norm = 1});
+  CHECK_THROWS_AS(overflow.fit(one), NumericError);
+  CHECK_THROWS_WITH(overflow.fit(one), Catch::Contains("gradient norm became inf"));
+  CHECK(huge.weights(1)(0, 0) == kept);
 }
 
 TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[slow][fashion]") {

@@ -46,8 +46,8 @@ struct BatchRecord {
   Index samples = 0;      ///< samples in this batch (the last one may be smaller)
   double loss = 0;        ///< mean loss over the batch, before the optimizer step
   std::int64_t step = 0;  ///< optimizer steps taken so far, this one included
-  double gradient_norm = std::numeric_limits<double>::quiet_NaN();  ///< before clipping; NaN when
-                                                                    ///< clipping is off
+  /// Global gradient norm before clipping (`gradient_norm`); NaN when clipping is off.
+  double gradient_norm = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// Kinds of structural change recorded in a History.

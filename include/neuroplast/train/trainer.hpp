@@ -476,8 +476,17 @@ class Trainer {
       }
       net_.backward(X, ws_);
       double gradient_norm = std::numeric_limits<double>::quiet_NaN();
-      if (options_.clip_gradient_norm > 0)
+      if (options_.clip_gradient_norm > 0) {
         gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
+        // Clipping an infinite norm would silently zero the step, a NaN one would not clip.
+        if (!std::isfinite(gradient_norm)) {
+          detail::fail<NumericError>("fit: the gradient norm became ", gradient_norm, " at epoch ",
+                                     epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
+                                     "): backward overflowed although the loss is finite. The "
+                                     "batch was not applied. Lower the learning rate or check "
+                                     "the data");
+        }
+      }
       opt_.step(net_);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
       if (options_.on_batch_end) {
