@@ -10,17 +10,13 @@
 
 namespace neuroplast {
 
-/// The L2 norm of all gradients of `net` taken together, counting only entries that an optimizer
-/// applies: the gradient of a pruned (masked) weight is left out.
+/// The L2 norm of all gradients of `net` taken together. Pruned (masked) weights do not count:
+/// backward leaves their gradients exactly 0 (the Param invariant).
 template <class Net>
 double gradient_norm(Net& net) {
   double sum = 0;
   net.for_each_param([&]<class T>(Param<T>& p, ParamKind) {
-    if (p.masked) {
-      sum += static_cast<double>((p.grad.view().array() * p.mask.view().array()).square().sum());
-    } else {
-      sum += static_cast<double>(p.grad.view().squaredNorm());
-    }
+    sum += static_cast<double>(p.grad.view().squaredNorm());
   });
   return std::sqrt(sum);
 }
