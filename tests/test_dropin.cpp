@@ -162,8 +162,11 @@ TEST_CASE("an Adam step after growth moves old parameters exactly as in a twin t
   const Matrix<double> new_fan_out_before = grown.weights(1).rightCols(3);
   CHECK(new_fan_out_before.isZero());
   const auto& w1 = grown.layer_params(1).weight_param();
-  CHECK(w1.state[0].view().rightCols(3).isZero());  // fresh moments for the new columns
+  CHECK(w1.state[0].view().rightCols(3).isZero());  // no state until the optimizer's next step
   CHECK(w1.state[1].view().rightCols(3).isZero());
+  // The prior the new entries adopt at that step: the mean second moment of the old entries.
+  const double prior = Matrix<double>(w1.state[1].view().leftCols(6)).mean();
+  REQUIRE(prior > 0);
 
   train_step(grown, opt_grown, X, y);
   train_step(twin, opt_twin, X, y);
@@ -175,13 +178,27 @@ TEST_CASE("an Adam step after growth moves old parameters exactly as in a twin t
     CHECK(relative_difference(old_w, twin.weights(l)) < 1e-13);
     CHECK(relative_difference(grown.bias(l).head(twin.bias(l).size()), twin.bias(l)) < 1e-13);
   }
-  // New parameters take a first Adam step: bias-corrected m̂ = g, v̂ = g², so |Δw| = lr·|g|/(|g|+ε)
-  // ≈ lr — not the 3× larger step the global step count 11 would give.
-  const Matrix<double> moved = (grown.weights(1).rightCols(3) - new_fan_out_before).cwiseAbs();
-  for (Index c = 0; c < moved.cols(); ++c)
-    for (Index r = 0; r < moved.rows(); ++r)
-      if (std::abs(grown.weight_gradient(1)(r, 6 + c)) > 1e-6)
-        CHECK(moved(r, c) == Approx(0.01).epsilon(1e-3));
+  // New parameters start from the prior and the tensor's age (step 11): m = (1−β1)g,
+  // v = β2·prior + (1−β2)g², and the step is lr·m̂/(√v̂ + ε) with the global corrections. By hand:
+  const double b1 = 0.9, b2 = 0.999, lr = 0.01;
+  const double c1 = 1 / (1 - std::pow(b1, 11)), c2 = 1 / std::sqrt(1 - std::pow(b2, 11));
+  const Matrix<double> moved = grown.weights(1).rightCols(3) - new_fan_out_before;
+  Index checked = 0;
+  for (Index c = 0; c < moved.cols(); ++c) {
+    for (Index r = 0; r < moved.rows(); ++r) {
+      const double g = grown.weight_gradient(1)(r, 6 + c);
+      const double m = (1 - b1) * g, v = b2 * prior + (1 - b2) * g * g;
+      CHECK(moved(r, c) == Approx(-lr * c1 * m / (c2 * std::sqrt(v) + 1e-8)).epsilon(1e-9));
+      CHECK(w1.state[1].view()(r, 6 + c) == Approx(v).epsilon(1e-12));
+      checked += std::abs(g) > 1e-6;
+    }
+  }
+  CHECK(checked > 0);
+  // Not the ±lr of a fresh parameter's first bias-corrected step: the move follows |g| against
+  // the layer's gradient scale.
+  CHECK(moved.cwiseAbs().maxCoeff() < 0.5 * lr);
+  CHECK(w1.col_birth == std::vector<std::int64_t>(9, 0));  // the tensor's age
+  CHECK(grown.layer_params(0).weight_param().row_birth == std::vector<std::int64_t>(9, 0));
 }
 
 TEST_CASE("growth within capacity keeps storage; past capacity it reallocates and keeps values",

@@ -2,6 +2,7 @@
 // Algorithm 1 growing a too-small network until it learns, Algorithm 3 pruning an overfitting
 // one, Algorithm 2 setting dropout, and History events that match the sizes.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "neuroplast/neuroplast.hpp"
@@ -159,13 +160,24 @@ TEST_CASE("Algorithm 1 grows a too-small network until it learns what the fixed 
   CHECK(h.best_validation_accuracy() >= 0.95);
   CHECK(grown.width(0) > 4);
   CHECK(grown.width(0) <= 64);
-  // Every event matches the sizes: the width grew by exactly the recorded counts.
+  // Every event matches the sizes: the width grew by exactly the recorded counts, until the
+  // criterion ended growth and (rollback_to_best) the network went back to its best epoch, one
+  // of the sizes it had on the way.
   Index added = 0;
-  for (const auto& e : h.events) {
+  std::vector<Index> widths{4};
+  for (std::size_t i = 0; i < h.events.size(); ++i) {
+    const StructuralEvent& e = h.events[i];
+    CHECK(h.epochs[static_cast<std::size_t>(e.epoch - 1)].sizes == e.sizes_after);
+    if (e.kind == EventKind::rollback) {
+      CHECK(i + 1 == h.events.size());
+      CHECK(std::find(widths.begin(), widths.end(), e.sizes_after[1]) != widths.end());
+      added = e.sizes_after[1] - 4;
+      continue;
+    }
     REQUIRE(e.kind == EventKind::grow_neurons);
     added += e.count;
+    widths.push_back(4 + added);
     CHECK(e.sizes_after[1] == 4 + added);
-    CHECK(h.epochs[static_cast<std::size_t>(e.epoch - 1)].sizes == e.sizes_after);
     CHECK(e.trigger_value < 0.01);
   }
   CHECK(grown.width(0) == 4 + added);
@@ -396,10 +408,23 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   CHECK_FALSE(pays.paid(h, 0, steps, 1));
   CHECK_FALSE(pays.paid(h, 0, steps, 2));
   CHECK(pays.stalled(h));
-  CHECK_FALSE(GrowthPays{.patience = 3}.stalled(h));      // step 2 paid
-  CHECK_FALSE(GrowthPays{.min_gain = 0.005}.stalled(h));  // step 4 gained 0.6% ≥ 0.5%
-  CHECK_FALSE(pays.stalled(h, 4));                        // only step 6 counts after epoch 4
-  CHECK_FALSE(pays.stalled(losses({1, 1, 1})));           // never stops before growing
+  CHECK_FALSE(GrowthPays{.patience = 3}.stalled(h));  // step 2 paid
+  // Step 4 is judged against the trend: the best loss fell 11.1% in (0, 2] → (2, 4]
+  // (0.9 → 0.8), so its 0.6% is far from paying, however small the margin.
+  CHECK(GrowthPays{.min_gain = 0.005}.stalled(h));
+  CHECK_FALSE(pays.stalled(h, 4));               // only step 6 counts after epoch 4
+  CHECK_FALSE(pays.stalled(losses({1, 1, 1})));  // never stops before growing
+
+  // A loss that falls steadily gains after a step what it gained before: training's doing, not
+  // growth's. Growth after epoch 4; trend (0.9 − 0.729) / 0.9 = 19%, so the step pays only below
+  // 0.729 × (1 − 0.19 − 0.01) = 0.5832.
+  const auto steady = [](double last) {
+    return with_growth(losses({1, 1, 1, 1, 1, 1}, {1.0, 0.9, 0.81, 0.729, 0.656, last}), {4});
+  };
+  const std::vector<int> at4{4};
+  CHECK_FALSE(pays.paid(steady(0.59), 0, at4, 0));  // 19.1% after: the trend's 19%
+  CHECK(pays.paid(steady(0.58), 0, at4, 0));        // 20.4%: beats it by more than 1%
+  CHECK(pays.paid(steady(0.59), 3, at4, 0));        // no epoch of the trend lies after `since`
 
   // An accuracy gain counts, but only while the loss did not worsen.
   History acc = with_growth(losses({1, 1, 1, 1}, {0.5, 0.5, 0.5, 0.5}), {2});
