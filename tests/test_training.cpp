@@ -261,6 +261,62 @@ TEST_CASE("on_batch_end reports every step; its losses make up the epoch's", "[t
   }
 }
 
+TEST_CASE("on_gradients sees every step's gradients before the step and may replace them",
+          "[training]") {
+  const auto train = blobs<double>(100, 3);
+  auto scale_all = [](Mlp<double, Relu>& net, double factor) {
+    net.for_each_param([&](Param<double>& p, ParamKind) { p.grad.view() *= factor; });
+  };
+  // Doubling every gradient under SGD (no momentum) is a step of twice the learning rate: the
+  // scaling by 2 is exact, so the runs agree bit for bit.
+  Mlp<double, Relu> doubled({2, 8, 3}, 5), twice_lr({2, 8, 3}, 5);
+  std::vector<BatchRecord> seen;
+  Trainer(doubled, Sgd<double>{.learning_rate = 0.05, .momentum = 0}, StaticPolicy{},
+          TrainOptions{.epochs = 3,
+                       .batch_size = 32,
+                       .seed = 2,
+                       .on_gradients =
+                           [&](const BatchRecord& b) {
+                             seen.push_back(b);
+                             scale_all(doubled, 2);
+                           }})
+      .fit(train);
+  Trainer(twice_lr, Sgd<double>{.learning_rate = 0.1, .momentum = 0}, StaticPolicy{},
+          TrainOptions{.epochs = 3, .batch_size = 32, .seed = 2})
+      .fit(train);
+  for (Index l = 0; l < doubled.layer_count(); ++l) {
+    CHECK(doubled.weights(l) == twice_lr.weights(l));
+    CHECK(doubled.bias(l) == twice_lr.bias(l));
+  }
+  REQUIRE(seen.size() == 12);  // ⌈100 / 32⌉ = 4 batches × 3 epochs
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    CHECK(seen[i].step == static_cast<std::int64_t>(i) + 1);  // the step about to be taken
+    CHECK(seen[i].batch == static_cast<Index>(i % 4));
+    CHECK(std::isnan(seen[i].gradient_norm));
+  }
+
+  // Zeroed gradients: Adam's steps are then 0 and the network ends where it began; clipping runs
+  // after the hook and sees the zeros (norm 0).
+  Mlp<double, Relu> frozen({2, 8, 3}, 6);
+  const Mlp<double, Relu> start = frozen;
+  std::vector<double> norms;
+  Trainer(
+      frozen, Adam<double>{}, StaticPolicy{},
+      TrainOptions{.epochs = 2,
+                   .batch_size = 32,
+                   .seed = 3,
+                   .on_batch_end = [&](const BatchRecord& b) { norms.push_back(b.gradient_norm); },
+                   .on_gradients = [&](const BatchRecord&) { scale_all(frozen, 0); },
+                   .clip_gradient_norm = 1})
+      .fit(train);
+  for (Index l = 0; l < frozen.layer_count(); ++l) {
+    CHECK(frozen.weights(l) == start.weights(l));
+    CHECK(frozen.bias(l) == start.bias(l));
+  }
+  REQUIRE(norms.size() == 8);
+  for (const double norm : norms) CHECK(norm == 0);
+}
+
 TEST_CASE("gradient clipping bounds the global norm and keeps the direction", "[training]") {
   Mlp<double, Relu> net({2, 3, 2}, 1);
   // Every gradient entry 2: 17 entries (2·3 + 3 + 3·2 + 2) → norm 2·√17.

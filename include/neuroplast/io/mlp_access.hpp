@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "neuroplast/core/rng.hpp"
-#include "neuroplast/grow/edit_record.hpp"
+#include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/mlp.hpp"
-#include "neuroplast/regularize/dropout.hpp"
 
 namespace neuroplast::detail {
 

@@ -14,11 +14,12 @@
 
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/io/checkpoint.hpp"
-#include "neuroplast/io/checkpoint_options.hpp"
 #include "neuroplast/io/policy_state.hpp"
 #include "neuroplast/optim/adam.hpp"
 #include "neuroplast/optim/sgd.hpp"
+#include "neuroplast/train/checkpoint_options.hpp"
 #include "neuroplast/train/history.hpp"
+#include "neuroplast/train/trainer_state.hpp"
 
 namespace neuroplast {
 

@@ -11,11 +11,11 @@
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/rng.hpp"
-#include "neuroplast/grow/edit_record.hpp"
-#include "neuroplast/grow/init.hpp"
 #include "neuroplast/layers/dense.hpp"
+#include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/network/edit_record.hpp"
+#include "neuroplast/network/initializers.hpp"
 #include "neuroplast/network/workspace.hpp"
-#include "neuroplast/regularize/dropout.hpp"
 
 namespace neuroplast {
 
@@ -203,7 +203,7 @@ class Mlp {
   // ---------------------------------------------------------------------------------------------
   // Dropout
 
-  /// Dropout for hidden layer h in training (and in `forward_sampled`); see regularize/dropout.hpp.
+  /// Dropout for hidden layer h in training (and in `forward_sampled`); see layers/dropout.hpp.
   /// `Dropout{}` (rate 0) turns it off; per-neuron rates of the layer are cleared. Throws Error for
   /// a bad layer or rate.
   void set_dropout(Index h, const Dropout& d) {

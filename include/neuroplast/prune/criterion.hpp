@@ -15,10 +15,9 @@
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/data/dataset.hpp"
-#include "neuroplast/loss/mse.hpp"
-#include "neuroplast/loss/softmax_cross_entropy.hpp"
+#include "neuroplast/loss/batch_targets.hpp"
+#include "neuroplast/loss/loss_kind.hpp"
 #include "neuroplast/network/mlp.hpp"
-#include "neuroplast/train/train_options.hpp"
 
 namespace neuroplast {
 
@@ -132,20 +131,7 @@ template <Scalar T>
 void loss_gradient(LossKind kind, const ConstMatrixView<T>& logits, const Dataset<T>& data,
                    Index first, Index count, Matrix<T>& grad) {
   grad.resize(logits.rows(), logits.cols());
-  Targets<T> targets;
-  if (data.has_labels()) {
-    targets.labels = std::span<const int>(data.labels())
-                         .subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(count));
-  }
-  if (kind == LossKind::softmax_cross_entropy) {
-    SoftmaxCrossEntropy::evaluate(logits, targets, &grad);
-    return;
-  }
-  if (data.has_targets()) {
-    targets.values = data.targets().data() + first * data.targets().rows();
-    targets.stride = data.targets().rows();
-  }
-  MeanSquaredError::evaluate(logits, targets, &grad);
+  evaluate_loss(kind, logits, batch_targets(data, first, count), &grad);
 }
 
 }  // namespace detail

@@ -1,12 +1,9 @@
 #pragma once
 /// \file
-/// The light types a Trainer needs to checkpoint and resume (kept apart from the file code so that
-/// train/ can include them cheaply): when to checkpoint, and the trainer's own state.
+/// When a Trainer writes checkpoints: a plain value of TrainOptions, kept apart from the file code
+/// in io/ so that train/ does not depend on it.
 
 #include <string>
-
-#include "neuroplast/core/rng.hpp"
-#include "neuroplast/train/trainer_state.hpp"
 
 namespace neuroplast {
 

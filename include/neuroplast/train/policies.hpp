@@ -14,8 +14,8 @@
 #include <variant>
 #include <vector>
 
+#include "neuroplast/layers/dropout.hpp"
 #include "neuroplast/prune/mean_activation.hpp"
-#include "neuroplast/regularize/dropout.hpp"
 #include "neuroplast/regularize/relevance_guided.hpp"
 #include "neuroplast/train/grow_by.hpp"
 #include "neuroplast/train/layer_selectors.hpp"

@@ -8,15 +8,10 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
-#include "neuroplast/io/checkpoint_options.hpp"
+#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/train/checkpoint_options.hpp"
 
 namespace neuroplast {
-
-/// The loss a Trainer minimises.
-enum class LossKind {
-  softmax_cross_entropy,  ///< classification: logits and integer labels (SoftmaxCrossEntropy)
-  mean_squared_error,     ///< regression, or one-hot labels (MeanSquaredError)
-};
 
 /// What a Trainer does when training hits a NaN or infinity (a NumericError).
 enum class NumericErrorAction {
@@ -42,6 +37,12 @@ struct TrainOptions {
   std::function<void(const struct StructuralEvent&)> on_event{};
   /// Called after every optimizer step (progress within an epoch: a progress bar, a loss log).
   std::function<void(const struct BatchRecord&)> on_batch_end{};
+  /// Called after every backward pass, before gradient clipping and the optimizer step, with the
+  /// batch's record (`step` is the step about to be taken; `gradient_norm` is NaN). The gradients
+  /// live in the network the trainer edits (`Mlp::for_each_param`, `Param::grad`, one plane per
+  /// weight matrix and bias) and may be read and replaced there: the step applies what they hold
+  /// when the hook returns. This is where a data-parallel trainer sums them across processes.
+  std::function<void(const struct BatchRecord&)> on_gradients{};
   /// Before every optimizer step, scale the gradients so that their global L2 norm is at most
   /// this (`clip_gradient_norm`); 0 = no clipping.
   double clip_gradient_norm = 0;

@@ -16,8 +16,8 @@
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/io/trainer_checkpoint.hpp"
-#include "neuroplast/loss/mse.hpp"
-#include "neuroplast/loss/softmax_cross_entropy.hpp"
+#include "neuroplast/loss/batch_targets.hpp"
+#include "neuroplast/loss/loss_kind.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
@@ -125,7 +125,7 @@ class Trainer {
       const auto X = data.features().middleCols(start, b);
       // Inference pass: no dropout masks, no draws from the mask stream.
       const auto logits = net_.forward(X, ws_);
-      Targets<T> targets = targets_for(data, start, b);
+      Targets<T> targets = batch_targets(data, start, b);
       loss_sum +=
           static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
       if (data.has_labels()) {
@@ -475,6 +475,15 @@ class Trainer {
                                    "the data");
       }
       net_.backward(X, ws_);
+      const Index batches = (n + bs - 1) / bs;
+      if (options_.on_gradients) {
+        options_.on_gradients(BatchRecord{.epoch = epoch_,
+                                          .batch = batch_index,
+                                          .batches = batches,
+                                          .samples = b,
+                                          .loss = static_cast<double>(loss),
+                                          .step = opt_.steps + 1});
+      }
       double gradient_norm = std::numeric_limits<double>::quiet_NaN();
       if (options_.clip_gradient_norm > 0) {
         gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
@@ -492,7 +501,7 @@ class Trainer {
       if (options_.on_batch_end) {
         options_.on_batch_end(BatchRecord{.epoch = epoch_,
                                           .batch = batch_index,
-                                          .batches = (n + bs - 1) / bs,
+                                          .batches = batches,
                                           .samples = b,
                                           .loss = static_cast<double>(loss),
                                           .step = opt_.steps,
@@ -504,23 +513,7 @@ class Trainer {
 
   template <class Logits>
   T evaluate_loss(const Logits& logits, const Targets<T>& targets, MatrixView<T>* grad) const {
-    switch (options_.loss) {
-      case LossKind::mean_squared_error: return MeanSquaredError::evaluate(logits, targets, grad);
-      case LossKind::softmax_cross_entropy:
-      default: return SoftmaxCrossEntropy::evaluate(logits, targets, grad);
-    }
-  }
-
-  Targets<T> targets_for(const Dataset<T>& data, Index start, Index b) const {
-    Targets<T> t;
-    if (data.has_labels())
-      t.labels = std::span<const int>(data.labels())
-                     .subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(b));
-    if (data.has_targets()) {
-      t.values = data.targets().data() + start * data.targets().rows();
-      t.stride = data.targets().rows();
-    }
-    return t;
+    return neuroplast::evaluate_loss(options_.loss, logits, targets, grad);
   }
 
   void check_dataset(const Dataset<T>& data, const char* where) const {
