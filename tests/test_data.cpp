@@ -20,6 +20,7 @@
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/data/idx.hpp"
 
+using neuroplast::CsvColumns;
 using neuroplast::CsvOptions;
 using neuroplast::Dataset;
 using neuroplast::Error;
@@ -677,6 +678,34 @@ TEST_CASE("read_csv reads one sample per row", "[data][csv]") {
     CHECK(data.labels() == std::vector<int>{5, 6});
     CHECK(data.features() == (Matrix<double>(2, 2) << 1, 3, 2, 4).finished());
   }
+  SECTION("regression: real-valued targets from any columns, in the order given; header names") {
+    write_text(path, "x1, y ,x2,z\n1,10,2,20\n3,30.5,4,40\n");
+    CsvColumns names;
+    const Dataset<double> data = neuroplast::read_csv<double>(
+        path, CsvOptions{.header = true, .target_columns = {3, 1}}, &names);
+    REQUIRE(data.has_targets());
+    CHECK_FALSE(data.has_labels());
+    CHECK(data.features() == (Matrix<double>(2, 2) << 1, 3, 2, 4).finished());
+    CHECK(data.targets() == (Matrix<double>(2, 2) << 20, 40, 10, 30.5).finished());
+    CHECK(names.features == std::vector<std::string>{"x1", "x2"});
+    CHECK(names.targets == std::vector<std::string>{"z", "y"});
+    // −1 is the last column; without a header the names stay empty.
+    write_text(path, "1,2,7\n");
+    const Dataset<double> last =
+        neuroplast::read_csv<double>(path, CsvOptions{.target_columns = {-1}}, &names);
+    CHECK(last.targets() == (Matrix<double>(1, 1) << 7).finished());
+    CHECK(names.features.empty());
+    CHECK(names.targets.empty());
+  }
+  SECTION("classification with a header: the label column's name") {
+    write_text(path, "class,w,h\n1,0.5,2\n");
+    CsvColumns names;
+    const Dataset<double> data =
+        neuroplast::read_csv<double>(path, CsvOptions{.label_column = 0, .header = true}, &names);
+    CHECK(data.labels() == std::vector<int>{1});
+    CHECK(names.features == std::vector<std::string>{"w", "h"});
+    CHECK(names.targets == std::vector<std::string>{"class"});
+  }
   SECTION("float: correctly rounded, tiny values underflow instead of failing") {
     write_text(path, "0.1,1e-50,3\n");
     const Dataset<float> data = neuroplast::read_csv<float>(path);
@@ -749,5 +778,21 @@ TEST_CASE("read_csv names the file, line and column of every problem", "[data][c
                   "label_column is 3 but '" + path + "' has 3 columns (0..2)");
     REQUIRE_ERROR(read(CsvOptions{.label_column = -2}), Error, "label_column is -2");
     REQUIRE_ERROR(read(CsvOptions{.delimiter = '.'}), Error, "delimiter '.' cannot separate");
+  }
+  SECTION("regression targets and headers that do not fit the file") {
+    write_text(path, "a,b\n1,2,3\n");
+    REQUIRE_ERROR(read(CsvOptions{.header = true}), FileError,
+                  "line 1 names 2 columns but line 2 has 3");
+    write_text(path, "1,2,3\n");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {5}}), FileError,
+                  "target column 5 but '" + path + "' has 3 columns (0..2)");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {1, 1}}), Error, "column 1 is given twice");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {2, -1}}), Error, "column 2 is given twice");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {-2}}), Error, "target column -2 is invalid");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {0, 1, 2}}), FileError,
+                  "line 1 has 3 columns; a row needs at least one feature and its targets");
+    write_text(path, "1,abc\n");
+    REQUIRE_ERROR(read(CsvOptions{.target_columns = {1}}), FileError,
+                  "line 1, column 2: 'abc' is not a number");
   }
 }

@@ -317,6 +317,59 @@ TEST_CASE("on_gradients sees every step's gradients before the step and may repl
   for (const double norm : norms) CHECK(norm == 0);
 }
 
+TEST_CASE("restore_best returns any policy's network to its best epoch at the end of a fit",
+          "[training]") {
+  // A wide network on 30 noisy samples with a large step: the validation accuracy peaks early.
+  auto train = blobs<double>(30, 7);
+  const auto validation = blobs<double>(300, 8);
+  const TrainOptions options{.epochs = 40, .batch_size = 8, .seed = 4, .restore_best = true};
+  Mlp<double, Relu> net({2, 64, 64, 3}, 9);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.05}, StaticPolicy{}, options);
+  const History h = trainer.fit(train, validation);
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < h.epochs.size(); ++i)
+    if (h.epochs[i].best_epoch_score() > h.epochs[best].best_epoch_score()) best = i;
+  REQUIRE(h.epochs.back().best_epoch_score() < h.epochs[best].best_epoch_score());
+  REQUIRE(!h.events.empty());
+  CHECK(h.events.back().kind == EventKind::rollback);
+  CHECK(h.events.back().epoch == 40);
+  CHECK_THAT(h.events.back().reason, Catch::Contains("restore_best"));
+  // The network is that epoch's: evaluating it reproduces the epoch's figures exactly.
+  const Evaluation e = trainer.evaluate(validation);
+  CHECK(e.accuracy == h.epochs[best].validation_accuracy);
+  CHECK(e.loss == h.epochs[best].validation_loss);
+
+  // Without the option the same run ends at its last epoch.
+  Mlp<double, Relu> last({2, 64, 64, 3}, 9);
+  TrainOptions plain = options;
+  plain.restore_best = false;
+  Trainer untouched(last, Adam<double>{.learning_rate = 0.05}, StaticPolicy{}, plain);
+  CHECK(untouched.fit(train, validation).events.empty());
+  CHECK(untouched.evaluate(validation).loss == h.epochs.back().validation_loss);
+
+  // New data: the epochs before it were judged on other data and no longer count. On a
+  // validation set with random labels every later epoch scores far below the old best; the fit
+  // must still end at the best of its own epochs, not at the old best network.
+  const auto blobs_val = blobs<double>(300, 12);
+  Rng rng(13);
+  std::vector<int> random_labels(300);
+  for (int& y : random_labels) y = static_cast<int>(rng.uniform() * 3);
+  const Dataset<double> noisy(Matrix<double>(blobs_val.features()), random_labels);
+  const Mlp<double, Relu> old_best = net;
+  trainer.notify_new_data(train);
+  const History later = trainer.fit(train, noisy);
+  std::size_t best_new = h.epochs.size();
+  for (std::size_t i = best_new + 1; i < later.epochs.size(); ++i)
+    if (later.epochs[i].validation_accuracy > later.epochs[best_new].validation_accuracy)
+      best_new = i;
+  REQUIRE(later.epochs[best_new].validation_accuracy < h.epochs[best].validation_accuracy);
+  // A last epoch as good as the best is kept (it is the best epoch too, and trained longer).
+  if (later.epochs.back().validation_accuracy == later.epochs[best_new].validation_accuracy)
+    best_new = later.epochs.size() - 1;
+  CHECK(trainer.evaluate(noisy).loss == later.epochs[best_new].validation_loss);
+  CHECK(net.weights(0) != old_best.weights(0));
+}
+
 TEST_CASE("gradient clipping bounds the global norm and keeps the direction", "[training]") {
   Mlp<double, Relu> net({2, 3, 2}, 1);
   // Every gradient entry 2: 17 entries (2·3 + 3 + 3·2 + 2) → norm 2·√17.

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// A reader for numeric CSV files with one labeled sample per row.
+/// A reader for numeric CSV files with one sample per row: a class label or real-valued targets.
 ///
 /// Deliberately small: no quoting, no missing values, no categorical columns. Anything it cannot
 /// read exactly throws FileError naming the file, the line and the column (both 1-based, as an
@@ -34,8 +34,19 @@ struct CsvOptions {
   /// 0-based column holding the class label; -1 means the last column. Every other column is a
   /// feature, in file order.
   int label_column = -1;
-  /// Skip the first non-blank line (column names).
+  /// The first non-blank line holds column names (returned through `CsvColumns`, else skipped).
   bool header = false;
+  /// Regression: the 0-based columns holding real-valued targets (−1 = the last column), in the
+  /// order of the dataset's target rows; `label_column` is then ignored. Empty (the default):
+  /// classification, with the class label in `label_column`.
+  std::vector<int> target_columns{};
+};
+
+/// Column names from a CSV header (`CsvOptions::header`): the features' in file order, the
+/// targets' (or the label's) in the dataset's order. Empty without a header.
+struct CsvColumns {
+  std::vector<std::string> features{};
+  std::vector<std::string> targets{};
 };
 
 namespace detail {
@@ -118,18 +129,66 @@ inline int parse_csv_label(std::string_view cell, const CsvPlace& at) {
 
 }  // namespace detail
 
-/// Reads a CSV file of numbers, one sample per row, into a labeled dataset: features are
-/// `(columns − 1) × rows` in file column order, labels come from `options.label_column`.
-/// Accepts `\n` and `\r\n` line endings, a UTF-8 byte-order mark, blanks around cells, and
-/// skips blank lines. Throws FileError naming the file, line and column on a missing file, an
-/// empty file, a ragged row, a cell that is not a finite number, or a label that is not a
-/// non-negative integer; Error on invalid options.
-template <Scalar T>
-Dataset<T> read_csv(const std::string& path, CsvOptions options = {}) {
+namespace detail {
+
+/// The role of each of the `columns` columns of a file: −1 for a feature, else the index of the
+/// target it holds (the label is target 0). Throws naming the file when a target column does not
+/// exist, is given twice, or no feature column is left.
+inline std::vector<int> csv_roles(const CsvOptions& options, std::size_t columns,
+                                  const std::string& path, std::size_t line) {
   constexpr const char* who = "read_csv";
-  if (options.label_column < -1) {
+  std::vector<int> role(columns, -1);
+  const bool regression = !options.target_columns.empty();
+  const std::vector<int> wanted =
+      regression ? options.target_columns : std::vector<int>{options.label_column};
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    const int c = wanted[k];
+    const std::size_t at = c == -1 ? columns - 1 : static_cast<std::size_t>(c);
+    if (at >= columns) {
+      fail<FileError>(who, ": ", regression ? "target column " : "label_column is ", c, " but '",
+                      path, "' has ", columns, " columns (0..", columns - 1, ") on line ", line);
+    }
+    if (role[at] != -1) {
+      fail(who, ": column ", at, " is given twice in target_columns; list each target once");
+    }
+    role[at] = static_cast<int>(k);
+  }
+  if (wanted.size() >= columns) {
+    fail<FileError>(who, ": '", path, "' line ", line, " has ", columns, " column",
+                    columns == 1 ? "" : "s", "; a row needs at least one feature and ",
+                    regression ? "its targets" : "a label", " (is the delimiter '",
+                    options.delimiter, "' right?)");
+  }
+  return role;
+}
+
+}  // namespace detail
+
+/// Reads a CSV file of numbers, one sample per row. Classification (default): features are
+/// `(columns − 1) × rows` in file column order, labels come from `options.label_column`.
+/// Regression (`options.target_columns`): features are the other columns, targets
+/// `targets × rows` in the order of `target_columns`. With `options.header` and `columns` not
+/// null, the header's names are written to `*columns`.
+///
+/// Accepts `\n` and `\r\n` line endings, a UTF-8 byte-order mark, blanks around cells, and skips
+/// blank lines. Throws FileError naming the file, line and column on a missing file, an empty
+/// file, a ragged row, a header of another width than the rows, a cell that is not a finite
+/// number, or a label that is not a non-negative integer; Error on invalid options (a target
+/// column given twice, or every column a target).
+template <Scalar T>
+Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
+                    CsvColumns* columns_out = nullptr) {
+  constexpr const char* who = "read_csv";
+  const bool regression = !options.target_columns.empty();
+  if (!regression && options.label_column < -1) {
     detail::fail(who, ": label_column is ", options.label_column,
                  "; use a 0-based column index, or -1 for the last column");
+  }
+  for (const int c : options.target_columns) {
+    if (c < -1) {
+      detail::fail(who, ": target column ", c,
+                   " is invalid; use 0-based column indices, or -1 for the last column");
+    }
   }
   const char d = options.delimiter;
   if (d == '\n' || d == '\r' || d == '.' || d == '+' || d == '-' || (d >= '0' && d <= '9')) {
@@ -146,11 +205,18 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {}) {
   std::ifstream in(path, std::ios::binary);  // binary: line endings are handled below, not by libc
   if (!in) detail::fail<FileError>(who, ": cannot open '", path, "' for reading");
 
-  std::vector<T> values;  // column-major features × n: each row of the file is one column
+  // What each column is: a feature, or the target at this index (the label is target 0).
+  constexpr int kFeature = -1;
+  std::vector<int> role;
+  std::vector<T> values;   // column-major features × n: each row of the file is one column
+  std::vector<T> targets;  // column-major targets × n (regression)
   std::vector<int> labels;
+  std::vector<T> row_targets;
+  std::vector<std::string> names;
+  std::size_t header_line = 0;
   std::size_t columns = 0;       // fixed by the first data row
   std::size_t columns_line = 0;  // ...which is this line
-  std::size_t label_at = 0;
+  std::size_t samples = 0;
   bool header_pending = options.header;
   std::string line;
   for (std::size_t line_number = 1; std::getline(in, line); ++line_number) {
@@ -160,6 +226,13 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {}) {
     if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
     if (header_pending) {
       header_pending = false;
+      header_line = line_number;
+      while (true) {
+        const std::size_t stop = std::min(text.find(d), text.size());
+        names.emplace_back(detail::trim_cell(text.substr(0, stop), d));
+        if (stop == text.size()) break;
+        text.remove_prefix(stop + 1);
+      }
       continue;
     }
     std::size_t cells = 1;
@@ -167,16 +240,12 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {}) {
     if (columns == 0) {
       columns = cells;
       columns_line = line_number;
-      if (columns < 2) {
-        detail::fail<FileError>(who, ": '", path, "' line ", line_number, " has ", columns,
-                                " column; a row needs at least one feature and a label (is the ",
-                                "delimiter '", d, "' right?)");
-      }
-      label_at =
-          options.label_column == -1 ? columns - 1 : static_cast<std::size_t>(options.label_column);
-      if (label_at >= columns) {
-        detail::fail<FileError>(who, ": label_column is ", options.label_column, " but '", path,
-                                "' has ", columns, " columns (0..", columns - 1, ")");
+      role = detail::csv_roles(options, columns, path, line_number);
+      row_targets.resize(regression ? options.target_columns.size() : 0);
+      if (header_line != 0 && names.size() != columns) {
+        detail::fail<FileError>(who, ": '", path, "' line ", header_line, " names ", names.size(),
+                                " columns but line ", line_number, " has ", columns,
+                                "; the header needs one name per column");
       }
     } else if (cells != columns) {
       detail::fail<FileError>(who, ": '", path, "' line ", line_number, " has ", cells,
@@ -188,25 +257,48 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {}) {
       const std::size_t stop = std::min(text.find(d), text.size());
       const std::string_view cell = detail::trim_cell(text.substr(0, stop), d);
       const detail::CsvPlace at{path, line_number, column};
-      if (column == label_at) {
-        labels.push_back(detail::parse_csv_label(cell, at));
-      } else {
+      const int r = role[column];
+      if (r == kFeature) {
         values.push_back(detail::parse_csv_number<T>(cell, at));
+      } else if (regression) {
+        row_targets[static_cast<std::size_t>(r)] = detail::parse_csv_number<T>(cell, at);
+      } else {
+        labels.push_back(detail::parse_csv_label(cell, at));
       }
       if (stop == text.size()) break;
       text.remove_prefix(stop + 1);
       ++column;
     }
+    targets.insert(targets.end(), row_targets.begin(), row_targets.end());
+    ++samples;
   }
   if (in.bad()) detail::fail<FileError>(who, ": error while reading '", path, "'");
-  if (labels.empty()) {
+  if (samples == 0) {
     detail::fail<FileError>(who, ": '", path, "' has no data rows",
                             options.header ? " after its header" : "",
                             "; a dataset needs at least one sample");
   }
-  const auto features = static_cast<Index>(columns - 1);
-  const auto samples = static_cast<Index>(labels.size());
-  Matrix<T> matrix = Eigen::Map<const Matrix<T>>(values.data(), features, samples);
+  const auto target_count = static_cast<Index>(regression ? options.target_columns.size() : 1);
+  const auto features = static_cast<Index>(columns) - target_count;
+  const auto n = static_cast<Index>(samples);
+  if (columns_out != nullptr) {
+    *columns_out = {};
+    if (!names.empty()) {
+      columns_out->targets.resize(static_cast<std::size_t>(target_count));
+      for (std::size_t c = 0; c < columns; ++c) {
+        if (role[c] == kFeature) {
+          columns_out->features.push_back(names[c]);
+        } else {
+          columns_out->targets[static_cast<std::size_t>(role[c])] = names[c];
+        }
+      }
+    }
+  }
+  Matrix<T> matrix = Eigen::Map<const Matrix<T>>(values.data(), features, n);
+  if (regression) {
+    Matrix<T> target_matrix = Eigen::Map<const Matrix<T>>(targets.data(), target_count, n);
+    return Dataset<T>(std::move(matrix), std::move(target_matrix));
+  }
   return Dataset<T>(std::move(matrix), std::move(labels));
 }
 

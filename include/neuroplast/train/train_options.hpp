@@ -31,6 +31,13 @@ struct TrainOptions {
   /// Stop when the validation loss (training loss without validation) has been worse than its
   /// best for this many consecutive epochs; 0 = never.
   int early_stopping_patience = 0;
+  /// At the end of every fit, return the network to the best epoch's (highest validation
+  /// accuracy, else lowest validation loss, else lowest training loss; the first of equals, but
+  /// the last epoch when it equals the best), as Keras' `restore_best_weights` does, under any
+  /// policy. Recorded as an EventKind::rollback
+  /// event. The best epoch is kept across fits until `Trainer::notify_new_data`, after which
+  /// earlier epochs, judged on other data, no longer count.
+  bool restore_best = false;
   /// Called after every epoch with its record (after the policy ran).
   std::function<void(const struct EpochRecord&)> on_epoch_end{};
   /// Called for every structural event, as it is recorded.

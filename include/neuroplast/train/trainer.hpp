@@ -106,6 +106,8 @@ class Trainer {
   /// `on_new_data` only records the event.
   void notify_new_data(const Dataset<T>& data) {
     check_dataset(data, "notify_new_data");
+    // Epochs before the new data were judged on other data: their best no longer compares.
+    best_.reset();
     Context context{net_, history_, data, nullptr, epoch_, snapshot(), &saved_};
     const std::size_t before = history_.events.size();
     context.record(
@@ -248,6 +250,7 @@ class Trainer {
       if (options_.on_epoch_end) options_.on_epoch_end(record);
       if (stop) break;
     }
+    if (options_.restore_best) restore_best_epoch();
     good_.reset();
     return history_;
   }
@@ -404,15 +407,30 @@ class Trainer {
   const Net* snapshot() const { return best_ ? &*best_ : nullptr; }
 
   void keep_best(const EpochRecord& r) {
-    bool wants = false;
+    bool wants = options_.restore_best;
     if constexpr (requires { policy_.keeps_best_snapshot(); })
-      wants = policy_.keeps_best_snapshot();
+      wants = wants || policy_.keeps_best_snapshot();
     if (!wants) return;
     const double score = r.best_epoch_score();
     if (!best_ || score > best_score_) {
       best_ = net_;
       best_score_ = score;
     }
+  }
+
+  // TrainOptions::restore_best: back to the best epoch's network unless the last epoch is it.
+  void restore_best_epoch() {
+    if (!best_ || history_.epochs.empty() ||
+        !(history_.epochs.back().best_epoch_score() < best_score_))
+      return;
+    const std::size_t before = history_.events.size();
+    net_ = *best_;
+    history_.events.push_back(StructuralEvent{.epoch = epoch_,
+                                              .kind = EventKind::rollback,
+                                              .layer = -1,
+                                              .reason = "restore_best: back to the best epoch",
+                                              .sizes_after = net_.sizes()});
+    announce_events(before);
   }
 
   bool early_stop() const {
@@ -475,22 +493,21 @@ class Trainer {
                                    "the data");
       }
       net_.backward(X, ws_);
-      const Index batches = (n + bs - 1) / bs;
-      if (options_.on_gradients) {
-        options_.on_gradients(BatchRecord{.epoch = epoch_,
-                                          .batch = batch_index,
-                                          .batches = batches,
-                                          .samples = b,
-                                          .loss = static_cast<double>(loss),
-                                          .step = opt_.steps + 1});
-      }
-      double gradient_norm = std::numeric_limits<double>::quiet_NaN();
+      // One record per step: the hooks see the same batch; `step` counts the step being taken.
+      BatchRecord record{.epoch = epoch_,
+                         .batch = batch_index,
+                         .batches = (n + bs - 1) / bs,
+                         .samples = b,
+                         .loss = static_cast<double>(loss),
+                         .step = opt_.steps + 1};
+      if (options_.on_gradients) options_.on_gradients(record);
       if (options_.clip_gradient_norm > 0) {
-        gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
+        record.gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
         // Clipping an infinite norm would silently zero the step, a NaN one would not clip.
-        if (!std::isfinite(gradient_norm)) {
-          detail::fail<NumericError>("fit: the gradient norm became ", gradient_norm, " at epoch ",
-                                     epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
+        if (!std::isfinite(record.gradient_norm)) {
+          detail::fail<NumericError>("fit: the gradient norm became ", record.gradient_norm,
+                                     " at epoch ", epoch_, ", batch ", batch_index, " (step ",
+                                     record.step,
                                      "): backward overflowed although the loss is finite. The "
                                      "batch was not applied. Lower the learning rate or check "
                                      "the data");
@@ -498,15 +515,7 @@ class Trainer {
       }
       opt_.step(net_);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
-      if (options_.on_batch_end) {
-        options_.on_batch_end(BatchRecord{.epoch = epoch_,
-                                          .batch = batch_index,
-                                          .batches = batches,
-                                          .samples = b,
-                                          .loss = static_cast<double>(loss),
-                                          .step = opt_.steps,
-                                          .gradient_norm = gradient_norm});
-      }
+      if (options_.on_batch_end) options_.on_batch_end(record);
     }
     return loss_sum / static_cast<double>(n);
   }
