@@ -201,6 +201,29 @@ TEST_CASE("an Adam step after growth moves old parameters exactly as in a twin t
   CHECK(grown.layer_params(0).weight_param().row_birth == std::vector<std::int64_t>(9, 0));
 }
 
+TEST_CASE("a grown neuron's connections pruned before the next step keep zero Adam state",
+          "[dropin][optim]") {
+  // The soak test found it: the prior second moment must not be written where the mask is 0.
+  const Matrix<double> X = random_batch(4, 8, 23);
+  const auto y = labels_for(8, 3);
+  Mlp<double, Relu> net({4, 6, 3}, 24);
+  Adam<double> opt{.learning_rate = 0.01};
+  for (int i = 0; i < 5; ++i) train_step(net, opt, X, y);
+  net.grow_neurons(0, 2, init::He{});
+  Matrix<double> mask = Matrix<double>::Ones(8, 4);
+  mask(6, 1) = mask(7, 3) = 0;  // two connections of the new neurons
+  net.prune_connections(0, mask);
+  train_step(net, opt, X, y);
+  const auto& w = net.layer_params(0).weight_param();
+  for (const auto& plane : w.state) {
+    CHECK(plane.view()(6, 1) == 0);
+    CHECK(plane.view()(7, 3) == 0);
+  }
+  CHECK(net.weights(0)(6, 1) == 0);
+  CHECK(net.weights(0)(7, 3) == 0);
+  CHECK(w.state[1].view()(6, 0) > 0);  // the unpruned ones got the prior
+}
+
 TEST_CASE("growth within capacity keeps storage; past capacity it reallocates and keeps values",
           "[dropin][capacity]") {
   Mlp<double, Relu> net({6, 8, 5, 3}, 31);

@@ -61,10 +61,14 @@ void adopt_new_entries(Param<T>& p, ParamMatrix<T>& v_plane) {
   }
   if (n == 0) return;
   const auto prior = static_cast<T>(sum / static_cast<double>(n));
+  // A new neuron's connections may have been pruned before this step: they keep v = 0 (the
+  // Param invariant: state is exactly 0 where the mask is).
   for (Index r = 0; r < v.rows(); ++r) {
     const bool new_row = unborn(rows[static_cast<std::size_t>(r)]);
-    for (Index c = 0; c < v.cols(); ++c)
-      if (new_row || unborn(cols[static_cast<std::size_t>(c)])) v(r, c) = prior;
+    for (Index c = 0; c < v.cols(); ++c) {
+      if (!new_row && !unborn(cols[static_cast<std::size_t>(c)])) continue;
+      if (!p.masked || p.mask.view()(r, c) != T(0)) v(r, c) = prior;
+    }
   }
   std::replace(rows.begin(), rows.end(), kUnbornStep, row_age);
   std::replace(cols.begin(), cols.end(), kUnbornStep, col_age);
