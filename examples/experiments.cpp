@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -86,21 +85,6 @@ Run train(const std::string& method, std::vector<Index> sizes, Policy policy, co
       method.c_str(), seed, 100 * r.test_accuracy, np::detail::format_sizes(r.sizes).c_str(),
       static_cast<long long>(r.active_parameters), r.growth_events, r.prune_events, r.seconds);
   return r;
-}
-
-void write_csv(const std::string& path, const np::History& h) {
-  std::ofstream out(path);
-  out << "epoch,train_loss,validation_loss,validation_accuracy,parameters,active_parameters,sizes,"
-         "seconds\n";
-  for (const auto& e : h.epochs) {
-    out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ','
-        << e.validation_accuracy << ',' << e.parameter_count << ',' << e.active_parameter_count
-        << ",\"" << np::detail::format_sizes(e.sizes) << "\"," << e.seconds << '\n';
-  }
-  out << "\nevent_epoch,kind,layer,count,reason\n";
-  for (const auto& e : h.events)
-    out << e.epoch << ',' << np::event_name(e.kind) << ',' << e.layer << ',' << e.count << ",\""
-        << e.reason << "\"\n";
 }
 
 std::vector<ex::Marker> markers(const np::History& h) {
@@ -198,7 +182,10 @@ void table(const Settings& s, const Data& d) {
     std::string file = r.method;
     for (char& c : file)
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    write_csv(s.out + "/" + file + "_seed" + std::to_string(r.seed) + ".csv", r.history);
+    // Tidy files any tool reads: one row per epoch (sizes as columns), one JSON line per event.
+    const std::string base = s.out + "/" + file + "_seed" + std::to_string(r.seed);
+    np::write_history_csv(base + ".csv", r.history);
+    np::write_events_jsonl(base + "_events.jsonl", r.history);
   }
   std::printf(
       "| method | test accuracy (%%) | final sizes (seed 1) | parameters | active parameters | "
