@@ -19,6 +19,7 @@
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/cli.hpp"
+#include "support/progress.hpp"
 
 namespace np = neuroplast;
 
@@ -92,10 +93,14 @@ int main(int argc, char** argv) try {
     sizes.push_back(10);
     np::Mlp<float, np::Relu> net(sizes, s.seed);
     std::printf("\n%s: %s\n", method.c_str(), np::detail::format_sizes(sizes).c_str());
+    np::examples::ProgressBar bar;  // within an epoch, on a terminal only
     np::Trainer trainer(
         net, np::Adam<float>{.learning_rate = s.learning_rate}, std::move(policy),
-        np::TrainOptions{
-            .epochs = s.epochs, .batch_size = s.batch, .seed = s.seed, .verbose = true});
+        np::TrainOptions{.epochs = s.epochs,
+                         .batch_size = s.batch,
+                         .seed = s.seed,
+                         .verbose = true,
+                         .on_batch_end = [&](const np::BatchRecord& b) { bar.update(b); }});
     const auto started = std::chrono::steady_clock::now();
     const np::History h = trainer.fit(train, validation);
     const double seconds =
