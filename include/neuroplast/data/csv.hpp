@@ -127,9 +127,20 @@ inline int parse_csv_label(std::string_view cell, const CsvPlace& at) {
   return static_cast<int>(value);
 }
 
-}  // namespace detail
+/// What a column that is neither the label nor a target holds (see csv_roles).
+inline constexpr int kCsvFeature = -1;
 
-namespace detail {
+/// Calls `f(cell, column)` for each cell of the row `text` (blanks around it trimmed), with the
+/// 0-based column index.
+template <class F>
+void for_each_csv_cell(std::string_view text, char delimiter, F&& f) {
+  for (std::size_t column = 0;; ++column) {
+    const std::size_t stop = std::min(text.find(delimiter), text.size());
+    f(trim_cell(text.substr(0, stop), delimiter), column);
+    if (stop == text.size()) return;
+    text.remove_prefix(stop + 1);
+  }
+}
 
 /// The role of each of the `columns` columns of a file: −1 for a feature, else the index of the
 /// target it holds (the label is target 0). Throws naming the file when a target column does not
@@ -137,7 +148,7 @@ namespace detail {
 inline std::vector<int> csv_roles(const CsvOptions& options, std::size_t columns,
                                   const std::string& path, std::size_t line) {
   constexpr const char* who = "read_csv";
-  std::vector<int> role(columns, -1);
+  std::vector<int> role(columns, kCsvFeature);
   const bool regression = !options.target_columns.empty();
   const std::vector<int> wanted =
       regression ? options.target_columns : std::vector<int>{options.label_column};
@@ -148,7 +159,7 @@ inline std::vector<int> csv_roles(const CsvOptions& options, std::size_t columns
       fail<FileError>(who, ": ", regression ? "target column " : "label_column is ", c, " but '",
                       path, "' has ", columns, " columns (0..", columns - 1, ") on line ", line);
     }
-    if (role[at] != -1) {
+    if (role[at] != kCsvFeature) {
       fail(who, ": column ", at, " is given twice in target_columns; list each target once");
     }
     role[at] = static_cast<int>(k);
@@ -206,7 +217,6 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
   if (!in) detail::fail<FileError>(who, ": cannot open '", path, "' for reading");
 
   // What each column is: a feature, or the target at this index (the label is target 0).
-  constexpr int kFeature = -1;
   std::vector<int> role;
   std::vector<T> values;   // column-major features × n: each row of the file is one column
   std::vector<T> targets;  // column-major targets × n (regression)
@@ -227,12 +237,8 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
     if (header_pending) {
       header_pending = false;
       header_line = line_number;
-      while (true) {
-        const std::size_t stop = std::min(text.find(d), text.size());
-        names.emplace_back(detail::trim_cell(text.substr(0, stop), d));
-        if (stop == text.size()) break;
-        text.remove_prefix(stop + 1);
-      }
+      detail::for_each_csv_cell(
+          text, d, [&](std::string_view cell, std::size_t) { names.emplace_back(cell); });
       continue;
     }
     std::size_t cells = 1;
@@ -252,23 +258,17 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
                               " columns but line ", columns_line, " has ", columns,
                               "; every row needs the same number of cells");
     }
-    std::size_t column = 0;
-    while (true) {
-      const std::size_t stop = std::min(text.find(d), text.size());
-      const std::string_view cell = detail::trim_cell(text.substr(0, stop), d);
+    detail::for_each_csv_cell(text, d, [&](std::string_view cell, std::size_t column) {
       const detail::CsvPlace at{path, line_number, column};
       const int r = role[column];
-      if (r == kFeature) {
+      if (r == detail::kCsvFeature) {
         values.push_back(detail::parse_csv_number<T>(cell, at));
       } else if (regression) {
         row_targets[static_cast<std::size_t>(r)] = detail::parse_csv_number<T>(cell, at);
       } else {
         labels.push_back(detail::parse_csv_label(cell, at));
       }
-      if (stop == text.size()) break;
-      text.remove_prefix(stop + 1);
-      ++column;
-    }
+    });
     targets.insert(targets.end(), row_targets.begin(), row_targets.end());
     ++samples;
   }
@@ -286,7 +286,7 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
     if (!names.empty()) {
       columns_out->targets.resize(static_cast<std::size_t>(target_count));
       for (std::size_t c = 0; c < columns; ++c) {
-        if (role[c] == kFeature) {
+        if (role[c] == detail::kCsvFeature) {
           columns_out->features.push_back(names[c]);
         } else {
           columns_out->targets[static_cast<std::size_t>(role[c])] = names[c];
