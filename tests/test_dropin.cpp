@@ -164,10 +164,6 @@ TEST_CASE("an Adam step after growth moves old parameters exactly as in a twin t
   const auto& w1 = grown.layer_params(1).weight_param();
   CHECK(w1.state[0].view().rightCols(3).isZero());  // no state until the optimizer's next step
   CHECK(w1.state[1].view().rightCols(3).isZero());
-  // The prior the new entries adopt at that step: the mean second moment of the old entries.
-  const double prior = Matrix<double>(w1.state[1].view().leftCols(6)).mean();
-  REQUIRE(prior > 0);
-
   train_step(grown, opt_grown, X, y);
   train_step(twin, opt_twin, X, y);
   // Old parameters: identical up to the summation order of the products (the new neurons add
@@ -178,32 +174,28 @@ TEST_CASE("an Adam step after growth moves old parameters exactly as in a twin t
     CHECK(relative_difference(old_w, twin.weights(l)) < 1e-13);
     CHECK(relative_difference(grown.bias(l).head(twin.bias(l).size()), twin.bias(l)) < 1e-13);
   }
-  // New parameters start from the prior and the tensor's age (step 11): m = (1−β1)g,
-  // v = β2·prior + (1−β2)g², and the step is lr·m̂/(√v̂ + ε) with the global corrections. By hand:
-  const double b1 = 0.9, b2 = 0.999, lr = 0.01;
-  const double c1 = 1 / (1 - std::pow(b1, 11)), c2 = 1 / std::sqrt(1 - std::pow(b2, 11));
+  // New parameters start fresh at their own age 1: bias-corrected m̂ = g and v̂ = g², so the
+  // first step is lr·g/(|g| + ε) by hand — not the ≈3× larger step the global step count 11
+  // would give with uncorrected zero moments.
+  const double lr = 0.01;
   const Matrix<double> moved = grown.weights(1).rightCols(3) - new_fan_out_before;
   Index checked = 0;
   for (Index c = 0; c < moved.cols(); ++c) {
     for (Index r = 0; r < moved.rows(); ++r) {
       const double g = grown.weight_gradient(1)(r, 6 + c);
-      const double m = (1 - b1) * g, v = b2 * prior + (1 - b2) * g * g;
-      CHECK(moved(r, c) == Approx(-lr * c1 * m / (c2 * std::sqrt(v) + 1e-8)).epsilon(1e-9));
-      CHECK(w1.state[1].view()(r, 6 + c) == Approx(v).epsilon(1e-12));
+      CHECK(moved(r, c) == Approx(-lr * g / (std::abs(g) + 1e-8)).epsilon(1e-9).margin(1e-15));
+      CHECK(w1.state[1].view()(r, 6 + c) == Approx(0.001 * g * g).epsilon(1e-12).margin(1e-300));
       checked += std::abs(g) > 1e-6;
     }
   }
   CHECK(checked > 0);
-  // Not the ±lr of a fresh parameter's first bias-corrected step: the move follows |g| against
-  // the layer's gradient scale.
-  CHECK(moved.cwiseAbs().maxCoeff() < 0.5 * lr);
-  CHECK(w1.col_birth == std::vector<std::int64_t>(9, 0));  // the tensor's age
-  CHECK(grown.layer_params(0).weight_param().row_birth == std::vector<std::int64_t>(9, 0));
+  CHECK(w1.col_birth ==
+        std::vector<std::int64_t>{0, 0, 0, 0, 0, 0, 10, 10, 10});  // born at step 10
 }
 
 TEST_CASE("a grown neuron's connections pruned before the next step keep zero Adam state",
           "[dropin][optim]") {
-  // The soak test found it: the prior second moment must not be written where the mask is 0.
+  // The soak test once found state at a masked weight of a grown neuron: it must stay exactly 0.
   const Matrix<double> X = random_batch(4, 8, 23);
   const auto y = labels_for(8, 3);
   Mlp<double, Relu> net({4, 6, 3}, 24);
@@ -221,7 +213,7 @@ TEST_CASE("a grown neuron's connections pruned before the next step keep zero Ad
   }
   CHECK(net.weights(0)(6, 1) == 0);
   CHECK(net.weights(0)(7, 3) == 0);
-  CHECK(w.state[1].view()(6, 0) > 0);  // the unpruned ones got the prior
+  CHECK(w.state[1].view()(6, 0) > 0);  // the unpruned ones took their first step
 }
 
 TEST_CASE("growth within capacity keeps storage; past capacity it reallocates and keeps values",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "neuroplast/neuroplast.hpp"
 
@@ -466,7 +467,7 @@ TEST_CASE("GrowBy grows in proportion; EveryLayer selects every hidden layer", "
   CHECK(GrowBy{.neurons = 1, .fraction = 1.0}.amount(2) == 2);
   CHECK(GrowBy{.neurons = 1, .fraction = 0.5}.amount(5) == 3);
   CHECK(GrowBy{.neurons = 4, .fraction = 0.5}.amount(2) == 4);
-  CHECK(default_growth().amount(16) == 8);
+  CHECK(default_growth().amount(16) == 16);
   CHECK(default_growth().amount(1) == 1);
   CHECK_THROWS_WITH(GrowBy{.fraction = -1}.validate(), Catch::Contains("fraction = -1"));
 
@@ -491,16 +492,16 @@ TEST_CASE("growth replaces dead neurons and keeps the function", "[policy][grow]
   Ctx ctx{net, h, data, &data, 0};
   DropinPolicy policy{};
   policy.on_new_data(ctx);
-  // Every layer grew by half; the dead neuron went and was replaced by one more new neuron.
-  CHECK(net.sizes() == std::vector<Index>{2, 6, 5, 3});
+  // Every layer doubled; the dead neuron went and was replaced by one more new neuron.
+  CHECK(net.sizes() == std::vector<Index>{2, 8, 6, 3});
   REQUIRE(h.events.size() == 3);
   CHECK(h.events[0].kind == EventKind::remove_neurons);
   CHECK(h.events[0].layer == 0);
   CHECK(h.events[0].count == 1);
   CHECK(h.events[1].kind == EventKind::grow_neurons);
-  CHECK(h.events[1].count == 3);
+  CHECK(h.events[1].count == 5);
   CHECK(h.events[2].layer == 1);
-  CHECK(h.events[2].count == 2);
+  CHECK(h.events[2].count == 3);
   CHECK(policy.growth_events == 1);
   // Zero fan-out for the new neurons, and the removed one contributed nothing on these samples.
   CHECK((net.forward(data.features()) - before).cwiseAbs().maxCoeff() < 1e-12);
@@ -546,7 +547,7 @@ TEST_CASE("growth on the initial plateau doubles its wait each time", "[policy][
   Ctx at14{net, h, data, &data, 14};
   at14.steps_per_epoch = 10;
   policy.on_epoch_end(at14);
-  CHECK(net.width(0) == 6);
+  CHECK(net.width(0) == 8);
   CHECK(policy.plateau_steps == 3);
   CHECK(policy.last_event_epoch == 14);
 }
@@ -562,8 +563,10 @@ TEST_CASE("a network that overfits gets growth steps judged like any other", "[p
   for (const bool neuroplastic : {false, true}) {
     Mlp<double, Relu> net({2, 4, 4, 3}, 1);
     History h = losses({1.0, 0.5, 0.25, 0.125}, {1.0, 0.5, 0.6, 0.7});
-    DropinPolicy dropin{};
-    NeuroplasticPolicy plastic{};
+    // No parameter bound: 30 samples would stop growth at the first step (tested below).
+    const GrowthBounds unbounded{.max_parameters_per_target = 0};
+    DropinPolicy dropin{.bounds = unbounded};
+    NeuroplasticPolicy plastic{.bounds = unbounded};
     std::vector<int> grew, still_growing;
     Index width_while_growing = 0;
     for (int epoch = 4; epoch <= 14; ++epoch) {
@@ -592,7 +595,67 @@ TEST_CASE("a network that overfits gets growth steps judged like any other", "[p
     }
     CHECK(grew == std::vector<int>{5, 9});
     CHECK(still_growing.back() == 12);
-    CHECK(width_while_growing == 9);  // 4 → 6 → 9
+    CHECK(width_while_growing == 16);  // 4 → 8 → 16
     if (neuroplastic) CHECK(plastic.prune_events >= 1);
+  }
+}
+
+TEST_CASE("the parameter bound follows the training data, and growth ends where it binds",
+          "[policy][grow]") {
+  const GrowthBounds bounds{};
+  CHECK(bounds.parameter_limit(100) == 100);  // one parameter per target value
+  CHECK(bounds.parameter_limit(0) == 0);      // unknown data: no bound
+  CHECK(GrowthBounds{.max_parameters = 50}.parameter_limit(100) == 50);
+  CHECK(GrowthBounds{.max_parameters = 50}.parameter_limit(0) == 50);
+  CHECK(GrowthBounds{.max_parameters = 500}.parameter_limit(100) == 100);
+  CHECK(GrowthBounds{.max_parameters_per_target = 2.5}.parameter_limit(10) == 25);
+  CHECK(GrowthBounds{.max_parameters_per_target = 0}.parameter_limit(100) == 0);
+  CHECK_THROWS_WITH((GrowthBounds{.max_parameters_per_target = -1}.validate()),
+                    Catch::Contains("max_parameters_per_target = -1"));
+  CHECK_THROWS_WITH(
+      (GrowthBounds{.max_parameters_per_target = std::numeric_limits<double>::infinity()}
+           .validate()),
+      Catch::Contains("max_parameters_per_target"));
+
+  const Mlp<double, Relu> small({2, 4, 3}, 1);  // 27 parameters; a hidden neuron costs 2 + 1 + 3
+  CHECK(bounds.allowed(small, 0, 10, 0, 63) == 6);
+  CHECK(bounds.allowed(small, 0, 10, 0, 62) == 5);
+  CHECK(bounds.allowed(small, 0, 10, 0, 27) == 0);
+  CHECK(bounds.allowed(small, 0, 10, 0, 0) == 10);
+  CHECK(GrowthBounds{.max_width = 7}.allowed(small, 0, 10, 0, 0) == 3);
+
+  // 11 samples × 3 outputs = 33 target values: room for one more neuron (27 + 6). New data grows
+  // it; when the trigger fires again nothing may grow, and the growth phase ends (Algorithm 3
+  // goes on to pruning).
+  const auto data = noisy_blobs(11, 4);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  for (const bool neuroplastic : {false, true}) {
+    Mlp<double, Relu> net({2, 4, 3}, 1);
+    History h = losses({1, 1, 1, 1, 1}, {1, 1, 1, 1, 1});
+    DropinPolicy dropin{.trigger = Stagnation{.window_steps = 1}};
+    NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1}};
+    Ctx at1{net, h, data, &data, 1};
+    at1.steps_per_epoch = 10;
+    if (neuroplastic) {
+      plastic.on_new_data(at1);
+    } else {
+      dropin.on_new_data(at1);
+    }
+    CHECK(net.width(0) == 5);
+    CHECK(net.parameter_count() == 33);
+    Ctx at5{net, h, data, &data, 5};
+    at5.steps_per_epoch = 10;
+    if (neuroplastic) {
+      plastic.on_epoch_end(at5);
+      CHECK_FALSE(plastic.growing);
+      CHECK(plastic.prune_events == 1);
+    } else {
+      dropin.on_epoch_end(at5);
+      CHECK_FALSE(dropin.growing);
+    }
+    CHECK(net.width(0) <= 5);
+    CHECK(std::count_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+            return e.kind == EventKind::grow_neurons;
+          }) == 1);
   }
 }

@@ -358,11 +358,10 @@ class Mlp {
   /// row of W(h)), bias, and fan-out (a column of W(h+1)) written by `init` (see
   /// network/initializers.hpp: init::ZeroFanOut, He, Glorot, Net2Wider; grow/init.hpp:
   /// GradMax). Every tensor bound to the axis grows with it: gradients, masks (new connections
-  /// active), optimizer state (zero until the optimizer's next step, at which Adam gives the new
-  /// entries the tensor's mean second moment and age: optim/adam.hpp). Within `capacity(h)` nothing
-  /// is reallocated and only the new rows and columns are written. Throws Error, leaving the
-  /// network unchanged, for a bad layer, count < 1, or an initialiser that cannot apply. Returns
-  /// (and logs) the record of the edit.
+  /// active), optimizer state (zero, with the new entries' age counted from the optimizer's next
+  /// step: optim/adam.hpp). Within `capacity(h)` nothing is reallocated and only the new rows and
+  /// columns are written. Throws Error, leaving the network unchanged, for a bad layer, count < 1,
+  /// or an initialiser that cannot apply. Returns (and logs) the record of the edit.
   template <class Init>
   EditRecord grow_neurons(Index h, Index count, const Init& init) {
     static_assert(

@@ -29,14 +29,15 @@ using NeuronInit =
 
 /// Grow each selected layer by max(`neurons`, ⌈`fraction` × its width⌉) neurons initialised by
 /// `init`. `GrowBy{.neurons = 32}` adds 32; the policies' default, `GrowBy{.neurons = 1,
-/// .fraction = 0.5}`, grows a layer by half, so a network started at width 2 reaches 256 in 12
-/// events (a fixed step of 8 would take 32) and overshoots the width it needs by at most 1.5×
-/// per step. With `replace_dead`, neurons of the ReLU family that output
-/// 0 on every judged sample (dead: they pass no gradient and cannot recover) are removed when
-/// their layer grows and replaced by as many new ones; the network's function on those samples
-/// is unchanged. With `centre_bias`, each new neuron's bias is set from the judged samples so it
-/// is active on half of them (`centre_new_biases`; ZeroFanOut, He and Glorot only: Net2Wider
-/// copies its sources' biases and GradMax starts from a zero fan-in).
+/// .fraction = 1}`, doubles a layer, so a network started at width 2 reaches 256 in 7 events (a
+/// fixed step of 8 would take 32, growth by half 12) and overshoots the width it needs by at most
+/// 2× per step (Algorithm 3 prunes the excess; `GrowthBounds` caps it). With `replace_dead`,
+/// neurons of the ReLU family that output 0 on every judged sample (dead: they pass no gradient
+/// and cannot recover) are removed when their layer grows and replaced by as many new ones; the
+/// network's function on those samples is unchanged. With `centre_bias`, each new neuron's bias
+/// is set from the judged samples so it is active on half of them (`centre_new_biases`;
+/// ZeroFanOut, He and Glorot only: Net2Wider copies its sources' biases and GradMax starts from
+/// a zero fan-in).
 struct GrowBy {
   Index neurons = 8;
   NeuronInit init = init::ZeroFanOut{};
@@ -64,11 +65,23 @@ struct GrowBy {
 };
 
 /// Limits on growth: no layer wider than `max_width`, no more than `max_parameters` parameters
-/// (0 = no limit), at most `max_growth_events` growth events per policy (0 = no limit), and
-/// pruning never below `min_width` neurons per layer.
+/// (0 = no limit) and no more than `max_parameters_per_target` parameters per training target
+/// value (training samples × network outputs; 0 = no limit), at most `max_growth_events` growth
+/// events per policy (0 = no limit), and pruning never below `min_width` neurons per layer. A
+/// growth policy whose due growth step the bounds forbid entirely ends its growth phase.
+///
+/// The per-target bound is the interpolation threshold: with as many parameters as target values
+/// a network can fit its training set exactly, noise included, so growing further can no longer
+/// be told apart from memorising by the training loss, and on small data it is where growth's
+/// cost runs away (without it, doubling took 1.5–5.6× the time of a whole fixed-width sweep on
+/// the small tasks of docs/results.md; with it, at most 0.16×). On large data it does not bind
+/// (Fashion-MNIST: 550 000). Raise it or set it to 0 when a wide network is wanted on little
+/// data: past the threshold wider can generalise better again ("double descent"), at a cost the
+/// defaults do not pay.
 struct GrowthBounds {
   Index max_width = 4096;
   Index max_parameters = 0;
+  double max_parameters_per_target = 1.0;
   int max_growth_events = 0;
   Index min_width = 1;
 
@@ -76,21 +89,39 @@ struct GrowthBounds {
     if (max_width < 1) detail::fail("GrowthBounds: max_width = ", max_width, " must be ≥ 1");
     if (max_parameters < 0)
       detail::fail("GrowthBounds: max_parameters = ", max_parameters, " must be ≥ 0");
+    if (!(max_parameters_per_target >= 0 && std::isfinite(max_parameters_per_target))) {
+      detail::fail("GrowthBounds: max_parameters_per_target = ", max_parameters_per_target,
+                   " must be finite and ≥ 0 (0 = no limit)");
+    }
     if (max_growth_events < 0) detail::fail("GrowthBounds: max_growth_events must be ≥ 0");
     if (min_width < 1) detail::fail("GrowthBounds: min_width = ", min_width, " must be ≥ 1");
   }
 
-  /// How many of `wanted` neurons hidden layer h may receive (0 = none).
+  /// The parameter limit for a network trained on `targets` target values (samples × outputs;
+  /// 0 = unknown): the smaller of the two parameter bounds that apply, 0 when none does.
+  Index parameter_limit(Index targets) const {
+    Index limit = max_parameters;
+    if (max_parameters_per_target > 0 && targets > 0) {
+      const auto per_target =
+          static_cast<Index>(std::floor(max_parameters_per_target * static_cast<double>(targets)));
+      limit = limit > 0 ? std::min(limit, per_target) : std::max<Index>(per_target, 1);
+    }
+    return limit;
+  }
+
+  /// How many of `wanted` neurons hidden layer h may receive (0 = none), for a network trained on
+  /// `targets` target values (training samples × outputs; 0 = unknown, no per-target bound).
   template <class Net>
-  Index allowed(const Net& net, Index h, Index wanted, int events_so_far) const {
+  Index allowed(const Net& net, Index h, Index wanted, int events_so_far, Index targets = 0) const {
     if (max_growth_events > 0 && events_so_far >= max_growth_events) return 0;
     Index k = std::min(wanted, max_width - net.width(h));
-    if (max_parameters > 0 && k > 0) {
+    const Index limit = parameter_limit(targets);
+    if (limit > 0 && k > 0) {
       // Each neuron of hidden layer h costs its fan-in, its bias and its fan-out.
       const std::vector<Index> s = net.sizes();
       const Index per_neuron =
           s[static_cast<std::size_t>(h)] + 1 + s[static_cast<std::size_t>(h + 2)];
-      k = std::min(k, (max_parameters - net.parameter_count()) / per_neuron);
+      k = std::min(k, (limit - net.parameter_count()) / per_neuron);
     }
     return std::max<Index>(k, 0);
   }

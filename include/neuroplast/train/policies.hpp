@@ -62,19 +62,34 @@ Index remove_dead(Ctx& ctx, Index h, std::vector<Index> dead) {
 /// validation set (training set without one), enough to tell dead from rarely active neurons.
 inline constexpr Index kGrowthSamples = 1024;
 
+/// What a growth step did.
+enum class GrowthOutcome {
+  grew,           ///< at least one layer grew
+  none_selected,  ///< the selector chose no layer
+  at_bounds,      ///< layers were chosen, but the bounds let none of them grow
+};
+
+/// Training target values of `data` for `net` (samples × outputs): what
+/// `GrowthBounds::max_parameters_per_target` counts.
+template <class Net, class T>
+Index training_targets(const Net& net, const Dataset<T>& data) {
+  return data.size() * net.sizes().back();
+}
+
 /// The growth step shared by Algorithms 1 and 3: the layers `p.selector` chooses each grow by
 /// `p.grow` within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per
-/// layer. Counts one growth event and stamps the policy's last event epoch when anything grew;
-/// returns whether it did.
+/// layer. Counts one growth event and stamps the policy's last event epoch when anything grew.
 template <class Ctx, class Policy>
-bool grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_value) {
+GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_value) {
   const std::vector<Index> layers = select_layers(p.selector, ctx.net, ctx.judge());
-  if (layers.empty()) return false;
+  if (layers.empty()) return GrowthOutcome::none_selected;
+  const Index targets = training_targets(ctx.net, ctx.train);
   std::vector<std::vector<Index>> dead;
   if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), kGrowthSamples);
   bool grew = false;
   for (const Index h : layers) {
-    Index k = p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events);
+    Index k =
+        p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events, targets);
     if (k < 1) continue;
     // New neurons of other layers have zero fan-out or leave this layer's inputs as they were,
     // so the dead found before any edit are still dead.
@@ -91,11 +106,10 @@ bool grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_va
                                .trigger_value = trigger_value});
     grew = true;
   }
-  if (grew) {
-    ++p.growth_events;
-    p.last_event_epoch = ctx.epoch;
-  }
-  return grew;
+  if (!grew) return GrowthOutcome::at_bounds;
+  ++p.growth_events;
+  p.last_event_epoch = ctx.epoch;
+  return GrowthOutcome::grew;
 }
 
 /// Why the trigger fired, for the event record.
@@ -111,8 +125,9 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
 }
 
 /// One epoch of a growth phase: false once it ended (the criterion worsened, or growth was due
-/// and had stopped paying), else grows when due and returns true. Growth is due when the trigger
-/// fires, and under GrowthPays also when the network overfits (`GrowthPays::overfits`).
+/// and had stopped paying or was forbidden by the bounds), else grows when due and returns true.
+/// Growth is due when the trigger fires, and under GrowthPays also when the network overfits
+/// (`GrowthPays::overfits`).
 ///
 /// Under GrowthPays, a network still on its initial plateau (`GrowthPays::stuck`) keeps growing,
 /// but each growth made there doubles the wait before the next (`p.plateau_steps`): a bigger
@@ -136,10 +151,13 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   }
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
   const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since);
-  if (grow_step(ctx, p, stagnated ? trigger_reason(p.trigger) : "validation stalled",
-                trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch))) {
-    p.plateau_steps = stuck ? p.plateau_steps + 1 : 0;
-  }
+  const GrowthOutcome outcome =
+      grow_step(ctx, p, stagnated ? trigger_reason(p.trigger) : "validation stalled",
+                trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch));
+  // Growth is due and nothing may grow: waiting cannot change that (only new data can, which
+  // re-opens the phase), so the phase ends as if growth had stopped paying.
+  if (outcome == GrowthOutcome::at_bounds) return false;
+  if (outcome == GrowthOutcome::grew) p.plateau_steps = stuck ? p.plateau_steps + 1 : 0;
   return true;
 }
 
@@ -181,10 +199,10 @@ inline std::pair<double, double> best_scores(const History& h, int since) {
 
 /// The policies' default growth: relative stagnation over a window of steps.
 inline GrowthTrigger default_growth_trigger() { return Stagnation{}; }
-/// The policies' default growth amount: every selected layer grows by half (at least 1 neuron),
-/// new neurons with zero fan-out and centred biases, dead neurons replaced.
+/// The policies' default growth amount: every selected layer doubles (at least 1 neuron), new
+/// neurons with zero fan-out and centred biases, dead neurons replaced.
 inline GrowBy default_growth() {
-  return GrowBy{.neurons = 1, .fraction = 0.5, .replace_dead = true, .centre_bias = true};
+  return GrowBy{.neurons = 1, .fraction = 1, .replace_dead = true, .centre_bias = true};
 }
 
 /// Algorithm 1, dropin. After every epoch, while the growth phase lasts: when the loss stagnates
@@ -196,7 +214,7 @@ inline GrowBy default_growth() {
 /// then on.
 ///
 /// Defaults (docs/training.md says why): Stagnation{} (training loss, 10% per 100 steps),
-/// EveryLayer, growth by half with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps
+/// EveryLayer, doubling with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps
 /// without gain), back to the best epoch when growth ends. After the last epoch of a fit
 /// (`EpochContext::final_epoch`) nothing changes: a grown or rolled-back network would be handed
 /// back untrained, so the decision is taken when the next fit begins, from the same history (new
