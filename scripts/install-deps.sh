@@ -8,6 +8,7 @@ packages=(
   cmake make g++ ccache          # build tools (ccache only speeds up rebuilds)
   libeigen3-dev zlib1g-dev libstb-dev
   catch2 libbenchmark-dev        # tests and benchmarks
+  libcli11-dev                   # neuroplast-train's command line (the tool only)
   clang libclang-rt-dev          # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist: the demo and the [slow] tests
   python3 python3-numpy          # tests read the library's CSV and JSON Lines logs back in Python

@@ -19,6 +19,7 @@
 #include "neuroplast/data/csv.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/data/idx.hpp"
+#include "neuroplast/data/standard_scaler.hpp"
 
 using neuroplast::CsvColumns;
 using neuroplast::CsvOptions;
@@ -28,6 +29,7 @@ using neuroplast::FileError;
 using neuroplast::Index;
 using neuroplast::Matrix;
 using neuroplast::NumericError;
+using neuroplast::StandardScaler;
 
 // Both checks of an error path: the exception type, and the part of the message that tells the
 // user what to fix.
@@ -795,4 +797,38 @@ TEST_CASE("read_csv names the file, line and column of every problem", "[data][c
     REQUIRE_ERROR(read(CsvOptions{.target_columns = {1}}), FileError,
                   "line 1, column 2: 'abc' is not a number");
   }
+}
+
+TEST_CASE("StandardScaler standardises with the statistics it was fitted on", "[data][scaler]") {
+  // Feature 0: 1, 2, 3, 6 (mean 3, population sd √3.5); feature 1 constant 5 (centred only).
+  Matrix<double> X(2, 4);
+  X << 1, 2, 3, 6, 5, 5, 5, 5;
+  const auto s = StandardScaler<double>::fit(X);
+  CHECK(s.mean(0) == Approx(3));
+  CHECK(s.sd(0) == Approx(std::sqrt(3.5)));
+  CHECK(s.mean(1) == Approx(5));
+  CHECK(s.sd(1) == 1);
+  const Matrix<double> Z = s.transform(X);
+  CHECK(Z(0, 0) == Approx(-2 / std::sqrt(3.5)));
+  CHECK(Z(0, 3) == Approx(3 / std::sqrt(3.5)));
+  CHECK(Z.row(1).isZero());
+  CHECK(Z.row(0).mean() == Approx(0).margin(1e-12));
+  CHECK(s.inverse_transform(Z).isApprox(X, 1e-12));
+  // Other data is mapped with the fitted statistics, not its own.
+  Matrix<double> other(2, 1);
+  other << 3 + std::sqrt(3.5), 7;
+  const Matrix<double> mapped = s.transform(other);
+  CHECK(mapped(0, 0) == Approx(1));
+  CHECK(mapped(1, 0) == Approx(2));
+  // Datasets keep their labels or targets.
+  const Dataset<double> labelled(X, std::vector<int>{0, 1, 1, 2});
+  const Dataset<double> scaled = s.transform(labelled);
+  CHECK(scaled.labels() == labelled.labels());
+  CHECK(scaled.features().isApprox(Z));
+  const Dataset<double> regression(X, Matrix<double>(Matrix<double>::Ones(1, 4)));
+  CHECK(s.transform(regression).targets() == regression.targets());
+
+  REQUIRE_ERROR(s.transform(Matrix<double>::Zero(3, 2)), Error, "data have 3 features");
+  REQUIRE_ERROR(StandardScaler<double>{}.transform(X), Error, "never fitted");
+  REQUIRE_ERROR(StandardScaler<double>::fit(Matrix<double>(2, 0)), Error, "need at least one");
 }

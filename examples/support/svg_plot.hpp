@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "neuroplast/io/history_log.hpp"
 
 namespace neuroplast::examples {
 
@@ -53,12 +55,13 @@ inline std::string escape(const std::string& s) {
 }
 }  // namespace detail
 
-// Writes the charts stacked vertically into one SVG file, sharing the x axis (epochs).
+// Writes the charts stacked vertically into one SVG file, sharing the x axis (epochs). The file
+// is written atomically; throws neuroplast::FileError naming it when that fails.
 inline void write_svg(const std::string& path, const std::vector<Chart>& charts,
                       const std::string& heading) {
   const double width = 760, panel = 220, left = 70, right = 170, top = 40, gap = 50;
   const double height = top + static_cast<double>(charts.size()) * (panel + gap);
-  std::ofstream out(path);
+  std::ostringstream out;
   out << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
       << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
          "fill='white'/>\n";
@@ -129,6 +132,7 @@ inline void write_svg(const std::string& path, const std::vector<Chart>& charts,
     }
   }
   out << "</svg>\n";
+  neuroplast::detail::write_text_atomically(path, out.str(), "write_svg");
 }
 
 }  // namespace neuroplast::examples

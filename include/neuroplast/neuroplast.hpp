@@ -11,6 +11,7 @@
 #include "neuroplast/data/csv.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/data/idx.hpp"
+#include "neuroplast/data/standard_scaler.hpp"
 #include "neuroplast/grow/centre_bias.hpp"
 #include "neuroplast/grow/init.hpp"
 #include "neuroplast/io/atomic_file.hpp"
