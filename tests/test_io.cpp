@@ -325,6 +325,38 @@ TEST_CASE("load refuses a huge size field without allocating it", "[io][corrupti
                        WhatHas({"layer sizes needs"}));
 }
 
+TEST_CASE("a model saved with its feature scaler gives it back; load ignores it", "[io][scaler]") {
+  TempDir dir;
+  const Mlp<float, Relu> net({3, 4, 2}, 1);
+  Matrix<float> X(3, 4);
+  X << 1, 2, 3, 6, 5, 5, 5, 5, -1, 0, 1, 0;
+  const auto scaler = StandardScaler<float>::fit(X);
+  save(net, scaler, dir / "m.npl");
+  const Mlp<float, Relu> loaded = load<float, Relu>(dir / "m.npl");
+  for (Index l = 0; l < net.layer_count(); ++l) CHECK(loaded.weights(l) == net.weights(l));
+  const auto back = load_scaler<float>(dir / "m.npl");
+  REQUIRE(back.has_value());
+  CHECK(back->mean == scaler.mean);
+  CHECK(back->sd == scaler.sd);
+  CHECK(back->sd(1) == 1);  // the constant feature
+  save(net, dir / "plain.npl");
+  CHECK_FALSE(load_scaler<float>(dir / "plain.npl").has_value());
+  // A scaler of another feature count, or with a zero standard deviation: nothing is written.
+  const auto wrong = StandardScaler<float>::fit(Matrix<float>(Matrix<float>::Ones(2, 3)));
+  CHECK_THROWS_MATCHES(save(net, wrong, dir / "w.npl"), Error, WhatHas({"2 means", "3 inputs"}));
+  auto zero = scaler;
+  zero.sd(0) = 0;
+  CHECK_THROWS_MATCHES(save(net, zero, dir / "z.npl"), Error, WhatHas({"not positive"}));
+  CHECK_FALSE(fs::exists(dir / "w.npl"));
+  CHECK_FALSE(fs::exists(dir / "z.npl"));
+  CHECK_THROWS_AS(load_scaler<float>(dir / "missing.npl"), FileError);
+  // A damaged scaler section is caught by the checksum like any other byte.
+  auto bytes = bytes_of(dir / "m.npl");
+  bytes[bytes.size() - 3] ^= 0x40;
+  write_bytes(dir / "damaged.npl", bytes);
+  CHECK_THROWS_MATCHES(load_scaler<float>(dir / "damaged.npl"), FileError, WhatHas({"damaged"}));
+}
+
 TEST_CASE("load refuses the wrong scalar type, activation, a future version and foreign files",
           "[io][corruption]") {
   TempDir dir;
@@ -338,7 +370,7 @@ TEST_CASE("load refuses the wrong scalar type, activation, a future version and 
   future[8] = static_cast<unsigned char>(kFileFormatVersion + 1);
   write_bytes(dir / "future.npl", future);
   CHECK_THROWS_MATCHES((load<float, Relu>(dir / "future.npl")), FileError,
-                       WhatHas({"format version 3", "newer neuroplast"}));
+                       WhatHas({"format version 5", "newer neuroplast"}));
   // Version 1 files (before policy sections) still load.
   auto older = bytes_of(dir / "f.npl");
   older[8] = 1;
@@ -932,11 +964,13 @@ namespace {
 // checks each resumed run makes the uninterrupted run's edits and ends with its parameters.
 // Returns the uninterrupted run's history.
 template <class Policy>
-History check_resume_from_every_epoch(const Policy& policy, int epochs) {
+History check_resume_from_every_epoch(const Policy& policy, int epochs,
+                                      const LearningRateSchedule& schedule = ConstantRate{}) {
   TempDir dir;
   const Dataset<double> train = blobs(60, 5), validation = blobs(30, 6);
   const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 4); };
   TrainOptions options{.epochs = epochs, .batch_size = 16, .seed = 3};
+  options.learning_rate_schedule = schedule;
   options.checkpoint = {.path = dir / "run.npl", .every = 1};
   options.on_epoch_end = [&](const EpochRecord& r) {
     fs::copy_file(dir / "run.npl", dir / ("at" + std::to_string(r.epoch) + ".npl"));
@@ -948,6 +982,7 @@ History check_resume_from_every_epoch(const Policy& policy, int epochs) {
     INFO("resumed after epoch " << k);
     Mlp<double, Relu> net = fresh();
     TrainOptions rest{.epochs = epochs - k, .batch_size = 16, .seed = 3};
+    rest.learning_rate_schedule = schedule;
     Trainer resumed(net, Adam<double>{.learning_rate = 0.05}, policy, rest);
     resumed.resume(dir / ("at" + std::to_string(k) + ".npl"));
     const History r = resumed.fit(train, validation);
@@ -960,6 +995,7 @@ History check_resume_from_every_epoch(const Policy& policy, int epochs) {
     }
     check_same_network(net, straight);
     CHECK(resumed.optimizer().steps == whole.optimizer().steps);
+    CHECK(resumed.optimizer().learning_rate == whole.optimizer().learning_rate);
   }
   return h;
 }
@@ -997,6 +1033,21 @@ TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run exactly from any c
   CHECK(count(h, EventKind::grow_neurons) >= 2);
   CHECK(count(h, EventKind::prune_connections) >= 1);
   CHECK(count(h, EventKind::rollback) >= 2);
+}
+
+TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth included",
+          "[io][resume][policy][schedule]") {
+  const DropinPolicy policy{
+      .trigger = kEager,
+      .criterion = GrowthPays{.patience = 2, .min_gain = 0.5, .min_accuracy_gain = 0.5}};
+  // Both schedules react to growth (a restart, a reset), and the plateau one to the losses: the
+  // resumed runs can only match if the rate is a function of the History they carry.
+  for (const LearningRateSchedule& schedule :
+       {LearningRateSchedule{ReduceOnPlateau{.patience = 1, .factor = 0.5}},
+        LearningRateSchedule{CosineDecay{.epochs = 3, .min_factor = 0.1}}}) {
+    const History h = check_resume_from_every_epoch(policy, 12, schedule);
+    CHECK(count(h, EventKind::grow_neurons) >= 2);
+  }
 }
 
 TEST_CASE("Trainer::resume refuses another policy and leaves the trainer as it was",

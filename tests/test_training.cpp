@@ -429,6 +429,98 @@ TEST_CASE("gradient clipping bounds the global norm and keeps the direction", "[
   CHECK(huge.weights(1)(0, 0) == kept);
 }
 
+namespace {
+// A History of the given judged losses (no validation) and growth events after the given epochs.
+History schedule_history(std::initializer_list<double> losses, std::initializer_list<int> grew) {
+  History h;
+  int e = 0;
+  for (double l : losses) h.epochs.push_back(EpochRecord{.epoch = ++e, .train_loss = l});
+  for (int g : grew) h.events.push_back(StructuralEvent{.epoch = g, .count = 1});
+  return h;
+}
+}  // namespace
+
+TEST_CASE("learning-rate schedules give the factors computed by hand", "[training][schedule]") {
+  const History none = schedule_history({}, {});
+  const LearningRateSchedule step = StepDecay{.every = 2, .gamma = 0.5};
+  CHECK(schedule_factor(step, none, 1) == 1);
+  CHECK(schedule_factor(step, none, 2) == 1);
+  CHECK(schedule_factor(step, none, 3) == 0.5);
+  CHECK(schedule_factor(step, none, 5) == 0.25);
+  // Restarted by growth after epoch 3: epoch 4 is the first of a new curve.
+  const History grew3 = schedule_history({1, 1, 1}, {3});
+  const LearningRateSchedule step_restart =
+      StepDecay{.every = 2, .gamma = 0.5, .restart_on_growth = true};
+  CHECK(schedule_factor(step_restart, grew3, 4) == 1);
+  CHECK(schedule_factor(step_restart, grew3, 6) == 0.5);
+  CHECK(schedule_factor(step, grew3, 4) == 0.5);  // not restarted
+
+  const LearningRateSchedule cosine = CosineDecay{.epochs = 4, .min_factor = 0.2};
+  CHECK(schedule_factor(cosine, none, 1) == Approx(1));
+  CHECK(schedule_factor(cosine, none, 3) == Approx(0.6));  // halfway: 0.2 + 0.8 · 1/2
+  CHECK(schedule_factor(cosine, none, 5) == Approx(0.2));
+  CHECK(schedule_factor(cosine, none, 50) == Approx(0.2));
+  CHECK(schedule_factor(cosine, grew3, 4) == Approx(1));  // restarted by growth (default)
+
+  // Patience 2: epochs 3 and 4 do not beat 0.9, so epoch 5 runs at half the rate; 5 and 6 do
+  // not either (0.25), 7 and 8 would give 0.125 but the floor is 0.2; growth after 8 resets.
+  const LearningRateSchedule plateau =
+      ReduceOnPlateau{.patience = 2, .factor = 0.5, .min_factor = 0.2};
+  const History flat = schedule_history({1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95}, {});
+  CHECK(schedule_factor(plateau, flat, 3) == 1);
+  CHECK(schedule_factor(plateau, flat, 5) == 0.5);
+  CHECK(schedule_factor(plateau, flat, 7) == 0.25);
+  CHECK(schedule_factor(plateau, flat, 9) == 0.2);
+  const History flat_grew = schedule_history({1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95}, {8});
+  CHECK(schedule_factor(plateau, flat_grew, 9) == 1);
+  // An improvement smaller than the threshold does not count.
+  const LearningRateSchedule strict =
+      ReduceOnPlateau{.patience = 1, .factor = 0.5, .threshold = 0.1};
+  CHECK(schedule_factor(strict, schedule_history({1, 0.95}, {}), 3) == 0.5);
+  CHECK(schedule_factor(strict, schedule_history({1, 0.85}, {}), 3) == 1);
+
+  CHECK_THROWS_WITH(TrainOptions{.learning_rate_schedule = StepDecay{.every = 0}}.validate(),
+                    Catch::Contains("StepDecay: every = 0"));
+  CHECK_THROWS_WITH(TrainOptions{.learning_rate_schedule = CosineDecay{.min_factor = 2}}.validate(),
+                    Catch::Contains("CosineDecay: min_factor = 2"));
+  CHECK_THROWS_WITH(TrainOptions{.learning_rate_schedule = ReduceOnPlateau{.factor = 1}}.validate(),
+                    Catch::Contains("ReduceOnPlateau: factor = 1"));
+}
+
+TEST_CASE("the trainer sets each epoch's rate from the schedule and the optimizer's base rate",
+          "[training][schedule]") {
+  const auto train = blobs<double>(60, 2);
+  Mlp<double, Relu> net({2, 4, 3}, 1);
+  std::vector<double> rates;
+  Sgd<double> sgd{.learning_rate = 0.1};
+  Trainer trainer(net, sgd, StaticPolicy{},
+                  TrainOptions{.epochs = 1,
+                               .batch_size = 20,
+                               .seed = 1,
+                               .learning_rate_schedule = StepDecay{.every = 1, .gamma = 0.5}});
+  for (int fit = 0; fit < 3; ++fit) {
+    trainer.fit(train);
+    rates.push_back(trainer.optimizer().learning_rate);
+  }
+  CHECK(rates == std::vector<double>{0.1, 0.05, 0.025});
+  // The same three epochs in one fit end with the same parameters: the rate depends on the
+  // epoch, not on how the epochs were split into fits.
+  Mlp<double, Relu> once({2, 4, 3}, 1);
+  Trainer whole(once, sgd, StaticPolicy{},
+                TrainOptions{.epochs = 3,
+                             .batch_size = 20,
+                             .seed = 1,
+                             .learning_rate_schedule = StepDecay{.every = 1, .gamma = 0.5}});
+  whole.fit(train);
+  CHECK(whole.optimizer().learning_rate == 0.025);
+  for (Index l = 0; l < net.layer_count(); ++l) CHECK(net.weights(l) == once.weights(l));
+  // Without a schedule the rate is left alone.
+  Mlp<double, Relu> plain({2, 4, 3}, 1);
+  Trainer constant(plain, sgd, StaticPolicy{}, TrainOptions{.epochs = 3, .batch_size = 20});
+  constant.fit(train);
+  CHECK(constant.optimizer().learning_rate == 0.1);
+}
+
 TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[slow][fashion]") {
   const char* env = std::getenv("NEUROPLAST_FASHION_MNIST_DIR");
   const std::filesystem::path dir = env ? env : "/usr/share/datasets/fashion-mnist";

@@ -11,10 +11,12 @@
 // status 2 (bad command line) or 1 (bad data, failed training or writing).
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -58,6 +60,7 @@ struct Settings {
   Index max_width = 4096;
   double max_parameters_per_target = 1;
   double clip_gradient_norm = 0;
+  std::string schedule = "constant";
   bool restore_best = false;
   bool quiet = false;
 };
@@ -102,6 +105,13 @@ AnyPolicy make_policy(const Settings& s) {
   return {np::DropinPolicy{.bounds = bounds}};
 }
 
+np::LearningRateSchedule make_schedule(const Settings& s) {
+  if (s.schedule == "step") return np::StepDecay{.every = std::max(1, s.epochs / 3)};
+  if (s.schedule == "cosine") return np::CosineDecay{.epochs = s.epochs};
+  if (s.schedule == "plateau") return np::ReduceOnPlateau{};
+  return np::ConstantRate{};
+}
+
 bool is_idx(const Settings& s) {
   if (s.format != "auto") return s.format == "idx";
   const std::string name = std::filesystem::path(s.data).filename().string();
@@ -135,8 +145,11 @@ void write_scaler(const std::string& path, const np::StandardScaler<float>& scal
   np::detail::write_text_atomically(path, text.str(), "neuroplast-train");
 }
 
+using Scaler = np::StandardScaler<float>;
+
 template <class Act, class Opt>
-int train(const Settings& s, const Data& train_set, const Data* validation, Opt optimizer) {
+int train(const Settings& s, const Data& train_set, const Data* validation, const Scaler* scaler,
+          Opt optimizer) {
   std::vector<Index> sizes{train_set.feature_count()};
   const bool grows = s.policy == "dropin" || s.policy == "neuroplastic";
   const std::vector<Index> hidden =
@@ -154,14 +167,19 @@ int train(const Settings& s, const Data& train_set, const Data* validation, Opt 
       .verbose = !s.quiet,
       .restore_best = s.restore_best,
       .on_batch_end = [&](const np::BatchRecord& b) { bar.update(b); },
-      .clip_gradient_norm = s.clip_gradient_norm};
+      .clip_gradient_norm = s.clip_gradient_norm,
+      .learning_rate_schedule = make_schedule(s)};
   np::Trainer trainer(net, std::move(optimizer), make_policy(s), options);
   const np::History h =
       validation != nullptr ? trainer.fit(train_set, *validation) : trainer.fit(train_set);
   const auto path = [&](const char* name) {
     return (std::filesystem::path(s.out) / name).string();
   };
-  np::save(net, path("model.npl"));
+  if (scaler != nullptr) {
+    np::save(net, *scaler, path("model.npl"));  // the scaler travels with the model
+  } else {
+    np::save(net, path("model.npl"));
+  }
   np::save_safetensors(net, path("model.safetensors"));
   np::write_history_csv(path("history.csv"), h);
   np::write_events_jsonl(path("events.jsonl"), h);
@@ -184,19 +202,20 @@ int train(const Settings& s, const Data& train_set, const Data* validation, Opt 
 }
 
 template <class Act>
-int train_with(const Settings& s, const Data& train_set, const Data* validation) {
+int train_with(const Settings& s, const Data& train_set, const Data* validation,
+               const Scaler* scaler) {
   const auto lr = static_cast<float>(s.learning_rate);
   const auto wd = static_cast<float>(s.weight_decay);
   if (s.optimizer == "sgd") {
     return train<Act>(
-        s, train_set, validation,
+        s, train_set, validation, scaler,
         np::Sgd<float>{
             .learning_rate = lr, .momentum = static_cast<float>(s.momentum), .weight_decay = wd});
   }
   if (s.optimizer == "adamw")
-    return train<Act>(s, train_set, validation,
+    return train<Act>(s, train_set, validation, scaler,
                       np::AdamW<float>{.learning_rate = lr, .weight_decay = wd});
-  return train<Act>(s, train_set, validation,
+  return train<Act>(s, train_set, validation, scaler,
                     np::Adam<float>{.learning_rate = lr, .weight_decay = wd});
 }
 
@@ -220,15 +239,17 @@ int run(const Settings& s) {
                      train_set.feature_count());
   }
   std::filesystem::create_directories(s.out);
+  std::optional<Scaler> scaler;
   if (s.scaling == "standard") {
-    const auto scaler = np::StandardScaler<float>::fit(train_set);
-    train_set = scaler.transform(train_set);
-    if (has_validation) validation = scaler.transform(validation);
-    write_scaler((std::filesystem::path(s.out) / "scaler.csv").string(), scaler);
+    scaler = Scaler::fit(train_set);
+    train_set = scaler->transform(train_set);
+    if (has_validation) validation = scaler->transform(validation);
+    write_scaler((std::filesystem::path(s.out) / "scaler.csv").string(), *scaler);
   }
   const Data* v = has_validation ? &validation : nullptr;
-  if (s.activation == "tanh") return train_with<np::Tanh>(s, train_set, v);
-  return train_with<np::Relu>(s, train_set, v);
+  const Scaler* sc = scaler ? &*scaler : nullptr;
+  if (s.activation == "tanh") return train_with<np::Tanh>(s, train_set, v, sc);
+  return train_with<np::Relu>(s, train_set, v, sc);
 }
 
 // Validators whose messages say what is wanted (CLI11's PositiveNumber prints the whole range of a
@@ -349,6 +370,12 @@ int main(int argc, char** argv) {
   app.add_option("--clip-norm", s.clip_gradient_norm,
                  "Clip the gradient to this global L2 norm (0 = off)")
       ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--lr-schedule", s.schedule,
+                 "constant; step (x0.1 every third of the epochs); cosine (over all epochs, "
+                 "restarted by growth); plateau (x0.5 after 10 epochs without improvement, reset "
+                 "by growth)")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "plateau"}))
       ->capture_default_str();
   app.add_flag("--restore-best", s.restore_best, "End with the best validation epoch's network");
   app.add_option("--out", s.out, "Output directory")->capture_default_str();

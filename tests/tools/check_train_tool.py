@@ -71,7 +71,9 @@ def outputs_ok(out, epochs, label):
         check(os.path.exists(path) and (name == "events.jsonl" or os.path.getsize(path) > 0),
               f"{label}: {name} written")
     with open(os.path.join(out, "model.npl"), "rb") as f:
-        check(f.read(4) == b"\x89NPL", f"{label}: model.npl starts with the magic number")
+        model = f.read()
+    check(model[:4] == b"\x89NPL", f"{label}: model.npl starts with the magic number")
+    check(b"SCAL" in model, f"{label}: model.npl carries the feature scaler")
     with open(os.path.join(out, "history.csv")) as f:
         rows = list(csv.DictReader(f))
     check(len(rows) == epochs, f"{label}: history.csv has one row per epoch ({len(rows)})")
@@ -112,7 +114,7 @@ with tempfile.TemporaryDirectory() as tmp:
     spirals_csv(spirals)
     out = os.path.join(tmp, "spirals")
     r = run("--data", spirals, "--policy", "dropin", "--epochs", "80", "--lr", "0.01",
-            "--out", out, "--quiet")
+            "--lr-schedule", "cosine", "--out", out, "--quiet")
     check(r.returncode == 0, f"spirals run succeeds: {r.stderr.strip()}")
     if r.returncode == 0:
         rows, events = outputs_ok(out, 80, "spirals")
@@ -149,7 +151,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0, "--help exits 0")
     for flag in ["--data", "--labels", "--validation", "--task", "--policy", "--hidden",
                  "--optimizer", "--lr", "--epochs", "--batch", "--seed", "--scale", "--out",
-                 "--max-parameters-per-target", "--restore-best", "--clip-norm"]:
+                 "--max-parameters-per-target", "--restore-best", "--clip-norm",
+                 "--lr-schedule"]:
         check(flag in r.stdout, f"--help lists {flag}")
 
     # Bad input: a non-zero status and one line on stderr that names the problem.
@@ -171,6 +174,7 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--data", blobs, "--hidden", "16,x"], "--hidden"),
         (["--data", blobs, "--validation-split", "1.5"], "--validation-split"),
         (["--data", blobs, "--no-such-flag"], "--no-such-flag"),
+        (["--data", blobs, "--lr-schedule", "wavy"], "--lr-schedule"),
         (["--epochs", "3"], "--data"),
         (["--data", blobs, "--task", "regression", "--target-columns", "9",
           "--out", os.path.join(tmp, "c")], "column"),

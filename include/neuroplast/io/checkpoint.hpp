@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/param.hpp"
+#include "neuroplast/data/standard_scaler.hpp"
 #include "neuroplast/grow/init.hpp"
 #include "neuroplast/io/atomic_file.hpp"
 #include "neuroplast/io/byte_io.hpp"
@@ -419,10 +421,24 @@ std::vector<unsigned char> network_bytes(const Mlp<T, Act>& net, const SaveOptio
 }
 
 /// Sections a file may hold after the network, in this order; `load` skips them (they are covered
-/// by the checksum), `load_checkpoint` reads them.
+/// by the checksum), `load_checkpoint` reads them. SCAL (the feature scaler a model was trained
+/// with) is read by `load_scaler`.
 inline bool is_trainer_section(std::string_view tag) {
   return tag == "OPTM" || tag == "HIST" || tag == "TRNR" || tag == "PLCY" || tag == "BEST" ||
-         tag == "SAVD";
+         tag == "SAVD" || tag == "SCAL";
+}
+
+/// Writes the SCAL section: the feature count, then each feature's mean and standard deviation
+/// as f64.
+template <Scalar T>
+void write_scaler(ContainerWriter& file, const StandardScaler<T>& scaler) {
+  ByteWriter& w = file.out();
+  file.begin("SCAL");
+  w.u64(static_cast<std::uint64_t>(scaler.mean.size()));
+  for (Index i = 0; i < scaler.mean.size(); ++i) {
+    w.f64(static_cast<double>(scaler.mean(i)));
+    w.f64(static_cast<double>(scaler.sd(i)));
+  }
 }
 
 /// `load` on bytes already in memory; `file` names them in messages.
@@ -454,6 +470,71 @@ template <Scalar T, Activation Act>
 void save(const Mlp<T, Act>& net, const std::string& path, const SaveOptions& options = {}) {
   const std::vector<unsigned char> bytes = detail::network_bytes(net, options);
   write_file_atomically(path, bytes, "save");
+}
+
+/// Saves `net` as `save` does, together with the feature scaler its inputs were standardised
+/// with (`StandardScaler`), so that the model file alone says how to prepare data for it;
+/// `load_scaler` reads it back, `load` ignores it. Throws Error (nothing written) unless the
+/// scaler has one finite mean and one positive, finite standard deviation per network input.
+template <Scalar T, Activation Act>
+void save(const Mlp<T, Act>& net, const StandardScaler<T>& scaler, const std::string& path,
+          const SaveOptions& options = {}) {
+  if (scaler.mean.size() != net.sizes().front() || scaler.sd.size() != scaler.mean.size()) {
+    detail::fail("save: the scaler has ", scaler.mean.size(), " means and ", scaler.sd.size(),
+                 " standard deviations but the network has ", net.sizes().front(),
+                 " inputs; save the scaler the network's training data was standardised with");
+  }
+  if (!scaler.mean.allFinite() || !scaler.sd.allFinite() || !(scaler.sd.array() > T(0)).all()) {
+    detail::fail(
+        "save: the scaler holds a non-finite mean or a standard deviation that is not "
+        "positive and finite; nothing was written (",
+        path, " is unchanged)");
+  }
+  detail::ContainerWriter file;
+  detail::write_network(file, net, options);
+  detail::write_scaler(file, scaler);
+  write_file_atomically(path, file.finish(), "save");
+}
+
+/// The feature scaler saved with a model (`save(net, scaler, path)`), or std::nullopt when the
+/// file holds none. Throws FileError as `load` does for an unreadable, foreign or damaged file,
+/// and for a scaler section that contradicts the network (another feature count, a non-finite
+/// mean, a standard deviation that is not positive and finite).
+template <Scalar T>
+std::optional<StandardScaler<T>> load_scaler(const std::string& path) {
+  constexpr const char* where = "load_scaler";
+  const std::vector<unsigned char> bytes = read_file(path, where);
+  const std::vector<detail::Section> sections = detail::read_container(bytes, where, path);
+  if (sections.empty() || sections.front().tag != "NETW")
+    detail::fail<FileError>(where, ": ", path, " is corrupt: it does not start with a network");
+  // The network's input count: the first size after the scalar code, activation and layer count.
+  detail::ByteReader head(sections.front().body, where, path, sections.front().offset);
+  (void)head.u8("scalar type");
+  (void)head.str("activation", 64);
+  (void)head.u32("layer count");
+  const std::uint64_t inputs = head.u64("input size");
+  for (const detail::Section& section : sections) {
+    if (section.tag != "SCAL") continue;
+    detail::ByteReader r(section.body, where, path, section.offset);
+    const std::uint64_t n = r.u64("scaler feature count");
+    if (n != inputs) {
+      r.corrupt("a scaler for ", n, " features, but the network has ", inputs, " inputs");
+    }
+    r.need_items(n, 16, "scaler statistics");
+    StandardScaler<T> scaler;
+    scaler.mean.resize(static_cast<Index>(n));
+    scaler.sd.resize(static_cast<Index>(n));
+    for (Index i = 0; i < static_cast<Index>(n); ++i) {
+      const double mean = r.f64("scaler mean"), sd = r.f64("scaler standard deviation");
+      if (!std::isfinite(mean) || !(sd > 0 && std::isfinite(sd)))
+        r.corrupt("feature ", i, " has scaler mean ", mean, " and standard deviation ", sd);
+      scaler.mean(i) = static_cast<T>(mean);
+      scaler.sd(i) = static_cast<T>(sd);
+    }
+    if (!r.done()) r.corrupt(r.remaining(), " unexpected bytes at the end of the scaler");
+    return scaler;
+  }
+  return std::nullopt;
 }
 
 /// Loads a network saved by `save` (or `save_checkpoint`, whose trainer sections it skips).

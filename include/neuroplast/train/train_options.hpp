@@ -10,6 +10,7 @@
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
 #include "neuroplast/train/checkpoint_options.hpp"
+#include "neuroplast/train/lr_schedule.hpp"
 
 namespace neuroplast {
 
@@ -53,6 +54,12 @@ struct TrainOptions {
   /// Before every optimizer step, scale the gradients so that their global L2 norm is at most
   /// this (`clip_gradient_norm`); 0 = no clipping.
   double clip_gradient_norm = 0;
+  /// The learning rate of each epoch as a factor of the optimizer's base rate (the rate it was
+  /// built with): `StepDecay`, `CosineDecay` (restarted by growth by default) or
+  /// `ReduceOnPlateau` (reset by growth by default); train/lr_schedule.hpp. Default
+  /// `ConstantRate`: the trainer leaves the rate alone. The trainer sets the rate before each
+  /// epoch; a numeric-error rollback's reduction is kept on top of the schedule.
+  LearningRateSchedule learning_rate_schedule{};
   /// Trainer checkpoints (network, optimizer, History, TrainerState) every `checkpoint.every`
   /// epochs and/or after every epoch that changed the structure; written atomically, after the
   /// policy and before `on_epoch_end`. Default: never.
@@ -90,6 +97,7 @@ struct TrainOptions {
           "TrainOptions: checkpoint.every or checkpoint.on_structural_event is set but "
           "checkpoint.path is empty; say where the checkpoint goes");
     }
+    validate_schedule(learning_rate_schedule);
     if (max_rollbacks < 0)
       detail::fail("TrainOptions: max_rollbacks = ", max_rollbacks, " must be ≥ 0");
     if (!(rollback_learning_rate_factor > 0 && rollback_learning_rate_factor <= 1)) {

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <optional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "neuroplast/core/error.hpp"
@@ -82,6 +83,8 @@ class Trainer {
         rng_(options.seed) {
     opt_.validate();
     options_.validate();
+    if constexpr (requires { opt_.learning_rate; })
+      base_learning_rate_ = static_cast<double>(opt_.learning_rate);
     if (!options_.checkpoint.path.empty() && !kCanCheckpoint) {
       detail::fail(
           "TrainOptions::checkpoint: this network or optimizer cannot be written to a "
@@ -260,6 +263,7 @@ class Trainer {
   // `epochs_left` = epochs of this fit after this one, by count.
   bool train_and_judge_epoch(const Dataset<T>& train, const Dataset<T>* validation,
                              int epochs_left) {
+    apply_schedule();
     EpochRecord record;
     record.epoch = ++epoch_;
     record.train_loss = train_epoch(train);
@@ -292,6 +296,22 @@ class Trainer {
     done.parameter_count = net_.parameter_count();
     done.active_parameter_count = net_.active_parameter_count();
     return context.stop || early;
+  }
+
+  // Sets the optimizer's rate for the epoch about to be trained from the schedule: the base rate
+  // (as built) × the schedule's factor × the reductions of the numeric-error rollbacks recorded so
+  // far. Everything comes from the History, so a resumed run sets the same rates. Without a
+  // schedule the rate is left as it is.
+  void apply_schedule() {
+    if (std::holds_alternative<ConstantRate>(options_.learning_rate_schedule)) return;
+    if constexpr (requires { opt_.learning_rate; }) {
+      double rate = base_learning_rate_ *
+                    schedule_factor(options_.learning_rate_schedule, history_, epoch_ + 1);
+      for (const StructuralEvent& e : history_.events)
+        if (e.kind == EventKind::rollback && e.count > 0 && std::isfinite(e.trigger_value))
+          rate *= options_.rollback_learning_rate_factor;
+      opt_.learning_rate = static_cast<decltype(opt_.learning_rate)>(rate);
+    }
   }
 
   // Whatever a rollback restores: the end of the last good epoch (or the start of the fit).
@@ -562,6 +582,7 @@ class Trainer {
   Opt opt_;
   Policy policy_;
   TrainOptions options_;
+  double base_learning_rate_ = 0;  // the optimizer's rate as built: what a schedule scales
   Rng rng_;
   Workspace<T> ws_;
   GrowableMatrix<T> batch_x_;
