@@ -59,11 +59,44 @@ if(MODE STREQUAL "find_package")
   foreach(file IN ITEMS share/cmake/neuroplast/neuroplastConfig.cmake
                         share/cmake/neuroplast/neuroplastConfigVersion.cmake
                         share/cmake/neuroplast/neuroplastTargets.cmake
-                        include/neuroplast/neuroplast.hpp)
+                        share/pkgconfig/neuroplast.pc
+                        share/doc/neuroplast/LICENSE
+                        include/neuroplast/neuroplast.hpp
+                        include/neuroplast/version.hpp)
     if(NOT EXISTS "${prefix}/${file}")
       message(FATAL_ERROR "consumer/${MODE}: the install lacks ${prefix}/${file}")
     endif()
   endforeach()
+
+  # The pkg-config file points at the installed headers.
+  file(READ "${prefix}/share/pkgconfig/neuroplast.pc" pc)
+  string(FIND "${pc}" "prefix=${prefix}\n" at_prefix)
+  if(at_prefix LESS 0 OR NOT pc MATCHES "Requires: eigen3")
+    message(FATAL_ERROR "consumer/${MODE}: neuroplast.pc does not name the install:\n${pc}")
+  endif()
+
+  # A build without CMake: the same program compiled with pkg-config's flags alone.
+  find_program(PKG_CONFIG_EXECUTABLE pkg-config)
+  if(PKG_CONFIG_EXECUTABLE)
+    set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
+    execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --cflags --libs neuroplast
+                    RESULT_VARIABLE pc_result OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_error
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT pc_result EQUAL 0)
+      message(FATAL_ERROR "consumer/${MODE}: pkg-config --cflags --libs neuroplast failed: ${pc_error}")
+    endif()
+    separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+    set(cxx c++)
+    if(CXX_COMPILER)
+      set(cxx "${CXX_COMPILER}")
+    endif()
+    run("build consumer with pkg-config"
+        ${cxx} ${pc_flags} "${CMAKE_CURRENT_LIST_DIR}/consumer.cpp" -lz
+        -o "${WORK_DIR}/pkg-config-consumer")
+    run("run the pkg-config consumer" "${WORK_DIR}/pkg-config-consumer")
+  else()
+    message(STATUS "consumer/${MODE}: pkg-config not found; the pkg-config build is not checked")
+  endif()
 
   # The consumer must see the installed headers only, never the source tree.
   set(consumer_args "-DCMAKE_PREFIX_PATH=${prefix}" "-DNEUROPLAST_VERSION=${NEUROPLAST_VERSION}")
