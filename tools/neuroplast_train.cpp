@@ -25,6 +25,7 @@
 
 #include "neuroplast/io/history_log.hpp"
 #include "neuroplast/neuroplast.hpp"
+#include "support/cli.hpp"
 #include "support/history_plot.hpp"
 #include "support/progress.hpp"
 
@@ -253,21 +254,20 @@ int run(const Settings& s) {
 }
 
 // Validators whose messages say what is wanted (CLI11's PositiveNumber prints the whole range of a
-// double instead).
+// double instead). The text is parsed by the examples' parse_number, as every example's flags are.
 CLI::Validator number_check(bool integer, double min, bool inclusive) {
   const std::string what = std::string(integer ? "an integer" : "a number") +
                            (inclusive ? " ≥ " : " > ") + np::detail::csv_number(min);
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         double value = 0;
-        std::size_t used = 0;
         try {
-          value = integer ? static_cast<double>(std::stoll(text, &used)) : std::stod(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
+          value = integer ? static_cast<double>(np::examples::parse_number<long long>("", text))
+                          : np::examples::parse_number<double>("", text);
+        } catch (const np::Error&) {
+          return "'" + text + "' is not " + what;
         }
-        const bool ok = used == text.size() && !text.empty() && std::isfinite(value) &&
-                        (inclusive ? value >= min : value > min);
+        const bool ok = std::isfinite(value) && (inclusive ? value >= min : value > min);
         return ok ? std::string() : "'" + text + "' is not " + what;
       },
       inclusive ? "NONNEGATIVE" : "POSITIVE");
