@@ -564,7 +564,7 @@ std::size_t resident_bytes() {
 }
 }  // namespace
 
-TEST_CASE("reserve commits its memory; growth past capacity does not", "[core][storage]") {
+TEST_CASE("reserve commits its memory, growth past capacity does not", "[core][storage]") {
   // 4096 × 2048 floats = 32 MiB. After reserve the pages are resident, so growth into them later
   // does not pay for page faults. Reallocation past capacity stays lazy: its spare half is only
   // faulted in when growth reaches it.

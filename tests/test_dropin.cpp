@@ -216,7 +216,7 @@ TEST_CASE("a grown neuron's connections pruned before the next step keep zero Ad
   CHECK(w.state[1].view()(6, 0) > 0);  // the unpruned ones took their first step
 }
 
-TEST_CASE("growth within capacity keeps storage; past capacity it reallocates and keeps values",
+TEST_CASE("growth within capacity keeps storage, past capacity it reallocates and keeps values",
           "[dropin][capacity]") {
   Mlp<double, Relu> net({6, 8, 5, 3}, 31);
   const Matrix<double> X = random_batch(6, 4, 32);

@@ -106,6 +106,7 @@ void check_same_param(const Param<T>& a, const Param<T>& b) {
     CHECK(same_bits(a.state[i].view(), b.state[i].view()));
   CHECK(a.row_birth == b.row_birth);
   CHECK(a.col_birth == b.col_birth);
+  CHECK(a.row_plasticity == b.row_plasticity);
 }
 
 // Every plane and every piece of bookkeeping of two networks, bit for bit.
@@ -161,6 +162,8 @@ Mlp<T, Act> eventful_network(Adam<T>& opt) {
   net.set_dropout(0, Dropout{.rate = 0.2, .ramp_steps = 10});
   net.set_dropout(1, Dropout{.kind = DropoutKind::gaussian, .rate = 0.1});
   net.set_min_width(2, 2);
+  net.set_plasticity(0, Vector<T>::LinSpaced(net.width(0), T(0), T(1)));
+  net.set_plasticity(net.layer_count() - 1, T(0.5));
   train_steps(net, opt, 2, 300);
   net.rng().normal();  // leaves a spare normal in the stream
   return net;
@@ -325,7 +328,7 @@ TEST_CASE("load refuses a huge size field without allocating it", "[io][corrupti
                        WhatHas({"layer sizes needs"}));
 }
 
-TEST_CASE("a model saved with its feature scaler gives it back; load ignores it", "[io][scaler]") {
+TEST_CASE("a model saved with its feature scaler gives it back, load ignores it", "[io][scaler]") {
   TempDir dir;
   const Mlp<float, Relu> net({3, 4, 2}, 1);
   Matrix<float> X(3, 4);
@@ -370,7 +373,7 @@ TEST_CASE("load refuses the wrong scalar type, activation, a future version and 
   future[8] = static_cast<unsigned char>(kFileFormatVersion + 1);
   write_bytes(dir / "future.npl", future);
   CHECK_THROWS_MATCHES((load<float, Relu>(dir / "future.npl")), FileError,
-                       WhatHas({"format version 5", "newer neuroplast"}));
+                       WhatHas({"format version 9", "newer neuroplast"}));
   // Version 1 files (before policy sections) still load.
   auto older = bytes_of(dir / "f.npl");
   older[8] = 1;
@@ -793,7 +796,7 @@ TEST_CASE("a run resumed from a checkpoint ends bit-identical to the uninterrupt
                                                                           fresh, options, adam);
 }
 
-TEST_CASE("checkpoints keep history and trainer state; load reads their network", "[io][resume]") {
+TEST_CASE("checkpoints keep history and trainer state, load reads their network", "[io][resume]") {
   TempDir dir;
   Mlp<float, Tanh> net({2, 3, 2}, 1);
   AdamW<float> opt{.learning_rate = 0.01f, .weight_decay = 0.05f};
@@ -856,7 +859,7 @@ TEST_CASE("checkpoint_if_due writes every N epochs and after structural events",
   CHECK_FALSE(checkpoint_if_due(CheckpointOptions{}, 4, net, opt, h));
 }
 
-TEST_CASE("TrainOptions::checkpoint writes every N epochs; a run resumed from it is exact",
+TEST_CASE("TrainOptions::checkpoint writes every N epochs, a run resumed from it is exact",
           "[io][resume]") {
   TempDir dir;
   const Dataset<double> train = blobs(40, 3), validation = blobs(20, 4);
@@ -905,7 +908,7 @@ struct GrowAfterEpochTwo {
 };
 }  // namespace
 
-TEST_CASE("TrainOptions::checkpoint writes after structural events; bad options are refused",
+TEST_CASE("TrainOptions::checkpoint writes after structural events, bad options are refused",
           "[io][resume]") {
   TempDir dir;
   TrainOptions options{.epochs = 4, .batch_size = 16, .seed = 1};
@@ -936,6 +939,65 @@ TEST_CASE("TrainOptions::checkpoint writes after structural events; bad options 
   Trainer failing(net, Sgd<double>{}, StaticPolicy{}, unwritable);
   CHECK_THROWS_AS(failing.fit(blobs(40, 3)), FileError);
   CHECK_FALSE(fs::exists(dir / "missing"));
+}
+
+TEST_CASE("files of format version 4 (no plasticity) still load, every neuron at 1",
+          "[io][plasticity]") {
+  Adam<float> opt{.learning_rate = 0.01f};
+  Mlp<float, Relu> net({3, 4, 2}, 7);
+  train_steps(net, opt, 2, 5);
+  const auto bytes = detail::network_bytes(net);
+  // The same file as version 4 wrote it: each LAYR section ends before the plasticity flag.
+  detail::ContainerWriter old;
+  for (const detail::Section& section : detail::read_container(bytes, "test", "v8.npl")) {
+    old.begin(section.tag);
+    auto body = section.body;
+    if (section.tag == "LAYR") {
+      REQUIRE(body.back() == 0);  // flag 0: every neuron at 1
+      body = body.first(body.size() - 1);
+    }
+    old.out().raw(body);
+    old.end();
+  }
+  std::vector<unsigned char> v4 = old.finish();
+  REQUIRE(v4.size() == bytes.size() - 2);
+  v4[8] = 4;  // the version is outside the checksum
+  const auto loaded = detail::load_bytes<float, Relu>(v4, "v4.npl");
+  for (Index l = 0; l < loaded.layer_count(); ++l)
+    CHECK(loaded.plasticity(l) == Vector<float>::Ones(loaded.sizes()[l + 1]));
+  // Saved again, it is the version 8 file of the same network.
+  CHECK(detail::network_bytes(loaded) == bytes);
+}
+
+TEST_CASE("plasticity round-trips through save, load and checkpoints, bad values are refused",
+          "[io][plasticity]") {
+  Sgd<double> sgd{.learning_rate = 0.05, .momentum = 0.9};
+  Mlp<double, Tanh> net({3, 4, 2}, 8);
+  net.set_plasticity(0, Vector<double>{{0.0, -0.0, 0.25, 1.0}});
+  net.set_plasticity(1, 0.5);
+  train_steps(net, sgd, 2, 6);
+  const auto bytes = detail::network_bytes(net);
+  const auto loaded = detail::load_bytes<double, Tanh>(bytes, "p.npl");
+  check_same_network(net, loaded);
+  // −0 is kept as +0, so what is read saves back to the same bytes.
+  CHECK(std::signbit(loaded.plasticity(0)(1)) == false);
+  const auto cp = detail::checkpoint_bytes(
+      net, sgd, History{},
+      TrainerState{.epoch = 1, .shuffle_rng = Rng(1).state(), .dropout_rng = Rng(2).state()});
+  const auto resumed = detail::load_checkpoint_bytes<double, Tanh, Sgd<double>>(cp, "p.ckpt");
+  check_same_network(net, resumed.network);
+
+  // The file ends with the output layer's two plasticity values: one of them set to 2, the
+  // checksum recomputed (a deliberate edit), is refused by name.
+  auto bad = bytes;
+  const double two = 2;
+  std::memcpy(bad.data() + bad.size() - sizeof(double), &two, sizeof(double));
+  const std::uint32_t crc = crc32(std::span<const unsigned char>(
+      bad.data() + detail::kFileHeaderBytes, bad.size() - detail::kFileHeaderBytes));
+  for (int i = 0; i < 4; ++i)
+    bad[static_cast<std::size_t>(12 + i)] = static_cast<unsigned char>(crc >> (8 * i));
+  CHECK_THROWS_MATCHES((detail::load_bytes<double, Tanh>(bad, "bad.npl")), FileError,
+                       WhatHas({"bad.npl", "layer 1", "plasticity outside [0, 1]"}));
 }
 
 TEST_CASE("CRC-32 is zlib's", "[io]") {

@@ -462,7 +462,7 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   CHECK_THROWS_WITH(GrowthPays{.min_gain = 1}.validate(), Catch::Contains("min_gain = 1"));
 }
 
-TEST_CASE("GrowBy grows in proportion; EveryLayer selects every hidden layer", "[policy][grow]") {
+TEST_CASE("GrowBy grows in proportion, EveryLayer selects every hidden layer", "[policy][grow]") {
   CHECK(GrowBy{.neurons = 8}.amount(100) == 8);
   CHECK(GrowBy{.neurons = 1, .fraction = 1.0}.amount(2) == 2);
   CHECK(GrowBy{.neurons = 1, .fraction = 0.5}.amount(5) == 3);

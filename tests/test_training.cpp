@@ -231,7 +231,7 @@ TEST_CASE("rollback: gives up after max_rollbacks, leaving the last good state",
                     Catch::Contains("max_rollbacks = -1"));
 }
 
-TEST_CASE("on_batch_end reports every step; its losses make up the epoch's", "[training]") {
+TEST_CASE("on_batch_end reports every step, its losses make up the epoch's", "[training]") {
   const auto train = blobs<double>(100, 1);
   Mlp<double, Relu> net({2, 8, 3}, 1);
   std::vector<BatchRecord> batches;

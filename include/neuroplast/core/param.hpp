@@ -49,6 +49,10 @@ struct Param {
   /// correction, so a neuron grown mid-training starts its moments like a fresh parameter.
   std::vector<std::int64_t> row_birth{};
   std::vector<std::int64_t> col_birth{};
+  /// How much each row (output neuron) may still learn, in [0, 1]: optimizers scale the row's
+  /// update by it and skip rows at 0 (frozen: bit-identical). Empty = every row at 1, so a network
+  /// that never sets plasticity pays nothing for it. Bound to the row axis: grown rows get 1.
+  std::vector<T> row_plasticity{};
   bool maskable = false;  ///< weights can be pruned, biases cannot
   bool masked = false;    ///< the mask exists and has a 0; lets layers skip all mask work
 
@@ -75,8 +79,8 @@ struct Param {
   }
 
   /// Applies a neuron-axis edit to every plane. Grown entries are 0 in the state planes, 1 in the
-  /// mask, as `values` says in the value plane; their birth is kUnbornStep. The gradient only
-  /// takes the new shape.
+  /// mask and in the row plasticity, as `values` says in the value plane; their birth is
+  /// kUnbornStep. The gradient only takes the new shape.
   void apply(const AxisEdit& edit, Dim dim, GrowValues values = GrowValues::zero) {
     static constexpr T one = T(1);
     value.apply(edit, dim, values == GrowValues::zero ? &zero_ : nullptr);
@@ -84,6 +88,7 @@ struct Param {
     for (auto& plane : state) plane.apply(edit, dim);
     if (has_mask()) mask.apply(edit, dim, &one);
     edit.apply(dim == Dim::rows ? row_birth : col_birth, kUnbornStep);
+    if (dim == Dim::rows && !row_plasticity.empty()) edit.apply(row_plasticity, one);
     if (edit.kind() == AxisEdit::Kind::remove && masked) refresh_masked();
   }
 
@@ -95,6 +100,12 @@ struct Param {
     for (auto& plane : state) plane.reserve(rows, cols);
     row_birth.reserve(static_cast<std::size_t>(rows));
     col_birth.reserve(static_cast<std::size_t>(cols));
+    if (!row_plasticity.empty()) row_plasticity.reserve(static_cast<std::size_t>(rows));
+  }
+
+  /// Plasticity of row r (1 when none is set).
+  T plasticity(Index r) const noexcept {
+    return row_plasticity.empty() ? T(1) : row_plasticity[static_cast<std::size_t>(r)];
   }
 
   /// Returns `count` state planes owned by `owner`, creating zeroed ones (and discarding another

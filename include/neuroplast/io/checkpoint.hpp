@@ -169,6 +169,15 @@ void write_param(ByteWriter& w, const Param<T>& p, bool with_state) {
   for (std::int64_t b : p.col_birth) w.i64(state ? b : kUnbornStep);
 }
 
+/// Writes a layer's plasticity: flag 0 (every neuron at 1), or flag 1 and one value per output
+/// neuron (format version 8; older files end the LAYR section before the flag).
+template <Scalar T>
+void write_plasticity(ByteWriter& w, const DenseParams<T>& d) {
+  const std::vector<T>& p = d.weight_param().row_plasticity;
+  w.u8(p.empty() ? 0 : 1);
+  if (!p.empty()) w.put_run(p.data(), p.size());
+}
+
 /// Writes the NETW section and one LAYR section per dense layer.
 template <Scalar T, Activation Act>
 void write_network(ContainerWriter& file, const Mlp<T, Act>& net, const SaveOptions& options) {
@@ -223,6 +232,7 @@ void write_network(ContainerWriter& file, const Mlp<T, Act>& net, const SaveOpti
     w.u32(static_cast<std::uint32_t>(l));
     write_param(w, net.layer_params(l).weight_param(), options.optimizer_state);
     write_param(w, net.layer_params(l).bias_param(), options.optimizer_state);
+    write_plasticity(w, net.layer_params(l));
     file.end();
   }
 }
@@ -282,6 +292,19 @@ void read_param(ByteReader& r, Param<T>& p, const std::string& label) {
       if (b < kUnbornStep) r.corrupt(label, " has a birth step ", b, " below -1");
     }
   }
+}
+
+/// Reads what write_plasticity wrote, refusing values outside [0, 1].
+template <Scalar T>
+void read_plasticity(ByteReader& r, DenseParams<T>& d, const std::string& label) {
+  const std::uint8_t flag = r.u8(label + " plasticity flag");
+  if (flag > 1) r.corrupt(label, " plasticity flag is ", static_cast<int>(flag));
+  if (flag == 0) return;
+  Vector<T> values(d.outputs());
+  r.get_run(values.data(), static_cast<std::size_t>(values.size()), label + " plasticity");
+  if (!((values.array() >= T(0)) && (values.array() <= T(1))).all())
+    r.corrupt(label, " has a plasticity outside [0, 1]");
+  d.set_plasticity(values);
 }
 
 /// Rebuilds a network from the NETW and LAYR sections (the first 1 + L sections), checking every
@@ -404,6 +427,7 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
     const std::string name = "layer " + std::to_string(l);
     read_param(lr, d.weight_param(), name + " weights");
     read_param(lr, d.bias_param(), name + " bias");
+    if (!lr.done()) read_plasticity(lr, d, name);
     if (!lr.done()) lr.corrupt(lr.remaining(), " unexpected bytes at the end of ", name);
     // The file may break "masked entries are 0" only if it was edited by hand: re-establish it
     // exactly as apply_masks() would.
@@ -439,6 +463,7 @@ void write_scaler(ContainerWriter& file, const StandardScaler<T>& scaler) {
     w.f64(static_cast<double>(scaler.mean(i)));
     w.f64(static_cast<double>(scaler.sd(i)));
   }
+  file.end();
 }
 
 /// `load` on bytes already in memory; `file` names them in messages.

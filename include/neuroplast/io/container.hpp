@@ -19,10 +19,11 @@
 namespace neuroplast {
 
 /// Version of the binary format that `save` writes and the newest that `load` reads.
-/// The format version this neuroplast writes. 3 was skipped: the version is outside the
-/// checksum, and from 3 a single flipped bit gives 1 or 2, versions a reader accepts; from 4 no
-/// single bit flip gives a version in 1…4.
-inline constexpr std::uint32_t kFileFormatVersion = 4;
+/// The format version this neuroplast writes. The version is outside the checksum, so a new
+/// version is the next one from which no single flipped bit gives a version a reader accepts
+/// (1 … itself): 3 (→ 1, 2) and 5–7 (→ 4 and below) were skipped. 4 added the scaler section,
+/// 8 each layer's plasticity.
+inline constexpr std::uint32_t kFileFormatVersion = 8;
 
 namespace detail {
 

@@ -2,6 +2,8 @@
 /// \file
 /// A fully connected layer whose two neuron axes (inputs and outputs) can be edited in place.
 
+#include <algorithm>
+
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/param.hpp"
@@ -61,6 +63,31 @@ class DenseParams {
     return ConstVectorView<T>(bias_.grad.data(), outputs());
   }
 
+  /// Plasticity of each output neuron, `outputs` values in [0, 1] (all 1 unless set): the factor
+  /// on every update of the neuron's fan-in row and bias.
+  Vector<T> plasticity() const {
+    if (weight_.row_plasticity.empty()) return Vector<T>::Ones(outputs());
+    return ConstVectorView<T>(weight_.row_plasticity.data(), outputs());
+  }
+  /// Sets the plasticity of every output neuron (`outputs` values; the caller checks them). All
+  /// ones drops the per-row values, so optimizers take their unscaled path again.
+  void set_plasticity(const Vector<T>& values) {
+    std::vector<T> rows;
+    if (!(values.array() == T(1)).all()) {
+      // −0 is stored as +0, so a loaded file saves back to the same bytes.
+      rows.resize(static_cast<std::size_t>(values.size()));
+      for (Index r = 0; r < values.size(); ++r)
+        rows[static_cast<std::size_t>(r)] = values(r) == T(0) ? T(0) : values(r);
+    }
+    weight_.row_plasticity = rows;
+    bias_.row_plasticity = std::move(rows);
+  }
+  /// Whether some output neuron is frozen (plasticity 0).
+  bool has_frozen() const {
+    const auto& p = weight_.row_plasticity;
+    return std::find(p.begin(), p.end(), T(0)) != p.end();
+  }
+
   Param<T>& weight_param() noexcept { return weight_; }
   const Param<T>& weight_param() const noexcept { return weight_; }
   Param<T>& bias_param() noexcept { return bias_; }
@@ -90,9 +117,20 @@ class DenseParams {
   Param<T> bias_;
 };
 
-/// A dense layer `a = f(W x + b)` with activation policy `Act`. Inputs and outputs are batches,
-/// one sample per column: `x` is `inputs × batch`, `a` is `outputs × batch`.
 namespace detail {
+
+/// Whether a policy may remove neuron j of the axis between `in` (its fan-in row j) and `out`
+/// (its fan-out column j) without changing a frozen neuron (plasticity 0): j is not frozen
+/// itself, and no frozen neuron of `out` reads it with a nonzero weight.
+template <Scalar T>
+bool may_remove_neuron(const DenseParams<T>& in, const DenseParams<T>& out, Index j) {
+  if (in.weight_param().plasticity(j) == T(0)) return false;
+  if (!out.has_frozen()) return true;
+  const auto w = out.weights();
+  for (Index i = 0; i < out.outputs(); ++i)
+    if (out.weight_param().plasticity(i) == T(0) && w(i, j) != T(0)) return false;
+  return true;
+}
 
 /// out = f(alpha · W in + b) for a row-major `W` (`rows × cols`, pointer and outer stride) and a
 /// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free.

@@ -129,6 +129,38 @@ class Mlp {
   DenseParams<T>& layer_params(Index l) { return params(l, "layer_params"); }
   const DenseParams<T>& layer_params(Index l) const { return params(l, "layer_params"); }
 
+  /// How much each neuron of dense layer l (0 … layer_count() − 1, the output layer included) may
+  /// still learn: `sizes()[l+1]` values in [0, 1], all 1 unless set. Optimizers scale every update
+  /// of a neuron's fan-in row of `weights(l)` and its entry of `bias(l)` by it; at 0 (frozen)
+  /// both stay bit-identical under every optimizer and policy (policies neither prune nor remove
+  /// a frozen neuron, and new neurons of hidden layer l−1 never feed it). Bound to the neuron axis:
+  /// new neurons get 1, and it follows every edit, checkpoint and file. Throws Error for a bad l.
+  Vector<T> plasticity(Index l) const { return params(l, "plasticity").plasticity(); }
+
+  /// Sets the plasticity of dense layer l's neurons to `values` (`sizes()[l+1]` entries in
+  /// [0, 1]). Throws Error, changing nothing, for a bad layer, size or value.
+  void set_plasticity(Index l, const Vector<T>& values) {
+    DenseParams<T>& d = params(l, "set_plasticity");
+    if (values.size() != d.outputs()) {
+      detail::fail("set_plasticity: ", values.size(), " values for dense layer ", l, " of ",
+                   d.outputs(), " neurons; pass one per neuron (sizes()[", l + 1,
+                   "]) or one scalar for all");
+    }
+    for (Index i = 0; i < values.size(); ++i) {
+      if (!(values(i) >= T(0) && values(i) <= T(1))) {
+        detail::fail("set_plasticity: value ", values(i), " for neuron ", i, " of dense layer ", l,
+                     " is outside [0, 1] (0 = frozen, 1 = learns as usual)");
+      }
+    }
+    d.set_plasticity(values);
+  }
+  /// Sets every neuron of dense layer l to plasticity `value` in [0, 1].
+  void set_plasticity(Index l, T value) {
+    set_plasticity(l, Vector<T>::Constant(params(l, "set_plasticity").outputs(), value));
+  }
+  /// Freezes every neuron dense layer l has now (plasticity 0); neurons grown later learn.
+  void freeze(Index l) { set_plasticity(l, Vector<T>::Zero(params(l, "freeze").outputs())); }
+
   /// Calls `f(Param<T>&, ParamKind)` for every trainable tensor, layer by layer, weight then bias.
   template <class F>
   void for_each_param(F&& f) {
@@ -375,11 +407,23 @@ class Mlp {
     }
     init.validate(*this, h, count);
     const Index old = width(h);
+    DenseParams<T>& out = params(h + 1, "grow_neurons");
+    // A frozen neuron of the next layer must not change, whatever the initialiser writes
+    // (Net2Wider halves a fan-out column, GradMax folds into the bias): its row and bias are put
+    // back afterwards, and the new neurons do not feed it.
+    const bool frozen_out = out.has_frozen();
+    const Matrix<T> kept_w = frozen_out ? Matrix<T>(out.weights()) : Matrix<T>();
+    const Vector<T> kept_b = frozen_out ? Vector<T>(out.bias()) : Vector<T>();
     apply_axis_edit(h, AxisEdit::grow(old, count), GrowValues::caller);
-    GrowthSite<Mlp> site{
-        *this, params(h, "grow_neurons"), params(h + 1, "grow_neurons"), h, old, count, rng_};
+    GrowthSite<Mlp> site{*this, params(h, "grow_neurons"), out, h, old, count, rng_};
     try {
       init.initialise(site);
+      for (Index i = 0; frozen_out && i < out.outputs(); ++i) {
+        if (out.weight_param().plasticity(i) != T(0)) continue;
+        out.weights().row(i).head(old) = kept_w.row(i);
+        out.weights().row(i).tail(count).setZero();
+        out.bias()(i) = kept_b(i);
+      }
     } catch (...) {
       std::vector<Index> added(static_cast<std::size_t>(count));
       for (Index j = 0; j < count; ++j) added[static_cast<std::size_t>(j)] = old + j;
@@ -435,8 +479,9 @@ class Mlp {
   /// Removes every neuron of hidden layer h that a connection mask has cut off: a fully pruned
   /// fan-in (it outputs the constant f(b), which is folded into the next layer's bias first, so
   /// the function is unchanged) or a fully pruned fan-out (it reaches nothing). Never goes below
-  /// `min_width(h)`: the dead neurons with the highest index are kept then. Returns the old → new
-  /// index map (empty when nothing was removed).
+  /// `min_width(h)`: the dead neurons with the highest index are kept then. Frozen neurons stay,
+  /// and so does a neuron whose removal would change a frozen one (detail::may_remove_neuron).
+  /// Returns the old → new index map (empty when nothing was removed).
   std::vector<Index> remove_dead_neurons(Index h) {
     check_hidden(h, "remove_dead_neurons");
     const Index w = width(h);
@@ -448,7 +493,8 @@ class Mlp {
     for (Index j = 0; j < w; ++j) {
       const bool no_input = (in_mask.row(j).array() == T(0)).all();
       const bool no_output = (out_mask.col(j).array() == T(0)).all();
-      if (no_input || no_output) dead.push_back(j);
+      // A frozen neuron stays, and so does one whose folded bias would change a frozen one.
+      if ((no_input || no_output) && detail::may_remove_neuron(in, out, j)) dead.push_back(j);
     }
     const Index removable =
         std::max<Index>(0, std::min<Index>(static_cast<Index>(dead.size()), w - min_width(h)));
@@ -458,7 +504,9 @@ class Mlp {
       if ((out_mask.col(j).array() == T(0)).all()) continue;  // reaches nothing: nothing to fold
       const Eigen::Array<T, 1, 1> constant =
           Act::apply(Eigen::Array<T, 1, 1>::Constant(in.bias()(j)));
-      out.bias() += out.weights().col(j) * constant(0);
+      for (Index i = 0; i < out.outputs(); ++i)  // frozen rows read j with weight 0
+        if (out.weight_param().plasticity(i) != T(0))
+          out.bias()(i) += out.weights()(i, j) * constant(0);
     }
     return remove_neurons(h, dead);
   }

@@ -41,6 +41,10 @@ struct Sgd {
 
  private:
   void update(Param<T>& p, T decay) const {
+    if (!p.row_plasticity.empty()) {
+      update_scaled(p, decay);
+      return;
+    }
     auto w = p.value.view();
     auto g = p.grad.view();
     if (momentum == T(0)) {
@@ -60,6 +64,41 @@ struct Sgd {
         w -= learning_rate * (g + decay * w + momentum * v);
       } else {
         w -= learning_rate * v;
+      }
+    }
+    detail::reapply_mask(p);
+  }
+
+  // The same update row by row, each row's step scaled by its plasticity (× 1 is exact, so a row
+  // at 1 moves as above); a frozen row is skipped, velocity included.
+  void update_scaled(Param<T>& p, T decay) const {
+    auto w = p.value.view();
+    auto g = p.grad.view();
+    auto* velocity = momentum == T(0) ? nullptr : &p.state_for(name, 1)[0];
+    for (Index r = 0; r < w.rows(); ++r) {
+      const T s = p.row_plasticity[static_cast<std::size_t>(r)];
+      if (s == T(0)) continue;
+      auto wr = w.row(r);
+      auto gr = g.row(r);
+      const T rate = s * learning_rate;
+      if (velocity == nullptr) {
+        if (decay != T(0)) {
+          wr -= rate * (gr + decay * wr);
+        } else {
+          wr -= rate * gr;
+        }
+        continue;
+      }
+      auto vr = velocity->view().row(r);
+      if (decay != T(0)) {
+        vr = momentum * vr + gr + decay * wr;
+      } else {
+        vr = momentum * vr + gr;
+      }
+      if (nesterov) {
+        wr -= rate * (gr + decay * wr + momentum * vr);
+      } else {
+        wr -= rate * vr;
       }
     }
     detail::reapply_mask(p);

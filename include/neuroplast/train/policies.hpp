@@ -30,15 +30,20 @@ namespace neuroplast {
 namespace detail {
 
 /// Per hidden layer, the neurons that output exactly 0 on every judged sample (at most
-/// `max_samples`): dead ReLUs, which pass no gradient and never recover by themselves.
+/// `max_samples`): dead ReLUs, which pass no gradient and never recover by themselves. Neurons
+/// a removal may not touch (frozen, or read by a frozen neuron: detail::may_remove_neuron) are
+/// left out.
 template <class Net, class T>
 std::vector<std::vector<Index>> dead_neurons(const Net& net, const Dataset<T>& data,
                                              Index max_samples) {
   const auto scores = MeanActivation{.max_samples = max_samples}.neuron_scores(net, &data);
   std::vector<std::vector<Index>> dead(scores.size());
-  for (std::size_t h = 0; h < scores.size(); ++h)
+  for (std::size_t h = 0; h < scores.size(); ++h) {
+    const auto l = static_cast<Index>(h);
     for (Index j = 0; j < scores[h].size(); ++j)
-      if (scores[h](j) == 0) dead[h].push_back(j);
+      if (scores[h](j) == 0 && may_remove_neuron(net.layer_params(l), net.layer_params(l + 1), j))
+        dead[h].push_back(j);
+  }
   return dead;
 }
 

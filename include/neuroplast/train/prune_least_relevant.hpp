@@ -15,7 +15,8 @@ namespace neuroplast {
 /// Prunes, in every dense layer, the `fraction` of its still-active connections with the smallest
 /// mean absolute LRP connection relevance over (the first `max_samples` of) a validation set, then
 /// removes the hidden neurons left without inputs or outputs (`remove_dead_neurons`, respecting
-/// each layer's minimum width). Ties are broken by the smaller |weight|.
+/// each layer's minimum width). Ties are broken by the smaller |weight|. Connections of frozen
+/// neurons (plasticity 0) are not candidates, and frozen neurons are not removed.
 struct PruneLeastRelevant {
   double fraction = 0.2;
   lrp::Composite rule = {};
@@ -45,10 +46,11 @@ struct PruneLeastRelevant {
       const Matrix<T>& relevance = stats.connection_mean_abs[static_cast<std::size_t>(l)];
       const Matrix<T> mask = net.connection_mask(l);
       const Matrix<T> w = net.weights(l);
+      const Vector<T> plasticity = net.plasticity(l);
       std::vector<std::pair<std::pair<T, T>, Index>> active;  // ((relevance, |w|), flat index)
       for (Index c = 0; c < mask.cols(); ++c)
         for (Index r = 0; r < mask.rows(); ++r)
-          if (mask(r, c) != T(0))
+          if (mask(r, c) != T(0) && plasticity(r) != T(0))
             active.push_back({{relevance(r, c), std::abs(w(r, c))}, c * mask.rows() + r});
       const auto k =
           static_cast<std::size_t>(std::floor(fraction * static_cast<double>(active.size())));
