@@ -47,6 +47,8 @@ void check_param(const Param<T>& p, Index rows, Index cols, const Trail& trail, 
   SOAK_REQUIRE(p.grad.rows() == rows && p.grad.cols() == cols, trail, what << " gradient shape");
   SOAK_REQUIRE(static_cast<Index>(p.row_birth.size()) == rows, trail, what << " row births");
   SOAK_REQUIRE(static_cast<Index>(p.col_birth.size()) == cols, trail, what << " column births");
+  SOAK_REQUIRE(p.row_plasticity.empty() || static_cast<Index>(p.row_plasticity.size()) == rows,
+               trail, what << " row plasticity");
   const std::size_t planes = p.state_owner == "adam" ? 2 : p.state_owner == "sgd" ? 1 : 0;
   SOAK_REQUIRE(p.state.size() == planes, trail, what << " has " << p.state.size() << " planes");
   for (const auto& s : p.state)
@@ -77,6 +79,8 @@ void check_invariants(const Net& net, const Trail& trail) {
                 in = sizes[static_cast<std::size_t>(l)];
     check_param(d.weight_param(), out, in, trail, "weights");
     check_param(d.bias_param(), out, 1, trail, "bias");
+    SOAK_REQUIRE(d.weight_param().row_plasticity == d.bias_param().row_plasticity, trail,
+                 "weights and bias of dense layer " << l << " disagree on plasticity");
   }
   for (Index h = 0; h < net.hidden_layer_count(); ++h) {
     auto ids = net.neuron_ids(h);
@@ -138,6 +142,7 @@ struct Subject {
   Index pick(Index n) { return static_cast<Index>(rng.below(static_cast<std::uint64_t>(n))); }
 
   void train(int steps) {
+    const Mlp<T, Act> before = net;
     for (int s = 0; s < steps; ++s) {
       const Matrix<T> X = batch(5);
       const auto y = labels(5);
@@ -151,6 +156,13 @@ struct Subject {
         sgd.step(net);
       }
     }
+    for (Index l = 0; l < net.layer_count(); ++l) {
+      const Vector<T> p = net.plasticity(l);
+      for (Index r = 0; r < p.size(); ++r)
+        SOAK_REQUIRE(p(r) != T(0) || (net.weights(l).row(r) == before.weights(l).row(r) &&
+                                      net.bias(l)(r) == before.bias(l)(r)),
+                     trail, "frozen neuron " << r << " of dense layer " << l << " moved");
+    }
   }
 
   // One random operation; refused edits (Error) must leave the network exactly as it was.
@@ -158,7 +170,7 @@ struct Subject {
     ++trail.cycle;
     const auto before = detail::network_bytes(net);
     const Index hidden = net.hidden_layer_count();
-    const Index op = pick(12);
+    const Index op = pick(13);
     std::string name;
     try {
       switch (op) {
@@ -236,6 +248,15 @@ struct Subject {
           const double rate = pick(3) == 0 ? 0.0 : 0.3 * rng.uniform();
           name = "set_dropout(" + std::to_string(h) + ")";
           net.set_dropout(h, Dropout{.kind = static_cast<DropoutKind>(pick(4)), .rate = rate});
+          break;
+        }
+        case 10: {
+          const Index l = pick(net.layer_count());
+          Vector<T> p(net.sizes()[static_cast<std::size_t>(l) + 1]);
+          for (Index r = 0; r < p.size(); ++r)
+            p(r) = pick(3) == 0 ? T(0) : pick(2) == 0 ? T(1) : static_cast<T>(rng.uniform());
+          name = "set_plasticity(" + std::to_string(l) + ")";
+          net.set_plasticity(l, p);
           break;
         }
         case 9:

@@ -19,6 +19,7 @@ np::Mlp<T, Act> edited_network(std::uint64_t seed) {
   mask(0, 1) = 0;
   net.prune_connections(1, mask);
   net.set_dropout(0, np::Dropout{.rate = 0.25});
+  net.set_plasticity(0, np::Vector<T>{{T(0), T(0.5), T(1), T(1), T(0.25)}});
   return net;
 }
 
