@@ -5,8 +5,8 @@
 // Reads a CSV file (one sample per row; the class label, or the regression targets, in chosen
 // columns) or an IDX image file with an IDX label file, standardises the features with the
 // training set's statistics, holds out a validation split (or reads one), trains with any of the
-// library's policies, and writes into --out: the model (model.npl, model.safetensors), the
-// scaler (scaler.csv), the history (history.csv, events.jsonl) and a plot (history.svg). Every
+// library's policies, and writes into --out: the model (model.npl, model.safetensors, model.onnx),
+// the scaler (scaler.csv), the history (history.csv, events.jsonl) and a plot (history.svg). Every
 // bad flag, value or file ends the program with one line on standard error naming it, and exit
 // status 2 (bad command line) or 1 (bad data, failed training or writing).
 
@@ -182,6 +182,7 @@ int train(const Settings& s, const Data& train_set, const Data* validation, cons
     np::save(net, path("model.npl"));
   }
   np::save_safetensors(net, path("model.safetensors"));
+  np::save_onnx(net, path("model.onnx"));
   np::write_history_csv(path("history.csv"), h);
   np::write_events_jsonl(path("events.jsonl"), h);
   np::examples::write_history_svg(path("history.svg"), h,

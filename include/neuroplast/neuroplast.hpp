@@ -18,6 +18,7 @@
 #include "neuroplast/io/checkpoint.hpp"
 #include "neuroplast/io/crc32.hpp"
 #include "neuroplast/io/history_log.hpp"
+#include "neuroplast/io/onnx.hpp"
 #include "neuroplast/io/policy_state.hpp"
 #include "neuroplast/io/safetensors.hpp"
 #include "neuroplast/io/trainer_checkpoint.hpp"

@@ -64,7 +64,8 @@ def regression_csv(path, n=300, seed=2):
 
 
 def outputs_ok(out, epochs, label):
-    names = ["model.npl", "model.safetensors", "history.csv", "events.jsonl", "history.svg"]
+    names = ["model.npl", "model.safetensors", "model.onnx", "history.csv", "events.jsonl",
+             "history.svg"]
     for name in names:
         path = os.path.join(out, name)
         # events.jsonl is empty when nothing changed the structure.
@@ -73,7 +74,24 @@ def outputs_ok(out, epochs, label):
     with open(os.path.join(out, "model.npl"), "rb") as f:
         model = f.read()
     check(model[:4] == b"\x89NPL", f"{label}: model.npl starts with the magic number")
-    check(b"SCAL" in model, f"{label}: model.npl carries the feature scaler")
+    # The container as docs/file-format.md describes it: every section's length adds up to the
+    # payload (a section left unterminated once made every model with a scaler unreadable).
+    payload = model[24:]
+    check(int.from_bytes(model[16:24], "little") == len(payload), f"{label}: payload size")
+    sections, at = {}, 0
+    while at + 12 <= len(payload):
+        tag, n = payload[at:at + 4], int.from_bytes(payload[at + 4:at + 12], "little")
+        sections[tag] = payload[at + 12:at + 12 + n]
+        at += 12 + n
+    check(at == len(payload), f"{label}: model.npl's sections fill its payload exactly")
+    scal = sections.get(b"SCAL", b"")
+    check(len(scal) >= 8 and len(scal) == 8 + 16 * int.from_bytes(scal[:8], "little"),
+          f"{label}: model.npl carries the feature scaler (count, then mean and sd per feature)")
+    try:
+        import onnx  # Debian's python3-onnx, when installed
+        onnx.checker.check_model(onnx.load(os.path.join(out, "model.onnx")), full_check=True)
+    except ImportError:
+        pass
     with open(os.path.join(out, "history.csv")) as f:
         rows = list(csv.DictReader(f))
     check(len(rows) == epochs, f"{label}: history.csv has one row per epoch ({len(rows)})")
