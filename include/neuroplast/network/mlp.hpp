@@ -716,7 +716,8 @@ class Mlp {
       }
       if (stochastic && p > 0 &&
           (own.kind == DropoutKind::bernoulli || own.kind == DropoutKind::gaussian)) {
-        multiply_outputs(sc, out, own, p, neuron_dropout_[l], ws.rng());
+        multiply_outputs(sc, out, own, p, neuron_dropout_[l], ws.rng(), ws.window_first(),
+                         ws.window_total());
       }
     }
   }
@@ -809,13 +810,17 @@ class Mlp {
   }
 
   // Bernoulli or Gaussian multipliers for every output of the batch; the next layer reads
-  // output ∘ multipliers, the backward pass multiplies the incoming gradient by them.
+  // output ∘ multipliers, the backward pass multiplies the incoming gradient by them. In a
+  // windowed pass (Workspace::set_sample_window) they are drawn for the whole batch of `total`
+  // and columns [first, first + cols) are used.
   static void multiply_outputs(typename Workspace<T>::LayerScratch& sc, const MatrixView<T>& out,
                                const Dropout& own, double p, const std::vector<double>& rates,
-                               Rng& rng) {
+                               Rng& rng, Index first, Index total) {
     sc.mult.reshape_uninitialized(out.rows(), out.cols());
     sc.dropped.reshape_uninitialized(out.rows(), out.cols());
-    auto m = sc.mult.view();
+    const bool windowed = total > 0;
+    if (windowed) sc.window_mult.reshape_uninitialized(out.rows(), total);
+    auto m = windowed ? sc.window_mult.view() : sc.mult.view();
     if (own.kind == DropoutKind::gaussian) {
       for (Index c = 0; c < m.cols(); ++c)
         rng.fill_normal(std::span<T>(&m(0, c), static_cast<std::size_t>(m.rows())), 1.0,
@@ -833,7 +838,8 @@ class Mlp {
           own.convention == DropoutConvention::inverted ? static_cast<T>(1 / (1 - p)) : T(1);
       fill_bernoulli(m, p, keep, rng);
     }
-    sc.dropped.view() = out.cwiseProduct(m);
+    if (windowed) sc.mult.view() = m.middleCols(first, out.cols());
+    sc.dropped.view() = out.cwiseProduct(sc.mult.view());
     sc.multiplied = true;
   }
 

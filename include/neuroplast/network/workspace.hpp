@@ -32,12 +32,25 @@ class Workspace {
     GrowableMatrix<T> bias{};                    ///< gathered bias
     GrowableMatrix<T> bias_grad{};               ///< its gradient
     GrowableMatrix<T> mult{};                    ///< elementwise output multipliers
+    GrowableMatrix<T> window_mult{};             ///< a whole batch's multipliers (windowed pass)
     GrowableMatrix<T> dropped{};                 ///< output ∘ mult: the next layer's input
   };
 
   /// The stream dropout masks are drawn from; seed it for reproducible masks.
   Rng& rng() noexcept { return rng_; }
   const Rng& rng() const noexcept { return rng_; }
+  /// Declares the next training passes' samples to be the columns [first, first + their count)
+  /// of a batch of `total` samples (total = 0, the default: a pass is its whole batch). Per-sample
+  /// dropout multipliers are then drawn for the whole batch and the window's columns used, so a
+  /// process of a data-parallel run draws for its samples what one process would, and every
+  /// process's stream stays in step with the others'.
+  void set_sample_window(Index first, Index total) {
+    window_first_ = first;
+    window_total_ = total;
+  }
+  Index window_first() const noexcept { return window_first_; }
+  Index window_total() const noexcept { return window_total_; }
+
   /// Scratch of dense layer l.
   LayerScratch& scratch(std::size_t l) { return scratch_[l]; }
   const LayerScratch& scratch(std::size_t l) const { return scratch_[l]; }
@@ -78,6 +91,8 @@ class Workspace {
   GemmWorkspace<T> gemm_;
   std::vector<LayerScratch> scratch_;
   Rng rng_{0x6e657572'6f706c61ULL};
+  Index window_first_ = 0;
+  Index window_total_ = 0;
 };
 
 }  // namespace neuroplast

@@ -2,6 +2,8 @@
 /// \file
 /// The training loop: minibatches, loss, backward pass, optimizer, and the policy between epochs.
 
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <numeric>
 #include <optional>
 #include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -23,6 +26,7 @@
 #include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
 #include "neuroplast/train/history.hpp"
+#include "neuroplast/train/parallel.hpp"
 #include "neuroplast/train/static_policy.hpp"
 #include "neuroplast/train/train_options.hpp"
 #include "neuroplast/train/trainer_state.hpp"
@@ -58,8 +62,17 @@ struct Evaluation {
 ///
 /// Checkpoints: with `TrainOptions::checkpoint` set, the trainer writes a resumable checkpoint
 /// (io/trainer_checkpoint.hpp) after the epochs it asks for.
-template <class Net, class Opt, class Policy = StaticPolicy>
-  requires OptimizerFor<Opt, Net>
+///
+/// Data parallel: with a DistributedStrategy as `Parallel` (`mpi::DataParallel`,
+/// neuroplast/mpi.hpp), every process runs this same trainer on the same full datasets; each
+/// computes forward and backward on its share of every global batch (`options.batch_size`), the
+/// gradients and losses are summed over processes (bit-identical everywhere), and every process
+/// takes the same step and makes the same structural decisions. Validation and `evaluate` are
+/// split the same way. Only process 0 writes checkpoints. An error on any process (a non-finite
+/// loss, a failed checkpoint write) ends `fit` on every process with the same exception type.
+/// docs/distributed.md.
+template <class Net, class Opt, class Policy = StaticPolicy, class Parallel = SingleProcess>
+  requires OptimizerFor<Opt, Net> && ParallelStrategy<Parallel>
 class Trainer {
  public:
   using T = typename Net::scalar;
@@ -74,12 +87,16 @@ class Trainer {
                 "Trainer: the policy needs `static constexpr std::string_view name` and "
                 "`void on_epoch_end(EpochContext&)`; see StaticPolicy");
 
-  /// Validates the optimizer's hyper-parameters and the options (throws Error).
-  Trainer(Net& net, Opt optimizer, Policy policy = {}, TrainOptions options = {})
+  /// Validates the optimizer's hyper-parameters and the options (throws Error). `parallel`: how
+  /// the work is spread over processes (SingleProcess, or e.g. mpi::DataParallel; then every
+  /// process builds its trainer with the same network, seed and options).
+  Trainer(Net& net, Opt optimizer, Policy policy = {}, TrainOptions options = {},
+          Parallel parallel = {})
       : net_(net),
         opt_(std::move(optimizer)),
         policy_(std::move(policy)),
         options_(options),
+        parallel_(std::move(parallel)),
         rng_(options.seed) {
     opt_.validate();
     options_.validate();
@@ -120,13 +137,17 @@ class Trainer {
   }
 
   /// Mean loss and accuracy of the network on `data`, in batches of `options().evaluation_batch`.
+  /// With a DistributedStrategy each process evaluates its share of `data` and the sums are
+  /// reduced: call it on every process.
   Evaluation evaluate(const Dataset<T>& data) {
     check_dataset(data, "evaluate");
     const Index n = data.size();
     double loss_sum = 0;
     Index correct = 0;
-    for (Index start = 0; start < n; start += options_.evaluation_batch) {
-      const Index b = std::min(options_.evaluation_batch, n - start);
+    Share mine{0, n};
+    if constexpr (Parallel::distributed) mine = share_of(n, parallel_.rank(), parallel_.size());
+    for (Index start = mine.begin; start < mine.end; start += options_.evaluation_batch) {
+      const Index b = std::min(options_.evaluation_batch, mine.end - start);
       const auto X = data.features().middleCols(start, b);
       // Inference pass: no dropout masks, no draws from the mask stream.
       const auto logits = net_.forward(X, ws_);
@@ -140,6 +161,12 @@ class Trainer {
           correct += best == data.labels()[static_cast<std::size_t>(start + c)];
         }
       }
+    }
+    if constexpr (Parallel::distributed) {
+      double sums[2] = {loss_sum, static_cast<double>(correct)};
+      parallel_.sum(std::span<double>(sums));
+      loss_sum = sums[0];
+      correct = static_cast<Index>(sums[1]);
     }
     return {loss_sum / static_cast<double>(n),
             data.has_labels() ? static_cast<double>(correct) / static_cast<double>(n)
@@ -208,12 +235,17 @@ class Trainer {
   Policy& policy() noexcept { return policy_; }
   const TrainOptions& options() const noexcept { return options_; }
   Net& network() noexcept { return net_; }
+  Parallel& parallel() noexcept { return parallel_; }
 
  private:
   History run(const Dataset<T>& train, const Dataset<T>* validation) {
-    check_dataset(train, "fit (training set)");
-    if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
-    opt_.validate();
+    if constexpr (Parallel::distributed) {
+      agree_to_start(train, validation);
+    } else {
+      check_dataset(train, "fit (training set)");
+      if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
+      opt_.validate();
+    }
     {
       Context begin{net_, history_, train, validation, epoch_, snapshot(), &saved_};
       begin.steps_per_epoch = steps_per_epoch(train);
@@ -243,10 +275,7 @@ class Trainer {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if constexpr (kCanCheckpoint) {
         // The policy's part copies the best and saved networks: built only when one is written.
-        if (checkpoint_due(options_.checkpoint, epoch_, history_)) {
-          const PolicyCheckpoint<Net> p = policy_checkpoint();
-          checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
-        }
+        if (checkpoint_due(options_.checkpoint, epoch_, history_)) write_checkpoint();
       }
       if (options_.verbose) print_progress(record);
       announce_events(before);
@@ -471,7 +500,31 @@ class Trainer {
     }
   }
 
+  // Writes the due checkpoint; in a data-parallel run process 0 alone writes, and a failed write
+  // ends fit on every process with its FileError.
+  void write_checkpoint() requires(kCanCheckpoint) {
+    if constexpr (!Parallel::distributed) {
+      const PolicyCheckpoint<Net> p = policy_checkpoint();
+      checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
+    } else {
+      std::string error;
+      if (parallel_.rank() == 0) {
+        try {
+          const PolicyCheckpoint<Net> p = policy_checkpoint();
+          checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
+        } catch (const std::exception& e) {
+          error = e.what();
+          if (error.empty()) error = "checkpoint: writing failed";
+        }
+      }
+      const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
+      if (!failure.empty())
+        detail::fail<FileError>(failure, " [process 0 of ", parallel_.size(), "]");
+    }
+  }
+
   double train_epoch(const Dataset<T>& data) {
+    if constexpr (Parallel::distributed) return train_epoch_shared(data);
     const Index n = data.size();
     order_.resize(static_cast<std::size_t>(n));
     std::iota(order_.begin(), order_.end(), Index{0});
@@ -540,6 +593,182 @@ class Trainer {
     return loss_sum / static_cast<double>(n);
   }
 
+  // Data-parallel epoch: every process builds the same global batches (the same shuffled order),
+  // computes forward and backward on its share (dropout masks drawn for the whole batch, so they
+  // are a single process's), and one reduction sums the gradients; a second the loss and a
+  // failure flag. Every process then takes the same step.
+  double train_epoch_shared(const Dataset<T>& data) {
+    const Index n = data.size();
+    order_.resize(static_cast<std::size_t>(n));
+    std::iota(order_.begin(), order_.end(), Index{0});
+    if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
+    const Index bs = std::min(options_.batch_size, n);
+    double loss_sum = 0;
+    Index batch_index = 0;
+    for (Index start = 0; start < n; start += bs, ++batch_index) {
+      const Index b = std::min(bs, n - start);
+      const Share mine = share_of(b, parallel_.rank(), parallel_.size());
+      // A process whose share is empty (a last batch smaller than the process count) runs one
+      // zero sample with a zero loss gradient: its streams and step counter stay in step.
+      const Index local = std::max<Index>(mine.size(), 1);
+      batch_x_.reshape_uninitialized(data.feature_count(), local);
+      auto X = batch_x_.view();
+      batch_labels_.clear();
+      if (mine.size() == 0) X.setZero();
+      for (Index i = 0; i < mine.size(); ++i) {
+        const Index src = order_[static_cast<std::size_t>(start + mine.begin + i)];
+        X.col(i) = data.features().col(src);
+        if (data.has_labels())
+          batch_labels_.push_back(data.labels()[static_cast<std::size_t>(src)]);
+      }
+      Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
+      if (data.has_targets()) {
+        batch_t_.reshape_uninitialized(data.targets().rows(), local);
+        auto Y = batch_t_.view();
+        Y.setZero();
+        for (Index i = 0; i < mine.size(); ++i)
+          Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + mine.begin + i)]);
+        targets.values = batch_t_.data();
+        targets.stride = batch_t_.outer_stride();
+      }
+      ws_.set_sample_window(mine.size() > 0 ? mine.begin : 0, b);
+      const auto logits = net_.forward_train(X, ws_);
+      auto grad = ws_.output_gradient();
+      double local_loss = 0;
+      bool failed = false;
+      if (mine.size() > 0) {
+        const T loss = evaluate_loss(logits, targets, &grad);  // the mean over this share
+        failed = !std::isfinite(static_cast<double>(loss));
+        local_loss = static_cast<double>(loss) * static_cast<double>(mine.size());
+        // The step follows the mean over the whole batch: this share's part of it.
+        grad *= static_cast<T>(static_cast<double>(mine.size()) / static_cast<double>(b));
+      } else {
+        grad.setZero();
+      }
+      if (!failed) net_.backward(X, ws_);
+      double stats[2] = {failed ? 0.0 : local_loss, failed ? 1.0 : 0.0};
+      parallel_.sum(std::span<double>(stats));
+      if (stats[1] > 0) {
+        const std::string failure = parallel_.agree_on_failure(
+            failed, detail::message("fit: the loss became non-finite at epoch ", epoch_, ", batch ",
+                                    batch_index, " (step ", opt_.steps + 1, ") on process ",
+                                    parallel_.rank(), " of ", parallel_.size(), ": ",
+                                    locate_non_finite_loss(),
+                                    ". The batch was not applied. Lower the learning rate or "
+                                    "check the data"));
+        ws_.set_sample_window(0, 0);
+        detail::fail<NumericError>(failure);
+      }
+      sum_gradients();
+      BatchRecord record{.epoch = epoch_,
+                         .batch = batch_index,
+                         .batches = (n + bs - 1) / bs,
+                         .samples = b,
+                         .loss = stats[0] / static_cast<double>(b),
+                         .step = opt_.steps + 1};
+      if (options_.on_gradients) options_.on_gradients(record);
+      if (options_.clip_gradient_norm > 0) {
+        record.gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
+        if (!std::isfinite(record.gradient_norm)) {
+          ws_.set_sample_window(0, 0);
+          detail::fail<NumericError>("fit: the gradient norm became ", record.gradient_norm,
+                                     " at epoch ", epoch_, ", batch ", batch_index, " (step ",
+                                     record.step,
+                                     "): backward overflowed although the loss is "
+                                     "finite. The batch was not applied. Lower the learning rate");
+        }
+      }
+      opt_.step(net_);
+      loss_sum += stats[0];
+      check_lockstep();
+      if (options_.on_batch_end) options_.on_batch_end(record);
+    }
+    ws_.set_sample_window(0, 0);
+    return loss_sum / static_cast<double>(n);
+  }
+
+  // Before a data-parallel fit: every process checks its inputs, and all of them throw the first
+  // failing process's Error if any fails (none is left waiting in a collective); then they must
+  // hold the same datasets, network and options, or all throw.
+  void agree_to_start(const Dataset<T>& train, const Dataset<T>* validation) {
+    std::string error;
+    try {
+      check_dataset(train, "fit (training set)");
+      if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
+      opt_.validate();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
+    if (!failure.empty()) detail::fail(failure);
+    std::uint64_t h = network_hash();
+    auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
+    for (const Dataset<T>* d : {&train, validation}) {
+      if (d == nullptr) continue;
+      mix(static_cast<std::uint64_t>(d->size()));
+      mix(static_cast<std::uint64_t>(d->feature_count()));
+      mix(std::bit_cast<std::uint64_t>(static_cast<double>(d->features().sum())));
+    }
+    mix(options_.seed);
+    mix(static_cast<std::uint64_t>(options_.batch_size));
+    mix(static_cast<std::uint64_t>(options_.epochs));
+    mix(static_cast<std::uint64_t>(epoch_));
+    if (!parallel_.same_everywhere(h)) {
+      detail::fail(
+          "fit: the processes differ in their network, datasets or options (seed, batch "
+          "size, epochs); every process must build the same network from the same seed "
+          "and pass the same full datasets and options");
+    }
+  }
+
+  // FNV-1a over the sizes and every parameter's bytes.
+  std::uint64_t network_hash() const {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&](const void* data, std::size_t bytes) {
+      const auto* c = static_cast<const unsigned char*>(data);
+      for (std::size_t i = 0; i < bytes; ++i) h = (h ^ c[i]) * 0x100000001b3ULL;
+    };
+    for (Index s : net_.sizes()) mix(&s, sizeof s);
+    for (Index l = 0; l < net_.layer_count(); ++l) {
+      const auto w = net_.weights(l);
+      for (Index r = 0; r < w.rows(); ++r)
+        mix(&w(r, 0), sizeof(T) * static_cast<std::size_t>(w.cols()));
+      mix(net_.bias(l).data(), sizeof(T) * static_cast<std::size_t>(net_.bias(l).size()));
+    }
+    return h;
+  }
+
+  // Sums every gradient plane over the processes, through one flat buffer (one reduction per
+  // step: on a small network the reduction's latency, not its bandwidth, is the cost).
+  void sum_gradients() {
+    std::size_t total = 0;
+    net_.for_each_param(
+        [&](Param<T>& p, ParamKind) { total += static_cast<std::size_t>(p.rows() * p.cols()); });
+    reduce_buffer_.resize(total);
+    std::size_t at = 0;
+    net_.for_each_param([&](Param<T>& p, ParamKind) {
+      const auto g = p.grad.view();
+      for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
+        std::copy_n(&g(r, 0), g.cols(), reduce_buffer_.data() + at);
+    });
+    parallel_.sum(std::span<T>(reduce_buffer_));
+    at = 0;
+    net_.for_each_param([&](Param<T>& p, ParamKind) {
+      auto g = p.grad.view();
+      for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
+        std::copy_n(reduce_buffer_.data() + at, g.cols(), &g(r, 0));
+    });
+  }
+
+  // Every `check_every` steps: Error unless every process holds bit-identical parameters.
+  void check_lockstep() {
+    if (parallel_.check_every <= 0 || opt_.steps % parallel_.check_every != 0) return;
+    if (!parallel_.same_everywhere(network_hash())) {
+      detail::fail("fit: the processes' networks differ after step ", opt_.steps, " (epoch ",
+                   epoch_, "): they must start from the same network, seed and options");
+    }
+  }
+
   template <class Logits>
   T evaluate_loss(const Logits& logits, const Targets<T>& targets, MatrixView<T>* grad) const {
     return neuroplast::evaluate_loss(options_.loss, logits, targets, grad);
@@ -582,6 +811,8 @@ class Trainer {
   Opt opt_;
   Policy policy_;
   TrainOptions options_;
+  Parallel parallel_;
+  std::vector<T> reduce_buffer_;   // gradients in flight (data-parallel runs)
   double base_learning_rate_ = 0;  // the optimizer's rate as built: what a schedule scales
   Rng rng_;
   Workspace<T> ws_;
@@ -598,6 +829,8 @@ class Trainer {
 };
 
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.
+template <class Net, class Opt, class Policy, class Parallel>
+Trainer(Net&, Opt, Policy, TrainOptions, Parallel) -> Trainer<Net, Opt, Policy, Parallel>;
 template <class Net, class Opt, class Policy>
 Trainer(Net&, Opt, Policy, TrainOptions) -> Trainer<Net, Opt, Policy>;
 template <class Net, class Opt, class Policy>

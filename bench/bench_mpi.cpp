@@ -1,0 +1,130 @@
+// Data-parallel throughput under MPI, side by side in one run: the same training steps on one
+// process and on every process of the job (1 thread each), and the time of the gradient
+// reduction alone. Run it as
+//
+//   mpirun -np 2 neuroplast_bench_mpi [--repeats 5]
+//
+// (as root: add --allow-run-as-root; on fewer cores than processes: --oversubscribe). While
+// process 0 times the single-process run, the others wait without spinning, so it has a core.
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "neuroplast/mpi.hpp"
+#include "neuroplast/neuroplast.hpp"
+
+namespace np = neuroplast;
+using np::Index;
+
+namespace {
+
+struct Shape {
+  std::vector<Index> sizes;
+  Index batch;
+  int steps;  // steps per timed epoch
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+np::Dataset<float> random_data(const Shape& s) {
+  np::Rng rng(3);
+  const Index n = s.batch * s.steps;
+  np::Matrix<float> X(s.sizes.front(), n);
+  for (Index c = 0; c < n; ++c)
+    for (Index r = 0; r < X.rows(); ++r) X(r, c) = static_cast<float>(rng.uniform());
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) y[static_cast<std::size_t>(i)] = static_cast<int>(i % 10);
+  return np::Dataset<float>(std::move(X), std::move(y));
+}
+
+// Seconds per step of one epoch of `s` (best of `repeats`), under `Trainer<…, Parallel>`.
+template <class Parallel>
+double step_seconds(const Shape& s, const np::Dataset<float>& data, int repeats, Parallel p) {
+  double best = 1e300;
+  np::Mlp<float, np::Relu> net(s.sizes, 1);
+  np::Trainer trainer(net, np::Adam<float>{.learning_rate = 1e-4f}, np::StaticPolicy{},
+                      np::TrainOptions{.epochs = 1, .batch_size = s.batch, .seed = 1}, p);
+  trainer.fit(data);  // warm-up: buffers, Adam state, first-touch of pages
+  for (int r = 0; r < repeats; ++r) {
+    const auto t = std::chrono::steady_clock::now();
+    trainer.fit(data);
+    best = std::min(best, seconds_since(t) / s.steps);
+  }
+  return best;
+}
+
+// The other processes wait here while process 0 works alone: a non-blocking barrier polled with
+// sleeps, so they leave its core alone (a blocking MPI call would spin on one).
+void wait_quietly(MPI_Comm comm) {
+  MPI_Request request;
+  MPI_Ibarrier(comm, &request);
+  int done = 0;
+  while (!done) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  np::set_thread_count(1);
+  int repeats = 5;
+  if (argc == 3 && std::strcmp(argv[1], "--repeats") == 0)
+    repeats = std::max(1, std::atoi(argv[2]));
+  const np::mpi::DataParallel dp{.comm = MPI_COMM_WORLD, .check_every = 0};
+  const int rank = dp.rank(), size = dp.size();
+  const Shape shapes[] = {{{784, 1024, 1024, 10}, 512, 6}, {{784, 128, 10}, 256, 20}};
+  if (rank == 0)
+    std::printf(
+        "%d processes, 1 thread each; seconds per step, best of %d epochs\n\n"
+        "| shape, global batch | 1 process | %d processes | speed-up | reduction "
+        "(gradients, MB) | reduction share of the step |\n|---|---|---|---|---|---|\n",
+        size, repeats, size);
+  for (const Shape& s : shapes) {
+    const np::Dataset<float> data = random_data(s);
+    double one = 0;
+    if (rank == 0) {
+      one = step_seconds(s, data, repeats, np::SingleProcess{});
+      MPI_Request release;  // the barrier the others wait in
+      MPI_Ibarrier(MPI_COMM_WORLD, &release);
+      MPI_Wait(&release, MPI_STATUS_IGNORE);
+    } else {
+      wait_quietly(MPI_COMM_WORLD);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    const double many = step_seconds(s, data, repeats, dp);
+    // The reduction alone, on a buffer of the gradients' size.
+    Index count = 0;
+    for (std::size_t l = 0; l + 1 < s.sizes.size(); ++l) count += s.sizes[l + 1] * (s.sizes[l] + 1);
+    std::vector<float> buffer(static_cast<std::size_t>(count), 1.0f);
+    double reduce = 1e300;
+    for (int r = 0; r < 3 * repeats; ++r) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      const auto t = std::chrono::steady_clock::now();
+      dp.sum(std::span<float>(buffer));
+      reduce = std::min(reduce, seconds_since(t));
+    }
+    if (rank == 0) {
+      std::printf("| %s, %lld | %.2f ms | %.2f ms | %.2fx | %.2f ms (%.1f MB) | %.0f%% |\n",
+                  np::detail::format_sizes(s.sizes).c_str(), static_cast<long long>(s.batch),
+                  1e3 * one, 1e3 * many, one / many, 1e3 * reduce,
+                  4.0 * static_cast<double>(count) / 1e6, 100 * reduce / many);
+      std::fflush(stdout);
+    }
+  }
+  MPI_Finalize();
+  return 0;
+}

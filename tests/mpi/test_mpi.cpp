@@ -1,0 +1,208 @@
+// Data-parallel training under mpirun (CTest mpi/*, 2 processes): equality with a single process
+// for every policy, lockstep, errors on one process ending fit everywhere, checkpoints written
+// once and resumed exactly. Every process runs every test case in the same order; each compares
+// its own data-parallel run with a single-process run it computes itself.
+
+#define CATCH_CONFIG_RUNNER
+#include <mpi.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "neuroplast/mpi.hpp"
+#include "neuroplast/neuroplast.hpp"
+#include "support/fixtures.hpp"
+
+using namespace neuroplast;
+using neuroplast::testing::WhatHas;
+
+namespace {
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+// Three Gaussian blobs in 3-D, reproducible for a seed.
+Dataset<double> blobs(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> X(3, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int k = static_cast<int>(i % 3);
+    for (Index f = 0; f < 3; ++f) X(f, i) = (f == k ? 2.0 : 0.0) + rng.normal();
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  return Dataset<double>(std::move(X), std::move(y));
+}
+
+double max_relative_difference(const Mlp<double, Relu>& a, const Mlp<double, Relu>& b) {
+  double worst = 0;
+  for (Index l = 0; l < a.layer_count(); ++l) {
+    const Matrix<double> wa = a.weights(l), wb = b.weights(l);
+    const double scale = std::max(1e-12, wb.cwiseAbs().maxCoeff());
+    worst = std::max(worst, (wa - wb).cwiseAbs().maxCoeff() / scale);
+    worst = std::max(worst, (a.bias(l) - b.bias(l)).cwiseAbs().maxCoeff() /
+                                std::max(1e-12, b.bias(l).cwiseAbs().maxCoeff()));
+  }
+  return worst;
+}
+
+// The same run on one process and on every process of the world; checks they agree.
+template <class Policy>
+void equal_to_one_process(const Policy& policy, int epochs, Index batch) {
+  INFO(Policy::name);
+  const Dataset<double> train = blobs(150, 1), validation = blobs(60, 2);
+  const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 7); };
+  const TrainOptions options{.epochs = epochs, .batch_size = batch, .seed = 5};
+
+  Mlp<double, Relu> alone = fresh();
+  Trainer one(alone, Adam<double>{.learning_rate = 0.01}, policy, options);
+  const History h1 = one.fit(train, validation);
+
+  Mlp<double, Relu> shared = fresh();
+  Trainer many(shared, Adam<double>{.learning_rate = 0.01}, policy, options,
+               mpi::DataParallel{.comm = MPI_COMM_WORLD, .check_every = 1});
+  const History h2 = many.fit(train, validation);
+
+  REQUIRE(h2.epochs.size() == h1.epochs.size());
+  for (std::size_t e = 0; e < h1.epochs.size(); ++e) {
+    CHECK(h2.epochs[e].sizes == h1.epochs[e].sizes);
+    CHECK(h2.epochs[e].train_loss == Approx(h1.epochs[e].train_loss).epsilon(1e-9));
+    CHECK(h2.epochs[e].validation_loss == Approx(h1.epochs[e].validation_loss).epsilon(1e-9));
+    CHECK(h2.epochs[e].validation_accuracy == h1.epochs[e].validation_accuracy);
+  }
+  REQUIRE(h2.events.size() == h1.events.size());
+  for (std::size_t i = 0; i < h1.events.size(); ++i) {
+    CHECK(h2.events[i].epoch == h1.events[i].epoch);
+    CHECK(h2.events[i].kind == h1.events[i].kind);
+    CHECK(h2.events[i].layer == h1.events[i].layer);
+    CHECK(h2.events[i].count == h1.events[i].count);
+  }
+  REQUIRE(shared.sizes() == alone.sizes());
+  // Double precision, 50+ epochs: the only difference is the order of the gradient sums (two
+  // partial sums added, instead of one running sum), a few ulps per step that training does not
+  // amplify on this well-conditioned problem.
+  const double diff = max_relative_difference(shared, alone);
+  INFO("max relative parameter difference " << diff);
+  if (world_rank() == 0) {
+    std::printf(
+        "%s, %d epochs, batch %lld: %zu events, sizes %s, max relative parameter "
+        "difference to one process %.2e\n",
+        std::string(Policy::name).c_str(), epochs, static_cast<long long>(batch), h1.events.size(),
+        detail::format_sizes(alone.sizes()).c_str(), diff);
+  }
+  CHECK(diff <= 1e-9);
+  // Every process ends with the same bits (check_every = 1 compared them after every step too).
+  const auto bytes = detail::network_bytes(shared);
+  CHECK(many.parallel().same_everywhere(crc32(bytes)));
+}
+
+}  // namespace
+
+TEST_CASE("a data-parallel run equals a single-process run, under every policy", "[mpi]") {
+  REQUIRE(mpi::DataParallel{}.size() >= 2);
+  equal_to_one_process(StaticPolicy{}, 50, 16);
+  equal_to_one_process(DropinPolicy{}, 60, 16);
+  equal_to_one_process(DropoutPolicy{}, 50, 16);
+  equal_to_one_process(NeuroplasticPolicy{}, 80, 16);
+  // A last batch smaller than the process count (150 = 4 · 37 + 2 on 3+ processes, 1 sample
+  // per process of the last 2 on 2) and a batch that does not split evenly.
+  equal_to_one_process(StaticPolicy{}, 50, 37);
+}
+
+TEST_CASE("bad input on one process ends fit on every process with its Error", "[mpi]") {
+  const Dataset<double> good = blobs(40, 3);
+  Matrix<double> four = Matrix<double>::Zero(4, 40);
+  const Dataset<double> wrong(four, neuroplast::testing::labels_for(40, 3));
+  Mlp<double, Relu> net({3, 4, 3}, 1);
+  Trainer trainer(net, Sgd<double>{}, StaticPolicy{}, TrainOptions{.epochs = 2},
+                  mpi::DataParallel{});
+  // Process 1's training set has 4 features: every process throws process 1's message.
+  CHECK_THROWS_MATCHES(trainer.fit(world_rank() == 1 ? wrong : good), Error,
+                       WhatHas({"fit (training set)", "4 features"}));
+  // Different data on different processes is refused, not trained on.
+  CHECK_THROWS_MATCHES(trainer.fit(world_rank() == 1 ? blobs(40, 9) : good), Error,
+                       WhatHas({"processes differ"}));
+}
+
+TEST_CASE("a non-finite loss on one process ends fit everywhere; rollback stays in lockstep",
+          "[mpi]") {
+  // One sample that overflows the logits, in the last process's share of the first batch.
+  Dataset<float> data = [] {
+    const Dataset<double> d = blobs(32, 4);
+    Matrix<float> X = d.features().cast<float>();
+    X.col(15).setConstant(3e38f);
+    return Dataset<float>(X, std::vector<int>(d.labels().begin(), d.labels().end()));
+  }();
+  const auto run = [&](NumericErrorAction action) {
+    Mlp<float, Relu> net({3, 8, 3}, 2);
+    net.weights(0).setOnes();  // 3 · 3e38 overflows the first layer: that sample's loss is NaN
+    Trainer trainer(net, Sgd<float>{.learning_rate = 0.1f}, StaticPolicy{},
+                    TrainOptions{.epochs = 3,
+                                 .batch_size = 16,
+                                 .shuffle = false,
+                                 .on_numeric_error = action,
+                                 .max_rollbacks = 2},
+                    mpi::DataParallel{});
+    CHECK_THROWS_MATCHES(trainer.fit(data), NumericError,
+                         WhatHas({"non-finite", "epoch 1", "batch 0", "on process 1 of"}));
+    return trainer.history().events.size();
+  };
+  CHECK(run(NumericErrorAction::stop) == 0);
+  // Two rollbacks, each recorded on every process, then the same NumericError everywhere.
+  CHECK(run(NumericErrorAction::rollback) == 2);
+}
+
+TEST_CASE("checkpoints are written by process 0 and resume a 2-process run exactly", "[mpi]") {
+  const char* dir_env = std::getenv("NEUROPLAST_MPI_TEST_DIR");
+  REQUIRE(dir_env != nullptr);
+  const std::filesystem::path dir = dir_env;
+  if (world_rank() == 0) std::filesystem::create_directories(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const Dataset<double> train = blobs(90, 5), validation = blobs(30, 6);
+  const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 4); };
+  const std::string path = (dir / "run.npl").string();
+  TrainOptions options{.epochs = 12, .batch_size = 16, .seed = 3};
+
+  Mlp<double, Relu> straight = fresh();
+  Trainer a(straight, Adam<double>{.learning_rate = 0.01}, DropinPolicy{}, options,
+            mpi::DataParallel{});
+  a.fit(train, validation);
+
+  options.epochs = 6;
+  options.checkpoint = {.path = path, .every = 1};
+  Mlp<double, Relu> first = fresh();
+  Trainer b(first, Adam<double>{.learning_rate = 0.01}, DropinPolicy{}, options,
+            mpi::DataParallel{});
+  b.fit(train, validation);
+  REQUIRE(std::filesystem::exists(path));
+  Mlp<double, Relu> resumed = fresh();
+  options.checkpoint = {};
+  Trainer c(resumed, Adam<double>{.learning_rate = 0.01}, DropinPolicy{}, options,
+            mpi::DataParallel{});
+  c.resume(path);
+  c.fit(train, validation);
+  CHECK(detail::network_bytes(resumed) == detail::network_bytes(straight));
+  CHECK(c.history().events.size() == a.history().events.size());
+
+  // A checkpoint that cannot be written ends fit on every process with process 0's FileError.
+  options.checkpoint = {.path = (dir / "no" / "such" / "dir.npl").string(), .every = 1};
+  Mlp<double, Relu> net = fresh();
+  Trainer d(net, Adam<double>{}, StaticPolicy{}, options, mpi::DataParallel{});
+  CHECK_THROWS_AS(d.fit(train), FileError);
+}
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  const int failed = Catch::Session().run(argc, argv);
+  // A failure on any process fails the run on every process.
+  int worst = 0;
+  MPI_Allreduce(&failed, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return worst;
+}
