@@ -37,7 +37,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-np::Dataset<float> random_data(const Shape& s) {
+np::Dataset<float> make_data(const Shape& s) {
   np::Rng rng(3);
   const Index n = s.batch * s.steps;
   np::Matrix<float> X(s.sizes.front(), n);
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         "(gradients, MB) | reduction share of the step |\n|---|---|---|---|---|---|\n",
         size, repeats, size);
   for (const Shape& s : shapes) {
-    const np::Dataset<float> data = random_data(s);
+    const np::Dataset<float> data = make_data(s);
     double one = 0;
     if (rank == 0) {
       one = step_seconds(s, data, repeats, np::SingleProcess{});

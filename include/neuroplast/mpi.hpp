@@ -56,7 +56,8 @@ inline constexpr std::int64_t kDefaultCheckEvery = 100;
 ///
 /// Sums are a reduction to process 0 in MPI's fixed order followed by a broadcast, so every
 /// process holds the same bits (an all-reduce may round differently on different processes, and
-/// the processes would drift apart). `check_every` > 0 compares a hash of every process's
+/// the processes would drift apart); with exactly two processes an all-reduce, since a + b and
+/// b + a are the same bits. `check_every` > 0 compares a hash of every process's
 /// parameters every that many steps and throws Error on a mismatch.
 struct DataParallel {
   static constexpr bool distributed = true;
@@ -85,6 +86,12 @@ struct DataParallel {
     for (std::size_t at = 0; at < values.size(); at += piece) {
       const int n = static_cast<int>(std::min(piece, values.size() - at));
       T* data = values.data() + at;
+      if (size() == 2) {
+        // Two processes add the same two numbers, and IEEE addition is commutative: an
+        // all-reduce gives both the same bits, in one collective instead of two.
+        check(MPI_Allreduce(MPI_IN_PLACE, data, n, datatype<T>(), MPI_SUM, comm), "MPI_Allreduce");
+        continue;
+      }
       if (rank() == 0) {
         check(MPI_Reduce(MPI_IN_PLACE, data, n, datatype<T>(), MPI_SUM, 0, comm), "MPI_Reduce");
       } else {
