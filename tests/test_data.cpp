@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -19,6 +20,7 @@
 #include "neuroplast/data/csv.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/data/idx.hpp"
+#include "neuroplast/data/replay_buffer.hpp"
 #include "neuroplast/data/standard_scaler.hpp"
 
 using neuroplast::CsvColumns;
@@ -29,6 +31,7 @@ using neuroplast::FileError;
 using neuroplast::Index;
 using neuroplast::Matrix;
 using neuroplast::NumericError;
+using neuroplast::ReplayBuffer;
 using neuroplast::StandardScaler;
 
 // Both checks of an error path: the exception type, and the part of the message that tells the
@@ -831,4 +834,64 @@ TEST_CASE("StandardScaler standardises with the statistics it was fitted on", "[
   REQUIRE_ERROR(s.transform(Matrix<double>::Zero(3, 2)), Error, "data have 3 features");
   REQUIRE_ERROR(StandardScaler<double>{}.transform(X), Error, "never fitted");
   REQUIRE_ERROR(StandardScaler<double>::fit(Matrix<double>(2, 0)), Error, "need at least one");
+}
+
+namespace {
+// n samples of one label, feature 0 = first + i (so a kept sample says which it was).
+Dataset<double> numbered(Index n, int label, Index first = 0) {
+  Matrix<double> X(2, n);
+  for (Index i = 0; i < n; ++i) {
+    X(0, i) = static_cast<double>(first + i);
+    X(1, i) = label;
+  }
+  return Dataset<double>(X, std::vector<int>(static_cast<std::size_t>(n), label));
+}
+}  // namespace
+
+TEST_CASE("ReplayBuffer keeps every class an equal share, a uniform sample of each",
+          "[data][replay]") {
+  ReplayBuffer<double> buffer(10, 1);
+  buffer.add(numbered(4, 0));
+  CHECK(buffer.size() == 4);  // room: everything kept
+  buffer.add(numbered(96, 0, 4));
+  CHECK(buffer.class_counts() == std::map<int, Index>{{0, 10}});
+  buffer.add(numbered(100, 1));
+  CHECK(buffer.class_counts() == std::map<int, Index>{{0, 5}, {1, 5}});
+  buffer.add(numbered(100, 2));  // 10 = 3 · 3 + 1: the lowest label gets the remainder
+  CHECK(buffer.class_counts() == std::map<int, Index>{{0, 4}, {1, 3}, {2, 3}});
+  const Dataset<double> kept = buffer.dataset();
+  REQUIRE(kept.size() == 10);
+  for (Index i = 0; i < kept.size(); ++i)  // features and labels stay together
+    CHECK(kept.features()(1, i) == kept.labels()[static_cast<std::size_t>(i)]);
+
+  // Reservoir sampling: the kept samples of a long stream are spread over all of it (the mean
+  // index of 200 kept of 20 000 is 10 000 ± 408, one standard deviation), not its start or end.
+  ReplayBuffer<double> long_run(200, 7);
+  long_run.add(numbered(20000, 3));
+  const double mean_index = long_run.dataset().features().row(0).mean();
+  CHECK(std::abs(mean_index - 10000) < 1600);
+  // Seeded: the same additions keep the same samples.
+  ReplayBuffer<double> again(200, 7), other(200, 8);
+  again.add(numbered(20000, 3));
+  other.add(numbered(20000, 3));
+  CHECK(again.dataset().features() == long_run.dataset().features());
+  CHECK(other.dataset().features() != long_run.dataset().features());
+}
+
+TEST_CASE("ReplayBuffer keeps regression targets with their samples and refuses mismatches",
+          "[data][replay]") {
+  Matrix<double> X(1, 50), Y(1, 50);
+  for (Index i = 0; i < 50; ++i) {
+    X(0, i) = static_cast<double>(i);
+    Y(0, i) = 2.0 * static_cast<double>(i) + 1;
+  }
+  ReplayBuffer<double> buffer(8, 2);
+  buffer.add(Dataset<double>(X, Y));
+  const Dataset<double> kept = buffer.dataset();
+  REQUIRE(kept.size() == 8);
+  CHECK(kept.targets() == Matrix<double>((2 * kept.features()).array() + 1));
+  REQUIRE_ERROR(buffer.add(numbered(5, 0)), Error, "2 features with labels do not match");
+  CHECK(buffer.size() == 8);
+  REQUIRE_ERROR(ReplayBuffer<double>(0), Error, "capacity = 0");
+  REQUIRE_ERROR(ReplayBuffer<float>(3).dataset(), Error, "empty");
 }

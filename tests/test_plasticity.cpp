@@ -229,3 +229,94 @@ TEST_CASE("set_plasticity refuses a bad layer, size or value, changing nothing",
   CHECK_THROWS_MATCHES(net.plasticity(2), Error, WhatHas({"plasticity"}));
   CHECK(net.plasticity(0) == Vector<float>::Ones(3));
 }
+
+TEST_CASE("new data freezes the existing neurons, which then thaw as set", "[plasticity]") {
+  Mlp<double, Relu> net({4, 5, 3}, 2);
+  const Dataset<double> a(random_batch(4, 60, 1), neuroplast::testing::labels_for(60, 3));
+  const Dataset<double> b(random_batch(4, 60, 2), neuroplast::testing::labels_for(60, 3));
+  std::vector<double> seen;
+  TrainOptions options{.epochs = 3, .batch_size = 16, .seed = 1};
+  options.on_epoch_end = [&](const EpochRecord&) { seen.push_back(net.plasticity(0)(0)); };
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01},
+                  DropinPolicy{.new_data = {.old_neurons = 0.2, .thaw_epochs = 4}}, options);
+  trainer.fit(a, a);
+  CHECK(seen == std::vector<double>{1, 1, 1});  // no new data yet: nothing changes
+  trainer.notify_new_data(b);
+  REQUIRE(net.width(0) > 5);  // grew for the new data
+  for (Index j = 0; j < net.width(0); ++j) CHECK(net.plasticity(0)(j) == (j < 5 ? 0.2 : 1.0));
+  CHECK(net.plasticity(1) == Vector<double>::Ones(3));  // the output layer is the caller's
+  seen.clear();
+  trainer.fit(b, b);
+  trainer.fit(b, b);
+  REQUIRE(seen.size() == 6);
+  for (std::size_t e = 0; e < 6; ++e)
+    CHECK(seen[e] == Approx(std::min(1.0, 0.2 + 0.8 * static_cast<double>(e + 1) / 4)));
+
+  // Frozen and never thawed: the old hidden neurons do not move while the new ones learn.
+  Mlp<double, Relu> frozen({4, 5, 3}, 2);
+  Trainer t2(frozen, Adam<double>{.learning_rate = 0.01},
+             NeuroplasticPolicy{.new_data = {.old_neurons = 0}},
+             TrainOptions{.epochs = 3, .batch_size = 16, .seed = 1});
+  t2.fit(a, a);
+  t2.notify_new_data(b);
+  const Mlp<double, Relu> before = frozen;
+  t2.fit(b, b);
+  for (Index r = 0; r < 5; ++r) {
+    CHECK(frozen.weights(0).row(r) == before.weights(0).row(r));
+    CHECK(frozen.bias(0)(r) == before.bias(0)(r));
+  }
+
+  Mlp<double, Relu> bad({4, 5, 3}, 2);
+  Trainer t3(bad, Adam<double>{}, DropinPolicy{.new_data = {.old_neurons = 1.5}}, TrainOptions{});
+  CHECK_THROWS_MATCHES(t3.fit(a), Error, WhatHas({"NewDataPlasticity", "old_neurons = 1.5"}));
+}
+
+TEST_CASE("set_replay mixes a memory into every batch, and clear_replay ends it",
+          "[plasticity][replay]") {
+  // Task a: classes 0 and 1; the memory: class 2 only, never in the training set.
+  Matrix<double> X = random_batch(4, 120, 3);
+  std::vector<int> y(120), z(40, 2);
+  for (Index i = 0; i < 120; ++i) {
+    y[static_cast<std::size_t>(i)] = static_cast<int>(i % 2);
+    X(static_cast<Index>(i % 2), i) += 3;
+  }
+  Matrix<double> M = random_batch(4, 40, 4);
+  M.row(2).array() += 3;
+  const Dataset<double> a(X, y), memory(M, z);
+  auto run = [&](bool replay) {
+    Mlp<double, Relu> net({4, 16, 3}, 5);
+    Index batches = 0, samples = 0;
+    TrainOptions options{.epochs = 10, .batch_size = 16, .seed = 2};
+    options.on_batch_end = [&](const BatchRecord& r) {
+      ++batches;
+      samples += r.samples;
+    };
+    Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{}, options);
+    if (replay) trainer.set_replay(memory, 0.25);  // 12 of a, 4 of the memory per batch
+    trainer.fit(a);
+    return std::tuple{trainer.evaluate(memory).accuracy, batches, samples,
+                      Matrix<double>(net.weights(0))};
+  };
+  const auto [with, batches, samples, w_with] = run(true);
+  const auto [without, plain_batches, plain_samples, w_without] = run(false);
+  CHECK(batches == 10 * 10);  // ⌈120 / 12⌉ steps per epoch
+  CHECK(samples == 10 * 10 * 16);
+  CHECK(plain_batches == 10 * 8);
+  CHECK(with > 0.9);    // the memory's class was learned from the memory alone
+  CHECK(without == 0);  // never seen without it
+
+  // Cleared before fitting: the same run as one that never had a memory.
+  Mlp<double, Relu> net({4, 16, 3}, 5);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, StaticPolicy{},
+                  TrainOptions{.epochs = 10, .batch_size = 16, .seed = 2});
+  trainer.set_replay(memory, 0.5);
+  trainer.clear_replay();
+  trainer.fit(a);
+  CHECK(Matrix<double>(net.weights(0)) == w_without);
+
+  CHECK_THROWS_MATCHES(trainer.set_replay(memory, 1.0), Error, WhatHas({"ratio = 1"}));
+  CHECK_THROWS_MATCHES(trainer.set_replay(memory, 0.0), Error, WhatHas({"ratio = 0"}));
+  const Dataset<double> narrow(random_batch(3, 5, 1), std::vector<int>(5, 0));
+  CHECK_THROWS_MATCHES(trainer.set_replay(narrow, 0.5), Error,
+                       WhatHas({"set_replay (memory)", "3 features"}));
+}

@@ -8,7 +8,7 @@
 #                   WORK_DIR/prefix, check the package files, then build the consumer against it.
 # add_subdirectory: build the consumer, which adds the neuroplast source tree itself.
 
-cmake_minimum_required(VERSION 3.25)
+cmake_minimum_required(VERSION 3.21)
 
 foreach(var IN ITEMS MODE NEUROPLAST_SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${var})

@@ -40,65 +40,51 @@ struct Sgd {
   }
 
  private:
+  // Row by row where plasticity is set (each row's step scaled by it, × 1 being exact; a frozen
+  // row skipped, velocity included), else the whole tensor at once.
   void update(Param<T>& p, T decay) const {
-    if (!p.row_plasticity.empty()) {
-      update_scaled(p, decay);
-      return;
-    }
-    auto w = p.value.view();
-    auto g = p.grad.view();
-    if (momentum == T(0)) {
-      if (decay != T(0)) {
-        w -= learning_rate * (g + decay * w);
-      } else {
-        w -= learning_rate * g;
-      }
-    } else {
-      auto v = p.state_for(name, 1)[0].view();
-      if (decay != T(0)) {
-        v = momentum * v + g + decay * w;
-      } else {
-        v = momentum * v + g;
-      }
-      if (nesterov) {
-        w -= learning_rate * (g + decay * w + momentum * v);
-      } else {
-        w -= learning_rate * v;
-      }
-    }
-    detail::reapply_mask(p);
-  }
-
-  // The same update row by row, each row's step scaled by its plasticity (× 1 is exact, so a row
-  // at 1 moves as above); a frozen row is skipped, velocity included.
-  void update_scaled(Param<T>& p, T decay) const {
     auto w = p.value.view();
     auto g = p.grad.view();
     auto* velocity = momentum == T(0) ? nullptr : &p.state_for(name, 1)[0];
-    for (Index r = 0; r < w.rows(); ++r) {
-      const T s = p.row_plasticity[static_cast<std::size_t>(r)];
-      if (s == T(0)) continue;
-      auto wr = w.row(r);
-      auto gr = g.row(r);
-      const T rate = s * learning_rate;
-      if (velocity == nullptr) {
+    const auto step = [&](auto&& wb, const auto& gb, auto* vb, T rate) {
+      if (vb == nullptr) {
         if (decay != T(0)) {
-          wr -= rate * (gr + decay * wr);
+          wb -= rate * (gb + decay * wb);
         } else {
-          wr -= rate * gr;
+          wb -= rate * gb;
         }
-        continue;
+        return;
       }
-      auto vr = velocity->view().row(r);
+      auto& v = *vb;
       if (decay != T(0)) {
-        vr = momentum * vr + gr + decay * wr;
+        v = momentum * v + gb + decay * wb;
       } else {
-        vr = momentum * vr + gr;
+        v = momentum * v + gb;
       }
       if (nesterov) {
-        wr -= rate * (gr + decay * wr + momentum * vr);
+        wb -= rate * (gb + decay * wb + momentum * v);
       } else {
-        wr -= rate * vr;
+        wb -= rate * v;
+      }
+    };
+    if (p.row_plasticity.empty()) {
+      if (velocity == nullptr) {
+        step(w, g, static_cast<decltype(w)*>(nullptr), learning_rate);
+      } else {
+        auto v = velocity->view();
+        step(w, g, &v, learning_rate);
+      }
+    } else {
+      for (Index r = 0; r < w.rows(); ++r) {
+        const T s = p.row_plasticity[static_cast<std::size_t>(r)];
+        if (s == T(0)) continue;
+        auto wr = w.row(r);
+        if (velocity == nullptr) {
+          step(wr, g.row(r), static_cast<decltype(wr)*>(nullptr), s * learning_rate);
+        } else {
+          auto vr = velocity->view().row(r);
+          step(wr, g.row(r), &vr, s * learning_rate);
+        }
       }
     }
     detail::reapply_mask(p);

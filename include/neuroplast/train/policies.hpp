@@ -4,6 +4,7 @@
 /// neuroplasticity (Algorithm 3). Each is a value type with sensible defaults, driven by the
 /// Trainer through `on_fit_begin`, `on_epoch_end` and `on_new_data`.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "neuroplast/train/grow_by.hpp"
 #include "neuroplast/train/layer_selectors.hpp"
 #include "neuroplast/train/loss_plateau.hpp"
+#include "neuroplast/train/new_data_plasticity.hpp"
 #include "neuroplast/train/prune_least_relevant.hpp"
 #include "neuroplast/train/stagnation.hpp"
 #include "neuroplast/train/static_policy.hpp"
@@ -166,6 +168,19 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   return true;
 }
 
+/// The thaw of NewDataPlasticity, after an epoch of a fit that follows new data (the History has
+/// a new_data event at `since`).
+template <class Ctx>
+void thaw_after_new_data(Ctx& ctx, const NewDataPlasticity& plasticity, int since) {
+  if (plasticity.thaw_epochs == 0) return;
+  const auto& events = ctx.history.events;
+  if (std::none_of(events.begin(), events.end(), [&](const StructuralEvent& e) {
+        return e.kind == EventKind::new_data && e.epoch == since;
+      }))
+    return;
+  plasticity.thaw(ctx.net, ctx.epoch, since);
+}
+
 /// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one.
 template <class Ctx, class Policy>
 void roll_back_to_best(Ctx& ctx, const Policy& p) {
@@ -232,6 +247,7 @@ struct DropinPolicy {
   GrowBy grow = default_growth();
   ValidationCriterion criterion = GrowthPays{};
   GrowthBounds bounds{};
+  NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
   bool rollback_to_best = true;  ///< when growth stops, return to the best epoch's network
 
   bool growing = true;       ///< progress: false once the criterion stopped growth
@@ -256,12 +272,14 @@ struct DropinPolicy {
     detail::validate_trigger(trigger);
     grow.validate();
     bounds.validate();
+    new_data.validate();
     detail::validate_criterion(criterion);
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
+    detail::thaw_after_new_data(ctx, new_data, growth_since);
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
@@ -272,6 +290,8 @@ struct DropinPolicy {
     growing = true;
     growth_since = ctx.epoch;
     plateau_steps = 0;
+    new_data.validate();
+    new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
     detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 
@@ -348,6 +368,7 @@ struct NeuroplasticPolicy {
   PruneLeastRelevant prune{.fraction = 0.3};
   ValidationCriterion criterion = GrowthPays{};
   GrowthBounds bounds{};
+  NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
   bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
   int max_prune_events = 0;
   double prune_tolerance = 0.05;           ///< relative validation-loss cost a pruning may have
@@ -380,6 +401,7 @@ struct NeuroplasticPolicy {
     grow.validate();
     prune.validate();
     bounds.validate();
+    new_data.validate();
     detail::validate_criterion(criterion);
     if (!(prune_tolerance >= 0) || !(prune_accuracy_tolerance >= 0)) {
       detail::fail("NeuroplasticPolicy: prune_tolerance = ", prune_tolerance,
@@ -395,6 +417,7 @@ struct NeuroplasticPolicy {
     // Undoing a costly pruning hands back a trained network, so it is not deferred: a pruning
     // judged after the last epoch is judged now.
     if (ctx.final_epoch && pruning_to_judge(ctx)) judge_pruning(ctx, false);
+    detail::thaw_after_new_data(ctx, new_data, growth_since);
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
@@ -406,6 +429,8 @@ struct NeuroplasticPolicy {
     pruning = true;
     growth_since = ctx.epoch;
     plateau_steps = 0;
+    new_data.validate();
+    new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
     detail::grow_step(ctx, *this, "new data", std::nan(""));
   }
 

@@ -136,6 +136,29 @@ class Trainer {
     announce_events(before);
   }
 
+  /// Rehearsal: from the next fit on, `ratio` ∈ (0, 1) of every training batch are samples drawn
+  /// at random (with replacement, from the shuffling stream) from `memory` — e.g. a
+  /// ReplayBuffer's `dataset()` — and the rest come from the training set as usual, so an epoch
+  /// is still one pass over the training set, in steps of round(batch_size × (1 − ratio)) of its
+  /// samples. `memory` must hold labels where the training set does (targets of the same count
+  /// otherwise) and the network's inputs; it is copied. Not saved in checkpoints: set it again
+  /// before `resume`. Single-process trainers only. Throws Error for a bad ratio or memory.
+  void set_replay(Dataset<T> memory, double ratio) {
+    if constexpr (Parallel::distributed) {
+      detail::fail("set_replay: rehearsal is not available in data-parallel training yet");
+    }
+    if (!(ratio > 0 && ratio < 1))
+      detail::fail("set_replay: ratio = ", ratio, " must lie in (0, 1)");
+    check_dataset(memory, "set_replay (memory)");
+    replay_ = std::move(memory);
+    replay_ratio_ = ratio;
+  }
+  /// Ends rehearsal: batches come from the training set alone again.
+  void clear_replay() {
+    replay_.reset();
+    replay_ratio_ = 0;
+  }
+
   /// Mean loss and accuracy of the network on `data`, in batches of `options().evaluation_batch`.
   /// With a DistributedStrategy each process evaluates its share of `data` and the sums are
   /// reduced: call it on every process.
@@ -529,29 +552,54 @@ class Trainer {
     order_.resize(static_cast<std::size_t>(n));
     std::iota(order_.begin(), order_.end(), Index{0});
     if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
-    const Index bs = std::min(options_.batch_size, n);
+    // With rehearsal, each batch is `fresh` samples of the training set and `recalled` from the
+    // memory; without, all of a batch is fresh.
+    Index fresh = std::min(options_.batch_size, n), recalled = 0;
+    if (replay_) {
+      if (replay_->has_labels() != data.has_labels())
+        detail::fail(
+            "fit: the replay memory and the training set must both hold labels, or both "
+            "targets (set_replay)");
+      fresh = std::clamp<Index>(
+          static_cast<Index>(std::lround(static_cast<double>(fresh) * (1 - replay_ratio_))), 1,
+          fresh);
+      recalled = options_.batch_size - fresh;
+    }
+    const Index bs = fresh + recalled;
     batch_x_.reshape_uninitialized(data.feature_count(), bs);
     if (data.has_targets()) batch_t_.reshape_uninitialized(data.targets().rows(), bs);
     batch_labels_.reserve(static_cast<std::size_t>(bs));
     double loss_sum = 0;
+    Index samples = 0;  // the training set's, and the memory's
     Index batch_index = 0;
-    for (Index start = 0; start < n; start += bs, ++batch_index) {
-      const Index b = std::min(bs, n - start);
+    for (Index start = 0; start < n; start += fresh, ++batch_index) {
+      const Index own = std::min(fresh, n - start);
+      const Index b = own + recalled;
+      // Sample i of the batch: the training set's order_[start + i], then the memory's draws.
+      recall_.resize(static_cast<std::size_t>(recalled));
+      for (Index& r : recall_)
+        r = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(replay_->size())));
+      auto source = [&](Index i) -> std::pair<const Dataset<T>*, Index> {
+        if (i < own) return {&data, order_[static_cast<std::size_t>(start + i)]};
+        return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
+      };
       batch_x_.reshape_uninitialized(data.feature_count(), b);
       auto X = batch_x_.view();
       batch_labels_.clear();
       for (Index i = 0; i < b; ++i) {
-        const Index src = order_[static_cast<std::size_t>(start + i)];
-        X.col(i) = data.features().col(src);
-        if (data.has_labels())
-          batch_labels_.push_back(data.labels()[static_cast<std::size_t>(src)]);
+        const auto [set, src] = source(i);
+        X.col(i) = set->features().col(src);
+        if (set->has_labels())
+          batch_labels_.push_back(set->labels()[static_cast<std::size_t>(src)]);
       }
       Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
       if (data.has_targets()) {
         batch_t_.reshape_uninitialized(data.targets().rows(), b);
         auto Y = batch_t_.view();
-        for (Index i = 0; i < b; ++i)
-          Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + i)]);
+        for (Index i = 0; i < b; ++i) {
+          const auto [set, src] = source(i);
+          Y.col(i) = set->targets().col(src);
+        }
         targets.values = batch_t_.data();
         targets.stride = batch_t_.outer_stride();
       }
@@ -569,7 +617,7 @@ class Trainer {
       // One record per step: the hooks see the same batch; `step` counts the step being taken.
       BatchRecord record{.epoch = epoch_,
                          .batch = batch_index,
-                         .batches = (n + bs - 1) / bs,
+                         .batches = (n + fresh - 1) / fresh,
                          .samples = b,
                          .loss = static_cast<double>(loss),
                          .step = opt_.steps + 1};
@@ -588,9 +636,10 @@ class Trainer {
       }
       opt_.step(net_);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
+      samples += b;
       if (options_.on_batch_end) options_.on_batch_end(record);
     }
-    return loss_sum / static_cast<double>(n);
+    return loss_sum / static_cast<double>(samples);
   }
 
   // Data-parallel epoch: every process builds the same global batches (the same shuffled order),
@@ -812,7 +861,10 @@ class Trainer {
   Policy policy_;
   TrainOptions options_;
   Parallel parallel_;
-  std::vector<T> reduce_buffer_;   // gradients in flight (data-parallel runs)
+  std::vector<T> reduce_buffer_;      // gradients in flight (data-parallel runs)
+  std::optional<Dataset<T>> replay_;  // rehearsal memory (set_replay)
+  double replay_ratio_ = 0;
+  std::vector<Index> recall_;      // this batch's draws from it
   double base_learning_rate_ = 0;  // the optimizer's rate as built: what a schedule scales
   Rng rng_;
   Workspace<T> ws_;
