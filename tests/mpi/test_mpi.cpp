@@ -125,6 +125,8 @@ TEST_CASE("bad input on one process ends fit on every process with its Error", "
   // Process 1's training set has 4 features: every process throws process 1's message.
   CHECK_THROWS_MATCHES(trainer.fit(world_rank() == 1 ? wrong : good), Error,
                        WhatHas({"fit (training set)", "4 features"}));
+  CHECK_THROWS_MATCHES(trainer.evaluate(world_rank() == 1 ? wrong : good), Error,
+                       WhatHas({"evaluate", "4 features"}));
   // Different data on different processes is refused, not trained on.
   CHECK_THROWS_MATCHES(trainer.fit(world_rank() == 1 ? blobs(40, 9) : good), Error,
                        WhatHas({"processes differ"}));

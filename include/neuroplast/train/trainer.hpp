@@ -163,7 +163,11 @@ class Trainer {
   /// With a DistributedStrategy each process evaluates its share of `data` and the sums are
   /// reduced: call it on every process.
   Evaluation evaluate(const Dataset<T>& data) {
-    check_dataset(data, "evaluate");
+    if constexpr (Parallel::distributed) {
+      agree_on_inputs([&] { check_dataset(data, "evaluate"); });
+    } else {
+      check_dataset(data, "evaluate");
+    }
     const Index n = data.size();
     double loss_sum = 0;
     Index correct = 0;
@@ -463,7 +467,16 @@ class Trainer {
   }
 
   Index steps_per_epoch(const Dataset<T>& train) const {
-    return (train.size() + options_.batch_size - 1) / options_.batch_size;
+    const Index fresh = fresh_per_batch(train.size());
+    return (train.size() + fresh - 1) / fresh;
+  }
+
+  // Training-set samples per batch: the batch, less what rehearsal recalls from the memory.
+  Index fresh_per_batch(Index n) const {
+    const Index bs = std::min(options_.batch_size, n);
+    if (!replay_) return bs;
+    return std::clamp<Index>(
+        static_cast<Index>(std::lround(static_cast<double>(bs) * (1 - replay_ratio_))), 1, bs);
   }
 
   // What a checkpoint carries besides network, optimizer, history and trainer state.
@@ -552,20 +565,16 @@ class Trainer {
     order_.resize(static_cast<std::size_t>(n));
     std::iota(order_.begin(), order_.end(), Index{0});
     if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
+    if (replay_ && replay_->has_labels() != data.has_labels()) {
+      detail::fail(
+          "fit: the replay memory and the training set must both hold labels, or both "
+          "targets (set_replay)");
+    }
     // With rehearsal, each batch is `fresh` samples of the training set and `recalled` from the
     // memory; without, all of a batch is fresh.
-    Index fresh = std::min(options_.batch_size, n), recalled = 0;
-    if (replay_) {
-      if (replay_->has_labels() != data.has_labels())
-        detail::fail(
-            "fit: the replay memory and the training set must both hold labels, or both "
-            "targets (set_replay)");
-      fresh = std::clamp<Index>(
-          static_cast<Index>(std::lround(static_cast<double>(fresh) * (1 - replay_ratio_))), 1,
-          fresh);
-      recalled = options_.batch_size - fresh;
-    }
-    const Index bs = fresh + recalled;
+    const Index bs = std::min(options_.batch_size, n);
+    const Index fresh = fresh_per_batch(n);
+    const Index recalled = bs - fresh;
     batch_x_.reshape_uninitialized(data.feature_count(), bs);
     if (data.has_targets()) batch_t_.reshape_uninitialized(data.targets().rows(), bs);
     batch_labels_.reserve(static_cast<std::size_t>(bs));
@@ -694,7 +703,7 @@ class Trainer {
       } else {
         grad.setZero();
       }
-      if (!failed) net_.backward(X, ws_);
+      // Agreed before any backward pass: a batch that failed anywhere is applied nowhere.
       double stats[2] = {failed ? 0.0 : local_loss, failed ? 1.0 : 0.0};
       parallel_.sum(std::span<double>(stats));
       if (stats[1] > 0) {
@@ -708,6 +717,7 @@ class Trainer {
         ws_.set_sample_window(0, 0);
         detail::fail<NumericError>(failure);
       }
+      net_.backward(X, ws_);
       sum_gradients();
       BatchRecord record{.epoch = epoch_,
                          .batch = batch_index,
@@ -740,16 +750,11 @@ class Trainer {
   // failing process's Error if any fails (none is left waiting in a collective); then they must
   // hold the same datasets, network and options, or all throw.
   void agree_to_start(const Dataset<T>& train, const Dataset<T>* validation) {
-    std::string error;
-    try {
+    agree_on_inputs([&] {
       check_dataset(train, "fit (training set)");
       if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
       opt_.validate();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
-    if (!failure.empty()) detail::fail(failure);
+    });
     std::uint64_t h = network_hash();
     auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
     for (const Dataset<T>* d : {&train, validation}) {
@@ -768,6 +773,20 @@ class Trainer {
           "size, epochs); every process must build the same network from the same seed "
           "and pass the same full datasets and options");
     }
+  }
+
+  // Runs `check` on every process; if it throws on any, every process throws the first failing
+  // process's Error (none is left waiting in a collective).
+  template <class Check>
+  void agree_on_inputs(Check&& check) {
+    std::string error;
+    try {
+      check();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
+    if (!failure.empty()) detail::fail(failure);
   }
 
   // FNV-1a over the sizes and every parameter's bytes.
