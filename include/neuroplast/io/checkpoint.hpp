@@ -300,15 +300,11 @@ void read_plasticity(ByteReader& r, DenseParams<T>& d, const std::string& label)
   const std::uint8_t flag = r.u8(label + " plasticity flag");
   if (flag > 1) r.corrupt(label, " plasticity flag is ", static_cast<int>(flag));
   if (flag == 0) return;
-  std::vector<T> values(static_cast<std::size_t>(d.outputs()));
-  r.get_run(values.data(), values.size(), label + " plasticity");
-  for (T& v : values) {
-    if (!(v >= T(0) && v <= T(1))) r.corrupt(label, " has a plasticity outside [0, 1]");
-    v = v == T(0) ? T(0) : v;  // −0 as +0 (set_plasticity's rule), so a re-save is stable
-  }
-  // Stored as read, even all ones (an edit can leave that): the file saves back to its bytes.
-  d.weight_param().row_plasticity = values;
-  d.bias_param().row_plasticity = std::move(values);
+  Vector<T> values(d.outputs());
+  r.get_run(values.data(), static_cast<std::size_t>(values.size()), label + " plasticity");
+  if (!((values.array() >= T(0)) && (values.array() <= T(1))).all())
+    r.corrupt(label, " has a plasticity outside [0, 1]");
+  d.set_plasticity(values, /*keep_ones=*/true);
 }
 
 /// Rebuilds a network from the NETW and LAYR sections (the first 1 + L sections), checking every

@@ -70,10 +70,11 @@ class DenseParams {
     return ConstVectorView<T>(weight_.row_plasticity.data(), outputs());
   }
   /// Sets the plasticity of every output neuron (`outputs` values; the caller checks them). All
-  /// ones drops the per-row values, so optimizers take their unscaled path again.
-  void set_plasticity(const Vector<T>& values) {
+  /// ones drops the per-row values, so optimizers take their unscaled path again — unless
+  /// `keep_ones` (a loader keeps what the file holds, so it saves back to the same bytes).
+  void set_plasticity(const Vector<T>& values, bool keep_ones = false) {
     std::vector<T> rows;
-    if (!(values.array() == T(1)).all()) {
+    if (keep_ones || !(values.array() == T(1)).all()) {
       // −0 is stored as +0, so a loaded file saves back to the same bytes.
       rows.resize(static_cast<std::size_t>(values.size()));
       for (Index r = 0; r < values.size(); ++r)

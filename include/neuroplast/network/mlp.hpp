@@ -504,7 +504,12 @@ class Mlp {
       if ((out_mask.col(j).array() == T(0)).all()) continue;  // reaches nothing: nothing to fold
       const Eigen::Array<T, 1, 1> constant =
           Act::apply(Eigen::Array<T, 1, 1>::Constant(in.bias()(j)));
-      for (Index i = 0; i < out.outputs(); ++i)  // frozen rows read j with weight 0
+      if (!out.has_frozen()) {
+        out.bias() += out.weights().col(j) * constant(0);
+        continue;
+      }
+      // Frozen rows read j with weight 0; skipping them keeps even a −0 bias bit-identical.
+      for (Index i = 0; i < out.outputs(); ++i)
         if (out.weight_param().plasticity(i) != T(0))
           out.bias()(i) += out.weights()(i, j) * constant(0);
     }

@@ -68,56 +68,40 @@ class AdamCore {
     // All four planes in one trip through memory: blocks of rows small enough to stay in L1 while
     // the moments and then the weights are updated (three separate passes stream 10 planes).
     const Index block = std::max<Index>(1, 2048 / std::max<Index>(1, cols));
-    const std::vector<T>& plasticity = p.row_plasticity;
-    detail::parallel_rows(w.rows(), cols, [&](Index begin, Index end) {
-      if (!plasticity.empty()) {
-        // Row by row, each update scaled by the row's plasticity (× 1 is exact, so a row at 1
-        // moves as on the unscaled path); a frozen row is skipped, moments included.
-        for (Index r = begin; r < end; ++r) {
-          const T s = plasticity[static_cast<std::size_t>(r)];
-          if (s == T(0)) continue;
-          auto wr = w.row(r).array();
-          auto gr = g.row(r).array();
-          auto mr = m.row(r).array();
-          auto vr = v.row(r).array();
-          if (l2 != T(0)) gr += l2 * wr;
-          mr = beta1 * mr + (T(1) - beta1) * gr;
-          vr = beta2 * vr + (T(1) - beta2) * gr.square();
-          if (decoupled != T(0)) wr *= T(1) - s * lr * decoupled;
-          if (!young) {
-            wr -= (s * lr * c1) * mr / (c2 * vr.sqrt() + eps);
-            continue;
-          }
-          const auto age = static_cast<T>(
-              std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
-          const T r1 = T(1) / (T(1) - std::pow(beta1, age));
-          const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-          wr -= s * lr * col_c1.max(r1) * mr / (col_c2.max(r2) * vr.sqrt() + eps);
-        }
+    // Rows [i, i + n) in one trip through memory, the step scaled by `s` (a row's plasticity;
+    // × 1 is exact, so plasticity 1 moves a row as if none were set).
+    const auto update_rows = [&](Index i, Index n, T s) {
+      auto wb = w.middleRows(i, n).array();
+      auto gb = g.middleRows(i, n).array();
+      auto mb = m.middleRows(i, n).array();
+      auto vb = v.middleRows(i, n).array();
+      if (l2 != T(0)) gb += l2 * wb;  // L2 penalty (Adam); the gradient plane is scratch now
+      mb = beta1 * mb + (T(1) - beta1) * gb;
+      vb = beta2 * vb + (T(1) - beta2) * gb.square();
+      if (decoupled != T(0)) wb *= T(1) - s * lr * decoupled;  // AdamW: not scaled by moments
+      if (!young) {
+        wb -= (s * lr * c1) * mb / (c2 * vb.sqrt() + eps);
         return;
       }
-      for (Index i = begin; i < end; i += block) {
-        const Index n = std::min(block, end - i);
-        auto wb = w.middleRows(i, n).array();
-        auto gb = g.middleRows(i, n).array();
-        auto mb = m.middleRows(i, n).array();
-        auto vb = v.middleRows(i, n).array();
-        if (l2 != T(0)) gb += l2 * wb;  // L2 penalty (Adam); the gradient plane is scratch now
-        mb = beta1 * mb + (T(1) - beta1) * gb;
-        vb = beta2 * vb + (T(1) - beta2) * gb.square();
-        if (decoupled != T(0)) wb *= T(1) - lr * decoupled;  // AdamW: not scaled by the moments
-        if (!young) {
-          wb -= (lr * c1) * mb / (c2 * vb.sqrt() + eps);
-          continue;
-        }
-        for (Index r = i; r < i + n; ++r) {
-          const auto age = static_cast<T>(
-              std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
-          const T r1 = T(1) / (T(1) - std::pow(beta1, age));
-          const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-          w.row(r).array() -= lr * col_c1.max(r1) * m.row(r).array() /
-                              (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
-        }
+      for (Index r = i; r < i + n; ++r) {
+        const auto age =
+            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
+        const T r1 = T(1) / (T(1) - std::pow(beta1, age));
+        const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+        w.row(r).array() -= s * lr * col_c1.max(r1) * m.row(r).array() /
+                            (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
+      }
+    };
+    const std::vector<T>& plasticity = p.row_plasticity;
+    detail::parallel_rows(w.rows(), cols, [&](Index begin, Index end) {
+      if (plasticity.empty()) {
+        for (Index i = begin; i < end; i += block) update_rows(i, std::min(block, end - i), T(1));
+        return;
+      }
+      // Row by row, each with its plasticity; a frozen row is skipped, moments included.
+      for (Index r = begin; r < end; ++r) {
+        const T s = plasticity[static_cast<std::size_t>(r)];
+        if (s != T(0)) update_rows(r, 1, s);
       }
     });
     reapply_mask(p);

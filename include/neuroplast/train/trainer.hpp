@@ -562,9 +562,7 @@ class Trainer {
   double train_epoch(const Dataset<T>& data) {
     if constexpr (Parallel::distributed) return train_epoch_shared(data);
     const Index n = data.size();
-    order_.resize(static_cast<std::size_t>(n));
-    std::iota(order_.begin(), order_.end(), Index{0});
-    if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
+    shuffle_order(n);
     if (replay_ && replay_->has_labels() != data.has_labels()) {
       detail::fail(
           "fit: the replay memory and the training set must both hold labels, or both "
@@ -588,30 +586,11 @@ class Trainer {
       recall_.resize(static_cast<std::size_t>(recalled));
       for (Index& r : recall_)
         r = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(replay_->size())));
-      auto source = [&](Index i) -> std::pair<const Dataset<T>*, Index> {
+      const Targets<T> targets = gather_batch(data, b, b, [&](Index i) -> Sample {
         if (i < own) return {&data, order_[static_cast<std::size_t>(start + i)]};
         return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
-      };
-      batch_x_.reshape_uninitialized(data.feature_count(), b);
-      auto X = batch_x_.view();
-      batch_labels_.clear();
-      for (Index i = 0; i < b; ++i) {
-        const auto [set, src] = source(i);
-        X.col(i) = set->features().col(src);
-        if (set->has_labels())
-          batch_labels_.push_back(set->labels()[static_cast<std::size_t>(src)]);
-      }
-      Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
-      if (data.has_targets()) {
-        batch_t_.reshape_uninitialized(data.targets().rows(), b);
-        auto Y = batch_t_.view();
-        for (Index i = 0; i < b; ++i) {
-          const auto [set, src] = source(i);
-          Y.col(i) = set->targets().col(src);
-        }
-        targets.values = batch_t_.data();
-        targets.stride = batch_t_.outer_stride();
-      }
+      });
+      const auto X = batch_x_.view();
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
       const T loss = evaluate_loss(logits, targets, &grad);
@@ -631,18 +610,7 @@ class Trainer {
                          .loss = static_cast<double>(loss),
                          .step = opt_.steps + 1};
       if (options_.on_gradients) options_.on_gradients(record);
-      if (options_.clip_gradient_norm > 0) {
-        record.gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
-        // Clipping an infinite norm would silently zero the step, a NaN one would not clip.
-        if (!std::isfinite(record.gradient_norm)) {
-          detail::fail<NumericError>("fit: the gradient norm became ", record.gradient_norm,
-                                     " at epoch ", epoch_, ", batch ", batch_index, " (step ",
-                                     record.step,
-                                     "): backward overflowed although the loss is finite. The "
-                                     "batch was not applied. Lower the learning rate or check "
-                                     "the data");
-        }
-      }
+      clip_gradients(record);
       opt_.step(net_);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
       samples += b;
@@ -656,10 +624,13 @@ class Trainer {
   // are a single process's), and one reduction sums the gradients; a second the loss and a
   // failure flag. Every process then takes the same step.
   double train_epoch_shared(const Dataset<T>& data) {
+    // However the epoch ends, later passes (evaluation, Monte Carlo dropout) are whole batches.
+    struct WindowReset {
+      Workspace<T>& ws;
+      ~WindowReset() { ws.set_sample_window(0, 0); }
+    } window_reset{ws_};
     const Index n = data.size();
-    order_.resize(static_cast<std::size_t>(n));
-    std::iota(order_.begin(), order_.end(), Index{0});
-    if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
+    shuffle_order(n);
     const Index bs = std::min(options_.batch_size, n);
     double loss_sum = 0;
     Index batch_index = 0;
@@ -668,27 +639,11 @@ class Trainer {
       const Share mine = share_of(b, parallel_.rank(), parallel_.size());
       // A process whose share is empty (a last batch smaller than the process count) runs one
       // zero sample with a zero loss gradient: its streams and step counter stay in step.
-      const Index local = std::max<Index>(mine.size(), 1);
-      batch_x_.reshape_uninitialized(data.feature_count(), local);
-      auto X = batch_x_.view();
-      batch_labels_.clear();
-      if (mine.size() == 0) X.setZero();
-      for (Index i = 0; i < mine.size(); ++i) {
-        const Index src = order_[static_cast<std::size_t>(start + mine.begin + i)];
-        X.col(i) = data.features().col(src);
-        if (data.has_labels())
-          batch_labels_.push_back(data.labels()[static_cast<std::size_t>(src)]);
-      }
-      Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
-      if (data.has_targets()) {
-        batch_t_.reshape_uninitialized(data.targets().rows(), local);
-        auto Y = batch_t_.view();
-        Y.setZero();
-        for (Index i = 0; i < mine.size(); ++i)
-          Y.col(i) = data.targets().col(order_[static_cast<std::size_t>(start + mine.begin + i)]);
-        targets.values = batch_t_.data();
-        targets.stride = batch_t_.outer_stride();
-      }
+      const Targets<T> targets =
+          gather_batch(data, mine.size(), std::max<Index>(mine.size(), 1), [&](Index i) -> Sample {
+            return {&data, order_[static_cast<std::size_t>(start + mine.begin + i)]};
+          });
+      const auto X = batch_x_.view();
       ws_.set_sample_window(mine.size() > 0 ? mine.begin : 0, b);
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
@@ -714,7 +669,6 @@ class Trainer {
                                     locate_non_finite_loss(),
                                     ". The batch was not applied. Lower the learning rate or "
                                     "check the data"));
-        ws_.set_sample_window(0, 0);
         detail::fail<NumericError>(failure);
       }
       net_.backward(X, ws_);
@@ -726,24 +680,67 @@ class Trainer {
                          .loss = stats[0] / static_cast<double>(b),
                          .step = opt_.steps + 1};
       if (options_.on_gradients) options_.on_gradients(record);
-      if (options_.clip_gradient_norm > 0) {
-        record.gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
-        if (!std::isfinite(record.gradient_norm)) {
-          ws_.set_sample_window(0, 0);
-          detail::fail<NumericError>("fit: the gradient norm became ", record.gradient_norm,
-                                     " at epoch ", epoch_, ", batch ", batch_index, " (step ",
-                                     record.step,
-                                     "): backward overflowed although the loss is "
-                                     "finite. The batch was not applied. Lower the learning rate");
-        }
-      }
+      clip_gradients(record);
       opt_.step(net_);
       loss_sum += stats[0];
       check_lockstep();
       if (options_.on_batch_end) options_.on_batch_end(record);
     }
-    ws_.set_sample_window(0, 0);
     return loss_sum / static_cast<double>(n);
+  }
+
+  // A new order of the n training samples for an epoch's batches: shuffled (seeded) or in order.
+  void shuffle_order(Index n) {
+    order_.resize(static_cast<std::size_t>(n));
+    std::iota(order_.begin(), order_.end(), Index{0});
+    if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
+  }
+
+  // Where sample i of a batch comes from: a dataset (the training set or the replay memory) and
+  // its column there.
+  using Sample = std::pair<const Dataset<T>*, Index>;
+
+  // Copies `count` samples into the batch buffers (`width` ≥ count columns; the rest are zero,
+  // for a process whose share of a batch is empty) — sample i is `source(i)` — and returns their
+  // targets: labels, or the target values of the training set's kind.
+  template <class Source>
+  Targets<T> gather_batch(const Dataset<T>& data, Index count, Index width, Source&& source) {
+    batch_x_.reshape_uninitialized(data.feature_count(), width);
+    auto X = batch_x_.view();
+    X.rightCols(width - count).setZero();
+    batch_labels_.clear();
+    for (Index i = 0; i < count; ++i) {
+      const auto [set, src] = source(i);
+      X.col(i) = set->features().col(src);
+      if (set->has_labels()) batch_labels_.push_back(set->labels()[static_cast<std::size_t>(src)]);
+    }
+    Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
+    if (data.has_targets()) {
+      batch_t_.reshape_uninitialized(data.targets().rows(), width);
+      auto Y = batch_t_.view();
+      Y.rightCols(width - count).setZero();
+      for (Index i = 0; i < count; ++i) {
+        const auto [set, src] = source(i);
+        Y.col(i) = set->targets().col(src);
+      }
+      targets.values = batch_t_.data();
+      targets.stride = batch_t_.outer_stride();
+    }
+    return targets;
+  }
+
+  // TrainOptions::clip_gradient_norm on the step's gradients, recording the norm. Clipping an
+  // infinite norm would silently zero the step and a NaN one would not clip: NumericError.
+  void clip_gradients(BatchRecord& record) {
+    if (options_.clip_gradient_norm <= 0) return;
+    record.gradient_norm = neuroplast::clip_gradient_norm(net_, options_.clip_gradient_norm);
+    if (!std::isfinite(record.gradient_norm)) {
+      detail::fail<NumericError>("fit: the gradient norm became ", record.gradient_norm,
+                                 " at epoch ", epoch_, ", batch ", record.batch, " (step ",
+                                 record.step,
+                                 "): backward overflowed although the loss is finite. The batch "
+                                 "was not applied. Lower the learning rate or check the data");
+    }
   }
 
   // Before a data-parallel fit: every process checks its inputs, and all of them throw the first
