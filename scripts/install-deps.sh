@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist: the demo and the [slow] tests
   python3 python3-numpy          # tests read the library's CSV and JSON Lines logs back in Python
   python3-onnx                   # the onnx checker runs on save_onnx's models
+  pybind11-dev python3-dev python3-pytest  # the Python module (python/) and its tests
   openmpi-bin libopenmpi-dev     # neuroplast::mpi (data-parallel training) and its tests
 )
 

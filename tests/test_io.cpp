@@ -328,6 +328,27 @@ TEST_CASE("load refuses a huge size field without allocating it", "[io][corrupti
                        WhatHas({"layer sizes needs"}));
 }
 
+TEST_CASE("network_file_info tells which load<T, Act> reads a file", "[io]") {
+  TempDir dir;
+  save(Mlp<float, Relu>({3, 4, 2}, 1), dir / "f.npl");
+  save(Mlp<double, Tanh>({2, 2}, 1), dir / "d.npl");
+  const NetworkFileInfo f = network_file_info(dir / "f.npl");
+  CHECK(f.scalar == "float");
+  CHECK(f.activation == "relu");
+  const NetworkFileInfo d = network_file_info(dir / "d.npl");
+  CHECK(d.scalar == "double");
+  CHECK(d.activation == "tanh");
+  CHECK(network_file_info(bytes_of(dir / "f.npl"), "in memory").activation == "relu");
+  write_bytes(dir / "junk.npl", {1, 2, 3});
+  CHECK_THROWS_AS(network_file_info(dir / "junk.npl"), FileError);
+  CHECK_THROWS_AS(network_file_info(dir / "missing.npl"), FileError);
+  // A damaged file is refused as load refuses it (the checksum covers the header too).
+  auto bytes = bytes_of(dir / "f.npl");
+  bytes[bytes.size() / 2] ^= 0x10;
+  write_bytes(dir / "flipped.npl", bytes);
+  CHECK_THROWS_AS(network_file_info(dir / "flipped.npl"), FileError);
+}
+
 TEST_CASE("a model saved with its feature scaler gives it back, load ignores it", "[io][scaler]") {
   TempDir dir;
   const Mlp<float, Relu> net({3, 4, 2}, 1);

@@ -3,8 +3,10 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/fixtures.hpp"
@@ -317,6 +319,24 @@ TEST_CASE("on_gradients sees every step's gradients before the step and may repl
   for (const double norm : norms) CHECK(norm == 0);
 }
 
+TEST_CASE("the best epoch is the most accurate, and among equally accurate ones the lowest loss",
+          "[training]") {
+  auto rec = [](double accuracy, double loss) {
+    return EpochRecord{.train_loss = 1, .validation_loss = loss, .validation_accuracy = accuracy};
+  };
+  // Equal accuracy: the lower validation loss wins (a saturated accuracy, as on a small set).
+  CHECK(rec(1.0, 0.02).best_epoch_score() > rec(1.0, 0.39).best_epoch_score());
+  // One sample of a billion outweighs any loss difference.
+  CHECK(rec(0.5 + 1e-9, 1e6).best_epoch_score() > rec(0.5, 0).best_epoch_score());
+  CHECK(rec(0.9, std::numeric_limits<double>::infinity()).best_epoch_score() <
+        rec(0.9, 5).best_epoch_score());
+  CHECK(rec(0.9, std::numeric_limits<double>::infinity()).best_epoch_score() >
+        rec(0.9 - 1e-9, 0).best_epoch_score());
+  // Regression: minus the validation loss; without validation, minus the training loss.
+  CHECK(rec(std::nan(""), 0.25).best_epoch_score() == -0.25);
+  CHECK(EpochRecord{.train_loss = 0.5}.best_epoch_score() == -0.5);
+}
+
 TEST_CASE("restore_best returns any policy's network to its best epoch at the end of a fit",
           "[training]") {
   // A wide network on 30 noisy samples with a large step: the validation accuracy peaks early.
@@ -360,11 +380,11 @@ TEST_CASE("restore_best returns any policy's network to its best epoch at the en
   const History later = trainer.fit(train, noisy);
   std::size_t best_new = h.epochs.size();
   for (std::size_t i = best_new + 1; i < later.epochs.size(); ++i)
-    if (later.epochs[i].validation_accuracy > later.epochs[best_new].validation_accuracy)
+    if (later.epochs[i].best_epoch_score() > later.epochs[best_new].best_epoch_score())
       best_new = i;
   REQUIRE(later.epochs[best_new].validation_accuracy < h.epochs[best].validation_accuracy);
   // A last epoch as good as the best is kept (it is the best epoch too, and trained longer).
-  if (later.epochs.back().validation_accuracy == later.epochs[best_new].validation_accuracy)
+  if (later.epochs.back().best_epoch_score() == later.epochs[best_new].best_epoch_score())
     best_new = later.epochs.size() - 1;
   CHECK(trainer.evaluate(noisy).loss == later.epochs[best_new].validation_loss);
   CHECK(net.weights(0) != old_best.weights(0));

@@ -466,6 +466,29 @@ void write_scaler(ContainerWriter& file, const StandardScaler<T>& scaler) {
   file.end();
 }
 
+/// The first fields of a network section: enough to tell which `load<T, Act>` reads it.
+struct NetworkHead {
+  std::uint8_t scalar = 0;  ///< kScalarCode: 1 float, 2 double
+  std::string activation;
+  std::uint64_t inputs = 0;  ///< the network's input count
+};
+
+/// Reads the head of the network section that opens `sections` (FileError when there is none).
+inline NetworkHead read_network_head(const std::vector<Section>& sections, const char* where,
+                                     const std::string& file) {
+  if (sections.empty() || sections.front().tag != "NETW")
+    fail<FileError>(where, ": ", file, " is corrupt: it does not start with a network");
+  ByteReader head(sections.front().body, where, file, sections.front().offset);
+  NetworkHead h;
+  h.scalar = head.u8("scalar type");
+  if (h.scalar != 1 && h.scalar != 2)
+    head.corrupt("unknown scalar type code ", static_cast<int>(h.scalar));
+  h.activation = head.str("activation name", 64);
+  (void)head.u32("layer count");
+  h.inputs = head.u64("input size");
+  return h;
+}
+
 /// `load` on bytes already in memory; `file` names them in messages.
 template <Scalar T, Activation Act>
 Mlp<T, Act> load_bytes(std::span<const unsigned char> bytes, const std::string& file,
@@ -530,14 +553,7 @@ std::optional<StandardScaler<T>> load_scaler(const std::string& path) {
   constexpr const char* where = "load_scaler";
   const std::vector<unsigned char> bytes = read_file(path, where);
   const std::vector<detail::Section> sections = detail::read_container(bytes, where, path);
-  if (sections.empty() || sections.front().tag != "NETW")
-    detail::fail<FileError>(where, ": ", path, " is corrupt: it does not start with a network");
-  // The network's input count: the first size after the scalar code, activation and layer count.
-  detail::ByteReader head(sections.front().body, where, path, sections.front().offset);
-  (void)head.u8("scalar type");
-  (void)head.str("activation", 64);
-  (void)head.u32("layer count");
-  const std::uint64_t inputs = head.u64("input size");
+  const std::uint64_t inputs = detail::read_network_head(sections, where, path).inputs;
   for (const detail::Section& section : sections) {
     if (section.tag != "SCAL") continue;
     detail::ByteReader r(section.body, where, path, section.offset);
@@ -560,6 +576,30 @@ std::optional<StandardScaler<T>> load_scaler(const std::string& path) {
     return scaler;
   }
   return std::nullopt;
+}
+
+/// What a network file holds, as far as choosing `load<T, Act>` needs: its scalar type
+/// ("float" or "double") and activation name (`Act::name`, e.g. "relu").
+struct NetworkFileInfo {
+  std::string scalar;
+  std::string activation;
+};
+
+/// Reads the scalar type and activation of the network in `bytes` (a file written by `save` or
+/// `save_checkpoint`), checking the container as `load` does; `file` names them in messages.
+/// Throws FileError for a foreign, truncated or damaged file. For bindings and tools that choose
+/// the template arguments of `load` at run time.
+inline NetworkFileInfo network_file_info(std::span<const unsigned char> bytes,
+                                         const std::string& file) {
+  constexpr const char* where = "network_file_info";
+  const detail::NetworkHead h =
+      detail::read_network_head(detail::read_container(bytes, where, file), where, file);
+  return {detail::scalar_code_name(h.scalar), h.activation};
+}
+
+/// As above, for the file at `path`.
+inline NetworkFileInfo network_file_info(const std::string& path) {
+  return network_file_info(read_file(path, "network_file_info"), path);
 }
 
 /// Loads a network saved by `save` (or `save_checkpoint`, whose trainer sections it skips).

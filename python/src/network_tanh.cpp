@@ -1,0 +1,9 @@
+// The tanh networks and trainers of the Python module (one translation unit per activation, so
+// they compile in parallel).
+#include "network_of.hpp"
+
+namespace neuroplast::python {
+template std::unique_ptr<AnyNetwork> make_network<Tanh>(std::vector<Index>, std::uint64_t);
+template std::unique_ptr<AnyNetwork> load_network<Tanh>(std::span<const unsigned char>,
+                                                        const std::string&);
+}  // namespace neuroplast::python

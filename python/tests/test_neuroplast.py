@@ -1,0 +1,334 @@
+"""The Python module end to end: arrays, edits, training (bit for bit against the C++ run), errors,
+files, LRP, History and the PyTorch helper. Run by CTest (python/pytest) with PYTHONPATH at the
+build's python/ directory."""
+
+import copy
+import math
+import os
+import pickle
+import struct
+import subprocess
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import neuroplast as npl
+
+
+def blobs(n, features=4, classes=3, seed=0):
+    """n samples of `classes` Gaussian blobs whose centres depend only on the shape."""
+    centres = np.random.default_rng(100 + classes).normal(0, 3, size=(classes, features))
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, size=n)
+    X = centres[y] + rng.normal(0, 1, size=(n, features))
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def relu_forward(net, X):
+    a = X.astype(np.float64)
+    for l in range(net.layer_count):
+        z = a @ net.weights(l).astype(np.float64).T * net.inference_scale(l) + net.bias(l)
+        a = np.maximum(z, 0) if l + 1 < net.layer_count else z
+    return a
+
+
+# ---- arrays ---------------------------------------------------------------------------------
+
+
+def test_forward_computes_the_network_on_batch_by_features_arrays():
+    net = npl.Mlp([4, 7, 5, 3], activation="relu", seed=1)
+    X, _ = blobs(20)
+    logits = net.forward(X)
+    assert logits.shape == (20, 3) and logits.dtype == np.float32
+    assert logits.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(logits, relu_forward(net, X), rtol=1e-5, atol=1e-5)
+    assert list(net.predict(X)) == list(np.argmax(logits, axis=1))
+    # Other dtypes and orders are converted, with the same result.
+    np.testing.assert_array_equal(net.forward(np.asfortranarray(X.astype(np.float64))), logits)
+
+
+def test_a_float32_c_order_input_is_not_copied():
+    net = npl.Mlp([256, 4, 2], seed=2)
+    X = np.ones((40_000, 256), dtype=np.float32)  # 41 MB
+    tracemalloc.start()
+    net.forward(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # The logits (40 000 x 2) and the hidden activations (4 x 40 000) are all it allocates.
+    assert peak < X.nbytes / 10, f"forward allocated {peak} bytes for a {X.nbytes}-byte input"
+
+
+def test_weights_and_biases_are_out_by_in_and_out():
+    net = npl.Mlp([3, 5, 2], seed=4)
+    assert net.sizes == [3, 5, 2]
+    assert net.weights(0).shape == (5, 3) and net.bias(0).shape == (5,)
+    assert net.weights(1).shape == (2, 5) and net.bias(1).shape == (2,)
+    assert net.parameter_count == 5 * 3 + 5 + 2 * 5 + 2
+    w = np.arange(15, dtype=np.float32).reshape(5, 3)
+    net.set_weights(0, w)
+    np.testing.assert_array_equal(net.weights(0), w)
+    net.set_bias(1, np.array([1.5, -2], dtype=np.float32))
+    np.testing.assert_array_equal(net.bias(1), [1.5, -2])
+
+
+# ---- edits ----------------------------------------------------------------------------------
+
+
+def test_zero_fan_out_growth_and_identity_insertion_keep_the_function():
+    net = npl.Mlp([4, 3, 3], seed=5)
+    X, _ = blobs(30)
+    before = net.forward(X)
+    net.grow_neurons(0, 4, init="zero_fan_out")
+    assert net.sizes == [4, 7, 3]
+    # Equal up to the summation order of the longer products.
+    np.testing.assert_allclose(net.forward(X), before, rtol=1e-6, atol=1e-6)
+    net.insert_layer(0, init="identity")
+    assert net.sizes == [4, 7, 7, 3]
+    np.testing.assert_allclose(net.forward(X), before, rtol=1e-6, atol=1e-6)
+    net.remove_layer(1)  # as wide as its input: removable
+    assert net.sizes == [4, 7, 3]
+    net.remove_neurons(0, [1, 3])
+    assert net.sizes == [4, 5, 3]
+
+
+def test_pruned_connections_stay_zero():
+    net = npl.Mlp([3, 4, 2], seed=6)
+    mask = np.ones((4, 3), dtype=np.float32)
+    mask[0, 1] = 0
+    net.prune_connections(0, mask)
+    assert net.connection_mask(0)[0, 1] == 0 and net.weights(0)[0, 1] == 0
+    assert net.active_parameter_count == net.parameter_count - 1
+    net.set_weights(0, np.ones((4, 3), dtype=np.float32))
+    assert net.weights(0)[0, 1] == 0
+
+
+def test_frozen_neurons_keep_their_parameters_bit_for_bit():
+    X, y = blobs(64, seed=7)
+    net = npl.Mlp([4, 6, 3], seed=7)
+    net.freeze(0)
+    assert np.all(net.plasticity(0) == 0)
+    net.set_plasticity(1, 0.5)
+    np.testing.assert_array_equal(net.plasticity(1), np.full(3, 0.5, dtype=np.float32))
+    w0, b0, w1 = net.weights(0), net.bias(0), net.weights(1)
+    npl.Trainer(net, npl.AdamW(learning_rate=0.01), epochs=3, batch_size=16, seed=1).fit(X, y)
+    np.testing.assert_array_equal(net.weights(0), w0)
+    np.testing.assert_array_equal(net.bias(0), b0)
+    assert not np.array_equal(net.weights(1), w1)
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+def write_data(path, X, y, Xv, yv, classes, hidden):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4q", X.shape[0], X.shape[1], classes, hidden))
+        for features, labels in ((X, y), (Xv, yv)):
+            f.write(np.ascontiguousarray(features, dtype=np.float32).tobytes())
+            f.write(labels.astype(np.int32).tobytes())
+
+
+def python_run_bytes(net, history):
+    out = struct.pack("<q", net.layer_count)
+    out += struct.pack(f"<{len(net.sizes)}q", *net.sizes)
+    for l in range(net.layer_count):
+        out += net.weights(l).astype(np.float32).tobytes() + net.bias(l).tobytes()
+    out += struct.pack("<q", len(history.epochs))
+    for e in history.epochs:
+        out += struct.pack("<2d", e.train_loss, e.validation_loss)
+    return out
+
+
+OPTIMIZERS = {
+    "sgd": lambda: npl.Sgd(learning_rate=0.05, momentum=0.9),
+    "adam": lambda: npl.Adam(learning_rate=0.01),
+    "adamw": lambda: npl.AdamW(learning_rate=0.01),
+}
+POLICIES = {
+    "static": npl.StaticPolicy,
+    "dropin": npl.DropinPolicy,
+    "neuroplastic": npl.NeuroplasticPolicy,
+}
+
+
+@pytest.mark.parametrize(
+    "policy,optimizer",
+    [("static", "sgd"), ("static", "adamw"), ("dropin", "adam"), ("neuroplastic", "sgd")],
+)
+def test_training_equals_the_cpp_run_bit_for_bit(tmp_path, policy, optimizer):
+    reference = os.environ.get("NEUROPLAST_REFERENCE_RUN")
+    if not reference:
+        pytest.skip("NEUROPLAST_REFERENCE_RUN is not set (CTest sets it to python_reference_run)")
+    # Six classes through one hidden neuron: the growth policies grow within these epochs.
+    X, y = blobs(96, features=8, classes=6, seed=11)
+    Xv, yv = blobs(96, features=8, classes=6, seed=12)
+    hidden, epochs = 1, 60
+    write_data(tmp_path / "data.bin", X, y, Xv, yv, 6, hidden)
+    subprocess.run(
+        [reference, str(tmp_path / "data.bin"), policy, optimizer, str(epochs),
+         str(tmp_path / "cpp.bin")],
+        check=True,
+    )
+    net = npl.Mlp([8, hidden, 6], seed=3)
+    trainer = npl.Trainer(net, OPTIMIZERS[optimizer](), POLICIES[policy](), epochs=epochs,
+                          batch_size=16, seed=5)
+    history = trainer.fit(X, y, Xv, yv)
+    assert len(history.epochs) == epochs
+    assert python_run_bytes(net, history) == (tmp_path / "cpp.bin").read_bytes()
+    if policy != "static":
+        assert any(e.kind == "grow_neurons" for e in history.events), "the policy never grew"
+
+
+def test_regression_targets_pick_the_squared_error():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(200, 2)).astype(np.float32)
+    y = (np.sin(2 * X[:, 0]) * X[:, 1]).astype(np.float32)
+    net = npl.Mlp([2, 16, 1], activation="tanh", seed=3)
+    trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01), epochs=40, batch_size=16, seed=1)
+    h = trainer.fit(X, y)
+    assert h.epochs[-1].train_loss < 0.5 * h.epochs[0].train_loss
+    assert math.isnan(h.epochs[0].validation_loss)
+    mse = float(np.mean((net.forward(X)[:, 0] - y) ** 2))
+    assert trainer.evaluate(X, y).loss == pytest.approx(mse, rel=1e-4)
+
+
+def test_history_records_epochs_and_events():
+    # Six classes through a single hidden neuron: too narrow, the policy grows it.
+    X, y = blobs(240, features=8, classes=6, seed=13)
+    Xv, yv = blobs(120, features=8, classes=6, seed=14)
+    net = npl.Mlp([8, 1, 6], seed=1)
+    trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01), npl.DropinPolicy(), epochs=40,
+                          batch_size=16, seed=2)
+    h = trainer.fit(X, y, Xv, yv)
+    assert [e.epoch for e in h.epochs] == list(range(1, 41))
+    assert h.epochs[-1].sizes == net.sizes
+    grown = [e for e in h.events if e.kind == "grow_neurons"]
+    assert grown and all(e.count > 0 and e.layer == 0 for e in grown)
+    assert net.sizes[1] > 1
+    epochs, events = npl.history_to_dicts(trainer.history)
+    assert len(epochs) == 40 and epochs[0]["epoch"] == 1 and len(events) == len(h.events)
+    assert 0 <= h.epochs[-1].validation_accuracy <= 1
+
+
+def test_policies_take_their_settings_as_keyword_arguments():
+    p = npl.NeuroplasticPolicy(trigger="plateau", delta=1e-2, selector="lrp", grow_neurons=4,
+                               patience=3, max_width=64, prune_fraction=0.2)
+    assert p.growth_events == 0
+    X, y = blobs(64, seed=15)
+    net = npl.Mlp([4, 2, 3], seed=1)
+    npl.Trainer(net, npl.Sgd(learning_rate=0.05), p, epochs=5, seed=1).fit(X, y)
+    npl.DropoutPolicy(rate=0.3)
+    npl.DropinPolicy(selector=0, init="he", criterion="validation_loss")
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+def test_errors_arrive_as_neuroplast_error_with_the_cpp_message(tmp_path):
+    net = npl.Mlp([4, 3, 2], seed=1)
+    with pytest.raises(npl.Error, match="4 inputs"):
+        net.forward(np.zeros((5, 3), dtype=np.float32))
+    with pytest.raises(npl.Error, match="grow_neurons"):
+        net.grow_neurons(5, 1)
+    with pytest.raises(npl.Error, match="activation"):
+        npl.Mlp([2, 2], activation="softplus")
+    with pytest.raises(npl.Error, match="unknown setting \"windows\""):
+        npl.DropinPolicy(windows=3)
+    with pytest.raises(npl.Error, match="learning_rate"):
+        npl.Trainer(net, npl.Adam(learning_rate=-1))
+    with pytest.raises(npl.FileError, match="missing.npl"):
+        npl.load(str(tmp_path / "missing.npl"))
+    (tmp_path / "junk.npl").write_bytes(b"not a network at all")
+    with pytest.raises(npl.Error):
+        npl.load(str(tmp_path / "junk.npl"))
+    X, y = blobs(10)
+    X[3, 1] = np.nan
+    trainer = npl.Trainer(net, npl.Adam(), epochs=1)
+    with pytest.raises(npl.Error, match="finite"):
+        trainer.fit(X, y)
+    assert issubclass(npl.FileError, npl.Error) and issubclass(npl.Error, Exception)
+    # A refused edit leaves the network as it was.
+    assert net.sizes == [4, 3, 2]
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+def test_save_load_and_pickle_keep_the_network(tmp_path):
+    X, _ = blobs(16)
+    for activation in ("relu", "leaky_relu", "tanh", "sigmoid"):
+        net = npl.Mlp([4, 6, 3], activation=activation, seed=8)
+        path = str(tmp_path / f"{activation}.npl")
+        npl.save(net, path)
+        back = npl.load(path)
+        assert back.activation == activation and back.sizes == net.sizes
+        np.testing.assert_array_equal(back.forward(X), net.forward(X))
+        again = pickle.loads(pickle.dumps(net))
+        np.testing.assert_array_equal(again.forward(X), net.forward(X))
+    other = copy.deepcopy(net)
+    other.grow_neurons(0, 2, init="he")
+    assert net.sizes == [4, 6, 3] and other.sizes == [4, 8, 3]
+
+
+def test_exports_write_the_function_forward_computes(tmp_path):
+    net = npl.Mlp([4, 5, 3], seed=9)
+    npl.save_safetensors(net, str(tmp_path / "m.safetensors"))
+    raw = (tmp_path / "m.safetensors").read_bytes()
+    header_len = struct.unpack("<Q", raw[:8])[0]
+    assert b"layers.0.weight" in raw[8 : 8 + header_len]
+    npl.save_onnx(net, str(tmp_path / "m.onnx"))
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        pytest.skip("onnx is not installed for this interpreter (apt-get install python3-onnx)")
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.checker.check_model(model)
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    gemm = [n for n in model.graph.node if n.op_type == "Gemm"]
+    assert len(gemm) == 2
+    w0 = weights[gemm[0].input[1]]
+    np.testing.assert_array_equal(w0, net.weights(0))
+
+
+# ---- LRP ------------------------------------------------------------------------------------
+
+
+def test_lrp_explains_the_target_logit():
+    net = npl.Mlp([4, 8, 3], seed=10)
+    for l in range(net.layer_count):
+        net.set_bias(l, np.zeros(net.sizes[l + 1], dtype=np.float32))
+    x = blobs(1)[0][0]
+    e = npl.lrp.explain(net, x, rule="epsilon", epsilon=1e-9)
+    logits = net.forward(x[None, :])[0]
+    assert e.target == int(np.argmax(logits))
+    assert e.output == pytest.approx(float(logits[e.target]), rel=1e-6)
+    assert e.input.shape == (4,) and [h.shape for h in e.hidden] == [(8,)]
+    # Bias-free ε rule: relevance is conserved layer by layer.
+    assert float(e.input.sum()) == pytest.approx(e.output, rel=1e-4, abs=1e-5)
+    assert float(e.hidden[0].sum()) == pytest.approx(e.output, rel=1e-4, abs=1e-5)
+    e2 = npl.lrp.explain(net, x, rule="alpha_beta", target=0, alpha=1, beta=0)
+    assert e2.target == 0
+    with pytest.raises(npl.Error, match="unknown rule"):
+        npl.lrp.explain(net, x, rule="deeplift")
+
+
+# ---- interop and help -----------------------------------------------------------------------
+
+
+def test_to_torch_computes_forward():
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed for this interpreter (apt-get install python3-torch)")
+    net = npl.Mlp([4, 6, 5, 3], activation="leaky_relu", seed=12)
+    X, _ = blobs(10)
+    module = npl.to_torch(net)
+    with torch.no_grad():
+        out = module(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(out, net.forward(X), rtol=1e-5, atol=1e-6)
+
+
+def test_help_reads_well():
+    assert "multilayer perceptron" in npl.Mlp.__doc__
+    assert "(batch, outputs)" in npl.Mlp.forward.__doc__
+    assert "patience" in npl.DropinPolicy.__doc__
+    assert repr(npl.Mlp([2, 3, 1], activation="tanh")) == "neuroplast.Mlp([2, 3, 1], activation='tanh')"
