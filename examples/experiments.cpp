@@ -17,6 +17,7 @@
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/cli.hpp"
+#include "support/stats.hpp"
 #include "support/svg_plot.hpp"
 
 namespace np = neuroplast;
@@ -131,18 +132,8 @@ void plot(const std::string& path, const std::string& heading,
   ex::write_svg(path, {acc, loss, width}, heading);
 }
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return s / static_cast<double>(v.size());
-}
-double stddev(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / static_cast<double>(v.size() - 1));
-}
+using ex::mean;
+using ex::stddev;
 
 void table(const Settings& s, const Data& d) {
   std::vector<Run> runs;

@@ -2,6 +2,7 @@
 // partial plasticity scales the step, and the values follow every structural edit.
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 
 #include "neuroplast/neuroplast.hpp"
@@ -319,4 +320,72 @@ TEST_CASE("set_replay mixes a memory into every batch, and clear_replay ends it"
   const Dataset<double> narrow(random_batch(3, 5, 1), std::vector<int>(5, 0));
   CHECK_THROWS_MATCHES(trainer.set_replay(narrow, 0.5), Error,
                        WhatHas({"set_replay (memory)", "3 features"}));
+}
+
+// ---- continual-learning protocols and metrics -------------------------------------------------
+
+TEST_CASE("class_split groups consecutive classes and refuses what does not divide",
+          "[continual]") {
+  const auto tasks = class_split(10, 2);
+  REQUIRE(tasks.size() == 5);
+  CHECK(tasks[0] == std::vector<int>{0, 1});
+  CHECK(tasks[4] == std::vector<int>{8, 9});
+  CHECK(class_split(6, 3)[1] == std::vector<int>{3, 4, 5});
+  CHECK_THROWS_WITH(class_split(10, 3), Catch::Contains("divide"));
+  CHECK_THROWS_AS(class_split(10, 0), Error);
+}
+
+TEST_CASE("task_accuracy: every output for class-incremental, the task's own for task-incremental",
+          "[continual]") {
+  // A linear network whose logits are its inputs: the predicted class is the largest input.
+  Mlp<double, Relu> net({4, 4}, 1);
+  net.weights(0).setIdentity();
+  net.bias(0).setZero();
+  Matrix<double> X(4, 3);
+  // Sample 0: class 0 is largest overall. Sample 1: class 3 overall, class 1 among {0, 1}.
+  // Sample 2: class 2 overall, class 0 among {0, 1}.
+  X.col(0) << 5, 1, 0, 0;
+  X.col(1) << 0, 1, 0, 9;
+  X.col(2) << 2, 1, 7, 0;
+  const Dataset<double> data(X, {0, 1, 1});
+  const std::vector<int> task{0, 1};
+  // Class-incremental: only sample 0 is right (sample 1 predicts 3, sample 2 predicts 2).
+  CHECK(task_accuracy(net, data, task, ContinualProtocol::class_incremental) == 1.0 / 3);
+  // Task-incremental: samples 0 and 1 are right within {0, 1}; sample 2 predicts 0.
+  CHECK(task_accuracy(net, data, task, ContinualProtocol::task_incremental) == 2.0 / 3);
+  // Batches of one column give the same figures.
+  CHECK(task_accuracy(net, data, task, ContinualProtocol::task_incremental, 1) == 2.0 / 3);
+  const std::vector<int> other{2, 3};
+  CHECK_THROWS_WITH(task_accuracy(net, data, other, ContinualProtocol::task_incremental),
+                    Catch::Contains("not one of the task's classes"));
+  const std::vector<int> outside{0, 7};
+  CHECK_THROWS_WITH(task_accuracy(net, data, outside, ContinualProtocol::class_incremental),
+                    Catch::Contains("not an output"));
+}
+
+TEST_CASE("AccuracyMatrix summaries match hand-computed values", "[continual]") {
+  AccuracyMatrix m(3);
+  m.after << 0.9, 0.1, 0.2,  //
+      0.6, 0.8, 0.3,         //
+      0.5, 0.7, 0.95;
+  m.baseline = Vector<double>::Constant(3, 0.1);
+  CHECK(m.average_accuracy() == Approx((0.5 + 0.7 + 0.95) / 3));
+  CHECK(m.average_accuracy(1) == Approx((0.6 + 0.8) / 2));
+  // BWT: ((0.5 − 0.9) + (0.7 − 0.8)) / 2.
+  CHECK(m.backward_transfer() == Approx(-0.25));
+  // Forgetting: task 0's best before the end is 0.9 (→ 0.5), task 1's 0.8 (→ 0.7).
+  CHECK(m.forgetting() == Approx((0.4 + 0.1) / 2));
+  // FWT: ((0.1 − 0.1) + (0.3 − 0.1)) / 2.
+  CHECK(m.forward_transfer() == Approx(0.1));
+  // Zero forgetting: an old task's accuracy never moves.
+  AccuracyMatrix kept(2);
+  kept.after << 0.9, 0.5, 0.9, 0.8;
+  CHECK(kept.forgetting() == 0);
+  CHECK(kept.backward_transfer() == 0);
+  CHECK(std::isnan(kept.forward_transfer()));  // no baseline
+  // A row not measured yet is refused, naming the entry.
+  AccuracyMatrix partial(3);
+  partial.after(0, 0) = 0.9;
+  CHECK(partial.average_accuracy(0) == 0.9);
+  CHECK_THROWS_WITH(partial.average_accuracy(), Catch::Contains("after(1, 0)"));
 }

@@ -29,6 +29,7 @@ struct Marker {
 struct Chart {
   std::string title{};
   std::string y_label{};
+  std::string x_label = "epoch";
   std::vector<Series> series{};
   std::vector<Marker> markers{};
 };
@@ -101,8 +102,8 @@ inline void write_svg(const std::string& path, const std::vector<Chart>& charts,
       out << "<text x='" << px(e) << "' y='" << y0 + h + 15 << "' text-anchor='middle'>" << e
           << "</text>\n";
     }
-    out << "<text x='" << x0 + w / 2 << "' y='" << y0 + h + 30
-        << "' text-anchor='middle'>epoch</text>\n";
+    out << "<text x='" << x0 + w / 2 << "' y='" << y0 + h + 30 << "' text-anchor='middle'>"
+        << detail::escape(ch.x_label) << "</text>\n";
     out << "<text x='14' y='" << y0 + h / 2 << "' transform='rotate(-90 14 " << y0 + h / 2
         << ")' text-anchor='middle'>" << detail::escape(ch.y_label) << "</text>\n";
     for (const auto& m : ch.markers) {

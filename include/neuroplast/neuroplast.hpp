@@ -54,6 +54,7 @@
 #include "neuroplast/relevance/propagation.hpp"
 #include "neuroplast/relevance/rules.hpp"
 #include "neuroplast/train/checkpoint_options.hpp"
+#include "neuroplast/train/continual.hpp"
 #include "neuroplast/train/grow_by.hpp"
 #include "neuroplast/train/growth_pays.hpp"
 #include "neuroplast/train/history.hpp"
