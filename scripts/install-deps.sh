@@ -14,6 +14,7 @@ packages=(
   python3 python3-numpy          # tests read the library's CSV and JSON Lines logs back in Python
   python3-onnx                   # the onnx checker runs on save_onnx's models
   pybind11-dev python3-dev python3-pytest  # the Python module (python/) and its tests
+  doxygen                        # the API reference, and the test that it builds without warnings
   openmpi-bin libopenmpi-dev     # neuroplast::mpi (data-parallel training) and its tests
 )
 

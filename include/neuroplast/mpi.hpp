@@ -60,9 +60,9 @@ inline constexpr std::int64_t kDefaultCheckEvery = 100;
 /// b + a are the same bits. `check_every` > 0 compares a hash of every process's
 /// parameters every that many steps and throws Error on a mismatch.
 struct DataParallel {
-  static constexpr bool distributed = true;
-  MPI_Comm comm = MPI_COMM_WORLD;
-  std::int64_t check_every = kDefaultCheckEvery;
+  static constexpr bool distributed = true;       ///< a DistributedStrategy
+  MPI_Comm comm = MPI_COMM_WORLD;                 ///< the processes that train together
+  std::int64_t check_every = kDefaultCheckEvery;  ///< steps between lockstep checks (0 = never)
 
   /// This process's rank in `comm`.
   int rank() const {

@@ -38,7 +38,13 @@ from ._neuroplast import (  # noqa: F401
     save_onnx,
     save_safetensors,
 )
-from .interop import history_to_dicts, to_torch  # noqa: F401
+from .interop import (  # noqa: F401
+    from_safetensors,
+    from_torch,
+    history_to_dicts,
+    read_safetensors,
+    to_torch,
+)
 
 # help() and repr() name the package, not its compiled part.
 for _name in ("Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Evaluation",
@@ -50,6 +56,7 @@ del _name
 __all__ = [
     "Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Error", "Evaluation",
     "FileError", "History", "Mlp", "NeuroplasticPolicy", "NumericError", "SGD", "Sgd",
-    "StaticPolicy", "StructuralEvent", "Trainer", "history_to_dicts", "load", "lrp", "save",
-    "save_onnx", "save_safetensors", "to_torch",
+    "StaticPolicy", "StructuralEvent", "Trainer", "from_safetensors", "from_torch",
+    "history_to_dicts", "load", "lrp", "read_safetensors", "save", "save_onnx",
+    "save_safetensors", "to_torch",
 ]

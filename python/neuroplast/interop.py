@@ -1,7 +1,12 @@
-"""Networks that leave neuroplast: a PyTorch module computing the same function, and the History
-as plain dictionaries (for pandas, json, plotting)."""
+"""Networks that leave neuroplast and come back: safetensors read with numpy alone, a PyTorch
+module computing the same function and the way back, and the History as plain dictionaries (for
+pandas, json, plotting)."""
 
+import json
 import math
+import struct
+
+import numpy as np
 
 
 def _activation_module(torch, name):
@@ -37,6 +42,90 @@ def to_torch(net):
         if l + 1 < net.layer_count:
             layers.append(_activation_module(torch, net.activation))
     return torch.nn.Sequential(*layers)
+
+
+_DTYPES = {"F32": np.float32, "F64": np.float64}
+
+
+def read_safetensors(path):
+    """The tensors of a safetensors file as a dict of numpy arrays (name -> array), read with
+    numpy alone (no safetensors package needed). Raises ValueError for a file that is not one."""
+    return _read_safetensors(path)[0]
+
+
+def _read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise ValueError(f"read_safetensors: {path} is not a safetensors file (too short)")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if 8 + n > len(raw):
+        raise ValueError(f"read_safetensors: {path} is damaged: header length {n}")
+    header = json.loads(raw[8 : 8 + n])
+    data = raw[8 + n :]
+    metadata = header.get("__metadata__", {})
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _DTYPES:
+            raise ValueError(f"read_safetensors: {path}: tensor {name} has dtype {info['dtype']}")
+        begin, end = info["data_offsets"]
+        tensors[name] = np.frombuffer(data[begin:end], dtype=_DTYPES[info["dtype"]]).reshape(
+            info["shape"]).copy()
+    return tensors, metadata
+
+
+def from_safetensors(path, activation=None):
+    """The network save_safetensors wrote to `path`: weights, biases and connection masks, with the
+    activation its metadata names (files from elsewhere: pass `activation`; default relu)."""
+    from ._neuroplast import Mlp
+
+    tensors, metadata = _read_safetensors(path)
+    activation = activation or metadata.get("activation", "relu")
+    layers = 0
+    while f"layers.{layers}.weight" in tensors:
+        layers += 1
+    if layers == 0:
+        raise ValueError(f"from_safetensors: {path} holds no layers.0.weight")
+    weights = [tensors[f"layers.{l}.weight"] for l in range(layers)]
+    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    net = Mlp(sizes, activation=activation)
+    for l in range(layers):
+        mask = tensors.get(f"layers.{l}.mask")
+        if mask is not None:
+            net.prune_connections(l, mask.astype(np.float32))
+        net.set_weights(l, weights[l].astype(np.float32))
+        net.set_bias(l, tensors[f"layers.{l}.bias"].astype(np.float32))
+    return net
+
+
+def from_torch(module, activation=None):
+    """A neuroplast Mlp computing what `module` computes: a torch.nn.Sequential of Linear layers
+    with ReLU, LeakyReLU(0.01), Tanh or Sigmoid between them (what to_torch makes). The activation
+    is read from the module unless given."""
+    import torch
+
+    linears = [m for m in module if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError("from_torch: the module has no Linear layer")
+    names = {torch.nn.ReLU: "relu", torch.nn.LeakyReLU: "leaky_relu", torch.nn.Tanh: "tanh",
+             torch.nn.Sigmoid: "sigmoid"}
+    found = {names[type(m)] for m in module if type(m) in names}
+    others = [m for m in module if not isinstance(m, torch.nn.Linear) and type(m) not in names]
+    if others or len(found) > 1:
+        raise ValueError(f"from_torch: only Linear layers and one of ReLU, LeakyReLU, Tanh, "
+                         f"Sigmoid between them can be converted, not {module}")
+    activation = activation or (found.pop() if found else "relu")
+    from ._neuroplast import Mlp
+
+    sizes = [linears[0].in_features] + [m.out_features for m in linears]
+    net = Mlp(sizes, activation=activation)
+    for l, m in enumerate(linears):
+        net.set_weights(l, m.weight.detach().cpu().numpy().astype(np.float32))
+        bias = m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(m.out_features)
+        net.set_bias(l, bias.astype(np.float32))
+    return net
 
 
 def history_to_dicts(history):

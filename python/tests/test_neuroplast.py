@@ -3,9 +3,11 @@ files, LRP, History and the PyTorch helper. Run by CTest (python/pytest) with PY
 build's python/ directory."""
 
 import copy
+import json
 import math
 import os
 import pickle
+import shutil
 import struct
 import subprocess
 import tracemalloc
@@ -332,3 +334,66 @@ def test_help_reads_well():
     assert "(batch, outputs)" in npl.Mlp.forward.__doc__
     assert "patience" in npl.DropinPolicy.__doc__
     assert repr(npl.Mlp([2, 3, 1], activation="tanh")) == "neuroplast.Mlp([2, 3, 1], activation='tanh')"
+
+
+# ---- round trips on many networks -----------------------------------------------------------
+
+
+def random_networks(count=100, seed=21):
+    """Networks of every activation, grown (both ways) and pruned, with an input batch each."""
+    rng = np.random.default_rng(seed)
+    activations = ("relu", "leaky_relu", "tanh", "sigmoid")
+    for i in range(count):
+        sizes = ([int(rng.integers(1, 13))] + [int(rng.integers(1, 17))
+                                                for _ in range(int(rng.integers(1, 4)))]
+                 + [int(rng.integers(1, 6))])
+        net = npl.Mlp(sizes, activation=activations[i % 4], seed=i)
+        h = int(rng.integers(0, len(sizes) - 2))
+        net.grow_neurons(h, int(rng.integers(1, 5)), init=("zero_fan_out", "he")[i % 2])
+        for l in range(net.layer_count):
+            if rng.random() < 0.5:
+                net.prune_connections(l, (rng.random(net.weights(l).shape) > 0.3).astype(np.float32))
+        X = rng.normal(0, 1, size=(7, sizes[0])).astype(np.float32)
+        yield net, X
+
+
+def test_safetensors_round_trip_keeps_forward_on_100_networks(tmp_path):
+    for i, (net, X) in enumerate(random_networks()):
+        path = str(tmp_path / f"{i}.safetensors")
+        npl.save_safetensors(net, path)
+        back = npl.from_safetensors(path)  # the activation comes from the file's metadata
+        assert back.sizes == net.sizes and back.activation == net.activation
+        for l in range(net.layer_count):
+            np.testing.assert_array_equal(back.connection_mask(l), net.connection_mask(l))
+        np.testing.assert_allclose(back.forward(X), net.forward(X), rtol=1e-6, atol=1e-7)
+
+
+def test_onnx_runtime_agrees_with_forward_on_100_networks(tmp_path):
+    modules = os.environ.get("NEUROPLAST_NODE_MODULES", "")
+    node = shutil.which("node")
+    if not node or not os.path.isdir(os.path.join(modules, "onnxruntime-node")):
+        pytest.skip("node or onnxruntime-node is missing (scripts/install-deps.sh installs both "
+                    "and CTest sets NEUROPLAST_NODE_MODULES)")
+    cases = []
+    for i, (net, X) in enumerate(random_networks()):
+        npl.save_onnx(net, str(tmp_path / f"{i}.onnx"))
+        cases.append({"model": f"{i}.onnx", "input": X.tolist(),
+                      "expected": net.forward(X).tolist(), "tolerance": 1e-6})
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "onnx", "run_onnx.js")
+    done = subprocess.run([node, script, str(tmp_path)], env={**os.environ, "NODE_PATH": modules},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "100 passed, 0 failed" in done.stdout
+
+
+def test_pytorch_round_trip_on_100_networks():
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed for this interpreter (apt-get install python3-torch)")
+    for net, X in random_networks():
+        module = npl.to_torch(net)
+        with torch.no_grad():
+            out = module(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(out, net.forward(X), rtol=1e-6, atol=1e-6)
+        back = npl.from_torch(module)
+        np.testing.assert_allclose(back.forward(X), net.forward(X), rtol=1e-6, atol=1e-6)

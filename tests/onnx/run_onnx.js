@@ -26,7 +26,7 @@ async function main() {
       worst = Math.max(worst, Math.abs(out.data[i] - expected[i]) / scale);
     const shapeOk = out.dims.length === 2 && out.dims[0] === batch &&
                     out.dims[1] === c.expected[0].length;
-    const ok = shapeOk && worst <= 1e-5;
+    const ok = shapeOk && worst <= (c.tolerance ?? 1e-5);
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${c.model}: shape [${out.dims}], max relative difference ${worst.toExponential(2)}`);
     if (ok) passed++; else failed++;
   }

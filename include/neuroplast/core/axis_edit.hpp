@@ -24,6 +24,7 @@ enum class Dim { rows, cols };
 /// each old index to its new one (or -1 when removed).
 class AxisEdit {
  public:
+  /// What the edit does: append neurons, remove a set, or reorder.
   enum class Kind { grow, remove, permute };
 
   /// Appends `count` neurons after the existing `old_size`. Contents of the new slots are zeroed.
@@ -64,9 +65,9 @@ class AxisEdit {
     return e;
   }
 
-  Kind kind() const noexcept { return kind_; }
-  Index old_size() const noexcept { return old_size_; }
-  Index new_size() const noexcept { return new_size_; }
+  Kind kind() const noexcept { return kind_; }           ///< grow, remove or permute
+  Index old_size() const noexcept { return old_size_; }  ///< neurons on the axis before the edit
+  Index new_size() const noexcept { return new_size_; }  ///< neurons on the axis after the edit
   /// Number of neurons added by a grow edit (0 otherwise).
   Index added() const noexcept { return kind_ == Kind::grow ? new_size_ - old_size_ : 0; }
   /// Removed indices, sorted (remove edits only).

@@ -47,7 +47,9 @@ template <Scalar T>
 class GemmWorkspace {
  public:
   GemmWorkspace() = default;
+  /// An empty workspace: the buffers are scratch, never copied.
   GemmWorkspace(const GemmWorkspace&) : GemmWorkspace() {}  // buffers are scratch: never shared
+  /// Keeps this workspace's own buffers: nothing is copied.
   GemmWorkspace& operator=(const GemmWorkspace&) { return *this; }
 
   /// Buffers of thread `t` (0 = the caller), created on first use.

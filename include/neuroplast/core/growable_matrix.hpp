@@ -147,9 +147,12 @@ class AlignedBuffer {
 template <Scalar T, int Order = Eigen::ColMajor>
 class GrowableMatrix {
  public:
-  static constexpr bool row_major = Order == Eigen::RowMajor;
+  static constexpr bool row_major = Order == Eigen::RowMajor;  ///< storage order is row-major
+  /// A dense Eigen matrix of the same scalar and storage order.
   using PlainMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>;
+  /// Mutable view of the active block, strided by the capacity.
   using View = Eigen::Map<PlainMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+  /// Read-only view of the active block, strided by the capacity.
   using ConstView = Eigen::Map<const PlainMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
   GrowableMatrix() = default;
@@ -167,6 +170,7 @@ class GrowableMatrix {
         spare_zero_(true) {
     copy_block(o.buffer_.data(), inner_cap_, buffer_.data(), inner_cap_);
   }
+  /// Copies `o` as the copy constructor does.
   GrowableMatrix& operator=(const GrowableMatrix& o) {
     if (this != &o) {
       GrowableMatrix copy(o);
@@ -174,23 +178,27 @@ class GrowableMatrix {
     }
     return *this;
   }
-  GrowableMatrix(GrowableMatrix&&) noexcept = default;
-  GrowableMatrix& operator=(GrowableMatrix&&) noexcept = default;
+  GrowableMatrix(GrowableMatrix&&) noexcept = default;             ///< takes the buffer
+  GrowableMatrix& operator=(GrowableMatrix&&) noexcept = default;  ///< takes the buffer
 
-  Index rows() const noexcept { return rows_; }
-  Index cols() const noexcept { return cols_; }
+  Index rows() const noexcept { return rows_; }  ///< rows of the active block
+  Index cols() const noexcept { return cols_; }  ///< columns of the active block
+  /// Rows the buffer holds without reallocating.
   Index row_capacity() const noexcept { return row_major ? outer_cap_ : inner_cap_; }
+  /// Columns the buffer holds without reallocating.
   Index col_capacity() const noexcept { return row_major ? inner_cap_ : outer_cap_; }
   /// Distance between consecutive rows (row-major) or columns (column-major).
   Index outer_stride() const noexcept { return inner_cap_; }
   /// Start of the buffer; stable across edits that stay within capacity.
   T* data() noexcept { return buffer_.data(); }
+  /// Start of the buffer, read-only.
   const T* data() const noexcept { return buffer_.data(); }
 
   /// The active block, `rows() × cols()`.
   View view() noexcept {
     return View(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(inner_cap_));
   }
+  /// The active block, `rows() × cols()`, read-only.
   ConstView view() const noexcept {
     return ConstView(buffer_.data(), rows_, cols_, Eigen::OuterStride<>(inner_cap_));
   }

@@ -42,6 +42,7 @@ typedef std::uint32_t Words __attribute__((vector_size(4 * kPackSize)));
 typedef std::int32_t Ints __attribute__((vector_size(4 * kPackSize)));
 typedef float Floats __attribute__((vector_size(4 * kPackSize)));
 
+/// Marks the lane helpers inline and always inlined (see above: the vector ABI).
 #define NEUROPLAST_LANES_INLINE inline __attribute__((always_inline))
 
 /// In-place square root of every lane (correctly rounded on every path, so results agree).

@@ -48,7 +48,7 @@ struct Param {
   /// whose state was created since the optimizer's last step. Adam uses it for per-parameter bias
   /// correction, so a neuron grown mid-training starts its moments like a fresh parameter.
   std::vector<std::int64_t> row_birth{};
-  std::vector<std::int64_t> col_birth{};
+  std::vector<std::int64_t> col_birth{};  ///< the same, per column neuron
   /// How much each row (output neuron) may still learn, in [0, 1]: optimizers scale the row's
   /// update by it and skip rows at 0 (frozen: bit-identical). Empty = every row at 1, so a network
   /// that never sets plasticity pays nothing for it. Bound to the row axis: grown rows get 1.
@@ -66,9 +66,9 @@ struct Param {
         col_birth(static_cast<std::size_t>(cols), kUnbornStep),
         maskable(can_mask) {}
 
-  Index rows() const noexcept { return value.rows(); }
-  Index cols() const noexcept { return value.cols(); }
-  bool has_mask() const noexcept { return mask.rows() > 0; }
+  Index rows() const noexcept { return value.rows(); }        ///< rows of every plane
+  Index cols() const noexcept { return value.cols(); }        ///< columns of every plane
+  bool has_mask() const noexcept { return mask.rows() > 0; }  ///< whether the mask plane exists
 
   /// Creates the all-ones mask plane if it does not exist yet.
   void materialise_mask() {

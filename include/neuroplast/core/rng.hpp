@@ -96,7 +96,7 @@ class Rng {
   /// 0.6 ns per float variate on one AVX2 core, against roughly 20 ns for `normal()` in a loop:
   /// this is what initialising or growing a layer costs. Floats carry 24 random bits per
   /// uniform (the largest |variate| is 5.8 standard deviations); doubles carry 53 and use
-  /// <cmath>'s log, sin and cos. Deterministic for a seed; its numbers differ from `normal()`'s.
+  /// `<cmath>`'s log, sin and cos. Deterministic for a seed; its numbers differ from `normal()`'s.
   template <class T>
   void fill_normal(std::span<T> out, double mean, double stddev) noexcept {
     detail::LaneRng lanes(next());
@@ -149,11 +149,13 @@ class Rng {
   /// The complete state, for checkpoints: restoring it with `set_state` continues the stream
   /// exactly where it was.
   struct State {
-    std::array<std::uint64_t, 4> words{};
-    double spare_normal = 0.0;
-    bool has_spare_normal = false;
+    std::array<std::uint64_t, 4> words{};  ///< the xoshiro256** state
+    double spare_normal = 0.0;             ///< second variate of the last Box–Muller pair
+    bool has_spare_normal = false;         ///< whether `normal()` returns `spare_normal` next
   };
+  /// The current state.
   State state() const noexcept { return {state_, spare_normal_, has_spare_normal_}; }
+  /// Continues the stream from `s`, as returned by `state()`.
   void set_state(const State& s) noexcept {
     state_ = s.words;
     spare_normal_ = s.spare_normal;

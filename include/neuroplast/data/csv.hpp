@@ -45,8 +45,8 @@ struct CsvOptions {
 /// Column names from a CSV header (`CsvOptions::header`): the features' in file order, the
 /// targets' (or the label's) in the dataset's order. Empty without a header.
 struct CsvColumns {
-  std::vector<std::string> features{};
-  std::vector<std::string> targets{};
+  std::vector<std::string> features{};  ///< names of the feature columns, in file order
+  std::vector<std::string> targets{};   ///< names of the target columns (or the label's)
 };
 
 namespace detail {

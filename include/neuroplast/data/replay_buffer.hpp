@@ -57,7 +57,7 @@ class ReplayBuffer {
 
   /// Samples kept now (≤ capacity).
   Index size() const noexcept { return size_; }
-  Index capacity() const noexcept { return capacity_; }
+  Index capacity() const noexcept { return capacity_; }  ///< most samples kept
   /// Kept samples per label (the one reservoir of unlabelled data under label −1).
   std::map<int, Index> class_counts() const {
     std::map<int, Index> counts;

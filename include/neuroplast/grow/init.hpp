@@ -31,13 +31,15 @@ namespace neuroplast::init {
 /// network's gradients.
 template <Scalar T>
 struct GradMax {
-  static constexpr std::string_view name = "gradmax";
-  const Matrix<T>* inputs = nullptr;
-  std::span<const int> labels{};
-  LossKind loss = LossKind::softmax_cross_entropy;
-  double scale = 1e-2;
-  double relu_bias = 1e-2;
+  static constexpr std::string_view name = "gradmax";  ///< recorded in edits and files
+  const Matrix<T>* inputs = nullptr;  ///< the batch, `input_size × batch`; not owned
+  std::span<const int> labels{};      ///< class label of each column of `inputs`; not owned
+  LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss used in training
+  double scale = 1e-2;                              ///< norm ‖v_j‖ of each new fan-out, > 0
+  double relu_bias = 1e-2;  ///< β of the new neurons for the ReLU family, > 0
 
+  /// Throws Error unless the batch is set and matches `net` (inputs, one label per column, labels
+  /// in 0 … output_size − 1) and `scale` and `relu_bias` are finite and > 0.
   template <class Net>
   void validate(const Net& net, Index, Index) const {
     if (inputs == nullptr) {
@@ -64,6 +66,8 @@ struct GradMax {
     }
   }
 
+  /// Writes the new neurons of `site` (zero fan-in, bias β, GradMax fan-out) and folds their
+  /// constant output into the bias of dense layer h+1; runs a forward and backward pass.
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     using Act = typename Net::activation;

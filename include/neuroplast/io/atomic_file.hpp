@@ -22,8 +22,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/// 1 where the POSIX file calls are available (Unix, macOS), else 0.
 #define NEUROPLAST_POSIX_FILES 1
 #else
+/// 1 where the POSIX file calls are available (Unix, macOS), else 0.
 #define NEUROPLAST_POSIX_FILES 0
 #endif
 

@@ -581,8 +581,8 @@ std::optional<StandardScaler<T>> load_scaler(const std::string& path) {
 /// What a network file holds, as far as choosing `load<T, Act>` needs: its scalar type
 /// ("float" or "double") and activation name (`Act::name`, e.g. "relu").
 struct NetworkFileInfo {
-  std::string scalar;
-  std::string activation;
+  std::string scalar;      ///< "float" or "double"
+  std::string activation;  ///< the hidden layers' `Act::name`
 };
 
 /// Reads the scalar type and activation of the network in `bytes` (a file written by `save` or

@@ -14,12 +14,14 @@ namespace neuroplast {
 
 /// Rectified linear unit, f(z) = max(z, 0); f'(z) = 1 if z > 0 else 0 (0 at the kink).
 struct Relu {
-  static constexpr std::string_view name = "relu";
-  static constexpr bool relu_family = true;  ///< He initialisation suits it
+  static constexpr std::string_view name = "relu";  ///< stored in network files
+  static constexpr bool relu_family = true;         ///< He initialisation suits it
+  /// f(z), elementwise on a pre-activation array z (any shape).
   template <class D>
   static auto apply(const Eigen::ArrayBase<D>& z) {
     return z.cwiseMax(typename D::Scalar(0));
   }
+  /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     return (a > typename D::Scalar(0)).template cast<typename D::Scalar>();
@@ -28,14 +30,16 @@ struct Relu {
 
 /// Leaky ReLU with slope 0.01 for z < 0: f(z) = z if z > 0 else 0.01 z.
 struct LeakyRelu {
-  static constexpr std::string_view name = "leaky_relu";
-  static constexpr bool relu_family = true;
-  static constexpr double slope = 0.01;
+  static constexpr std::string_view name = "leaky_relu";  ///< stored in network files
+  static constexpr bool relu_family = true;               ///< He initialisation suits it
+  static constexpr double slope = 0.01;                   ///< f(z) = slope·z for z < 0
+  /// f(z), elementwise on a pre-activation array z (any shape).
   template <class D>
   static auto apply(const Eigen::ArrayBase<D>& z) {
     using S = typename D::Scalar;
     return z.cwiseMax(S(slope) * z);
   }
+  /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     using S = typename D::Scalar;
@@ -45,12 +49,14 @@ struct LeakyRelu {
 
 /// Hyperbolic tangent; f'(z) = 1 − a².
 struct Tanh {
-  static constexpr std::string_view name = "tanh";
-  static constexpr bool relu_family = false;
+  static constexpr std::string_view name = "tanh";  ///< stored in network files
+  static constexpr bool relu_family = false;        ///< Glorot initialisation suits it
+  /// f(z), elementwise on a pre-activation array z (any shape).
   template <class D>
   static auto apply(const Eigen::ArrayBase<D>& z) {
     return z.tanh();
   }
+  /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     return typename D::Scalar(1) - a.square();
@@ -59,12 +65,14 @@ struct Tanh {
 
 /// Logistic sigmoid 1 / (1 + e^−z); f'(z) = a (1 − a).
 struct Sigmoid {
-  static constexpr std::string_view name = "sigmoid";
-  static constexpr bool relu_family = false;
+  static constexpr std::string_view name = "sigmoid";  ///< stored in network files
+  static constexpr bool relu_family = false;           ///< Glorot initialisation suits it
+  /// f(z), elementwise on a pre-activation array z (any shape).
   template <class D>
   static auto apply(const Eigen::ArrayBase<D>& z) {
     return z.logistic();
   }
+  /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     return a * (typename D::Scalar(1) - a);
@@ -73,12 +81,14 @@ struct Sigmoid {
 
 /// f(z) = z. The output layer of every Mlp uses it (the network returns logits).
 struct Identity {
-  static constexpr std::string_view name = "identity";
-  static constexpr bool relu_family = false;
+  static constexpr std::string_view name = "identity";  ///< stored in network files
+  static constexpr bool relu_family = false;            ///< Glorot initialisation suits it
+  /// f(z) = z: `z` itself, no copy.
   template <class D>
   static const D& apply(const Eigen::ArrayBase<D>& z) {
     return z.derived();
   }
+  /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     return D::Constant(a.rows(), a.cols(), typename D::Scalar(1));

@@ -32,17 +32,19 @@ class DenseParams {
   DenseParams(Index inputs, Index outputs)
       : weight_(outputs, inputs, true), bias_(outputs, 1, false) {}
 
-  Index inputs() const noexcept { return weight_.cols(); }
-  Index outputs() const noexcept { return weight_.rows(); }
+  Index inputs() const noexcept { return weight_.cols(); }   ///< width of the input axis
+  Index outputs() const noexcept { return weight_.rows(); }  ///< width of the output axis
   /// Weights plus biases, masked connections included.
   Index parameter_count() const noexcept { return outputs() * inputs() + outputs(); }
 
   /// W, `outputs × inputs`. Entries where the connection mask is 0 must stay 0; after writing into
   /// them call `apply_mask()`.
   WeightView<T> weights() noexcept { return weight_.value.view(); }
+  /// W, `outputs × inputs`, read-only.
   ConstWeightView<T> weights() const noexcept { return weight_.value.view(); }
   /// b, `outputs`.
   VectorView<T> bias() noexcept { return VectorView<T>(bias_.value.data(), outputs()); }
+  /// b, `outputs`, read-only.
   ConstVectorView<T> bias() const noexcept {
     return ConstVectorView<T>(bias_.value.data(), outputs());
   }
@@ -89,9 +91,13 @@ class DenseParams {
     return std::find(p.begin(), p.end(), T(0)) != p.end();
   }
 
+  /// W with its gradient, mask and optimizer state, `outputs × inputs`.
   Param<T>& weight_param() noexcept { return weight_; }
+  /// W with its gradient, mask and optimizer state, `outputs × inputs`, read-only.
   const Param<T>& weight_param() const noexcept { return weight_; }
+  /// b with its gradient and optimizer state, `outputs × 1`.
   Param<T>& bias_param() noexcept { return bias_; }
+  /// b with its gradient and optimizer state, `outputs × 1`, read-only.
   const Param<T>& bias_param() const noexcept { return bias_; }
 
   /// Edits the output axis: rows of W and b, in every plane.
@@ -177,7 +183,7 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
 template <Scalar T, Activation Act>
 class Dense : public DenseParams<T> {
  public:
-  using activation = Act;
+  using activation = Act;  ///< the activation policy f
   using DenseParams<T>::DenseParams;
 
   /// out = f(W in + b). `in`: `inputs × batch`; `out`: an `outputs × batch` view that must not

@@ -31,9 +31,9 @@ enum class DropoutConvention {
 /// it a curriculum: the rate rises linearly from 0 to `rate` over that many training steps.
 /// Gaussian noise has mean 1 in both conventions, so its inference is never scaled.
 struct Dropout {
-  DropoutKind kind = DropoutKind::bernoulli;
-  double rate = 0.0;  ///< probability of dropping, in [0, 1); 0 = off
-  DropoutConvention convention = DropoutConvention::inverted;
+  DropoutKind kind = DropoutKind::bernoulli;  ///< what is dropped
+  double rate = 0.0;                          ///< probability of dropping, in [0, 1); 0 = off
+  DropoutConvention convention = DropoutConvention::inverted;  ///< where 1/(1−p) goes
   std::int64_t ramp_steps = 0;  ///< curriculum length in training steps (0 = constant rate)
 
   /// The rate in force after `step` training steps.

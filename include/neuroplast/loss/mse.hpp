@@ -12,8 +12,10 @@ namespace neuroplast {
 /// L = (1/(B·K)) Σ (z − t)² over the K outputs of B columns, gradient 2 (z − t) / (B·K). `t` is
 /// `targets.values`, or the one-hot encoding of `targets.labels` when there are no real targets.
 struct MeanSquaredError {
-  static constexpr std::string_view name = "mean_squared_error";
+  static constexpr std::string_view name = "mean_squared_error";  ///< as LossKind spells it
 
+  /// `outputs`: `outputs × batch`; `targets`: real targets of that shape, or one label per column
+  /// in [0, outputs). Returns the mean loss; writes dLoss/doutputs into `grad` unless it is null.
   template <class Logits, class T, class Grad = MatrixView<T>>
   static T evaluate(const Eigen::MatrixBase<Logits>& outputs, const Targets<T>& targets,
                     Grad* grad = nullptr) {

@@ -13,7 +13,7 @@ namespace neuroplast {
 /// L = (1/B) Σ_columns [ log Σ_k e^{z_k} − z_y ], with gradient (softmax(z) − onehot(y)) / B.
 /// Each column is shifted by its maximum first, so large logits cannot overflow.
 struct SoftmaxCrossEntropy {
-  static constexpr std::string_view name = "softmax_cross_entropy";
+  static constexpr std::string_view name = "softmax_cross_entropy";  ///< as LossKind spells it
 
   /// `logits`: `classes × batch`; `targets.labels`: one label per column in [0, classes).
   template <class Logits, class T, class Grad = MatrixView<T>>

@@ -17,7 +17,7 @@ struct Targets {
   const T* values = nullptr;      ///< real targets, or null
   Index stride = 0;               ///< outer stride of `values`
 
-  bool has_values() const noexcept { return values != nullptr; }
+  bool has_values() const noexcept { return values != nullptr; }  ///< whether real targets exist
   /// Real-valued targets of the batch, `outputs × batch`.
   ConstMatrixView<T> value_view(Index outputs, Index batch) const {
     return ConstMatrixView<T>(values, outputs, batch, Eigen::OuterStride<>(stride));

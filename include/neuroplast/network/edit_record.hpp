@@ -22,7 +22,7 @@ enum class EditKind {
 /// One structural edit: what, where, how many, with which initialiser, at which training step.
 /// `Mlp::edit_log()` keeps them all; the edit functions also return theirs.
 struct EditRecord {
-  EditKind kind = EditKind::grow_neurons;
+  EditKind kind = EditKind::grow_neurons;  ///< what the edit did
   Index layer = -1;  ///< hidden layer (neuron and layer edits) or dense layer (connection edits)
   Index count = 0;   ///< neurons, connections or layers added or removed
   Index first = -1;  ///< index of the first new neuron (grow_neurons), else -1

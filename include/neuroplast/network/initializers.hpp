@@ -23,17 +23,20 @@ namespace neuroplast {
 /// dense layer h (new rows), `out` dense layer h+1 (new columns), `net` the whole network.
 template <class Net>
 struct GrowthSite {
-  using T = typename Net::scalar;
-  Net& net;
-  DenseParams<T>& in;
-  DenseParams<T>& out;
-  Index hidden_layer;
-  Index old_width;
-  Index count;
-  Rng& rng;
+  using T = typename Net::scalar;  ///< the network's scalar type
+  Net& net;                        ///< the network being grown
+  DenseParams<T>& in;              ///< dense layer h; the new neurons are its last `count` rows
+  DenseParams<T>& out;  ///< dense layer h+1; the new neurons are its last `count` columns
+  Index hidden_layer;   ///< h, the hidden layer that grew
+  Index old_width;      ///< width of hidden layer h before growth
+  Index count;          ///< number of new neurons
+  Rng& rng;             ///< the network's generator, for random initialisers
 
+  /// Inputs of dense layer h: the length of each new neuron's fan-in row.
   Index fan_in() const { return in.inputs(); }
+  /// Outputs of dense layer h+1: the length of each new neuron's fan-out column.
   Index fan_out() const { return out.outputs(); }
+  /// Width of hidden layer h after growth, `old_width + count`.
   Index new_width() const { return old_width + count; }
   /// Fan-in of the new neurons, `count × fan_in` (contiguous rows).
   auto new_fan_in() { return in.weights().bottomRows(count); }
@@ -106,14 +109,16 @@ void fill_uniform(Block&& b, Rng& rng, double limit) {
 /// as soon as the fan-out is non-zero). The fan-in follows the network's own initialisation
 /// (He for the ReLU family, Glorot otherwise), times `scale`.
 struct ZeroFanOut {
-  static constexpr std::string_view name = "zero_fan_out";
-  double scale = 1.0;
+  static constexpr std::string_view name = "zero_fan_out";  ///< recorded in edits and files
+  double scale = 1.0;  ///< factor on the fan-in's standard deviation (He) or limit (Glorot), ≥ 0
 
+  /// Throws Error unless `scale` is finite and ≥ 0.
   template <class Net>
   void validate(const Net&, Index, Index) const {
     if (!(std::isfinite(scale) && scale >= 0))
       neuroplast::detail::fail("init::ZeroFanOut: scale = ", scale, " must be ≥ 0");
   }
+  /// Writes the new fan-in rows, zero biases and zero fan-out columns of `site`.
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     fan_in(site);
@@ -137,9 +142,11 @@ struct ZeroFanOut {
 /// He (Kaiming) normal fan-in and fan-out, zero bias: fan-in std √(2/fan_in), fan-out std
 /// √(2/new_width) (the fan-in of the next layer after growth). Changes the function.
 struct He {
-  static constexpr std::string_view name = "he";
+  static constexpr std::string_view name = "he";  ///< recorded in edits and files
+  /// Accepts every growth: He has no parameters.
   template <class Net>
   void validate(const Net&, Index, Index) const {}
+  /// Writes the new fan-in rows, zero biases and fan-out columns of `site`.
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     detail::fill_normal(site.new_fan_in(), site.rng,
@@ -153,9 +160,11 @@ struct He {
 /// Glorot (Xavier) uniform fan-in and fan-out, zero bias: fan-in ±√(6/(fan_in + new_width)),
 /// fan-out ±√(6/(new_width + fan_out)). Changes the function.
 struct Glorot {
-  static constexpr std::string_view name = "glorot";
+  static constexpr std::string_view name = "glorot";  ///< recorded in edits and files
+  /// Accepts every growth: Glorot has no parameters.
   template <class Net>
   void validate(const Net&, Index, Index) const {}
+  /// Writes the new fan-in rows, zero biases and fan-out columns of `site`.
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     const auto w = static_cast<double>(site.new_width());
@@ -174,10 +183,12 @@ struct Glorot {
 /// sum to 1 — which keeps the function but breaks the symmetry between copies, so they learn
 /// different features.
 struct Net2Wider {
-  static constexpr std::string_view name = "net2wider";
-  std::vector<Index> sources{};
-  double noise = 0.0;
+  static constexpr std::string_view name = "net2wider";  ///< recorded in edits and files
+  std::vector<Index> sources{};  ///< source neuron of each new neuron; empty = uniformly at random
+  double noise = 0.0;            ///< unevenness of the fan-out split, ≥ 0 (0 = even shares)
 
+  /// Throws Error unless `noise` is finite and ≥ 0 and `sources` is empty or holds `count`
+  /// neurons of hidden layer h, each in 0 … `width` − 1 (the layer's width before growth).
   template <class Net>
   void validate(const Net&, Index h, Index count, Index width) const {
     if (!(std::isfinite(noise) && noise >= 0))
@@ -196,11 +207,13 @@ struct Net2Wider {
       }
     }
   }
+  /// As above, with the current width of hidden layer h in `net`.
   template <class Net>
   void validate(const Net& net, Index h, Index count) const {
     validate(net, h, count, net.sizes()[static_cast<std::size_t>(h + 1)]);
   }
 
+  /// Copies each source's fan-in row and bias into its new neurons and splits its fan-out column.
   template <class Net>
   void initialise(GrowthSite<Net>& site) const {
     using T = typename Net::scalar;
@@ -243,8 +256,8 @@ struct Net2Wider {
 /// A new layer that computes the identity: weights I (times `scale`), zero bias. Inserted after a
 /// ReLU layer it leaves the network's function unchanged (ReLU(I·a) = a for a ≥ 0).
 struct Identity {
-  static constexpr std::string_view name = "identity";
-  double scale = 1.0;
+  static constexpr std::string_view name = "identity";  ///< recorded in edits and files
+  double scale = 1.0;                                   ///< factor on the identity weights
 };
 
 }  // namespace init

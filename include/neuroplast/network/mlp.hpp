@@ -40,8 +40,8 @@ struct MlpAccess;
 template <Scalar T, Activation Act = Relu>
 class Mlp {
  public:
-  using scalar = T;
-  using activation = Act;
+  using scalar = T;        ///< element type of every tensor
+  using activation = Act;  ///< activation of the hidden layers
 
   /// Builds a network with the given layer sizes (inputs, hidden…, outputs), at least two entries,
   /// all ≥ 1. Throws Error otherwise.
@@ -86,8 +86,8 @@ class Mlp {
   Index layer_count() const noexcept { return static_cast<Index>(hidden_.size()) + 1; }
   /// Number of hidden layers (editable neuron axes).
   Index hidden_layer_count() const noexcept { return static_cast<Index>(hidden_.size()); }
-  Index input_size() const noexcept { return layer(0).inputs(); }
-  Index output_size() const noexcept { return output_.outputs(); }
+  Index input_size() const noexcept { return layer(0).inputs(); }   ///< `sizes().front()`
+  Index output_size() const noexcept { return output_.outputs(); }  ///< `sizes().back()`
 
   /// Active weights plus biases; masked weights count until their neuron is removed.
   Index parameter_count() const noexcept {
@@ -107,9 +107,11 @@ class Mlp {
   /// Weights of dense layer l, `sizes()[l+1] × sizes()[l]`. Throws Error for l out of range.
   /// Masked entries must stay 0: after writing into them, call `apply_masks()`.
   WeightView<T> weights(Index l) { return params(l, "weights").weights(); }
+  /// Weights of dense layer l, `sizes()[l+1] × sizes()[l]`, read-only.
   ConstWeightView<T> weights(Index l) const { return params(l, "weights").weights(); }
   /// Bias of dense layer l, `sizes()[l+1]`.
   VectorView<T> bias(Index l) { return params(l, "bias").bias(); }
+  /// Bias of dense layer l, `sizes()[l+1]`, read-only.
   ConstVectorView<T> bias(Index l) const { return params(l, "bias").bias(); }
   /// Connection mask of dense layer l, same shape as `weights(l)`: 1 = active, 0 = pruned.
   /// A copy (see DenseParams::connection_mask).
@@ -127,6 +129,7 @@ class Mlp {
 
   /// All tensors of dense layer l (weights, bias, their gradients, masks and optimizer state).
   DenseParams<T>& layer_params(Index l) { return params(l, "layer_params"); }
+  /// All tensors of dense layer l, read-only.
   const DenseParams<T>& layer_params(Index l) const { return params(l, "layer_params"); }
 
   /// How much each neuron of dense layer l (0 … layer_count() − 1, the output layer included) may

@@ -19,6 +19,7 @@ class Workspace {
  public:
   /// What one dense layer did in the last pass, for its backward pass (dropout bookkeeping).
   struct LayerScratch {
+    /// Which weights the pass used: the layer's own, or the substituted `w`.
     enum class Weights : unsigned char { own, substituted };
     Weights weights = Weights::own;  ///< own weights, or `w` (DropConnect-masked and/or gathered)
     bool multiplied = false;         ///< output multiplied elementwise by `mult` into `dropped`
@@ -38,6 +39,7 @@ class Workspace {
 
   /// The stream dropout masks are drawn from; seed it for reproducible masks.
   Rng& rng() noexcept { return rng_; }
+  /// The stream dropout masks are drawn from, read-only.
   const Rng& rng() const noexcept { return rng_; }
   /// Declares the next training passes' samples to be the columns [first, first + their count)
   /// of a batch of `total` samples (total = 0, the default: a pass is its whole batch). Per-sample
@@ -48,11 +50,12 @@ class Workspace {
     window_first_ = first;
     window_total_ = total;
   }
-  Index window_first() const noexcept { return window_first_; }
-  Index window_total() const noexcept { return window_total_; }
+  Index window_first() const noexcept { return window_first_; }  ///< `first` of the window
+  Index window_total() const noexcept { return window_total_; }  ///< `total` (0 = no window)
 
   /// Scratch of dense layer l.
   LayerScratch& scratch(std::size_t l) { return scratch_[l]; }
+  /// Scratch of dense layer l, read-only.
   const LayerScratch& scratch(std::size_t l) const { return scratch_[l]; }
   /// The input of dense layer l as the last pass fed it (`X` for l = 0 is not stored here).
   ConstMatrixView<T> input_of(std::size_t l) const {

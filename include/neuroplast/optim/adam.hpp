@@ -137,12 +137,12 @@ void adam_step(O& o, Net& net, bool decoupled) {
 /// update and how grown neurons are bias-corrected.
 template <Scalar T>
 struct Adam {
-  static constexpr std::string_view name = "adam";
-  T learning_rate = T(1e-3);
-  T beta1 = T(0.9);
-  T beta2 = T(0.999);
-  T epsilon = T(1e-8);
-  T weight_decay = T(0);
+  static constexpr std::string_view name = "adam";  ///< identifies the optimizer in checkpoints
+  T learning_rate = T(1e-3);                        ///< step size, > 0
+  T beta1 = T(0.9);                                 ///< decay of the first moment m, in [0, 1)
+  T beta2 = T(0.999);                               ///< decay of the second moment v, in [0, 1)
+  T epsilon = T(1e-8);                              ///< added to √v̂ in the denominator, > 0
+  T weight_decay = T(0);   ///< L2 coefficient added to weight gradients, in [0, 1]
   std::int64_t steps = 0;  ///< steps taken so far
 
   /// Throws Error on a non-positive learning rate or epsilon, betas outside [0, 1), bad decay.
@@ -161,13 +161,13 @@ struct Adam {
 /// weights (not biases), applied before the moment step.
 template <Scalar T>
 struct AdamW {
-  static constexpr std::string_view name = "adamw";
-  T learning_rate = T(1e-3);
-  T beta1 = T(0.9);
-  T beta2 = T(0.999);
-  T epsilon = T(1e-8);
-  T weight_decay = T(0.01);
-  std::int64_t steps = 0;  ///< steps taken so far
+  static constexpr std::string_view name = "adamw";  ///< identifies the optimizer in checkpoints
+  T learning_rate = T(1e-3);                         ///< step size, > 0
+  T beta1 = T(0.9);                                  ///< decay of the first moment m, in [0, 1)
+  T beta2 = T(0.999);                                ///< decay of the second moment v, in [0, 1)
+  T epsilon = T(1e-8);                               ///< added to √v̂ in the denominator, > 0
+  T weight_decay = T(0.01);  ///< w ← w (1 − lr·weight_decay), in [0, 1]
+  std::int64_t steps = 0;    ///< steps taken so far
 
   /// Throws Error on a non-positive learning rate or epsilon, betas outside [0, 1), bad decay.
   void validate() const { detail::validate_adam(*this); }

@@ -15,12 +15,12 @@ namespace neuroplast {
 /// The velocity is one state plane per parameter, bound to its neuron axes.
 template <Scalar T>
 struct Sgd {
-  static constexpr std::string_view name = "sgd";
-  T learning_rate = T(0.01);
-  T momentum = T(0);
-  T weight_decay = T(0);
-  bool nesterov = false;
-  std::int64_t steps = 0;  ///< steps taken so far
+  static constexpr std::string_view name = "sgd";  ///< identifies the optimizer in checkpoints
+  T learning_rate = T(0.01);                       ///< step size lr, > 0
+  T momentum = T(0);                               ///< μ, in [0, 1) (0 = plain SGD)
+  T weight_decay = T(0);                           ///< L2 coefficient on weights, in [0, 1]
+  bool nesterov = false;                           ///< Nesterov momentum; needs μ > 0
+  std::int64_t steps = 0;                          ///< steps taken so far
 
   /// Throws Error on a non-positive learning rate, momentum outside [0, 1) or negative decay.
   void validate() const {

@@ -57,8 +57,8 @@ ConnectionScores<T> weight_magnitudes(const Mlp<T, Act>& net) {
 /// layer. The two sums are added as they are, so with 784 inputs and 10 outputs the fan-in
 /// dominates; set `include_fan_out = false` for the fan-in alone.
 struct MagnitudeL1 {
-  static constexpr std::string_view name = "magnitude_l1";
-  static constexpr bool needs_data = false;
+  static constexpr std::string_view name = "magnitude_l1";  ///< the criterion's name
+  static constexpr bool needs_data = false;                 ///< scores come from the network alone
 
   bool include_fan_out = true;  ///< add the fan-out column of W(h+1) to the fan-in row of W(h)
 
@@ -82,8 +82,8 @@ struct MagnitudeL1 {
 ///
 /// (the fan-out term only with `include_fan_out`; no bias). A single connection scores |w|.
 struct MagnitudeL2 {
-  static constexpr std::string_view name = "magnitude_l2";
-  static constexpr bool needs_data = false;
+  static constexpr std::string_view name = "magnitude_l2";  ///< the criterion's name
+  static constexpr bool needs_data = false;                 ///< scores come from the network alone
 
   bool include_fan_out = true;  ///< include the fan-out column of W(h+1) in the norm
 

@@ -21,8 +21,8 @@ namespace neuroplast {
 /// Caveat: the score ignores the fan-out, so a neuron that fires strongly into near-zero weights
 /// still scores high; combine with a magnitude or Taylor criterion when that matters.
 struct MeanActivation {
-  static constexpr std::string_view name = "mean_activation";
-  static constexpr bool needs_data = true;
+  static constexpr std::string_view name = "mean_activation";  ///< the criterion's name
+  static constexpr bool needs_data = true;                     ///< scores are computed on a dataset
 
   Index batch_size = 256;  ///< samples per forward pass (memory ∝ widest layer × batch)
   Index max_samples = 0;   ///< use the first max_samples samples; 0 = all

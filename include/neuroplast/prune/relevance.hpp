@@ -20,8 +20,8 @@ namespace neuroplast {
 /// through it, over the first N samples (`max_samples`, 0 = all), each explained for `target`
 /// (by default its predicted class) with `rule`.
 struct LrpRelevance {
-  static constexpr std::string_view name = "lrp_relevance";
-  static constexpr bool needs_data = true;
+  static constexpr std::string_view name = "lrp_relevance";  ///< the criterion's name
+  static constexpr bool needs_data = true;                   ///< scores are computed on a dataset
 
   lrp::Composite rule{};   ///< rules per layer kind (default ε / z⁺ / ε)
   Index batch_size = 256;  ///< samples per relevance pass

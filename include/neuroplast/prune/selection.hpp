@@ -53,10 +53,10 @@ enum class AtMinWidth {
 /// (not yet pruned) connections of a layer, so repeated pruning by a fraction removes that share
 /// of what remains.
 struct PruneSelection {
-  std::optional<double> fraction{};   ///< share to remove, in [0, 1)
-  std::optional<double> threshold{};  ///< normalised score below which to remove, ≥ 0
-  PruneScope scope = PruneScope::per_layer;
-  ScoreNormalization normalization = ScoreNormalization::layer_mean;
+  std::optional<double> fraction{};          ///< share to remove, in [0, 1)
+  std::optional<double> threshold{};         ///< normalised score below which to remove, ≥ 0
+  PruneScope scope = PruneScope::per_layer;  ///< rank within each layer or over all together
+  ScoreNormalization normalization = ScoreNormalization::layer_mean;  ///< scaling before ranking
   /// Layers to prune: hidden layers for neurons, dense layers for connections; empty = all.
   std::vector<Index> layers{};
   AtMinWidth at_min_width = AtMinWidth::clamp;  ///< neurons only (connections always clamp)

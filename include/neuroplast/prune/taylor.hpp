@@ -64,8 +64,8 @@ enum class TaylorAggregation {
 /// would cancel then add up, which favours neurons that matter a lot for some samples. In our
 /// Fashion-MNIST comparison `mean_square` ranked best most often (docs/dropout-and-pruning.md).
 struct Taylor {
-  static constexpr std::string_view name = "taylor";
-  static constexpr bool needs_data = true;
+  static constexpr std::string_view name = "taylor";  ///< the criterion's name
+  static constexpr bool needs_data = true;            ///< scores are computed on a dataset
 
   LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss whose change is estimated
   Index batch_size = 256;  ///< samples per forward/backward pass (memory ∝ widest layer × batch)
@@ -213,8 +213,8 @@ struct TaylorAccumulatorOptions {
 template <Scalar T>
 class TaylorAccumulator {
  public:
-  static constexpr std::string_view name = "taylor_accumulator";
-  static constexpr bool needs_data = false;
+  static constexpr std::string_view name = "taylor_accumulator";  ///< the criterion's name
+  static constexpr bool needs_data = false;  ///< scores come from the batches `add`ed
 
   /// An empty accumulator.
   explicit TaylorAccumulator(TaylorAccumulatorOptions options = {}) : options_(options) {}

@@ -98,14 +98,14 @@ double task_accuracy(const Net& net, const Dataset<T>& data, std::span<const int
 /// The summaries need rows 0 … T − 1 measured on and below the diagonal (FWT also the entries
 /// just above it) and throw Error naming the first entry that is not an accuracy.
 struct AccuracyMatrix {
-  Matrix<double> after;
-  Vector<double> baseline;
+  Matrix<double> after;     ///< R: accuracy on task j after tasks 0 … i, `T × T`
+  Vector<double> baseline;  ///< accuracy on task j before any training, `T` (or empty)
 
   /// T tasks, every entry NaN until measured.
   explicit AccuracyMatrix(Index tasks)
       : after(Matrix<double>::Constant(tasks, tasks, std::numeric_limits<double>::quiet_NaN())) {}
 
-  Index tasks() const noexcept { return after.rows(); }
+  Index tasks() const noexcept { return after.rows(); }  ///< T
 
   /// Mean accuracy over tasks 0 … i after training on task i (i = T − 1: the average accuracy).
   double average_accuracy(Index i) const {

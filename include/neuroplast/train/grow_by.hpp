@@ -18,9 +18,9 @@ namespace neuroplast {
 
 /// GradMax growth on a batch the trainer provides (the first `batch` training samples).
 struct GradMaxInit {
-  static constexpr std::string_view name = "gradmax";
-  double scale = 1e-2;
-  Index batch = 256;
+  static constexpr std::string_view name = "gradmax";  ///< init::GradMax's name
+  double scale = 1e-2;  ///< norm of each new neuron's fan-out (init::GradMax::scale)
+  Index batch = 256;    ///< GradMax's batch: the first this many training samples
 };
 
 /// The initialisers a policy can grow with.
@@ -39,8 +39,8 @@ using NeuronInit =
 /// ZeroFanOut, He and Glorot only: Net2Wider copies its sources' biases and GradMax starts from
 /// a zero fan-in).
 struct GrowBy {
-  Index neurons = 8;
-  NeuronInit init = init::ZeroFanOut{};
+  Index neurons = 8;                     ///< fixed growth: at least this many neurons, ≥ 1
+  NeuronInit init = init::ZeroFanOut{};  ///< initialiser of the new neurons
   double fraction = 0;        ///< proportional growth: at least this fraction of the width
   bool replace_dead = false;  ///< replace dead ReLU neurons of a growing layer
   bool centre_bias = false;   ///< new neurons' biases at the median of their pre-activation
@@ -51,6 +51,7 @@ struct GrowBy {
            !std::holds_alternative<GradMaxInit>(init);
   }
 
+  /// Throws Error unless `neurons` ≥ 1 and `fraction` is finite and ≥ 0.
   void validate() const {
     if (neurons < 1) detail::fail("GrowBy: neurons = ", neurons, " must be ≥ 1");
     if (!(fraction >= 0 && std::isfinite(fraction)))
@@ -79,12 +80,13 @@ struct GrowBy {
 /// data: past the threshold wider can generalise better again ("double descent"), at a cost the
 /// defaults do not pay.
 struct GrowthBounds {
-  Index max_width = 4096;
-  Index max_parameters = 0;
-  double max_parameters_per_target = 1.0;
-  int max_growth_events = 0;
-  Index min_width = 1;
+  Index max_width = 4096;                  ///< widest a hidden layer may grow, ≥ 1
+  Index max_parameters = 0;                ///< most parameters of the network (0 = no limit)
+  double max_parameters_per_target = 1.0;  ///< most parameters per target value (0 = no limit)
+  int max_growth_events = 0;               ///< most growth events (0 = no limit)
+  Index min_width = 1;                     ///< narrowest pruning may leave a hidden layer, ≥ 1
 
+  /// Throws Error for a bound out of range.
   void validate() const {
     if (max_width < 1) detail::fail("GrowthBounds: max_width = ", max_width, " must be ≥ 1");
     if (max_parameters < 0)

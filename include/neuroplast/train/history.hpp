@@ -19,6 +19,7 @@ struct EpochRecord {
   int epoch = 0;  ///< 1-based
   double train_loss =
       std::numeric_limits<double>::quiet_NaN();  ///< mean loss over the epoch's batches
+  /// Mean loss over the validation set, after the epoch.
   double validation_loss = std::numeric_limits<double>::quiet_NaN();
   double validation_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< in [0, 1]
   std::vector<Index> sizes{};        ///< network sizes at the end of the epoch
@@ -89,7 +90,7 @@ inline const char* event_name(EventKind k) {
 /// One structural change: what, where, how much and why.
 struct StructuralEvent {
   int epoch = 0;  ///< epoch after which it happened (1-based; 0 = before training)
-  EventKind kind = EventKind::grow_neurons;
+  EventKind kind = EventKind::grow_neurons;  ///< what changed
   Index layer = -1;      ///< hidden layer (neuron edits) or dense layer (connection edits)
   Index count = 0;       ///< neurons or connections added or removed
   std::string reason{};  ///< e.g. "loss plateau", "new data", "validation worsened"
@@ -99,8 +100,8 @@ struct StructuralEvent {
 
 /// The record of a `Trainer::fit` run (accumulated over successive fits of one Trainer).
 struct History {
-  std::vector<EpochRecord> epochs{};
-  std::vector<StructuralEvent> events{};
+  std::vector<EpochRecord> epochs{};      ///< one record per epoch, in order
+  std::vector<StructuralEvent> events{};  ///< structural changes, in the order they happened
 
   /// Best validation accuracy so far (NaN if none was measured).
   double best_validation_accuracy() const {

@@ -14,7 +14,8 @@ namespace neuroplast {
 
 /// Always the same hidden layer. Throws Error at selection if the network has no such layer.
 struct FixedLayer {
-  Index layer = 0;
+  Index layer = 0;  ///< the hidden layer chosen
+  /// `layer`; throws Error if `net` has no such hidden layer.
   template <class Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) const {
     if (layer < 0 || layer >= net.hidden_layer_count()) {
@@ -27,6 +28,7 @@ struct FixedLayer {
 
 /// The narrowest hidden layer (the first of equals).
 struct NarrowestLayer {
+  /// The narrowest hidden layer of `net`; none when it has no hidden layer.
   template <class Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) const {
     if (net.hidden_layer_count() == 0) return std::nullopt;
@@ -40,6 +42,7 @@ struct NarrowestLayer {
 /// Each hidden layer in turn.
 struct RoundRobin {
   Index next = 0;  ///< the layer chosen next time
+  /// `next` (modulo the hidden layers of `net`), and advances it; none without hidden layers.
   template <class Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) {
     if (net.hidden_layer_count() == 0) return std::nullopt;
@@ -54,6 +57,7 @@ struct RoundRobin {
 /// is when one layer grows at a time), and leaves sizing each layer to the stopping rule and, in
 /// Algorithm 3, to pruning by relevance.
 struct EveryLayer {
+  /// Every hidden layer of `net`, 0 … hidden_layer_count − 1.
   template <class Net, class T>
   std::vector<Index> select_all(const Net& net, const Dataset<T>&) const {
     std::vector<Index> all(static_cast<std::size_t>(net.hidden_layer_count()));

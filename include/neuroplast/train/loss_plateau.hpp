@@ -17,11 +17,11 @@ namespace neuroplast {
 /// epochs must pass after the last structural event before it can fire again (so a grown network
 /// has time to use its new neurons); it never fires before `min_epochs` epochs.
 struct LossPlateau {
-  double delta = 1e-3;
-  bool use_validation_loss = false;
-  bool relative = false;
-  int cooldown = 2;
-  int min_epochs = 2;
+  double delta = 1e-3;               ///< fires when Δloss is below this, > 0
+  bool use_validation_loss = false;  ///< compare validation losses, when there are any
+  bool relative = false;             ///< compare |Δ| / |loss_{e−1}| instead of |Δ|
+  int cooldown = 2;                  ///< epochs after a structural event it stays silent, ≥ 0
+  int min_epochs = 2;                ///< epochs before it may fire, ≥ 2
 
   /// Throws Error unless delta > 0, cooldown ≥ 0 and min_epochs ≥ 2.
   void validate() const {

@@ -22,9 +22,9 @@ struct ConstantRate {};
 /// Step decay: epoch e (1-based) trains at gamma^⌊(e − 1 − s) / every⌋ × the base rate, where s
 /// is the epoch after which the network last grew when `restart_on_growth` (else 0).
 struct StepDecay {
-  int every = 30;      ///< epochs per step, ≥ 1
-  double gamma = 0.1;  ///< factor per step, in (0, 1]
-  bool restart_on_growth = false;
+  int every = 30;                  ///< epochs per step, ≥ 1
+  double gamma = 0.1;              ///< factor per step, in (0, 1]
+  bool restart_on_growth = false;  ///< count steps from the last growth
 };
 
 /// Cosine annealing from the base rate down to `min_factor` × it over `epochs` epochs, then
@@ -32,9 +32,9 @@ struct StepDecay {
 /// new neurons are trained at a high rate, like a warm restart (SGDR) triggered by growth instead
 /// of a clock, and annealed with the rest.
 struct CosineDecay {
-  int epochs = 100;         ///< length of the curve, ≥ 1
-  double min_factor = 0.0;  ///< the rate it ends at, as a factor of the base rate, in [0, 1]
-  bool restart_on_growth = true;
+  int epochs = 100;               ///< length of the curve, ≥ 1
+  double min_factor = 0.0;        ///< the rate it ends at, as a factor of the base rate, in [0, 1]
+  bool restart_on_growth = true;  ///< start the curve again after every growth step
 };
 
 /// Multiplies the rate by `factor` whenever the judged loss (validation, else training) has not
@@ -43,11 +43,11 @@ struct CosineDecay {
 /// best loss: the grown network is a new problem, and its new neurons need a rate they can
 /// learn at.
 struct ReduceOnPlateau {
-  int patience = 10;         ///< epochs without improvement before a reduction, ≥ 1
-  double factor = 0.5;       ///< in (0, 1)
-  double min_factor = 1e-3;  ///< lower bound, in (0, 1]
-  double threshold = 1e-4;   ///< relative improvement that counts, ≥ 0
-  bool reset_on_growth = true;
+  int patience = 10;            ///< epochs without improvement before a reduction, ≥ 1
+  double factor = 0.5;          ///< in (0, 1)
+  double min_factor = 1e-3;     ///< lower bound, in (0, 1]
+  double threshold = 1e-4;      ///< relative improvement that counts, ≥ 0
+  bool reset_on_growth = true;  ///< growth restores the base rate and forgets the best loss
 };
 
 /// The schedules a Trainer can follow (`TrainOptions::learning_rate_schedule`).

@@ -13,10 +13,11 @@ namespace neuroplast {
 
 /// On `Trainer::notify_new_data`, before a growing policy (DropinPolicy, NeuroplasticPolicy) grows
 /// new neurons for the new data, every neuron that exists gets plasticity at most `old_neurons`
-/// (docs/concepts.md#plasticity): 1 leaves them as they are (the paper's dropin, and the default),
-/// 0 freezes them, so what they learned stays bit-identical while the new neurons — grown with
-/// zero fan-out into them — learn the new data. With `thaw_epochs` > 0 they return to 1 linearly
-/// over that many epochs after the new data (epoch e after it: at least old + (1 − old)·e/thaw).
+/// (`docs/concepts.md#plasticity`): 1 leaves them as they are (the paper's dropin, and the
+/// default), 0 freezes them, so what they learned stays bit-identical while the new neurons —
+/// grown with zero fan-out into them — learn the new data. With `thaw_epochs` > 0 they return to
+/// 1 linearly over that many epochs after the new data (epoch e after it: at least
+/// old + (1 − old)·e/thaw).
 ///
 /// The output layer is left out unless `output_layer`: which outputs belong to old tasks is the
 /// caller's to know (class-incremental: every output learns; task-incremental: freeze the old

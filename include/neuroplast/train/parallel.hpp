@@ -15,7 +15,7 @@ namespace neuroplast {
 /// The Trainer's default: one process does everything. Costs nothing (the trainer's loop takes
 /// its serial path at compile time).
 struct SingleProcess {
-  static constexpr bool distributed = false;
+  static constexpr bool distributed = false;  ///< not a DistributedStrategy
 };
 
 /// A data-parallel strategy: `size()` processes train one network in lockstep, each on its share
@@ -51,9 +51,9 @@ concept ParallelStrategy = std::same_as<P, SingleProcess> || DistributedStrategy
 /// The samples [begin, end) of a batch of `batch` samples that process `rank` of `size` computes:
 /// contiguous shares whose sizes differ by at most one.
 struct Share {
-  Index begin = 0;
-  Index end = 0;
-  Index size() const noexcept { return end - begin; }
+  Index begin = 0;                                     ///< first sample of the share
+  Index end = 0;                                       ///< one past its last sample
+  Index size() const noexcept { return end - begin; }  ///< samples in the share
 };
 
 /// Process `rank`'s share of a batch of `batch` samples split over `size` processes.

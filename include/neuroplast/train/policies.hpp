@@ -241,12 +241,12 @@ inline GrowBy default_growth() {
 /// data cancels it); a long fit and the same epochs split over several fits therefore make the same
 /// edits.
 struct DropinPolicy {
-  static constexpr std::string_view name = "dropin";
-  GrowthTrigger trigger = default_growth_trigger();
-  LayerSelector selector = EveryLayer{};
-  GrowBy grow = default_growth();
-  ValidationCriterion criterion = GrowthPays{};
-  GrowthBounds bounds{};
+  static constexpr std::string_view name = "dropin";  ///< identifies the policy in checkpoints
+  GrowthTrigger trigger = default_growth_trigger();   ///< when the loss has stagnated
+  LayerSelector selector = EveryLayer{};              ///< which layers grow
+  GrowBy grow = default_growth();                     ///< how much they grow, and how
+  ValidationCriterion criterion = GrowthPays{};       ///< when the growth phase ends
+  GrowthBounds bounds{};                              ///< limits on growth
   NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
   bool rollback_to_best = true;  ///< when growth stops, return to the best epoch's network
 
@@ -257,6 +257,7 @@ struct DropinPolicy {
   int plateau_steps = 0;     ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
 
+  /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
   /// The progress fields, in the order a trainer checkpoint stores them (io/policy_state.hpp);
@@ -267,6 +268,7 @@ struct DropinPolicy {
                     self.plateau_steps, self.deferred);
   }
 
+  /// Throws Error for an invalid setting; then takes the decision deferred from the last fit.
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
     detail::validate_trigger(trigger);
@@ -277,6 +279,7 @@ struct DropinPolicy {
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
+  /// Thaws after new data, then grows or ends the growth phase (deferred after a final epoch).
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     detail::thaw_after_new_data(ctx, new_data, growth_since);
@@ -311,13 +314,14 @@ struct DropinPolicy {
 /// (`relevance_guided_rates`: less relevant neurons drop more often; the layer's rate is their
 /// mean); this needs Bernoulli dropout in the inverted convention.
 struct DropoutPolicy {
-  static constexpr std::string_view name = "dropout";
-  Dropout dropout{.rate = 0.5};
-  std::vector<Dropout> per_layer{};
-  bool relevance_guided = false;
-  double max_rate = 0.9;          ///< cap of a relevance-guided neuron's rate
-  Index relevance_samples = 512;  ///< validation samples the relevance is measured on
+  static constexpr std::string_view name = "dropout";  ///< identifies the policy in checkpoints
+  Dropout dropout{.rate = 0.5};      ///< setting of every hidden layer `per_layer` does not cover
+  std::vector<Dropout> per_layer{};  ///< setting of hidden layer h at index h, where given
+  bool relevance_guided = false;     ///< per-neuron rates from LRP relevance
+  double max_rate = 0.9;             ///< cap of a relevance-guided neuron's rate
+  Index relevance_samples = 512;     ///< validation samples the relevance is measured on
 
+  /// Sets every hidden layer's dropout and, with `relevance_guided`, its per-neuron rates.
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
@@ -326,6 +330,7 @@ struct DropoutPolicy {
     }
     refresh(ctx);
   }
+  /// Recomputes the per-neuron rates, with `relevance_guided`.
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     refresh(ctx);
@@ -361,17 +366,17 @@ struct DropoutPolicy {
 /// fit: a pruning there would be handed back without an epoch to recover (one such run ended at 49%
 /// test accuracy).
 struct NeuroplasticPolicy {
-  static constexpr std::string_view name = "neuroplastic";
-  GrowthTrigger trigger = default_growth_trigger();
-  LayerSelector selector = EveryLayer{};
-  GrowBy grow = default_growth();
-  PruneLeastRelevant prune{.fraction = 0.3};
-  ValidationCriterion criterion = GrowthPays{};
-  GrowthBounds bounds{};
-  NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
-  bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
-  int max_prune_events = 0;
-  double prune_tolerance = 0.05;           ///< relative validation-loss cost a pruning may have
+  static constexpr std::string_view name = "neuroplastic";  ///< identifies it in checkpoints
+  GrowthTrigger trigger = default_growth_trigger();         ///< when the loss has stagnated
+  LayerSelector selector = EveryLayer{};                    ///< which layers grow
+  GrowBy grow = default_growth();                           ///< how much they grow, and how
+  PruneLeastRelevant prune{.fraction = 0.3};                ///< one pruning step
+  ValidationCriterion criterion = GrowthPays{};  ///< when growth ends; also how pruning repeats
+  GrowthBounds bounds{};                         ///< limits on growth; `min_width` also on pruning
+  NewDataPlasticity new_data{};   ///< what new data does to the existing neurons' plasticity
+  bool rollback_to_best = true;   ///< start the pruning phase from the best epoch's network
+  int max_prune_events = 0;       ///< most pruning events (0 = no limit)
+  double prune_tolerance = 0.05;  ///< relative validation-loss cost a pruning may have
   double prune_accuracy_tolerance = 0.01;  ///< validation-accuracy cost a pruning may have
 
   bool growing = true;        ///< progress: false once the pruning phase began
@@ -385,6 +390,7 @@ struct NeuroplasticPolicy {
   int plateau_steps = 0;          ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;          ///< progress: the last epoch's decision waits for the next fit
 
+  /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
 
   /// The progress fields, in the order a trainer checkpoint stores them (io/policy_state.hpp).
@@ -395,6 +401,8 @@ struct NeuroplasticPolicy {
                     self.reference_accuracy, self.plateau_steps, self.deferred);
   }
 
+  /// Throws Error for an invalid setting; sets each hidden layer's minimum width from `bounds`
+  /// (capped at its width), then takes the decision deferred from the last fit.
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
     detail::validate_trigger(trigger);
@@ -412,6 +420,7 @@ struct NeuroplasticPolicy {
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
+  /// Grows, prunes, or undoes a costly pruning (deferred after a final epoch, except the undo).
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     // Undoing a costly pruning hands back a trained network, so it is not deferred: a pruning

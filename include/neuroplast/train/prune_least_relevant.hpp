@@ -18,11 +18,12 @@ namespace neuroplast {
 /// each layer's minimum width). Ties are broken by the smaller |weight|. Connections of frozen
 /// neurons (plasticity 0) are not candidates, and frozen neurons are not removed.
 struct PruneLeastRelevant {
-  double fraction = 0.2;
-  lrp::Composite rule = {};
-  Index max_samples = 512;
-  bool remove_dead = true;
+  double fraction = 0.2;     ///< share of each layer's active connections pruned, in (0, 1)
+  lrp::Composite rule = {};  ///< LRP rules the relevance is computed with
+  Index max_samples = 512;   ///< first samples the relevance is averaged over (0 = all)
+  bool remove_dead = true;   ///< remove the neurons the pruning leaves dead
 
+  /// Throws Error unless `fraction` lies in (0, 1) and `max_samples` ≥ 0.
   void validate() const {
     if (!(fraction > 0 && fraction < 1)) {
       detail::fail("PruneLeastRelevant: fraction = ", fraction, " must lie in (0, 1)");
@@ -32,10 +33,11 @@ struct PruneLeastRelevant {
 
   /// Connections pruned and neurons removed by one application.
   struct Result {
-    Index connections = 0;
+    Index connections = 0;                 ///< connections pruned, over all layers
     std::vector<Index> neurons_removed{};  ///< per hidden layer
   };
 
+  /// Prunes `net`, judging relevance on `data`. Throws Error for an invalid setting.
   template <class Net, class T>
   Result apply(Net& net, const Dataset<T>& data) const {
     validate();

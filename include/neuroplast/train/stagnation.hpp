@@ -37,7 +37,7 @@ namespace neuroplast {
 /// has stopped improving altogether is handled by GrowthPays (`GrowthPays::overfits`), which grows
 /// after 3 windows without a new best and judges that step like any other.
 struct Stagnation {
-  static constexpr std::string_view name = "stagnation";
+  static constexpr std::string_view name = "stagnation";  ///< the trigger's name
   double min_improvement = 0.1;   ///< relative improvement per window below which it fires
   Index window_steps = 100;       ///< window length in optimizer steps
   int min_window_epochs = 1;      ///< the window is at least this many epochs

@@ -18,9 +18,9 @@ namespace neuroplast {
 /// the change.
 template <class Net, class Data, class Hist>
 struct EpochContext {
-  Net& net;
-  Hist& history;
-  const Data& train;
+  Net& net;                   ///< the network being trained
+  Hist& history;              ///< every epoch and structural event so far
+  const Data& train;          ///< the training set
   const Data* validation;     ///< null when `fit` got no validation set
   int epoch;                  ///< 1-based epoch that just ended (0 before the first)
   const Net* best = nullptr;  ///< best epoch's network, if the policy keeps snapshots
@@ -65,7 +65,8 @@ concept TrainingPolicy = requires(P& policy, Context& context) {
 
 /// Plain training: the structure never changes.
 struct StaticPolicy {
-  static constexpr std::string_view name = "static";
+  static constexpr std::string_view name = "static";  ///< identifies the policy in checkpoints
+  /// Does nothing.
   template <class Context>
   void on_epoch_end(Context&) {}
 };

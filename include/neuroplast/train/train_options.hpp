@@ -25,8 +25,8 @@ struct TrainOptions {
   int epochs = 10;         ///< passes over the training set, ≥ 1
   Index batch_size = 32;   ///< samples per step, ≥ 1 (the last batch of an epoch may be smaller)
   std::uint64_t seed = 0;  ///< shuffling (and any policy randomness) is reproducible for a seed
-  LossKind loss = LossKind::softmax_cross_entropy;
-  bool shuffle = true;            ///< reshuffle the training set every epoch
+  LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss minimised
+  bool shuffle = true;                              ///< reshuffle the training set every epoch
   bool verbose = false;           ///< print one progress line per epoch to standard output
   Index evaluation_batch = 1024;  ///< columns per forward pass when evaluating a dataset
   /// Stop when the validation loss (training loss without validation) has been worse than its

@@ -36,8 +36,8 @@ namespace neuroplast {
 
 /// Loss and accuracy of a network on a dataset (accuracy NaN without labels).
 struct Evaluation {
-  double loss = 0;
-  double accuracy = 0;
+  double loss = 0;      ///< mean loss per sample
+  double accuracy = 0;  ///< fraction of samples whose largest logit is their label
 };
 
 /// Trains `net` in place with `optimizer` (owned, taken by value) under `policy`:
@@ -75,8 +75,8 @@ template <class Net, class Opt, class Policy = StaticPolicy, class Parallel = Si
   requires OptimizerFor<Opt, Net> && ParallelStrategy<Parallel>
 class Trainer {
  public:
-  using T = typename Net::scalar;
-  using Context = EpochContext<Net, Dataset<T>, History>;
+  using T = typename Net::scalar;                          ///< the network's scalar type
+  using Context = EpochContext<Net, Dataset<T>, History>;  ///< what the policy receives
   /// Whether this network and optimizer can be written to trainer checkpoints (Mlp with Sgd, Adam
   /// or AdamW).
   static constexpr bool kCanCheckpoint =
@@ -257,12 +257,12 @@ class Trainer {
     history_ = std::move(history);
   }
 
-  const History& history() const noexcept { return history_; }
-  Opt& optimizer() noexcept { return opt_; }
-  Policy& policy() noexcept { return policy_; }
-  const TrainOptions& options() const noexcept { return options_; }
-  Net& network() noexcept { return net_; }
-  Parallel& parallel() noexcept { return parallel_; }
+  const History& history() const noexcept { return history_; }  ///< every epoch and event so far
+  Opt& optimizer() noexcept { return opt_; }                    ///< the optimizer, with its state
+  Policy& policy() noexcept { return policy_; }                 ///< the policy, with its progress
+  const TrainOptions& options() const noexcept { return options_; }  ///< the run's options
+  Net& network() noexcept { return net_; }                           ///< the network trained
+  Parallel& parallel() noexcept { return parallel_; }  ///< how work is spread over processes
 
  private:
   History run(const Dataset<T>& train, const Dataset<T>* validation) {
@@ -899,10 +899,13 @@ class Trainer {
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.
 template <class Net, class Opt, class Policy, class Parallel>
 Trainer(Net&, Opt, Policy, TrainOptions, Parallel) -> Trainer<Net, Opt, Policy, Parallel>;
+/// As above, on one process.
 template <class Net, class Opt, class Policy>
 Trainer(Net&, Opt, Policy, TrainOptions) -> Trainer<Net, Opt, Policy>;
+/// As above, with default options.
 template <class Net, class Opt, class Policy>
 Trainer(Net&, Opt, Policy) -> Trainer<Net, Opt, Policy>;
+/// As above, with StaticPolicy.
 template <class Net, class Opt>
 Trainer(Net&, Opt) -> Trainer<Net, Opt, StaticPolicy>;
 

@@ -43,9 +43,10 @@ inline void check_patience(std::string_view who, int patience, double min_delta)
 /// the best accuracy of the epochs before them by more than `min_delta`. Without a validation set
 /// the training loss is used instead (lower is better).
 struct ValidationAccuracy {
-  int patience = 3;
-  double min_delta = 0.0;
+  int patience = 3;        ///< epochs in a row that must be worse, ≥ 1
+  double min_delta = 0.0;  ///< how much worse than the best counts as worse, ≥ 0
 
+  /// Throws Error unless `patience` ≥ 1 and `min_delta` ≥ 0.
   void validate() const { detail::check_patience("ValidationAccuracy", patience, min_delta); }
   /// Whether the criterion has worsened, counting only epochs after `since`.
   bool worsened(const History& h, int since = 0) const {
@@ -59,10 +60,12 @@ struct ValidationAccuracy {
 /// best loss of the epochs before them by more than `min_delta` (training loss without a
 /// validation set).
 struct ValidationLoss {
-  int patience = 3;
-  double min_delta = 0.0;
+  int patience = 3;        ///< epochs in a row that must be worse, ≥ 1
+  double min_delta = 0.0;  ///< how much worse than the best counts as worse, ≥ 0
 
+  /// Throws Error unless `patience` ≥ 1 and `min_delta` ≥ 0.
   void validate() const { detail::check_patience("ValidationLoss", patience, min_delta); }
+  /// Whether the criterion has worsened, counting only epochs after `since`.
   bool worsened(const History& h, int since = 0) const {
     return detail::consistently_worse(h, since, patience, min_delta,
                                       [](const EpochRecord& e) { return -e.judged_loss(); });
