@@ -12,6 +12,8 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -447,6 +449,41 @@ np::lrp::Composite lrp_rule(const std::string& name, const py::kwargs& kwargs) {
 
 }  // namespace
 
+namespace {
+
+// A float default shown in help() as written (0.001, not 0.0010000000474974513).
+py::arg_v shown(const char* name, float value) {
+  // The shortest decimal that rounds to `value`, as a Python float: help() prints its repr.
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(value));
+  return py::arg_v(name, std::strtod(text, nullptr));
+}
+
+// Adam and AdamW: the same fields; each keeps its own default weight decay.
+template <class O>
+void bind_adam(py::module_& m, const char* name, const char* doc) {
+  const O defaults{};
+  py::class_<O>(m, name, doc)
+      .def(py::init([](float learning_rate, float beta1, float beta2, float epsilon,
+                       float weight_decay) {
+             return O{.learning_rate = learning_rate,
+                      .beta1 = beta1,
+                      .beta2 = beta2,
+                      .epsilon = epsilon,
+                      .weight_decay = weight_decay};
+           }),
+           shown("learning_rate", defaults.learning_rate), shown("beta1", defaults.beta1),
+           shown("beta2", defaults.beta2), shown("epsilon", defaults.epsilon),
+           shown("weight_decay", defaults.weight_decay))
+      .def_readwrite("learning_rate", &O::learning_rate)
+      .def_readwrite("beta1", &O::beta1)
+      .def_readwrite("beta2", &O::beta2)
+      .def_readwrite("epsilon", &O::epsilon)
+      .def_readwrite("weight_decay", &O::weight_decay);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_neuroplast, m) {
   m.doc() =
       "neuroplast: neural networks that grow and shrink while they learn (float32 bindings of the "
@@ -610,38 +647,8 @@ PYBIND11_MODULE(_neuroplast, m) {
       .def_readwrite("weight_decay", &np::Sgd<float>::weight_decay)
       .def_readwrite("nesterov", &np::Sgd<float>::nesterov);
   m.attr("SGD") = m.attr("Sgd");
-  py::class_<np::Adam<float>>(m, "Adam", "Adam (L2 weight decay added to the gradient).")
-      .def(py::init([](float learning_rate, float beta1, float beta2, float epsilon,
-                       float weight_decay) {
-             return np::Adam<float>{.learning_rate = learning_rate,
-                                    .beta1 = beta1,
-                                    .beta2 = beta2,
-                                    .epsilon = epsilon,
-                                    .weight_decay = weight_decay};
-           }),
-           py::arg("learning_rate") = 1e-3f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
-           py::arg("epsilon") = 1e-8f, py::arg("weight_decay") = 0.0f)
-      .def_readwrite("learning_rate", &np::Adam<float>::learning_rate)
-      .def_readwrite("beta1", &np::Adam<float>::beta1)
-      .def_readwrite("beta2", &np::Adam<float>::beta2)
-      .def_readwrite("epsilon", &np::Adam<float>::epsilon)
-      .def_readwrite("weight_decay", &np::Adam<float>::weight_decay);
-  py::class_<np::AdamW<float>>(m, "AdamW", "Adam with decoupled weight decay.")
-      .def(py::init([](float learning_rate, float beta1, float beta2, float epsilon,
-                       float weight_decay) {
-             return np::AdamW<float>{.learning_rate = learning_rate,
-                                     .beta1 = beta1,
-                                     .beta2 = beta2,
-                                     .epsilon = epsilon,
-                                     .weight_decay = weight_decay};
-           }),
-           py::arg("learning_rate") = 1e-3f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
-           py::arg("epsilon") = 1e-8f, py::arg("weight_decay") = 0.01f)
-      .def_readwrite("learning_rate", &np::AdamW<float>::learning_rate)
-      .def_readwrite("beta1", &np::AdamW<float>::beta1)
-      .def_readwrite("beta2", &np::AdamW<float>::beta2)
-      .def_readwrite("epsilon", &np::AdamW<float>::epsilon)
-      .def_readwrite("weight_decay", &np::AdamW<float>::weight_decay);
+  bind_adam<np::Adam<float>>(m, "Adam", "Adam (L2 weight decay added to the gradient).");
+  bind_adam<np::AdamW<float>>(m, "AdamW", "Adam with decoupled weight decay.");
 
   // ---- policies ----
   py::class_<np::StaticPolicy>(m, "StaticPolicy", "Plain training: the structure never changes.")
