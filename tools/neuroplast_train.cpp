@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -119,14 +120,44 @@ bool is_idx(const Settings& s) {
   return name.find("idx") != std::string::npos;
 }
 
+// Whether the first non-blank line of the CSV file at `path` holds a cell that is not a number:
+// then it is a row of column names, read as the header without --header (as most CSV readers
+// do). A file that cannot be opened is left to read_csv, which says so.
+bool starts_with_names(const std::string& path, char delimiter) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line) && line.find_first_not_of(" \t\r") == std::string::npos) {
+  }
+  if (line.empty()) return false;
+  std::istringstream cells(line);
+  std::string cell;
+  while (std::getline(cells, cell, delimiter)) {
+    const auto first = cell.find_first_not_of(" \t\r");
+    if (first == std::string::npos) return true;  // an empty cell is no number
+    const auto last = cell.find_last_not_of(" \t\r");
+    const std::string text = cell.substr(first, last - first + 1);
+    char* end = nullptr;
+    std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) {
+      std::fprintf(stderr,
+                   "neuroplast-train: line 1 of %s holds column names ('%s'): read as "
+                   "the header\n",
+                   path.c_str(), text.c_str());
+      return true;
+    }
+  }
+  return false;
+}
+
 Data read_data(const Settings& s, const std::string& path, const std::string& labels) {
   if (is_idx(s)) {
     if (s.task == "regression") np::detail::fail("--task regression needs CSV data");
     if (labels.empty()) np::detail::fail("IDX data need their labels: add --labels FILE");
     return Data(np::read_idx_images<float>(path), np::read_idx_labels(labels));
   }
-  np::CsvOptions options{
-      .delimiter = s.delimiter, .label_column = s.label_column, .header = s.header};
+  np::CsvOptions options{.delimiter = s.delimiter,
+                         .label_column = s.label_column,
+                         .header = s.header || starts_with_names(path, s.delimiter)};
   if (s.task == "regression") options.target_columns = s.target_columns;
   return np::read_csv<float>(path, options);
 }
@@ -311,7 +342,9 @@ int main(int argc, char** argv) {
                  "Regression: CSV columns (0-based) of the targets; -1 = the last")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_flag("--header", s.header, "The CSV file's first line holds column names");
+  app.add_flag("--header", s.header,
+               "The CSV file's first line holds column names (detected without this flag when a "
+               "cell of it is not a number)");
   app.add_option("--delimiter", s.delimiter, "CSV cell separator")->capture_default_str();
   app.add_option("--validation-split", s.validation_split,
                  "Fraction of --data held out for validation when --validation is not given "

@@ -173,6 +173,16 @@ with tempfile.TemporaryDirectory() as tmp:
                  "--lr-schedule"]:
         check(flag in r.stdout, f"--help lists {flag}")
 
+    # A first line of column names is read as the header without --header.
+    named = os.path.join(tmp, "named.csv")
+    with open(named, "w") as f:
+        f.write("a,b,c,d,label\n")
+        with open(blobs) as src:
+            f.write(src.read())
+    r = run("--data", named, "--epochs", "3", "--out", os.path.join(tmp, "named"))
+    check(r.returncode == 0, f"a CSV with column names trains without --header: {r.stderr[-300:]}")
+    check("read as the header" in r.stderr, "the tool says it read line 1 as the header")
+
     # Bad input: a non-zero status and one line on stderr that names the problem.
     ragged = os.path.join(tmp, "ragged.csv")
     with open(ragged, "w") as f:
