@@ -128,14 +128,17 @@ bool starts_with_names(const std::string& path, char delimiter) {
   std::string line;
   while (std::getline(in, line) && line.find_first_not_of(" \t\r") == std::string::npos) {
   }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) return false;
-  std::istringstream cells(line);
-  std::string cell;
-  while (std::getline(cells, cell, delimiter)) {
-    const auto first = cell.find_first_not_of(" \t\r");
-    if (first == std::string::npos) return true;  // an empty cell is no number
-    const auto last = cell.find_last_not_of(" \t\r");
-    const std::string text = cell.substr(first, last - first + 1);
+  // Cells split and trimmed as read_csv splits them.
+  bool names = false;
+  np::detail::for_each_csv_cell(line, delimiter, [&](std::string_view cell, std::size_t) {
+    if (names) return;
+    if (cell.empty()) {  // an empty cell is no number
+      names = true;
+      return;
+    }
+    const std::string text(cell);
     char* end = nullptr;
     std::strtod(text.c_str(), &end);
     if (end != text.c_str() + text.size()) {
@@ -143,10 +146,10 @@ bool starts_with_names(const std::string& path, char delimiter) {
                    "neuroplast-train: line 1 of %s holds column names ('%s'): read as "
                    "the header\n",
                    path.c_str(), text.c_str());
-      return true;
+      names = true;
     }
-  }
-  return false;
+  });
+  return names;
 }
 
 Data read_data(const Settings& s, const std::string& path, const std::string& labels) {
