@@ -134,8 +134,8 @@ class AnyNetwork {
   virtual void set_plasticity(Index l, float value) = 0;
   virtual void freeze(Index l) = 0;
 
-  /// `init`: "zero_fan_out", "he", "glorot" or "net2wider".
-  virtual void grow_neurons(Index h, Index k, std::string_view init) = 0;
+  /// `init`: one of the policies' initialisers; GradMaxInit is refused (it needs training data).
+  virtual void grow_neurons(Index h, Index k, const NeuronInit& init) = 0;
   virtual void remove_neurons(Index h, std::vector<Index> neurons) = 0;
   virtual void prune_connections(Index l, const ConstMatRef& mask) = 0;
   /// `init`: "identity", "he" or "glorot".

@@ -586,7 +586,7 @@ PYBIND11_MODULE(_neuroplast, m) {
       .def(
           "grow_neurons",
           [](PyMlp& n, Index h, Index k, const std::string& init) {
-            n.net->grow_neurons(h, k, init);
+            n.net->grow_neurons(h, k, neuron_init(init, "Mlp.grow_neurons"));
           },
           py::arg("h"), py::arg("k"), py::arg("init") = "zero_fan_out",
           "Adds k neurons to hidden layer h (init 'zero_fan_out' keeps the function, 'he', "

@@ -2,6 +2,7 @@
 // AnyNetwork and AnyTrainer for one activation: included by that activation's translation unit
 // only (network_<activation>.cpp), which instantiates make_network and load_network.
 
+#include <type_traits>
 #include <utility>
 
 #include "any_network.hpp"
@@ -81,19 +82,19 @@ class NetworkOf final : public AnyNetwork {
   void set_plasticity(Index l, float value) override { net_.set_plasticity(l, value); }
   void freeze(Index l) override { net_.freeze(l); }
 
-  void grow_neurons(Index h, Index k, std::string_view init) override {
-    if (init == "zero_fan_out") {
-      net_.grow_neurons(h, k, init::ZeroFanOut{});
-    } else if (init == "he") {
-      net_.grow_neurons(h, k, init::He{});
-    } else if (init == "glorot") {
-      net_.grow_neurons(h, k, init::Glorot{});
-    } else if (init == "net2wider") {
-      net_.grow_neurons(h, k, init::Net2Wider{});
-    } else {
-      neuroplast::detail::fail("Mlp.grow_neurons: unknown init \"", init,
-                               "\"; use \"zero_fan_out\", \"he\", \"glorot\" or \"net2wider\"");
-    }
+  void grow_neurons(Index h, Index k, const NeuronInit& init) override {
+    std::visit(
+        [&](const auto& i) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(i)>, GradMaxInit>) {
+            neuroplast::detail::fail(
+                "Mlp.grow_neurons: init \"gradmax\" needs training data; grow with it through "
+                "a policy (DropinPolicy(init=\"gradmax\")), or use \"zero_fan_out\", \"he\", "
+                "\"glorot\" or \"net2wider\"");
+          } else {
+            net_.grow_neurons(h, k, i);
+          }
+        },
+        init);
   }
   void remove_neurons(Index h, std::vector<Index> neurons) override {
     net_.remove_neurons(h, std::move(neurons));
