@@ -393,8 +393,9 @@ TEST_CASE("load refuses the wrong scalar type, activation, a future version and 
   CHECK(future[8] == kFileFormatVersion);
   future[8] = static_cast<unsigned char>(kFileFormatVersion + 1);
   write_bytes(dir / "future.npl", future);
-  CHECK_THROWS_MATCHES((load<float, Relu>(dir / "future.npl")), FileError,
-                       WhatHas({"format version 9", "newer neuroplast"}));
+  CHECK_THROWS_MATCHES(
+      (load<float, Relu>(dir / "future.npl")), FileError,
+      WhatHas({"format version " + std::to_string(kFileFormatVersion + 1), "newer neuroplast"}));
   // Version 1 files (before policy sections) still load.
   auto older = bytes_of(dir / "f.npl");
   older[8] = 1;
@@ -988,6 +989,69 @@ TEST_CASE("files of format version 4 (no plasticity) still load, every neuron at
     CHECK(loaded.plasticity(l) == Vector<float>::Ones(loaded.sizes()[l + 1]));
   // Saved again, it is the version 8 file of the same network.
   CHECK(detail::network_bytes(loaded) == bytes);
+}
+
+TEST_CASE("one code table for structural events, histories before version 16 read their own codes",
+          "[io][events]") {
+  // The edit log and the history store a kind by the same code.
+  for (std::size_t code = 0; code < std::size(detail::kEventKindCodes); ++code)
+    CHECK(detail::file_code(detail::kEventKindCodes[code]) == code);
+  History h;
+  h.events.push_back({.epoch = 1, .kind = EventKind::prune_connections, .count = 5});
+  h.events.push_back({.epoch = 2, .kind = EventKind::grow_connections, .count = 3});
+  h.events.push_back({.epoch = 3, .kind = EventKind::rollback});
+  detail::ByteWriter w;
+  detail::write_history(w, h);
+  CHECK(w.bytes()[4 + 4 + 4] == 3);  // epochs 0, events 3, epoch 1, then prune's code
+  auto read = [&](std::uint32_t version) {
+    detail::ByteReader r(w.bytes(), "test", "hist", 0);
+    return detail::read_history(r, version);
+  };
+  const History now = read(kFileFormatVersion);
+  CHECK(now.events[0].kind == EventKind::prune_connections);
+  CHECK(now.events[1].kind == EventKind::grow_connections);
+  CHECK(now.events[2].kind == EventKind::rollback);
+  // A version 8 file wrote prune_connections as 2 and grow_connections as 3.
+  const History old = read(8);
+  CHECK(old.events[0].kind == EventKind::grow_connections);
+  CHECK(old.events[1].kind == EventKind::prune_connections);
+  CHECK(old.events[2].kind == EventKind::rollback);
+}
+
+TEST_CASE("pruning connections is logged with the number newly pruned, and survives a file",
+          "[io][events]") {
+  Mlp<double, Relu> net({3, 4, 2}, 5);
+  Matrix<double> mask = Matrix<double>::Ones(4, 3);
+  mask(0, 0) = mask(1, 2) = 0;
+  const EditRecord first = net.prune_connections(0, mask);
+  CHECK(first.kind == EventKind::prune_connections);
+  CHECK(first.count == 2);
+  mask(2, 1) = 0;  // one more; the two already pruned do not count again
+  CHECK(net.prune_connections(0, mask).count == 1);
+  CHECK(net.prune_connections(0, mask).count == 0);  // nothing new: not an edit, not logged
+  REQUIRE(net.edit_log().size() == 2);
+  CHECK(net.edit_log()[1].count == 1);
+  const auto loaded = detail::load_bytes<double, Relu>(detail::network_bytes(net), "p.npl");
+  REQUIRE(loaded.edit_log().size() == 2);
+  CHECK(loaded.edit_log()[0].kind == EventKind::prune_connections);
+  CHECK(loaded.edit_log()[0].count == 2);
+}
+
+TEST_CASE("a network file whose edit log holds a trainer-only event is refused", "[io][events]") {
+  Mlp<double, Relu> net({2, 3, 2}, 9);
+  net.grow_neurons(0, 1, init::ZeroFanOut{});
+  auto bytes = detail::network_bytes(net);
+  // The one edit record ends the NETW section: kind (u8), layer, count, first (3 × i64), the
+  // initialiser (u32 length + "zero_fan_out"), step (i64). Its kind, grow_neurons (0), becomes 6.
+  const auto sections = detail::read_container(bytes, "test", "e.npl");
+  const detail::Section& netw = sections.front();
+  REQUIRE(netw.tag == "NETW");
+  const std::size_t record = netw.offset + netw.body.size() - (1 + 3 * 8 + 4 + 12 + 8);
+  REQUIRE(bytes[record] == 0);
+  bytes[record] = 6;
+  fix_header(bytes);
+  CHECK_THROWS_MATCHES((detail::load_bytes<double, Relu>(bytes, "e.npl")), FileError,
+                       WhatHas({"new_data", "only a trainer records"}));
 }
 
 TEST_CASE("plasticity round-trips through save, load and checkpoints, bad values are refused",

@@ -89,9 +89,11 @@ inline constexpr DropoutKind kDropoutKindCodes[] = {DropoutKind::bernoulli, Drop
                                                     DropoutKind::batch_shared};
 inline constexpr DropoutConvention kDropoutConventionCodes[] = {DropoutConvention::inverted,
                                                                 DropoutConvention::paper};
-inline constexpr EditKind kEditKindCodes[] = {
-    EditKind::grow_neurons,      EditKind::remove_neurons, EditKind::grow_connections,
-    EditKind::prune_connections, EditKind::insert_layer,   EditKind::remove_layer};
+/// The one table of structural event codes: a network's edit log and a trainer's history alike.
+inline constexpr EventKind kEventKindCodes[] = {
+    EventKind::grow_neurons,      EventKind::remove_neurons, EventKind::grow_connections,
+    EventKind::prune_connections, EventKind::insert_layer,   EventKind::remove_layer,
+    EventKind::new_data,          EventKind::rollback};
 
 inline std::uint8_t file_code(DropoutKind k) {
   switch (k) {
@@ -109,14 +111,16 @@ inline std::uint8_t file_code(DropoutConvention c) {
   }
   return 255;
 }
-inline std::uint8_t file_code(EditKind k) {
+inline std::uint8_t file_code(EventKind k) {
   switch (k) {
-    case EditKind::grow_neurons: return 0;
-    case EditKind::remove_neurons: return 1;
-    case EditKind::grow_connections: return 2;
-    case EditKind::prune_connections: return 3;
-    case EditKind::insert_layer: return 4;
-    case EditKind::remove_layer: return 5;
+    case EventKind::grow_neurons: return 0;
+    case EventKind::remove_neurons: return 1;
+    case EventKind::grow_connections: return 2;
+    case EventKind::prune_connections: return 3;
+    case EventKind::insert_layer: return 4;
+    case EventKind::remove_layer: return 5;
+    case EventKind::new_data: return 6;
+    case EventKind::rollback: return 7;
   }
   return 255;
 }
@@ -207,14 +211,14 @@ void write_network(ContainerWriter& file, const Mlp<T, Act>& net, const SaveOpti
   w.f64(rng.spare_normal);
   w.put(rng.has_spare_normal);
   for (Index h = 0; h < net.hidden_layer_count(); ++h) {
-    const auto hs = static_cast<std::size_t>(h);
-    w.u64(static_cast<std::uint64_t>(Access::min_widths(net)[hs]));
-    const Dropout& d = Access::dropouts(net)[hs];
+    const NeuronAxis& axis = net.axis(h);
+    w.u64(static_cast<std::uint64_t>(axis.min_width));
+    const Dropout& d = axis.dropout;
     w.u8(file_code(d.kind));
     w.f64(d.rate);
     w.u8(file_code(d.convention));
     w.i64(d.ramp_steps);
-    for (std::uint64_t id : Access::neuron_ids(net)[hs]) w.u64(id);
+    for (std::uint64_t id : axis.ids) w.u64(id);
   }
   const auto& log = Access::edit_log(net);
   w.u32(static_cast<std::uint32_t>(log.size()));
@@ -374,7 +378,8 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
     const std::uint64_t min_width = r.u64("minimum width");
     if (min_width < 1 || min_width > payload)
       r.corrupt("hidden layer ", h, " has minimum width ", min_width);
-    Access::min_widths(net)[h] = static_cast<Index>(min_width);
+    NeuronAxis& axis = Access::axis(net, h);
+    axis.min_width = static_cast<Index>(min_width);
     Dropout d;
     d.kind = from_file_code(r, kDropoutKindCodes, "dropout kind");
     d.rate = r.f64("dropout rate");
@@ -382,8 +387,8 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
     d.ramp_steps = r.i64("dropout ramp");
     if (!(d.rate >= 0.0 && d.rate < 1.0) || d.ramp_steps < 0)
       r.corrupt("hidden layer ", h, " has dropout rate ", d.rate, " and ramp ", d.ramp_steps);
-    Access::dropouts(net)[h] = d;
-    auto& ids = Access::neuron_ids(net)[h];
+    axis.dropout = d;
+    auto& ids = axis.ids;
     r.need_items(ids.size(), 8, "neuron ids");
     for (auto& id : ids) {
       id = r.u64("neuron id");
@@ -400,7 +405,10 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
   auto& log = Access::edit_log(net);
   log.resize(edits);
   for (EditRecord& e : log) {
-    e.kind = from_file_code(r, kEditKindCodes, "edit kind");
+    e.kind = from_file_code(r, kEventKindCodes, "edit kind");
+    if (!is_network_edit(e.kind))
+      r.corrupt("the edit log holds a ", event_name(e.kind),
+                " event, which only a trainer records");
     e.layer = r.i64("edit layer");
     e.count = r.i64("edit count");
     e.first = r.i64("edit first neuron");

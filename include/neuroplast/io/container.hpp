@@ -21,9 +21,11 @@ namespace neuroplast {
 /// Version of the binary format that `save` writes and the newest that `load` reads.
 /// The format version this neuroplast writes. The version is outside the checksum, so a new
 /// version is the next one from which no single flipped bit gives a version a reader accepts
-/// (1 … itself): 3 (→ 1, 2) and 5–7 (→ 4 and below) were skipped. 4 added the scaler section,
-/// 8 each layer's plasticity.
-inline constexpr std::uint32_t kFileFormatVersion = 8;
+/// (1 … itself): 3 (→ 1, 2), 5–7 (→ 4 and below) and 9–15 (→ 8 and below) were skipped. 4 added
+/// the scaler section, 8 each layer's plasticity, 16 one code table for structural events (a
+/// trainer history's prune_connections and grow_connections swap codes; older files are read
+/// with their own table).
+inline constexpr std::uint32_t kFileFormatVersion = 16;
 
 namespace detail {
 
@@ -36,9 +38,10 @@ inline constexpr std::size_t kFileHeaderBytes = 24;
 
 /// One tagged section of a payload: a 4-character tag and its body.
 struct Section {
-  std::string_view tag{};                 ///< e.g. "NETW"; points into the file's bytes
-  std::span<const unsigned char> body{};  ///< the section's bytes
-  std::size_t offset = 0;                 ///< file offset of the body (for messages)
+  std::string_view tag{};                      ///< e.g. "NETW"; points into the file's bytes
+  std::span<const unsigned char> body{};       ///< the section's bytes
+  std::size_t offset = 0;                      ///< file offset of the body (for messages)
+  std::uint32_t version = kFileFormatVersion;  ///< format version of the file it came from
 };
 
 /// Builds a file: sections are opened and closed around their fields; `finish` adds the header.
@@ -140,7 +143,7 @@ inline std::vector<Section> read_container(std::span<const unsigned char> bytes,
     const std::size_t offset = r.offset();
     const auto body = r.take(n, "section body");
     sections.push_back(
-        {std::string_view(reinterpret_cast<const char*>(tag.data()), 4), body, offset});
+        {std::string_view(reinterpret_cast<const char*>(tag.data()), 4), body, offset, version});
   }
   return sections;
 }

@@ -97,24 +97,12 @@ concept CheckpointableOptimizer = requires(const Opt& o, ByteWriter& w, ByteRead
   { OptimizerCodec<Opt>::read(r) } -> std::same_as<Opt>;
 };
 
-/// File codes of EventKind (see file_code(EditKind) for why a switch and a table).
-inline constexpr EventKind kEventKindCodes[] = {
+/// How files before format version 16 coded a history's events (prune_connections and
+/// grow_connections the other way round from kEventKindCodes).
+inline constexpr EventKind kHistoryEventCodesBefore16[] = {
     EventKind::grow_neurons,     EventKind::remove_neurons, EventKind::prune_connections,
     EventKind::grow_connections, EventKind::insert_layer,   EventKind::remove_layer,
     EventKind::new_data,         EventKind::rollback};
-inline std::uint8_t file_code(EventKind k) {
-  switch (k) {
-    case EventKind::grow_neurons: return 0;
-    case EventKind::remove_neurons: return 1;
-    case EventKind::prune_connections: return 2;
-    case EventKind::grow_connections: return 3;
-    case EventKind::insert_layer: return 4;
-    case EventKind::remove_layer: return 5;
-    case EventKind::new_data: return 6;
-    case EventKind::rollback: return 7;
-  }
-  return 255;
-}
 
 inline void write_sizes(ByteWriter& w, const std::vector<Index>& sizes) {
   w.u32(static_cast<std::uint32_t>(sizes.size()));
@@ -166,7 +154,7 @@ inline void write_history(ByteWriter& w, const History& h) {
   }
 }
 
-inline History read_history(ByteReader& r) {
+inline History read_history(ByteReader& r, std::uint32_t version) {
   History h;
   const std::uint32_t epochs = r.u32("epoch count");
   r.need_items(epochs, 4 + 3 * 8 + 4 + 3 * 8, "epoch records");
@@ -186,7 +174,8 @@ inline History read_history(ByteReader& r) {
   h.events.resize(events);
   for (StructuralEvent& e : h.events) {
     e.epoch = r.i32("event epoch");
-    e.kind = from_file_code(r, kEventKindCodes, "structural event kind");
+    e.kind = version < 16 ? from_file_code(r, kHistoryEventCodesBefore16, "structural event kind")
+                          : from_file_code(r, kEventKindCodes, "structural event kind");
     e.layer = r.i64("event layer");
     e.count = r.i64("event count");
     e.reason = r.str("event reason");
@@ -292,7 +281,7 @@ Checkpoint<T, Act, Opt> load_checkpoint_bytes(std::span<const unsigned char> byt
   const Section* hist = section("HIST");
   if (hist == nullptr) fail<FileError>(where, ": ", file, " is corrupt: the history is missing");
   ByteReader hr(hist->body, where, file, hist->offset);
-  c.history = read_history(hr);
+  c.history = read_history(hr, hist->version);
   if (!hr.done()) hr.corrupt(hr.remaining(), " unexpected bytes at the end of the history");
   if (const Section* tr = section("TRNR")) {
     ByteReader t(tr->body, where, file, tr->offset);

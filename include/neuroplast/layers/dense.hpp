@@ -178,6 +178,27 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
 
 }  // namespace detail
 
+/// Weights a pass multiplies with instead of a layer's own: a row-major `rows × cols` block (its
+/// pointer and outer stride) and `rows` biases. The dropout engine substitutes gathered or masked
+/// copies this way (network/dropout_engine.hpp).
+template <Scalar T>
+struct DenseOperand {
+  const T* weights = nullptr;  ///< row-major `rows × cols`
+  Index stride = 0;            ///< outer stride of `weights`
+  Index rows = 0;              ///< outputs computed (≤ the layer's outputs)
+  Index cols = 0;              ///< inputs read (≤ the layer's inputs)
+  const T* bias = nullptr;     ///< `rows` biases
+};
+
+/// Where a backward pass against a substituted DenseOperand writes its gradients: a row-major
+/// `rows × cols` block (pointer, outer stride) and `rows` bias entries, in the operand's shape.
+template <Scalar T>
+struct DenseGradient {
+  T* weights = nullptr;  ///< row-major, the operand's shape
+  Index stride = 0;      ///< outer stride of `weights`
+  T* bias = nullptr;     ///< the operand's `rows` entries
+};
+
 /// A dense layer `a = f(W x + b)` with activation policy `Act`. Inputs and outputs are batches,
 /// one sample per column: `x` is `inputs × batch`, `a` is `outputs × batch`.
 template <Scalar T, Activation Act>
@@ -186,26 +207,50 @@ class Dense : public DenseParams<T> {
   using activation = Act;  ///< the activation policy f
   using DenseParams<T>::DenseParams;
 
-  /// out = f(W in + b). `in`: `inputs × batch`; `out`: an `outputs × batch` view that must not
-  /// alias `in`. Allocation-free once `gemm_ws` has seen a product of this size.
-  void forward(const MatrixRef<T>& in, MatrixView<T> out, GemmWorkspace<T>& gemm_ws) const {
-    const auto w = this->weights();
-    detail::dense_forward<Act>(w.data(), w.outerStride(), w.rows(), w.cols(), this->bias().data(),
-                               in, out, T(1), gemm_ws);
+  /// out = f(alpha · W in + b). `in`: `inputs × batch`; `out`: an `outputs × batch` view that must
+  /// not alias `in`. `alpha` folds a dropout scale into the product for free. With `substitute`,
+  /// the product uses its weights and biases instead (then `in` has its `cols` rows and `out` its
+  /// `rows` rows). Allocation-free once `gemm_ws` has seen a product of this size.
+  void forward(const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws,
+               const DenseOperand<T>* substitute = nullptr) const {
+    const DenseOperand<T> w = substitute != nullptr ? *substitute : own_operand();
+    detail::dense_forward<Act>(w.weights, w.stride, w.rows, w.cols, w.bias, in, out, alpha,
+                               gemm_ws);
   }
 
   /// Backward pass for the batch `in` whose forward output was `out`.
   /// On entry `delta` (`outputs × batch`) holds dLoss/d`out`; on exit it holds dLoss/dz. Sets the
-  /// weight gradient dZ inᵀ (zero where masked) and the bias gradient (row sums of dZ), and, when
-  /// `delta_in` is given, writes dLoss/d`in` = Wᵀ dZ into it (`inputs × batch`).
+  /// weight gradient alpha · dZ inᵀ (zero where masked) and the bias gradient (row sums of dZ),
+  /// and, when `delta_in` is given, writes dLoss/d`in` = alpha · Wᵀ dZ into it (`inputs ×
+  /// batch`). With `substitute` (the operand of the forward pass), the gradients of its entries
+  /// go to `into` instead, unmasked: the caller scatters them into the layer's planes.
   void backward(const MatrixRef<T>& in, const ConstMatrixView<T>& out, MatrixView<T> delta,
-                MatrixView<T>* delta_in, GemmWorkspace<T>& gemm_ws) {
-    const auto w = this->weights();
+                MatrixView<T>* delta_in, T alpha, GemmWorkspace<T>& gemm_ws,
+                const DenseOperand<T>* substitute = nullptr,
+                const DenseGradient<T>* into = nullptr) {
     Param<T>& p = this->weight_param();
-    detail::dense_backward<Act>(w.data(), w.outerStride(), w.rows(), w.cols(), in, out, delta,
-                                p.grad.data(), p.grad.outer_stride(),
-                                this->bias_param().grad.data(), delta_in, T(1), gemm_ws);
+    if (substitute != nullptr) {
+      const DenseOperand<T>& w = *substitute;
+      detail::dense_backward<Act>(w.weights, w.stride, w.rows, w.cols, in, out, delta,
+                                  into->weights, into->stride, into->bias, delta_in, alpha,
+                                  gemm_ws);
+      return;
+    }
+    const DenseOperand<T> w = own_operand();
+    detail::dense_backward<Act>(w.weights, w.stride, w.rows, w.cols, in, out, delta, p.grad.data(),
+                                p.grad.outer_stride(), this->bias_param().grad.data(), delta_in,
+                                alpha, gemm_ws);
     if (p.masked) p.grad.view().array() *= p.mask.view().array();
+  }
+
+ private:
+  DenseOperand<T> own_operand() const {
+    const auto w = this->weights();
+    return {.weights = w.data(),
+            .stride = w.outerStride(),
+            .rows = w.rows(),
+            .cols = w.cols(),
+            .bias = this->bias().data()};
   }
 };
 

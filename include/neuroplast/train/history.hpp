@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/network/edit_record.hpp"
 
 namespace neuroplast {
 
@@ -59,33 +60,6 @@ struct BatchRecord {
   /// Global gradient norm before clipping (`gradient_norm`); NaN when clipping is off.
   double gradient_norm = std::numeric_limits<double>::quiet_NaN();
 };
-
-/// Kinds of structural change recorded in a History.
-enum class EventKind {
-  grow_neurons,
-  remove_neurons,
-  prune_connections,
-  grow_connections,
-  insert_layer,
-  remove_layer,
-  new_data,
-  rollback
-};
-
-/// A short name for an event kind ("grow_neurons", ...), for logs and reports.
-inline const char* event_name(EventKind k) {
-  switch (k) {
-    case EventKind::grow_neurons: return "grow_neurons";
-    case EventKind::remove_neurons: return "remove_neurons";
-    case EventKind::prune_connections: return "prune_connections";
-    case EventKind::grow_connections: return "grow_connections";
-    case EventKind::insert_layer: return "insert_layer";
-    case EventKind::remove_layer: return "remove_layer";
-    case EventKind::new_data: return "new_data";
-    case EventKind::rollback: return "rollback";
-  }
-  return "?";
-}
 
 /// One structural change: what, where, how much and why.
 struct StructuralEvent {
