@@ -1,13 +1,17 @@
 // Extending neuroplast without touching it: a training policy and an optimizer of one's own
 // (docs/extending.md). Both are plain value types checked by concepts (TrainingPolicy,
-// OptimizerFor); the trainer drives them like the library's own.
+// OptimizerFor); the trainer drives them like the library's own, checkpoints included: the
+// policy lists its progress (one field of a type of its own, stored through a FieldCodec
+// specialisation), the optimizer its settings, and io/ needs no edit.
 //
-//   custom_policy            trains two spirals under both and checks what they promise
+//   custom_policy            trains two spirals under both and checks what they promise, then
+//                            stops a run, resumes it from its checkpoint and compares
 //
 // Exits with status 1 when a check fails (CTest runs it).
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,13 +19,42 @@
 
 namespace np = neuroplast;
 
+// What the policy remembers of each growth step: a type of our own.
+struct Milestone {
+  int epoch = 0;
+  np::Index neurons = 0;
+  bool operator==(const Milestone&) const = default;
+};
+
+// How a checkpoint stores a Milestone: specialising the open trait is all it takes.
+template <>
+struct neuroplast::FieldCodec<Milestone> {
+  static void write(ByteWriter& w, const Milestone& m) {
+    w.i32(m.epoch);
+    w.i64(m.neurons);
+  }
+  static Milestone read(ByteReader& r) {
+    Milestone m;
+    m.epoch = r.i32("milestone epoch");
+    m.neurons = r.i64("milestone neurons");
+    return m;
+  }
+};
+
 // A policy: grow every hidden layer by `neurons` every `every` epochs until it reaches `width`.
 // `on_epoch_end` is all the Trainer needs; `name` identifies the policy in checkpoints and logs.
 struct GrowOnSchedule {
   static constexpr std::string_view name = "grow_on_schedule";
-  int every = 20;         ///< epochs between growth steps
-  np::Index neurons = 4;  ///< neurons added to each hidden layer per step
-  np::Index width = 24;   ///< no layer grows past this
+  int every = 20;                       ///< epochs between growth steps
+  np::Index neurons = 4;                ///< neurons added to each hidden layer per step
+  np::Index width = 24;                 ///< no layer grows past this
+  std::vector<Milestone> milestones{};  ///< progress: what grew when
+
+  // The progress a checkpoint keeps (settings come from the trainer the run is resumed with).
+  template <class Self>
+  static auto progress(Self& self) {
+    return std::tie(self.milestones);
+  }
 
   template <class Context>
   void on_epoch_end(Context& ctx) {
@@ -35,6 +68,7 @@ struct GrowOnSchedule {
       ctx.net.grow_neurons(h, k, np::init::ZeroFanOut{});
       ctx.record(np::StructuralEvent{
           .kind = np::EventKind::grow_neurons, .layer = h, .count = k, .reason = "schedule"});
+      milestones.push_back({.epoch = ctx.epoch, .neurons = k});
     }
   }
 };
@@ -48,6 +82,12 @@ struct SignMomentum {
   T learning_rate = T(1e-3);
   T beta = T(0.9);
   std::int64_t steps = 0;
+
+  // What a checkpoint keeps of it (its state planes travel with the parameters).
+  template <class Self>
+  static auto fields(Self& self) {
+    return std::tie(self.learning_rate, self.beta, self.steps);
+  }
 
   void validate() const {
     if (!(learning_rate > 0) || !(beta >= 0 && beta < 1))
@@ -95,12 +135,23 @@ np::Dataset<float> spirals(np::Index n, std::uint64_t seed) {
 
 }  // namespace
 
+// The run of main, `epochs` long, writing a checkpoint to `checkpoint` after its last epoch when
+// one is given.
+template <class Net>
+auto make_trainer(Net& net, int epochs, const std::string& checkpoint = "") {
+  return np::Trainer(net, SignMomentum<float>{.learning_rate = 2e-3f},
+                     GrowOnSchedule{.every = 20, .neurons = 4, .width = 24},
+                     np::TrainOptions{.epochs = epochs,
+                                      .batch_size = 32,
+                                      .seed = 3,
+                                      .checkpoint = {.path = checkpoint,
+                                                     .every = checkpoint.empty() ? 0 : epochs}});
+}
+
 int main() {
   const auto train = spirals(400, 1), validation = spirals(200, 2);
   np::Mlp<float, np::Relu> net({2, 4, 4, 2}, 7);
-  np::Trainer trainer(net, SignMomentum<float>{.learning_rate = 2e-3f},
-                      GrowOnSchedule{.every = 20, .neurons = 4, .width = 24},
-                      np::TrainOptions{.epochs = 200, .batch_size = 32, .seed = 3});
+  auto trainer = make_trainer(net, 200);
   const np::History h = trainer.fit(train, validation);
 
   // The schedule: 4 → 24 in five steps at epochs 20, 40, …, 100, two layers each.
@@ -120,6 +171,28 @@ int main() {
   check(planes_ok, "the optimizer's state has every parameter's shape after growth");
   const double accuracy = trainer.evaluate(validation).accuracy;
   check(accuracy > 0.8, "validation accuracy " + std::to_string(accuracy) + " > 0.8");
+
+  // Checkpoints of both: 50 epochs, stop, a new trainer resumes from the file for 150 more.
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "neuroplast_custom_policy.ckpt").string();
+  {
+    np::Mlp<float, np::Relu> first({2, 4, 4, 2}, 7);
+    auto part = make_trainer(first, 50, path);
+    part.fit(train, validation);
+  }
+  np::Mlp<float, np::Relu> resumed({2, 4, 4, 2}, 0);
+  auto rest = make_trainer(resumed, 150);
+  rest.resume(path);
+  rest.fit(train, validation);
+  std::filesystem::remove(path);
+  bool same = resumed.sizes() == net.sizes();
+  for (np::Index l = 0; same && l < net.layer_count(); ++l)
+    same = np::Matrix<float>(resumed.weights(l)) == np::Matrix<float>(net.weights(l)) &&
+           np::Vector<float>(resumed.bias(l)) == np::Vector<float>(net.bias(l));
+  check(same, "a run resumed at epoch 50 ends bit-identical to the uninterrupted one");
+  check(rest.policy().milestones == trainer.policy().milestones &&
+            rest.optimizer().steps == trainer.optimizer().steps,
+        "the policy's milestones and the optimizer's steps came back from the checkpoint");
   std::printf("%s\n",
               failures == 0 ? "custom_policy: all checks passed" : "custom_policy: checks failed");
   return failures == 0 ? 0 : 1;

@@ -1018,6 +1018,55 @@ TEST_CASE("one code table for structural events, histories before version 16 rea
   CHECK(old.events[2].kind == EventKind::rollback);
 }
 
+TEST_CASE("open lists: state planes and initialisers of one's own load, non-names are refused",
+          "[io][extending]") {
+  CHECK(detail::intern_name("sign_momentum") == "sign_momentum");
+  CHECK(detail::intern_name("sign_momentum").data() == detail::intern_name("sign_momentum").data());
+  CHECK(detail::intern_name("Sign Momentum").empty());
+  CHECK(detail::intern_name(std::string(65, 'a')).empty());
+  // A network trained by an optimizer the library does not know: 3 planes named "triple".
+  Mlp<double, Relu> net({2, 3, 2}, 4);
+  net.for_each_param([](Param<double>& p, ParamKind) {
+    auto& planes = p.state_for("triple", 3);
+    for (std::size_t i = 0; i < planes.size(); ++i)
+      planes[i].view().setConstant(static_cast<double>(i) + 0.5);
+  });
+  const auto bytes = detail::network_bytes(net);
+  const auto loaded = detail::load_bytes<double, Relu>(bytes, "t.npl");
+  CHECK(detail::network_bytes(loaded) == bytes);
+  CHECK(loaded.layer_params(0).weight_param().state_owner == "triple");
+  CHECK(loaded.layer_params(1).bias_param().state[2].view()(0, 0) == 2.5);
+  // The same file with the owner renamed to something that is not a name is refused.
+  auto bad = bytes;
+  const std::string owner = "triple";
+  const auto at = std::search(bad.begin(), bad.end(), owner.begin(), owner.end());
+  REQUIRE(at != bad.end());
+  *at = 'T';
+  fix_header(bad);
+  CHECK_THROWS_MATCHES((detail::load_bytes<double, Relu>(bad, "t.npl")), FileError,
+                       WhatHas({"optimizer named \"Triple\"", "not a name"}));
+}
+
+TEST_CASE("FieldCodec stores strings and vectors and refuses a length the bytes cannot hold",
+          "[io][extending]") {
+  ByteWriter w;
+  const std::vector<double> values{1.5, -2.0};
+  const std::string text = "grown";
+  write_fields(w, std::tie(values, text));
+  std::vector<double> values_back;
+  std::string text_back;
+  ByteReader r(w.bytes(), "test", "fields");
+  read_fields(r, std::tie(values_back, text_back));
+  CHECK(values_back == values);
+  CHECK(text_back == text);
+  CHECK(r.done());
+  auto bytes = w.bytes();
+  bytes[0] = 0xff;  // a vector length far beyond the bytes that follow
+  ByteReader damaged(bytes, "test", "fields");
+  CHECK_THROWS_MATCHES(FieldCodec<std::vector<double>>::read(damaged), FileError,
+                       WhatHas({"checkpointed vector of", "is corrupt"}));
+}
+
 TEST_CASE("pruning connections is logged with the number newly pruned, and survives a file",
           "[io][events]") {
   Mlp<double, Relu> net({3, 4, 2}, 5);

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,14 +53,39 @@ inline const char* scalar_code_name(std::uint8_t code) {
   }
 }
 
-/// The optimizer kinds whose state planes a file may hold, with their plane counts. The names
-/// are the static strings the optimizers themselves use (Param::state_owner is a string_view, so
-/// a loaded owner must point at storage that outlives the network).
-inline std::string_view known_state_owner(std::string_view name, std::size_t& planes) {
-  if (name.empty()) {
-    planes = 0;
-    return {};
+/// Most distinct names of optimizers and initialisers outside the library's own that one program
+/// reads from files (a bound, so that damaged files cannot make the table grow without end).
+inline constexpr std::size_t kMaxInternedNames = 256;
+
+/// A name read from a file as a string_view into storage that lives as long as the program
+/// (Param::state_owner and EditRecord::initializer are string_views): interned once per distinct
+/// name. Empty when `name` is not an identifier (1 to 64 lower-case letters, digits and '_') or
+/// the table is full.
+inline std::string_view intern_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return {};
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return {};
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> names;  // nodes never move: views stay valid
+  const std::lock_guard lock(mutex);
+  auto it = names.find(name);
+  if (it == names.end()) {
+    if (names.size() >= kMaxInternedNames) return {};
+    it = names.emplace(name).first;
   }
+  return *it;
+}
+
+/// Most optimizer state planes per parameter a file may hold for an optimizer outside the library.
+inline constexpr std::size_t kMaxStatePlanes = 8;
+
+/// The owner of the state planes a file holds, as the string_view Param::state_owner keeps, and
+/// the plane count it must have (0 = any from 1 to kMaxStatePlanes, for an optimizer outside the
+/// library: a user's optimizer names its planes with `Param::state_for(name, count)`). Empty for
+/// a name that is not an identifier.
+inline std::string_view known_state_owner(std::string_view name, std::size_t& planes) {
+  planes = 0;
+  if (name.empty()) return {};
   if (name == Adam<float>::name) {  // Adam and AdamW share "adam" planes (m, v)
     planes = 2;
     return Adam<float>::name;
@@ -66,19 +94,19 @@ inline std::string_view known_state_owner(std::string_view name, std::size_t& pl
     planes = 1;
     return Sgd<float>::name;
   }
-  planes = 0;
-  return {};
+  return intern_name(name);
 }
 
-/// Maps an initialiser name read from a file back to the initialiser's own static string
-/// (EditRecord::initializer is a string_view); empty when unknown.
+/// Maps an initialiser name read from a file back to the initialiser's own static string, or to
+/// an interned copy for an initialiser outside the library (EditRecord::initializer is a
+/// string_view); empty when it is not an identifier.
 inline std::string_view known_initializer(std::string_view name) {
   for (std::string_view known :
        {init::ZeroFanOut::name, init::He::name, init::Glorot::name, init::Net2Wider::name,
         init::GradMax<float>::name, init::Identity::name}) {
     if (name == known) return known;
   }
-  return {};
+  return intern_name(name);
 }
 
 /// File codes of the enumerations a file holds. Fixed by the format, independent of the order of
@@ -273,11 +301,14 @@ void read_param(ByteReader& r, Param<T>& p, const std::string& label) {
   std::size_t expected = 0;
   const std::string_view known = known_state_owner(owner, expected);
   if (!owner.empty() && known.empty()) {
-    r.corrupt(label, " holds state of an unknown optimizer \"", owner,
-              "\" (this neuroplast knows adam and sgd)");
+    r.corrupt(label, " holds state of an optimizer named \"", owner,
+              "\", which is not a name (lower-case letters, digits and '_', at most 64)");
   }
   const std::uint8_t planes = r.u8(label + " optimizer plane count");
-  if (planes != expected) {
+  if (expected == 0 && !owner.empty() && (planes < 1 || planes > kMaxStatePlanes)) {
+    r.corrupt(label, " has ", static_cast<int>(planes), " optimizer state planes of \"", owner,
+              "\"; an optimizer keeps 1 to ", kMaxStatePlanes);
+  } else if ((expected != 0 || owner.empty()) && planes != expected) {
     r.corrupt(label, " has ", static_cast<int>(planes), " optimizer state planes where \"", owner,
               "\" has ", expected);
   }
@@ -415,7 +446,8 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
     const std::string init = r.str("edit initialiser", 64);
     e.initializer = known_initializer(init);
     if (!init.empty() && e.initializer.empty())
-      r.corrupt("the edit log names an unknown initialiser \"", init, "\"");
+      r.corrupt("the edit log names an initialiser \"", init,
+                "\", which is not a name (lower-case letters, digits and '_', at most 64)");
     e.step = r.i64("edit step");
     if (e.layer < -1 || e.count < 0 || e.first < -1 || e.step < 0 || e.step > steps)
       r.corrupt("an edit log record is inconsistent");

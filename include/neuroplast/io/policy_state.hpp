@@ -6,8 +6,9 @@
 /// stored: a resumed trainer is built with the same policy, and only its progress is restored.
 ///
 /// A policy opts in with `static auto progress(Self&)` returning `std::tie` of its progress
-/// fields (bool, int or double); policies without it (StaticPolicy, DropoutPolicy) have no
-/// progress to store.
+/// fields: any type with a FieldCodec (io/field_codec.hpp: arithmetic, bool, std::string,
+/// std::vector of those, and whatever a user specialises it for); policies without it
+/// (StaticPolicy, DropoutPolicy) have no progress to store.
 
 #include <cstdint>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "neuroplast/io/byte_io.hpp"
+#include "neuroplast/io/field_codec.hpp"
 #include "neuroplast/train/layer_selectors.hpp"
 
 namespace neuroplast::detail {
@@ -31,7 +33,7 @@ template <class Policy>
 std::vector<unsigned char> policy_state_bytes(const Policy& p) {
   ByteWriter w;
   if constexpr (HasProgress<Policy>) {
-    std::apply([&](const auto&... field) { (w.put(field), ...); }, Policy::progress(p));
+    write_fields(w, Policy::progress(p));
   }
   if constexpr (requires { p.selector; }) {
     w.u8(static_cast<std::uint8_t>(p.selector.index()));
@@ -48,11 +50,7 @@ void read_policy_state(std::span<const unsigned char> bytes, Policy& p, const st
                        const std::string& file) {
   ByteReader r(bytes, where, file);
   if constexpr (HasProgress<Policy>) {
-    std::apply(
-        [&](auto&... field) {
-          ((field = r.get<std::decay_t<decltype(field)>>("policy progress")), ...);
-        },
-        Policy::progress(p));
+    read_fields(r, Policy::progress(p));
   }
   if constexpr (requires { p.selector; }) {
     const std::uint8_t kind = r.u8("layer selector kind");

@@ -14,10 +14,12 @@
 
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/io/checkpoint.hpp"
+#include "neuroplast/io/field_codec.hpp"
 #include "neuroplast/io/policy_state.hpp"
 #include "neuroplast/optim/adam.hpp"
 #include "neuroplast/optim/sgd.hpp"
 #include "neuroplast/train/checkpoint_options.hpp"
+#include "neuroplast/train/checkpoint_store.hpp"
 #include "neuroplast/train/history.hpp"
 #include "neuroplast/train/trainer_state.hpp"
 
@@ -47,11 +49,7 @@ struct Checkpoint {
 };
 
 namespace detail {
-
-/// How an optimizer's hyper-parameters and step count are written; one specialisation per type.
-template <class Opt>
-struct OptimizerCodec;
-
+/// The codec of Adam and AdamW: learning rate, β1, β2, ε, weight decay, steps.
 template <class Opt>
 struct AdamCodec {
   template <class W>
@@ -68,18 +66,24 @@ struct AdamCodec {
     return o;
   }
 };
+}  // namespace detail
+
+/// Adam's settings and step count in a checkpoint.
 template <Scalar T>
-struct OptimizerCodec<Adam<T>> : AdamCodec<Adam<T>> {};
+struct OptimizerCodec<Adam<T>> : detail::AdamCodec<Adam<T>> {};
+/// AdamW's settings and step count in a checkpoint.
 template <Scalar T>
-struct OptimizerCodec<AdamW<T>> : AdamCodec<AdamW<T>> {};
+struct OptimizerCodec<AdamW<T>> : detail::AdamCodec<AdamW<T>> {};
+/// Sgd's settings (learning rate, momentum, weight decay, Nesterov) and step count.
 template <Scalar T>
 struct OptimizerCodec<Sgd<T>> {
-  template <class W>
-  static void write(W& w, const Sgd<T>& o) {
+  /// Writes the settings and the step count.
+  static void write(ByteWriter& w, const Sgd<T>& o) {
     for (auto v : {o.learning_rate, o.momentum, o.weight_decay}) w.put(v);
     w.put(o.nesterov);
     w.i64(o.steps);
   }
+  /// Reads what `write` wrote.
   static Sgd<T> read(ByteReader& r) {
     Sgd<T> o{};
     for (T* v : {&o.learning_rate, &o.momentum, &o.weight_decay})
@@ -90,7 +94,9 @@ struct OptimizerCodec<Sgd<T>> {
   }
 };
 
-/// Optimizers `save_checkpoint` knows how to write.
+namespace detail {
+
+/// Optimizers a checkpoint can hold: those with an OptimizerCodec (io/field_codec.hpp).
 template <class Opt>
 concept CheckpointableOptimizer = requires(const Opt& o, ByteWriter& w, ByteReader& r) {
   OptimizerCodec<Opt>::write(w, o);
@@ -347,19 +353,7 @@ template <Scalar T, Activation Act, class Opt>
     return detail::load_checkpoint_bytes<T, Act, Opt>(bytes, path);
   }
 
-/// Whether `options` asks for a checkpoint after `epoch`: a path is set and `epoch` is a multiple
-/// of `options.every`, or `options.on_structural_event` is set and the history records a
-/// structural event of this epoch (policies record every edit they make in `history.events`).
-inline bool checkpoint_due(const CheckpointOptions& options, int epoch, const History& history) {
-  if (options.path.empty()) return false;
-  if (options.every > 0 && epoch % options.every == 0) return true;
-  if (!options.on_structural_event) return false;
-  return std::any_of(history.events.begin(), history.events.end(), [&](const StructuralEvent& e) {
-    return e.epoch == epoch && e.kind != EventKind::new_data;
-  });
-}
-
-/// The function a trainer calls at the end of each epoch, after its policy ran: writes a
+/// Writes a
 /// checkpoint to `options.path` when `checkpoint_due`. Returns whether it wrote one. Throws as
 /// `save_checkpoint`; the previous checkpoint is then intact.
 template <Scalar T, Activation Act, class Opt>
@@ -374,5 +368,55 @@ bool checkpoint_if_due(const CheckpointOptions& options, int epoch, const Mlp<T,
                         "save_checkpoint");
   return true;
 }
+
+/// The trainer's checkpoints of an Mlp trained by Sgd, Adam or AdamW (train/checkpoint_store.hpp):
+/// the file `save_checkpoint` writes, with the policy's name and progress
+/// (io/policy_state.hpp) and the networks the trainer keeps.
+template <Scalar T, Activation Act, class Opt>
+  requires detail::CheckpointableOptimizer<Opt>
+struct CheckpointStore<Mlp<T, Act>, Opt> {
+  using Net = Mlp<T, Act>;  ///< the network type stored
+
+  /// Writes `c` to `path` atomically (the previous file is intact when this throws).
+  template <class Policy>
+  static void write(const std::string& path, const CheckpointContent<Net, Opt, Policy>& c) {
+    const PolicyCheckpoint<Net> p{.policy = std::string(Policy::name),
+                                  .policy_state = detail::policy_state_bytes(c.policy),
+                                  .best = c.best,
+                                  .best_score = c.best_score,
+                                  .saved = c.saved};
+    write_file_atomically(
+        path, detail::checkpoint_bytes(c.network, c.optimizer, c.history, c.trainer, &p),
+        "save_checkpoint");
+  }
+
+  /// Reads what `write` wrote; the policy starts as `current` and takes the stored progress.
+  /// Throws FileError for a file without trainer state, Error for another policy's file.
+  template <class Policy>
+  static ResumePoint<Net, Opt, Policy> read(const std::string& path, const Policy& current) {
+    auto c = load_checkpoint<T, Act, Opt>(path);
+    if (!c.trainer) {
+      detail::fail<FileError>("Trainer::resume: ", path,
+                              " holds no trainer state: it was written by save_checkpoint "
+                              "without one; use load_checkpoint and restore instead");
+    }
+    Policy policy = current;
+    std::optional<Net> best, saved;
+    double best_score = 0;
+    if (c.policy) {
+      if (c.policy->policy != Policy::name) {
+        detail::fail("Trainer::resume: ", path, " was written under the policy \"",
+                     c.policy->policy, "\" but this trainer's is \"", Policy::name,
+                     "\"; build the trainer with the policy of the run that wrote it");
+      }
+      detail::read_policy_state(c.policy->policy_state, policy, "Trainer::resume", path);
+      best = std::move(c.policy->best);
+      best_score = c.policy->best_score;
+      saved = std::move(c.policy->saved);
+    }
+    return {std::move(c.network), std::move(c.optimizer), std::move(c.history), *c.trainer,
+            std::move(policy),    std::move(best),        best_score,           std::move(saved)};
+  }
+};
 
 }  // namespace neuroplast

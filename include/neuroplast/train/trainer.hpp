@@ -19,12 +19,12 @@
 #include "neuroplast/core/growable_matrix.hpp"
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
-#include "neuroplast/io/trainer_checkpoint.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
+#include "neuroplast/train/checkpoint_store.hpp"
 #include "neuroplast/train/history.hpp"
 #include "neuroplast/train/parallel.hpp"
 #include "neuroplast/train/static_policy.hpp"
@@ -61,7 +61,8 @@ struct Evaluation {
 /// records an `EventKind::rollback` event, scales the learning rate and retries the epoch.
 ///
 /// Checkpoints: with `TrainOptions::checkpoint` set, the trainer writes a resumable checkpoint
-/// (io/trainer_checkpoint.hpp) after the epochs it asks for.
+/// after the epochs it asks for, through `CheckpointStore<Net, Opt>` (train/checkpoint_store.hpp;
+/// io/trainer_checkpoint.hpp defines it for Mlp with Sgd, Adam and AdamW).
 ///
 /// Data parallel: with a DistributedStrategy as `Parallel` (`mpi::DataParallel`,
 /// neuroplast/mpi.hpp), every process runs this same trainer on the same full datasets; each
@@ -77,12 +78,9 @@ class Trainer {
  public:
   using T = typename Net::scalar;                          ///< the network's scalar type
   using Context = EpochContext<Net, Dataset<T>, History>;  ///< what the policy receives
-  /// Whether this network and optimizer can be written to trainer checkpoints (Mlp with Sgd, Adam
-  /// or AdamW).
-  static constexpr bool kCanCheckpoint =
-      requires(const CheckpointOptions& c, const Net& n, const Opt& o, const History& h) {
-    checkpoint_if_due(c, 0, n, o, h, std::optional<TrainerState>{});
-  };
+  /// Whether this network and optimizer can be written to trainer checkpoints: a CheckpointStore
+  /// is defined for them (io/trainer_checkpoint.hpp: Mlp with Sgd, Adam or AdamW).
+  static constexpr bool kCanCheckpoint = CheckpointStorable<Net, Opt>;
   static_assert(TrainingPolicy<Policy, Context>,
                 "Trainer: the policy needs `static constexpr std::string_view name` and "
                 "`void on_epoch_end(EpochContext&)`; see StaticPolicy");
@@ -105,7 +103,8 @@ class Trainer {
     if (!options_.checkpoint.path.empty() && !kCanCheckpoint) {
       detail::fail(
           "TrainOptions::checkpoint: this network or optimizer cannot be written to a "
-          "checkpoint (save_checkpoint knows Mlp with Sgd, Adam and AdamW)");
+          "checkpoint: no CheckpointStore is defined for them here (io/trainer_checkpoint.hpp, "
+          "included by neuroplast.hpp, defines it for Mlp with Sgd, Adam and AdamW)");
     }
     // Dropout masks come from the workspace's stream: derive it from the seed, apart from the
     // shuffling stream.
@@ -217,36 +216,16 @@ class Trainer {
   /// Error for a checkpoint of another kind of network, optimizer or policy; the trainer and
   /// network are then unchanged.
   void resume(const std::string& path) requires(kCanCheckpoint) {
-    using Act = typename Net::activation;
-    auto c = load_checkpoint<T, Act, Opt>(path);
-    if (!c.trainer) {
-      detail::fail<FileError>("Trainer::resume: ", path,
-                              " holds no trainer state: it was written by save_checkpoint "
-                              "without one; use load_checkpoint and restore instead");
-    }
-    Policy policy = policy_;
-    std::optional<Net> best, saved;
-    double best_score = 0;
-    if (c.policy) {
-      if (c.policy->policy != Policy::name) {
-        detail::fail("Trainer::resume: ", path, " was written under the policy \"",
-                     c.policy->policy, "\" but this trainer's is \"", Policy::name,
-                     "\"; build the trainer with the policy of the run that wrote it");
-      }
-      detail::read_policy_state(c.policy->policy_state, policy, "Trainer::resume", path);
-      best = std::move(c.policy->best);
-      best_score = c.policy->best_score;
-      saved = std::move(c.policy->saved);
-    }
+    auto c = CheckpointStore<Net, Opt>::read(path, policy_);
     c.optimizer.validate();
     // Nothing above changed the trainer: commit all at once.
     net_ = std::move(c.network);
     opt_ = std::move(c.optimizer);
-    policy_ = std::move(policy);
-    best_ = std::move(best);
-    best_score_ = best_score;
-    saved_ = std::move(saved);
-    restore(*c.trainer, std::move(c.history));
+    policy_ = std::move(c.policy);
+    best_ = std::move(c.best);
+    best_score_ = c.best_score;
+    saved_ = std::move(c.saved);
+    restore(c.trainer, std::move(c.history));
   }
 
   /// Continues from a saved state and history, as if this trainer had run them.
@@ -479,15 +458,6 @@ class Trainer {
         static_cast<Index>(std::lround(static_cast<double>(bs) * (1 - replay_ratio_))), 1, bs);
   }
 
-  // What a checkpoint carries besides network, optimizer, history and trainer state.
-  PolicyCheckpoint<Net> policy_checkpoint() const {
-    return {.policy = std::string(Policy::name),
-            .policy_state = detail::policy_state_bytes(policy_),
-            .best = best_,
-            .best_score = best_score_,
-            .saved = saved_};
-  }
-
   // The best epoch's network, kept only when the policy asks for it.
   const Net* snapshot() const { return best_ ? &*best_ : nullptr; }
 
@@ -539,15 +509,16 @@ class Trainer {
   // Writes the due checkpoint; in a data-parallel run process 0 alone writes, and a failed write
   // ends fit on every process with its FileError.
   void write_checkpoint() requires(kCanCheckpoint) {
+    const TrainerState s = state();
+    const CheckpointContent<Net, Opt, Policy> content{net_,    opt_,  history_,    s,
+                                                      policy_, best_, best_score_, saved_};
     if constexpr (!Parallel::distributed) {
-      const PolicyCheckpoint<Net> p = policy_checkpoint();
-      checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
+      CheckpointStore<Net, Opt>::write(options_.checkpoint.path, content);
     } else {
       std::string error;
       if (parallel_.rank() == 0) {
         try {
-          const PolicyCheckpoint<Net> p = policy_checkpoint();
-          checkpoint_if_due(options_.checkpoint, epoch_, net_, opt_, history_, state(), &p);
+          CheckpointStore<Net, Opt>::write(options_.checkpoint.path, content);
         } catch (const std::exception& e) {
           error = e.what();
           if (error.empty()) error = "checkpoint: writing failed";
