@@ -25,8 +25,8 @@ inline void print_epoch(const EpochRecord& r) {
 /// "          grow_neurons layer 0, 8 (reason)  sizes {…}".
 inline void print_event(const StructuralEvent& ev) {
   std::printf("          %s layer %lld, %lld (%s)  sizes %s\n", event_name(ev.kind),
-              static_cast<long long>(ev.layer), static_cast<long long>(ev.count),
-              ev.reason.c_str(), format_sizes(ev.sizes_after).c_str());
+              static_cast<long long>(ev.layer), static_cast<long long>(ev.count), ev.reason.c_str(),
+              format_sizes(ev.sizes_after).c_str());
 }
 
 }  // namespace neuroplast::detail

@@ -24,9 +24,12 @@
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
+#include "neuroplast/train/batcher.hpp"
 #include "neuroplast/train/checkpoint_store.hpp"
 #include "neuroplast/train/history.hpp"
+#include "neuroplast/train/numeric_guard.hpp"
 #include "neuroplast/train/parallel.hpp"
+#include "neuroplast/train/progress.hpp"
 #include "neuroplast/train/static_policy.hpp"
 #include "neuroplast/train/train_options.hpp"
 #include "neuroplast/train/trainer_state.hpp"
@@ -124,7 +127,7 @@ class Trainer {
   /// now, judged on `data` (call it before fitting on the new data). A policy without
   /// `on_new_data` only records the event.
   void notify_new_data(const Dataset<T>& data) {
-    check_dataset(data, "notify_new_data");
+    check_dataset(data, net_, options_.loss, "notify_new_data");
     // Epochs before the new data were judged on other data: their best no longer compares.
     best_.reset();
     Context context{net_, history_, data, nullptr, epoch_, snapshot(), &saved_};
@@ -148,7 +151,7 @@ class Trainer {
     }
     if (!(ratio > 0 && ratio < 1))
       detail::fail("set_replay: ratio = ", ratio, " must lie in (0, 1)");
-    check_dataset(memory, "set_replay (memory)");
+    check_dataset(memory, net_, options_.loss, "set_replay (memory)");
     replay_ = std::move(memory);
     replay_ratio_ = ratio;
   }
@@ -163,9 +166,9 @@ class Trainer {
   /// reduced: call it on every process.
   Evaluation evaluate(const Dataset<T>& data) {
     if constexpr (Parallel::distributed) {
-      agree_on_inputs([&] { check_dataset(data, "evaluate"); });
+      agree_on_inputs([&] { check_dataset(data, net_, options_.loss, "evaluate"); });
     } else {
-      check_dataset(data, "evaluate");
+      check_dataset(data, net_, options_.loss, "evaluate");
     }
     const Index n = data.size();
     double loss_sum = 0;
@@ -219,13 +222,7 @@ class Trainer {
     auto c = CheckpointStore<Net, Opt>::read(path, policy_);
     c.optimizer.validate();
     // Nothing above changed the trainer: commit all at once.
-    net_ = std::move(c.network);
-    opt_ = std::move(c.optimizer);
-    policy_ = std::move(c.policy);
-    best_ = std::move(c.best);
-    best_score_ = c.best_score;
-    saved_ = std::move(c.saved);
-    restore(c.trainer, std::move(c.history));
+    commit(std::move(c));
   }
 
   /// Continues from a saved state and history, as if this trainer had run them.
@@ -248,8 +245,9 @@ class Trainer {
     if constexpr (Parallel::distributed) {
       agree_to_start(train, validation);
     } else {
-      check_dataset(train, "fit (training set)");
-      if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
+      check_dataset(train, net_, options_.loss, "fit (training set)");
+      if (validation != nullptr)
+        check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
     }
     {
@@ -269,7 +267,7 @@ class Trainer {
       try {
         stop = train_and_judge_epoch(train, validation, options_.epochs - done - 1);
       } catch (const NumericError& error) {
-        if (!good_) throw;
+        if (!guard_.armed()) throw;
         roll_back(error, rollbacks);
         continue;
       }
@@ -283,13 +281,13 @@ class Trainer {
         // The policy's part copies the best and saved networks: built only when one is written.
         if (checkpoint_due(options_.checkpoint, epoch_, history_)) write_checkpoint();
       }
-      if (options_.verbose) print_progress(record);
+      if (options_.verbose) detail::print_epoch(record);
       announce_events(before);
       if (options_.on_epoch_end) options_.on_epoch_end(record);
       if (stop) break;
     }
     if (options_.restore_best) restore_best_epoch();
-    good_.reset();
+    guard_.disarm();
     return history_;
   }
 
@@ -309,7 +307,8 @@ class Trainer {
       record.validation_accuracy = v.accuracy;
       if (!std::isfinite(v.loss)) {
         detail::fail<NumericError>("fit: the validation loss became ", v.loss, " after epoch ",
-                                   epoch_, " (step ", opt_.steps, "): ", locate_non_finite_loss(),
+                                   epoch_, " (step ", opt_.steps,
+                                   "): ", detail::locate_non_finite_loss(net_, ws_),
                                    ". Lower the learning rate or check the data");
       }
     }
@@ -349,47 +348,35 @@ class Trainer {
     }
   }
 
-  // Whatever a rollback restores: the end of the last good epoch (or the start of the fit).
-  struct GoodState {
-    Net net;
-    Opt opt;
-    Policy policy;
-    TrainerState trainer;
-    History history;
-    std::optional<Net> best;
-    double best_score;
-    std::optional<Net> saved;
-  };
+  // The trainer's whole state, as a checkpoint or a rollback holds it.
+  ResumePoint<Net, Opt, Policy> capture() const {
+    return {net_, opt_, history_, state(), policy_, best_, best_score_, saved_};
+  }
 
+  // Makes `p` the trainer's state.
+  void commit(ResumePoint<Net, Opt, Policy> p) {
+    net_ = std::move(p.network);
+    opt_ = std::move(p.optimizer);
+    policy_ = std::move(p.policy);
+    best_ = std::move(p.best);
+    best_score_ = p.best_score;
+    saved_ = std::move(p.saved);
+    restore(p.trainer, std::move(p.history));
+  }
+
+  // The end of the last good epoch (or the start of the fit) is what a rollback restores.
   void keep_good_state() {
     if (options_.on_numeric_error != NumericErrorAction::rollback) return;
-    if (!good_) {
-      good_.emplace(GoodState{net_, opt_, policy_, state(), history_, best_, best_score_, saved_});
-      return;
-    }
-    good_->net = net_;
-    good_->opt = opt_;
-    good_->policy = policy_;
-    good_->trainer = state();
-    good_->history = history_;
-    good_->best = best_;
-    good_->best_score = best_score_;
-    good_->saved = saved_;
+    guard_.keep(capture());
   }
 
   // Restores the good state; then either gives up (rethrows, the network is left at the good
   // state) or records the rollback, lowers the learning rate and lets the caller retry.
   void roll_back(const NumericError& error, int& rollbacks) {
-    GoodState& g = *good_;
-    net_ = g.net;
-    opt_ = g.opt;
-    policy_ = g.policy;
-    best_ = g.best;
-    best_score_ = g.best_score;
-    saved_ = g.saved;
-    restore(g.trainer, g.history);
+    auto& g = guard_.good();
+    commit(g);
     if (rollbacks >= options_.max_rollbacks) {
-      good_.reset();
+      guard_.disarm();
       detail::fail<NumericError>(error.what(), " [gave up after ", rollbacks,
                                  " rollback(s); the network is back at the end of epoch ", epoch_,
                                  "]");
@@ -411,38 +398,17 @@ class Trainer {
                                               .sizes_after = net_.sizes()});
     announce_events(before);
     // A later rollback starts from the lowered learning rate and keeps this event.
-    g.opt = opt_;
+    g.optimizer = opt_;
     g.history = history_;
   }
 
   // NumericError naming the first layer whose weights or biases are not finite.
   void check_parameters(const char* when) const {
-    const std::string where = first_non_finite_parameter();
+    const std::string where = detail::first_non_finite_parameter(net_);
     if (!where.empty()) {
       detail::fail<NumericError>("fit: ", where, " ", when, " ", epoch_, " (step ", opt_.steps,
                                  "). Lower the learning rate or check the data");
     }
-  }
-
-  std::string first_non_finite_parameter() const {
-    for (Index l = 0; l < net_.layer_count(); ++l) {
-      if (!detail::all_finite(net_.weights(l)))
-        return detail::message("the weights of layer ", l, " are not finite");
-      if (!detail::all_finite(net_.bias(l)))
-        return detail::message("the bias of layer ", l, " is not finite");
-    }
-    return {};
-  }
-
-  // For a non-finite loss: the parameters, else the first layer whose output overflowed.
-  std::string locate_non_finite_loss() const {
-    std::string where = first_non_finite_parameter();
-    if (!where.empty()) return where;
-    for (Index l = 0; l < net_.layer_count(); ++l) {
-      if (!detail::all_finite(ws_.activation(static_cast<std::size_t>(l))))
-        return detail::message("the output of layer ", l, " overflowed");
-    }
-    return "every layer's output is finite: the loss itself overflowed";
   }
 
   Index steps_per_epoch(const Dataset<T>& train) const {
@@ -497,11 +463,7 @@ class Trainer {
   void announce_events(std::size_t from) {
     for (std::size_t i = from; i < history_.events.size(); ++i) {
       const StructuralEvent& ev = history_.events[i];
-      if (options_.verbose) {
-        std::printf("          %s layer %lld, %lld (%s)  sizes %s\n", event_name(ev.kind),
-                    static_cast<long long>(ev.layer), static_cast<long long>(ev.count),
-                    ev.reason.c_str(), detail::format_sizes(ev.sizes_after).c_str());
-      }
+      if (options_.verbose) detail::print_event(ev);
       if (options_.on_event) options_.on_event(ev);
     }
   }
@@ -533,7 +495,7 @@ class Trainer {
   double train_epoch(const Dataset<T>& data) {
     if constexpr (Parallel::distributed) return train_epoch_shared(data);
     const Index n = data.size();
-    shuffle_order(n);
+    batcher_.shuffle(n, options_.shuffle, rng_);
     if (replay_ && replay_->has_labels() != data.has_labels()) {
       detail::fail(
           "fit: the replay memory and the training set must both hold labels, or both "
@@ -544,31 +506,28 @@ class Trainer {
     const Index bs = std::min(options_.batch_size, n);
     const Index fresh = fresh_per_batch(n);
     const Index recalled = bs - fresh;
-    batch_x_.reshape_uninitialized(data.feature_count(), bs);
-    if (data.has_targets()) batch_t_.reshape_uninitialized(data.targets().rows(), bs);
-    batch_labels_.reserve(static_cast<std::size_t>(bs));
     double loss_sum = 0;
     Index samples = 0;  // the training set's, and the memory's
     Index batch_index = 0;
     for (Index start = 0; start < n; start += fresh, ++batch_index) {
       const Index own = std::min(fresh, n - start);
       const Index b = own + recalled;
-      // Sample i of the batch: the training set's order_[start + i], then the memory's draws.
+      // Sample i of the batch: the training set's (start + i)-th in order, then the memory's draws.
       recall_.resize(static_cast<std::size_t>(recalled));
       for (Index& r : recall_)
         r = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(replay_->size())));
-      const Targets<T> targets = gather_batch(data, b, b, [&](Index i) -> Sample {
-        if (i < own) return {&data, order_[static_cast<std::size_t>(start + i)]};
+      const Targets<T> targets = batcher_.gather(data, b, b, [&](Index i) -> Sample {
+        if (i < own) return {&data, batcher_.order(start + i)};
         return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
       });
-      const auto X = batch_x_.view();
+      const auto X = batcher_.features();
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
       const T loss = evaluate_loss(logits, targets, &grad);
       if (!std::isfinite(static_cast<double>(loss))) {
         detail::fail<NumericError>("fit: the loss became ", static_cast<double>(loss), " at epoch ",
                                    epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
-                                   "): ", locate_non_finite_loss(),
+                                   "): ", detail::locate_non_finite_loss(net_, ws_),
                                    ". The batch was not applied. Lower the learning rate or check "
                                    "the data");
       }
@@ -601,7 +560,7 @@ class Trainer {
       ~WindowReset() { ws.set_sample_window(0, 0); }
     } window_reset{ws_};
     const Index n = data.size();
-    shuffle_order(n);
+    batcher_.shuffle(n, options_.shuffle, rng_);
     const Index bs = std::min(options_.batch_size, n);
     double loss_sum = 0;
     Index batch_index = 0;
@@ -610,11 +569,11 @@ class Trainer {
       const Share mine = share_of(b, parallel_.rank(), parallel_.size());
       // A process whose share is empty (a last batch smaller than the process count) runs one
       // zero sample with a zero loss gradient: its streams and step counter stay in step.
-      const Targets<T> targets =
-          gather_batch(data, mine.size(), std::max<Index>(mine.size(), 1), [&](Index i) -> Sample {
-            return {&data, order_[static_cast<std::size_t>(start + mine.begin + i)]};
+      const Targets<T> targets = batcher_.gather(
+          data, mine.size(), std::max<Index>(mine.size(), 1), [&](Index i) -> Sample {
+            return {&data, batcher_.order(start + mine.begin + i)};
           });
-      const auto X = batch_x_.view();
+      const auto X = batcher_.features();
       ws_.set_sample_window(mine.size() > 0 ? mine.begin : 0, b);
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
@@ -637,7 +596,7 @@ class Trainer {
             failed, detail::message("fit: the loss became non-finite at epoch ", epoch_, ", batch ",
                                     batch_index, " (step ", opt_.steps + 1, ") on process ",
                                     parallel_.rank(), " of ", parallel_.size(), ": ",
-                                    locate_non_finite_loss(),
+                                    detail::locate_non_finite_loss(net_, ws_),
                                     ". The batch was not applied. Lower the learning rate or "
                                     "check the data"));
         detail::fail<NumericError>(failure);
@@ -660,45 +619,7 @@ class Trainer {
     return loss_sum / static_cast<double>(n);
   }
 
-  // A new order of the n training samples for an epoch's batches: shuffled (seeded) or in order.
-  void shuffle_order(Index n) {
-    order_.resize(static_cast<std::size_t>(n));
-    std::iota(order_.begin(), order_.end(), Index{0});
-    if (options_.shuffle) rng_.shuffle(std::span<Index>(order_));
-  }
-
-  // Where sample i of a batch comes from: a dataset (the training set or the replay memory) and
-  // its column there.
-  using Sample = std::pair<const Dataset<T>*, Index>;
-
-  // Copies `count` samples into the batch buffers (`width` ≥ count columns; the rest are zero,
-  // for a process whose share of a batch is empty) — sample i is `source(i)` — and returns their
-  // targets: labels, or the target values of the training set's kind.
-  template <class Source>
-  Targets<T> gather_batch(const Dataset<T>& data, Index count, Index width, Source&& source) {
-    batch_x_.reshape_uninitialized(data.feature_count(), width);
-    auto X = batch_x_.view();
-    X.rightCols(width - count).setZero();
-    batch_labels_.clear();
-    for (Index i = 0; i < count; ++i) {
-      const auto [set, src] = source(i);
-      X.col(i) = set->features().col(src);
-      if (set->has_labels()) batch_labels_.push_back(set->labels()[static_cast<std::size_t>(src)]);
-    }
-    Targets<T> targets{.labels = std::span<const int>(batch_labels_)};
-    if (data.has_targets()) {
-      batch_t_.reshape_uninitialized(data.targets().rows(), width);
-      auto Y = batch_t_.view();
-      Y.rightCols(width - count).setZero();
-      for (Index i = 0; i < count; ++i) {
-        const auto [set, src] = source(i);
-        Y.col(i) = set->targets().col(src);
-      }
-      targets.values = batch_t_.data();
-      targets.stride = batch_t_.outer_stride();
-    }
-    return targets;
-  }
+  using Sample = typename Batcher<T>::Sample;
 
   // TrainOptions::clip_gradient_norm on the step's gradients, recording the norm. Clipping an
   // infinite norm would silently zero the step and a NaN one would not clip: NumericError.
@@ -719,8 +640,9 @@ class Trainer {
   // hold the same datasets, network and options, or all throw.
   void agree_to_start(const Dataset<T>& train, const Dataset<T>* validation) {
     agree_on_inputs([&] {
-      check_dataset(train, "fit (training set)");
-      if (validation != nullptr) check_dataset(*validation, "fit (validation set)");
+      check_dataset(train, net_, options_.loss, "fit (training set)");
+      if (validation != nullptr)
+        check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
     });
     std::uint64_t h = network_hash();
@@ -810,39 +732,6 @@ class Trainer {
     return neuroplast::evaluate_loss(options_.loss, logits, targets, grad);
   }
 
-  void check_dataset(const Dataset<T>& data, const char* where) const {
-    if (data.size() == 0) detail::fail(where, ": the dataset is empty");
-    if (data.feature_count() != net_.input_size()) {
-      detail::fail(where, ": samples have ", data.feature_count(),
-                   " features but the network expects ", net_.input_size(), " inputs (sizes ",
-                   detail::format_sizes(net_.sizes()), ")");
-    }
-    if (options_.loss == LossKind::softmax_cross_entropy && !data.has_labels()) {
-      detail::fail(where,
-                   ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
-                   "for real-valued targets");
-    }
-    if (data.has_labels() && data.class_count() > net_.output_size()) {
-      detail::fail(where, ": labels go up to ", data.class_count() - 1,
-                   " but the network has only ", net_.output_size(),
-                   " outputs; build it with at least ", data.class_count(), " outputs");
-    }
-    if (data.has_targets() && data.targets().rows() != net_.output_size()) {
-      detail::fail(where, ": targets have ", data.targets().rows(), " rows but the network has ",
-                   net_.output_size(), " outputs");
-    }
-  }
-
-  void print_progress(const EpochRecord& r) const {
-    std::printf("epoch %3d  loss %.4f", r.epoch, r.train_loss);
-    if (!std::isnan(r.validation_loss)) std::printf("  val_loss %.4f", r.validation_loss);
-    if (!std::isnan(r.validation_accuracy))
-      std::printf("  val_acc %6.2f%%", 100.0 * r.validation_accuracy);
-    std::printf("  sizes %s  params %lld  %.1f s\n", detail::format_sizes(r.sizes).c_str(),
-                static_cast<long long>(r.parameter_count), r.seconds);
-    std::fflush(stdout);
-  }
-
   Net& net_;
   Opt opt_;
   Policy policy_;
@@ -855,16 +744,13 @@ class Trainer {
   double base_learning_rate_ = 0;  // the optimizer's rate as built: what a schedule scales
   Rng rng_;
   Workspace<T> ws_;
-  GrowableMatrix<T> batch_x_;
-  GrowableMatrix<T> batch_t_;
-  std::vector<int> batch_labels_;
-  std::vector<Index> order_;
+  Batcher<T> batcher_;  // batch buffers and the epoch's order
   History history_;
   int epoch_ = 0;
   std::optional<Net> best_;  // best epoch's network, when the policy keeps snapshots
   double best_score_ = 0;
-  std::optional<Net> saved_;       // a network the policy keeps (EpochContext::saved)
-  std::optional<GoodState> good_;  // rollback target, only with NumericErrorAction::rollback
+  std::optional<Net> saved_;              // a network the policy keeps (EpochContext::saved)
+  NumericGuard<Net, Opt, Policy> guard_;  // rollback target (NumericErrorAction::rollback)
 };
 
 /// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.
