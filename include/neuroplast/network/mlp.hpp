@@ -47,16 +47,14 @@ class Mlp : public LayerStack<T, Act> {
   using Base::check_input;
   using Base::log;
   using Base::params;
-  using typename Base::Hidden;
-
- public:
-  using Base::layer_count;
-  using Base::min_width;
-  using Base::width;
 
  public:
   using scalar = T;        ///< element type of every tensor
   using activation = Act;  ///< activation of the hidden layers
+  // Named here so the edits below can call them unqualified; public, as in LayerStack.
+  using Base::layer_count;
+  using Base::min_width;
+  using Base::width;
 
   /// Builds a network with the given layer sizes (inputs, hidden…, outputs), at least two entries,
   /// all ≥ 1, initialised from `seed`. Throws Error otherwise.
