@@ -1024,6 +1024,9 @@ TEST_CASE("open lists: state planes and initialisers of one's own load, non-name
   CHECK(detail::intern_name("sign_momentum").data() == detail::intern_name("sign_momentum").data());
   CHECK(detail::intern_name("Sign Momentum").empty());
   CHECK(detail::intern_name(std::string(65, 'a')).empty());
+  // A refusal says why: not a name, or a name past the table's bound.
+  CHECK(detail::intern_refusal("Sign Momentum").starts_with("is not a name"));
+  CHECK(detail::intern_refusal("sign_momentum").find("256 distinct") != std::string::npos);
   // A network trained by an optimizer the library does not know: 3 planes named "triple".
   Mlp<double, Relu> net({2, 3, 2}, 4);
   net.for_each_param([](Param<double>& p, ParamKind) {

@@ -57,14 +57,27 @@ inline const char* scalar_code_name(std::uint8_t code) {
 /// reads from files (a bound, so that damaged files cannot make the table grow without end).
 inline constexpr std::size_t kMaxInternedNames = 256;
 
+/// Whether `name` may name an optimizer or initialiser in a file: 1 to 64 lower-case letters,
+/// digits and '_'.
+inline bool is_file_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+/// Why `intern_name` refused `name`, completing "…, which " in a loader's message.
+inline std::string intern_refusal(std::string_view name) {
+  if (!is_file_name(name)) return "is not a name (lower-case letters, digits and '_', at most 64)";
+  return message("is one name more than the ", kMaxInternedNames,
+                 " distinct optimizer and initialiser names a program reads from files");
+}
+
 /// A name read from a file as a string_view into storage that lives as long as the program
 /// (Param::state_owner and EditRecord::initializer are string_views): interned once per distinct
-/// name. Empty when `name` is not an identifier (1 to 64 lower-case letters, digits and '_') or
-/// the table is full.
+/// name. Empty when `name` is not a file name (is_file_name) or the table is full.
 inline std::string_view intern_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) return {};
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return {};
+  if (!is_file_name(name)) return {};
   static std::mutex mutex;
   static std::set<std::string, std::less<>> names;  // nodes never move: views stay valid
   const std::lock_guard lock(mutex);
@@ -301,8 +314,8 @@ void read_param(ByteReader& r, Param<T>& p, const std::string& label) {
   std::size_t expected = 0;
   const std::string_view known = known_state_owner(owner, expected);
   if (!owner.empty() && known.empty()) {
-    r.corrupt(label, " holds state of an optimizer named \"", owner,
-              "\", which is not a name (lower-case letters, digits and '_', at most 64)");
+    r.corrupt(label, " holds state of an optimizer named \"", owner, "\", which ",
+              intern_refusal(owner));
   }
   const std::uint8_t planes = r.u8(label + " optimizer plane count");
   if (expected == 0 && !owner.empty() && (planes < 1 || planes > kMaxStatePlanes)) {
@@ -446,8 +459,7 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
     const std::string init = r.str("edit initialiser", 64);
     e.initializer = known_initializer(init);
     if (!init.empty() && e.initializer.empty())
-      r.corrupt("the edit log names an initialiser \"", init,
-                "\", which is not a name (lower-case letters, digits and '_', at most 64)");
+      r.corrupt("the edit log names an initialiser \"", init, "\", which ", intern_refusal(init));
     e.step = r.i64("edit step");
     if (e.layer < -1 || e.count < 0 || e.first < -1 || e.step < 0 || e.step > steps)
       r.corrupt("an edit log record is inconsistent");

@@ -353,8 +353,8 @@ template <Scalar T, Activation Act, class Opt>
     return detail::load_checkpoint_bytes<T, Act, Opt>(bytes, path);
   }
 
-/// Writes a
-/// checkpoint to `options.path` when `checkpoint_due`. Returns whether it wrote one. Throws as
+/// Writes a checkpoint to `options.path` when `checkpoint_due`, for a training loop of one's own
+/// (the Trainer writes through CheckpointStore). Returns whether it wrote one. Throws as
 /// `save_checkpoint`; the previous checkpoint is then intact.
 template <Scalar T, Activation Act, class Opt>
   requires detail::CheckpointableOptimizer<Opt>
