@@ -8,7 +8,10 @@
 // points, label noise), regression (smooth 2-D function, MSE), regression_sgd (the same with SGD
 // + momentum), blobs (generated 10-class tabular task a tiny network solves), digits, wine and
 // breast_cancer (scikit-learn's bundled CSV files, Debian package python3-sklearn; skipped with a
-// message when absent), fashion_mnist (Debian package dataset-fashion-mnist). --smoke runs every
+// message when absent), fashion_mnist (Debian package dataset-fashion-mnist). Held out (added
+// after the defaults were chosen, to check they transfer): checkerboard (generated 4 × 4
+// checkerboard), friedman1 (Friedman's regression function, 10 inputs), iris and boston
+// (scikit-learn's CSV files; boston is a regression). --smoke runs every
 // task briefly (a CTest check that the suite works end to end); --policies-only skips the sweep
 // (for looking at the policies alone). Writes a Markdown table per task
 // to standard output and, with --out, a CSV of every run.
@@ -170,9 +173,46 @@ Data blobs(std::uint64_t seed) {
   return Data(std::move(X), std::move(y));
 }
 
+// A 4 × 4 checkerboard on [−1, 1]², 1000 points, the colour of each cell its class: a task that
+// needs many ReLU pieces in both input directions.
+Data checkerboard(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 1000;
+  np::Matrix<float> X(2, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const double a = rng.uniform(-1.0, 1.0), b = rng.uniform(-1.0, 1.0);
+    X(0, i) = static_cast<float>(a);
+    X(1, i) = static_cast<float>(b);
+    const int cell = static_cast<int>(std::floor((a + 1) * 2)) + static_cast<int>(std::floor((b + 1) * 2));
+    y[static_cast<std::size_t>(i)] = cell % 2;
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+// Friedman's first regression function on 10 uniform inputs, 5 of which do not matter:
+// y = 10 sin(π x₁x₂) + 20 (x₃ − ½)² + 10 x₄ + 5 x₅ + N(0, 1), 1500 points, y standardised.
+Data friedman1(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 1500, d = 10;
+  np::Matrix<float> X(d, n), Y(1, n);
+  for (Index i = 0; i < n; ++i) {
+    double x[d];
+    for (Index r = 0; r < d; ++r) {
+      x[r] = rng.uniform(0.0, 1.0);
+      X(r, i) = static_cast<float>(2 * x[r] - 1);
+    }
+    const double v = 10 * std::sin(std::numbers::pi * x[0] * x[1]) + 20 * (x[2] - 0.5) * (x[2] - 0.5) +
+                     10 * x[3] + 5 * x[4] + rng.normal();
+    Y(0, i) = static_cast<float>((v - 14.4) / 5.0);
+  }
+  return Data(std::move(X), std::move(Y));
+}
+
 // A scikit-learn bundled CSV (optionally gzipped): a header line (skipped), then numeric rows with
 // the class label last. Features standardised (or divided by `scale` when > 0).
-std::optional<Data> sklearn_csv(const std::string& file, double scale = 0) {
+std::optional<Data> sklearn_csv(const std::string& file, double scale = 0, int header_lines = 1,
+                                bool regression = false) {
   const std::string path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/" + file;
   if (!std::filesystem::exists(path)) return std::nullopt;
   gzFile f = gzopen(path.c_str(), "rb");
@@ -186,8 +226,7 @@ std::optional<Data> sklearn_csv(const std::string& file, double scale = 0) {
   std::istringstream lines(text);
   std::string line;
   std::vector<std::vector<double>> rows;
-  const bool header = file.find("digits") == std::string::npos;
-  if (header) std::getline(lines, line);
+  for (int i = 0; i < header_lines; ++i) std::getline(lines, line);
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     std::vector<double> row;
@@ -198,23 +237,29 @@ std::optional<Data> sklearn_csv(const std::string& file, double scale = 0) {
   }
   const auto d = static_cast<Index>(rows.front().size() - 1);
   const auto n = static_cast<Index>(rows.size());
-  np::Matrix<float> X(d, n);
+  np::Matrix<float> X(d, n), Y(1, n);
   std::vector<int> y(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) {
     const auto& row = rows[static_cast<std::size_t>(i)];
     for (Index r = 0; r < d; ++r) X(r, i) = static_cast<float>(row[static_cast<std::size_t>(r)]);
     y[static_cast<std::size_t>(i)] = static_cast<int>(row.back());
+    Y(0, i) = static_cast<float>(row.back());
   }
+  auto standardise = [](np::Matrix<float>& M) {
+    for (Index r = 0; r < M.rows(); ++r) {
+      const float mean = M.row(r).mean();
+      const float sd = std::sqrt((M.row(r).array() - mean).square().mean()) + 1e-6f;
+      M.row(r) = (M.row(r).array() - mean) / sd;
+    }
+  };
   if (scale > 0) {
     X /= static_cast<float>(scale);
   } else {
-    for (Index r = 0; r < d; ++r) {
-      const float mean = X.row(r).mean();
-      const float sd = std::sqrt((X.row(r).array() - mean).square().mean()) + 1e-6f;
-      X.row(r) = (X.row(r).array() - mean) / sd;
-    }
+    standardise(X);
   }
-  return Data(std::move(X), std::move(y));
+  if (!regression) return Data(std::move(X), std::move(y));
+  standardise(Y);  // the MSE of a target in its own units would not compare across tasks
+  return Data(std::move(X), std::move(Y));
 }
 
 // ---- runs -------------------------------------------------------------------------------------
@@ -496,18 +541,41 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
                      .epochs = 60 / e / (smoke ? 2 : 1),
                      .learning_rate = 1e-3});
   }
+  if (want("checkerboard")) {
+    tasks.push_back({.name = "checkerboard",
+                     .source = "4 × 4 checkerboard on [−1, 1]², 1000 points; 60/20/20",
+                     .data = split(checkerboard(61), 62),
+                     .start = {2, 2, 2, 2},
+                     .widths = small_widths,
+                     .epochs = 200 / e / (smoke ? 4 : 1)});
+  }
+  if (want("friedman1")) {
+    tasks.push_back({.name = "friedman1",
+                     .source = "Friedman's first function, 10 inputs (5 irrelevant), noise N(0, 1), "
+                               "1500 points, target standardised; 60/20/20",
+                     .data = split(friedman1(71), 72),
+                     .regression = true,
+                     .start = {10, 2, 2, 1},
+                     .widths = small_widths,
+                     .epochs = 150 / e / (smoke ? 4 : 1),
+                     .learning_rate = 1e-3});
+  }
   struct Csv {
     const char* name;
     const char* file;
     double scale;
     std::vector<Index> start;
     int epochs;
+    int header_lines = 1;
+    bool regression = false;
   };
-  for (const Csv& c : {Csv{"digits", "digits.csv.gz", 16.0, {64, 2, 2, 10}, 100},
+  for (const Csv& c : {Csv{"digits", "digits.csv.gz", 16.0, {64, 2, 2, 10}, 100, 0},
                        Csv{"wine", "wine_data.csv", 0, {13, 2, 2, 3}, 150},
-                       Csv{"breast_cancer", "breast_cancer.csv", 0, {30, 2, 2, 2}, 100}}) {
+                       Csv{"breast_cancer", "breast_cancer.csv", 0, {30, 2, 2, 2}, 100},
+                       Csv{"iris", "iris.csv", 0, {4, 2, 2, 3}, 150},
+                       Csv{"boston", "boston_house_prices.csv", 0, {13, 2, 2, 1}, 150, 2, true}}) {
     if (!want(c.name)) continue;
-    const auto all = sklearn_csv(c.file, c.scale);
+    const auto all = sklearn_csv(c.file, c.scale, c.header_lines, c.regression);
     if (!all) {
       std::fprintf(stderr,
                    "growth_suite: skipping %s: %s not found (apt-get install python3-sklearn)\n",
@@ -518,6 +586,7 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
         {.name = c.name,
          .source = std::string("scikit-learn's ") + c.file + " (python3-sklearn); 60/20/20",
          .data = split(*all, 41),
+         .regression = c.regression,
          .start = c.start,
          .widths = small_widths,
          .epochs = c.epochs / e / (smoke ? 4 : 1),

@@ -462,6 +462,54 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   CHECK_THROWS_WITH(GrowthPays{.min_gain = 1}.validate(), Catch::Contains("min_gain = 1"));
 }
 
+TEST_CASE("GrowthPays grows again one window after a step that paid", "[policy][criterion]") {
+  const GrowthPays pays{.min_gain = 0.01, .min_learned = 0};
+  // Growth after epoch 2; best validation loss 0.9 before, 0.6 after: paid (no trend before it).
+  History h = with_growth(losses({1, 1, 1, 1}, {1.0, 0.9, 0.7, 0.6}), {2});
+  CHECK(pays.paying(h, 0, 2, 2));        // 4 − 2 = 2 epochs: it has had its window
+  CHECK_FALSE(pays.paying(h, 0, 2, 3));  // not yet
+  CHECK_FALSE(pays.paying(h, 0, 3, 1));  // the last event (a pruning, say) was not that step
+  CHECK_FALSE(pays.paying(h, 2, 2, 2));  // no growth step after `since`
+  CHECK_FALSE((GrowthPays{.min_gain = 0.01, .min_learned = 0, .grow_while_paying = false}
+                   .paying(h, 0, 2, 2)));
+  // A step that did not pay hands the timing back to the trigger.
+  const History flat = with_growth(losses({1, 1, 1, 1}, {1.0, 0.9, 0.9, 0.895}), {2});
+  CHECK_FALSE(pays.paying(flat, 0, 2, 2));
+  // Every judged sample right: more width would only sharpen the confidence.
+  h.epochs[3].validation_accuracy = 1.0;
+  CHECK_FALSE(pays.paying(h, 0, 2, 2));
+  h.epochs[3].validation_accuracy = 0.99;
+  CHECK(pays.paying(h, 0, 2, 2));
+
+  // In a policy: the training loss falls by half every epoch (the trigger stays quiet), the
+  // validation loss falls fast after growth at epoch 2. Window 1 epoch: at epoch 3 the step has
+  // had its window and paid, so the layers double again, the event says why.
+  const auto data = noisy_blobs(30, 2);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+  History run = with_growth(losses({1.0, 0.5, 0.25}, {1.0, 0.9, 0.5}), {2});
+  DropinPolicy dropin{.bounds = GrowthBounds{.max_parameters_per_target = 0}};
+  dropin.last_event_epoch = 2;
+  dropin.growth_events = 1;
+  Ctx at3{net, run, data, &data, 3};
+  at3.steps_per_epoch = 100;
+  dropin.on_epoch_end(at3);
+  CHECK(net.width(0) == 8);
+  CHECK(net.width(1) == 8);
+  REQUIRE(run.events.back().kind == EventKind::grow_neurons);
+  CHECK(run.events.back().reason.find("the last growth paid") != std::string::npos);
+  // Switched off, the same history waits for the trigger.
+  Mlp<double, Relu> other({2, 4, 4, 3}, 1);
+  History quiet = with_growth(losses({1.0, 0.5, 0.25}, {1.0, 0.9, 0.5}), {2});
+  DropinPolicy waits{.criterion = GrowthPays{.grow_while_paying = false},
+                     .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+  waits.last_event_epoch = 2;
+  Ctx quiet3{other, quiet, data, &data, 3};
+  quiet3.steps_per_epoch = 100;
+  waits.on_epoch_end(quiet3);
+  CHECK(other.width(0) == 4);
+}
+
 TEST_CASE("GrowBy grows in proportion, EveryLayer selects every hidden layer", "[policy][grow]") {
   CHECK(GrowBy{.neurons = 8}.amount(100) == 8);
   CHECK(GrowBy{.neurons = 1, .fraction = 1.0}.amount(2) == 2);
@@ -602,12 +650,13 @@ TEST_CASE("a network that overfits gets growth steps judged like any other", "[p
 
 TEST_CASE("the parameter bound follows the training data, and growth ends where it binds",
           "[policy][grow]") {
-  const GrowthBounds bounds{};
+  CHECK(GrowthBounds{}.parameter_limit(100) == 400);  // default: four parameters per target value
+  const GrowthBounds bounds{.max_parameters_per_target = 1};
   CHECK(bounds.parameter_limit(100) == 100);  // one parameter per target value
   CHECK(bounds.parameter_limit(0) == 0);      // unknown data: no bound
   CHECK(GrowthBounds{.max_parameters = 50}.parameter_limit(100) == 50);
   CHECK(GrowthBounds{.max_parameters = 50}.parameter_limit(0) == 50);
-  CHECK(GrowthBounds{.max_parameters = 500}.parameter_limit(100) == 100);
+  CHECK(GrowthBounds{.max_parameters = 500}.parameter_limit(100) == 400);  // the smaller bound
   CHECK(GrowthBounds{.max_parameters_per_target = 2.5}.parameter_limit(10) == 25);
   CHECK(GrowthBounds{.max_parameters_per_target = 0}.parameter_limit(100) == 0);
   CHECK_THROWS_WITH((GrowthBounds{.max_parameters_per_target = -1}.validate()),
@@ -632,8 +681,8 @@ TEST_CASE("the parameter bound follows the training data, and growth ends where 
   for (const bool neuroplastic : {false, true}) {
     Mlp<double, Relu> net({2, 4, 3}, 1);
     History h = losses({1, 1, 1, 1, 1}, {1, 1, 1, 1, 1});
-    DropinPolicy dropin{.trigger = Stagnation{.window_steps = 1}};
-    NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1}};
+    DropinPolicy dropin{.trigger = Stagnation{.window_steps = 1}, .bounds = bounds};
+    NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1}, .bounds = bounds};
     Ctx at1{net, h, data, &data, 1};
     at1.steps_per_epoch = 10;
     if (neuroplastic) {

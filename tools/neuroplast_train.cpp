@@ -60,7 +60,7 @@ struct Settings {
   double dropout = 0.5;
   double prune_fraction = 0.3;
   Index max_width = 4096;
-  double max_parameters_per_target = 1;
+  double max_parameters_per_target = np::GrowthBounds{}.max_parameters_per_target;
   double clip_gradient_norm = 0;
   std::string schedule = "constant";
   bool restore_best = false;

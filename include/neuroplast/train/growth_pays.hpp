@@ -37,6 +37,16 @@ namespace neuroplast {
 /// that already fits stops after `patience` growth steps (it never stops before growing).
 /// Only epochs after `since` count (a policy passes the epoch of new data).
 ///
+/// With `grow_while_paying`, a growth step that paid is followed by the next one as soon as it
+/// has had its window (one trigger window after it), without waiting for the trigger: sizing
+/// becomes a doubling search that continues while each doubling beats the trend and falls back
+/// to the trigger once one does not. Growth that waits for stagnation comes late: on a small
+/// data set the cross-entropy of a separable training set keeps falling by a constant factor
+/// per window and the trigger may never fire again, and a network that grows late has few
+/// windows left (digits stopped at 32-32, 97.3%, where 128-128 reaches 98.3%; studies of growth
+/// timing find growing before convergence better than after it). A network that classifies every
+/// judged sample right is not grown this way (`paying`).
+///
 /// A policy also takes a growth step, without waiting for the trigger, once the network overfits:
 /// the validation loss has not reached a new best for `overfit_windows` trigger windows since the
 /// last structural event while the training loss still falls (`overfits`). A network that fits
@@ -49,6 +59,7 @@ struct GrowthPays {
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
   double min_learned = 0.2;  ///< steps count only once the loss fell this much below its first
   int overfit_windows = 3;   ///< windows without a new best validation loss that grow
+  bool grow_while_paying = true;  ///< grow again one window after a step that paid (`paying`)
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
   void validate() const {
@@ -144,6 +155,23 @@ struct GrowthPays {
           (steps.empty() || steps.back() != e.epoch))
         steps.push_back(e.epoch);
     return steps;
+  }
+
+  /// Whether a policy should grow now without waiting for its trigger: `grow_while_paying` is
+  /// set, the last structural event (at `last_event_epoch`) was a growth step after `since`, it
+  /// has had its window (`window` epochs, h's last epoch at least that far after it), it paid
+  /// (`paid`), and the network does not yet classify every judged sample right (its best
+  /// validation accuracy after `since` is below 100%; regression and runs without a validation
+  /// set are never perfect). Each step that paid thus leads to the next; the first that did not
+  /// hands the timing back to the trigger.
+  bool paying(const History& h, int since, int last_event_epoch, int window) const {
+    if (!grow_while_paying || h.epochs.empty()) return false;
+    if (h.epochs.back().epoch - last_event_epoch < std::max(window, 1)) return false;
+    const std::vector<int> steps = growth_steps(h, since);
+    if (steps.empty() || steps.back() != last_event_epoch) return false;
+    for (const EpochRecord& e : h.epochs)
+      if (e.epoch > since && e.validation_accuracy >= 1.0) return false;
+    return paid(h, since, steps, steps.size() - 1);
   }
 
   /// Whether the last `patience` growth steps after `since` all failed to pay. Call it when the

@@ -133,8 +133,8 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
 
 /// One epoch of a growth phase: false once it ended (the criterion worsened, or growth was due
 /// and had stopped paying or was forbidden by the bounds), else grows when due and returns true.
-/// Growth is due when the trigger fires, and under GrowthPays also when the network overfits
-/// (`GrowthPays::overfits`).
+/// Growth is due when the trigger fires, and under GrowthPays also one window after a growth
+/// step that paid (`GrowthPays::paying`) and when the network overfits (`GrowthPays::overfits`).
 ///
 /// Under GrowthPays, a network still on its initial plateau (`GrowthPays::stuck`) keeps growing,
 /// but each growth made there doubles the wait before the next (`p.plateau_steps`): a bigger
@@ -145,7 +145,9 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   if (criterion_worsened(p.criterion, h, p.growth_since)) return false;
   const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch);
   const bool stagnated = trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
-  if (!stagnated &&
+  const bool paying =
+      !stagnated && growth_paying(p.criterion, h, p.growth_since, p.last_event_epoch, window);
+  if (!stagnated && !paying &&
       !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window))
     return true;
   const int wait = window << std::min(p.plateau_steps, 16);
@@ -159,7 +161,9 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
   const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since);
   const GrowthOutcome outcome =
-      grow_step(ctx, p, stagnated ? trigger_reason(p.trigger) : "validation stalled",
+      grow_step(ctx, p,
+                stagnated ? trigger_reason(p.trigger)
+                          : (paying ? "the last growth paid" : "validation stalled"),
                 trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch));
   // Growth is due and nothing may grow: waiting cannot change that (only new data can, which
   // re-opens the phase), so the phase ends as if growth had stopped paying.

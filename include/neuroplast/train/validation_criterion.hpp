@@ -106,6 +106,14 @@ inline bool growth_overfits(const ValidationCriterion& c, const History& h, int 
   return g != nullptr && g->overfits(h, since, window);
 }
 
+/// Whether the last growth step paid and the next is due without the trigger under GrowthPays
+/// (`GrowthPays::paying`; false for the epoch-wise criteria).
+inline bool growth_paying(const ValidationCriterion& c, const History& h, int since,
+                          int last_event_epoch, int window) {
+  const auto* g = std::get_if<GrowthPays>(&c);
+  return g != nullptr && g->paying(h, since, last_event_epoch, window);
+}
+
 inline void validate_criterion(const ValidationCriterion& c) {
   std::visit([](const auto& v) { v.validate(); }, c);
 }
