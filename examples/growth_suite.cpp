@@ -184,7 +184,8 @@ Data checkerboard(std::uint64_t seed) {
     const double a = rng.uniform(-1.0, 1.0), b = rng.uniform(-1.0, 1.0);
     X(0, i) = static_cast<float>(a);
     X(1, i) = static_cast<float>(b);
-    const int cell = static_cast<int>(std::floor((a + 1) * 2)) + static_cast<int>(std::floor((b + 1) * 2));
+    const int cell =
+        static_cast<int>(std::floor((a + 1) * 2)) + static_cast<int>(std::floor((b + 1) * 2));
     y[static_cast<std::size_t>(i)] = cell % 2;
   }
   return Data(std::move(X), std::move(y));
@@ -202,8 +203,8 @@ Data friedman1(std::uint64_t seed) {
       x[r] = rng.uniform(0.0, 1.0);
       X(r, i) = static_cast<float>(2 * x[r] - 1);
     }
-    const double v = 10 * std::sin(std::numbers::pi * x[0] * x[1]) + 20 * (x[2] - 0.5) * (x[2] - 0.5) +
-                     10 * x[3] + 5 * x[4] + rng.normal();
+    const double v = 10 * std::sin(std::numbers::pi * x[0] * x[1]) +
+                     20 * (x[2] - 0.5) * (x[2] - 0.5) + 10 * x[3] + 5 * x[4] + rng.normal();
     Y(0, i) = static_cast<float>((v - 14.4) / 5.0);
   }
   return Data(std::move(X), std::move(Y));
@@ -551,8 +552,9 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
   }
   if (want("friedman1")) {
     tasks.push_back({.name = "friedman1",
-                     .source = "Friedman's first function, 10 inputs (5 irrelevant), noise N(0, 1), "
-                               "1500 points, target standardised; 60/20/20",
+                     .source =
+                         "Friedman's first function, 10 inputs (5 irrelevant), noise N(0, 1), "
+                         "1500 points, target standardised; 60/20/20",
                      .data = split(friedman1(71), 72),
                      .regression = true,
                      .start = {10, 2, 2, 1},

@@ -470,8 +470,8 @@ TEST_CASE("GrowthPays grows again one window after a step that paid", "[policy][
   CHECK_FALSE(pays.paying(h, 0, 2, 3));  // not yet
   CHECK_FALSE(pays.paying(h, 0, 3, 1));  // the last event (a pruning, say) was not that step
   CHECK_FALSE(pays.paying(h, 2, 2, 2));  // no growth step after `since`
-  CHECK_FALSE((GrowthPays{.min_gain = 0.01, .min_learned = 0, .grow_while_paying = false}
-                   .paying(h, 0, 2, 2)));
+  CHECK_FALSE((GrowthPays{.min_gain = 0.01, .min_learned = 0, .grow_while_paying = false}.paying(
+      h, 0, 2, 2)));
   // A step that did not pay hands the timing back to the trigger.
   const History flat = with_growth(losses({1, 1, 1, 1}, {1.0, 0.9, 0.9, 0.895}), {2});
   CHECK_FALSE(pays.paying(flat, 0, 2, 2));

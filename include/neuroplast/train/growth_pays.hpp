@@ -57,8 +57,8 @@ struct GrowthPays {
   int patience = 2;                 ///< consecutive growth steps without gain that end growth
   double min_gain = 0.02;           ///< relative loss improvement that counts as a gain
   double min_accuracy_gain = 0.01;  ///< validation accuracy gain that counts (0.01 = 1 point)
-  double min_learned = 0.2;  ///< steps count only once the loss fell this much below its first
-  int overfit_windows = 3;   ///< windows without a new best validation loss that grow
+  double min_learned = 0.2;       ///< steps count only once the loss fell this much below its first
+  int overfit_windows = 3;        ///< windows without a new best validation loss that grow
   bool grow_while_paying = true;  ///< grow again one window after a step that paid (`paying`)
 
   /// Throws Error unless patience ≥ 1 and both margins are ≥ 0 (min_gain < 1).
