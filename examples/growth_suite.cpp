@@ -192,7 +192,9 @@ Data checkerboard(std::uint64_t seed) {
 }
 
 // Friedman's first regression function on 10 uniform inputs, 5 of which do not matter:
-// y = 10 sin(π x₁x₂) + 20 (x₃ − ½)² + 10 x₄ + 5 x₅ + N(0, 1), 1500 points, y standardised.
+// y = 10 sin(π x₁x₂) + 20 (x₃ − ½)² + 10 x₄ + 5 x₅ + N(0, 1), 1500 points; y centred and scaled
+// by its approximate mean (14.4) and standard deviation (5), fixed so the data do not depend on
+// the sample.
 Data friedman1(std::uint64_t seed) {
   np::Rng rng(seed);
   const Index n = 1500, d = 10;
@@ -210,8 +212,9 @@ Data friedman1(std::uint64_t seed) {
   return Data(std::move(X), std::move(Y));
 }
 
-// A scikit-learn bundled CSV (optionally gzipped): a header line (skipped), then numeric rows with
-// the class label last. Features standardised (or divided by `scale` when > 0).
+// A scikit-learn bundled CSV (optionally gzipped): `header_lines` lines (skipped), then numeric
+// rows with the class label last, or with `regression` the target value last (standardised, so
+// that the MSE compares across tasks). Features standardised (or divided by `scale` when > 0).
 std::optional<Data> sklearn_csv(const std::string& file, double scale = 0, int header_lines = 1,
                                 bool regression = false) {
   const std::string path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/" + file;
