@@ -1228,10 +1228,14 @@ TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run exactly from any c
                                   .prune_tolerance = 0,
                                   .prune_accuracy_tolerance = 0};
   const History h = check_resume_from_every_epoch(policy, 14);
-  // Growth, its end, pruning and an undone pruning (a rollback each).
+  // Growth, its end, pruning and an undone pruning (a rollback each), retried at half the
+  // fraction (NeuroplasticPolicy::prune_failures is in the checkpoint).
   CHECK(count(h, EventKind::grow_neurons) >= 2);
-  CHECK(count(h, EventKind::prune_connections) >= 1);
+  CHECK(count(h, EventKind::prune_connections) >= 2);
   CHECK(count(h, EventKind::rollback) >= 2);
+  CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+    return e.reason.find("again at half the fraction") != std::string::npos;
+  }));
 }
 
 TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth included",

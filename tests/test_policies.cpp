@@ -338,6 +338,73 @@ TEST_CASE("Algorithm 3 does not hand back a network pruned after its last epoch"
   CHECK_FALSE(policy.deferred);
 }
 
+TEST_CASE("Algorithm 3 retries an undone pruning at half the fraction, then ends the phase",
+          "[policy][neuroplastic]") {
+  const auto data = noisy_blobs(90, 8);
+  Mlp<double, Relu> net({2, 16, 16, 3}, 2);
+  const Mlp<double, Relu> unpruned = net;
+  // The pruning phase after one pruning at epoch 2, judged on epoch 3: validation accuracy 0.5
+  // against 0.9 before the phase, a cost past any tolerance.
+  NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
+                            .prune = PruneLeastRelevant{.fraction = 0.4},
+                            .rollback_to_best = false,
+                            .prune_retries = 2};
+  policy.growing = false;
+  policy.prune_events = 1;
+  policy.last_event_epoch = 2;
+  policy.reference_loss = 1;
+  policy.reference_accuracy = 0.9;
+  std::optional<Mlp<double, Relu>> saved = unpruned;
+  PruneLeastRelevant{.fraction = 0.4}.apply(net, data);
+  History h = accuracies({0.9, 0.9, 0.5});
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  // Connections a pruning of `fraction` takes from the unpruned network, layer by layer.
+  const auto expected = [&](double fraction) {
+    Index n = 0;
+    for (Index l = 0; l < unpruned.layer_count(); ++l)
+      n += static_cast<Index>(
+          std::floor(fraction * static_cast<double>(unpruned.weights(l).size())));
+    return n;
+  };
+  for (int retry = 1; retry <= 2; ++retry) {
+    Ctx ctx{net, h, data, &data, 2 + retry};
+    ctx.saved = &saved;
+    ctx.epochs_left = 10;
+    const std::size_t before = h.events.size();
+    policy.on_epoch_end(ctx);
+    // Undone, then pruned again from the network before the failed pruning, by half as much.
+    REQUIRE(h.events.size() > before + 1);
+    CHECK(h.events[before].kind == EventKind::rollback);
+    CHECK(h.events[before + 1].kind == EventKind::prune_connections);
+    CHECK(h.events[before + 1].count == expected(0.4 / (1 << retry)));
+    CHECK(policy.prune_failures == retry);
+    CHECK(policy.prune_fraction() == 0.4 / (1 << retry));
+    CHECK(policy.pruning);
+    REQUIRE(saved.has_value());
+    CHECK(saved->weights(0) == unpruned.weights(0));
+    h.epochs.push_back(
+        EpochRecord{.epoch = 3 + retry, .train_loss = 1, .validation_accuracy = 0.5});
+  }
+  // The retries are spent: the third failure is undone and ends the phase.
+  Ctx ctx{net, h, data, &data, 5};
+  ctx.saved = &saved;
+  ctx.epochs_left = 10;
+  const std::size_t before = h.events.size();
+  policy.on_epoch_end(ctx);
+  REQUIRE(h.events.size() == before + 1);
+  CHECK(h.events[before].kind == EventKind::rollback);
+  CHECK_FALSE(policy.pruning);
+  CHECK(net.active_parameter_count() == unpruned.active_parameter_count());
+  CHECK(net.weights(1) == unpruned.weights(1));
+
+  // New data re-opens the phases with the whole fraction.
+  policy.on_new_data(ctx);
+  CHECK(policy.prune_failures == 0);
+  CHECK(policy.prune_fraction() == 0.4);
+  Trainer refused(net, Adam<double>{}, NeuroplasticPolicy{.prune_retries = -1}, TrainOptions{});
+  CHECK_THROWS_WITH(refused.fit(data), Catch::Contains("prune_retries = -1 must lie in [0, 30]"));
+}
+
 // ---- the default growth machinery (issue 14) ---------------------------------------------------
 
 namespace {

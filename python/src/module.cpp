@@ -281,6 +281,7 @@ np::NeuroplasticPolicy neuroplastic_policy(const py::kwargs& kwargs) {
   growth_settings(p, s, "NeuroplasticPolicy");
   s.read("prune_fraction", p.prune.fraction);
   s.read("max_prune_events", p.max_prune_events);
+  s.read("prune_retries", p.prune_retries);
   s.read("prune_tolerance", p.prune_tolerance);
   s.read("prune_accuracy_tolerance", p.prune_accuracy_tolerance);
   s.finish();
@@ -688,7 +689,8 @@ PYBIND11_MODULE(_neuroplast, m) {
       (std::string("Algorithm 3, neuroplasticity: dropin, then pruning by LRP while the "
                    "validation holds. ") +
        growth_doc +
-       " Pruning: prune_fraction, max_prune_events, prune_tolerance, prune_accuracy_tolerance.")
+       " Pruning: prune_fraction, max_prune_events, prune_retries, prune_tolerance, "
+       "prune_accuracy_tolerance.")
           .c_str())
       .def(py::init([](const py::kwargs& kwargs) { return neuroplastic_policy(kwargs); }))
       .def_readonly("growth_events", &np::NeuroplasticPolicy::growth_events)

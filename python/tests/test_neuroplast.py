@@ -224,6 +224,11 @@ def test_policies_take_their_settings_as_keyword_arguments():
     npl.DropinPolicy(grow_while_paying=False)  # GrowthPays's settings, with its criterion only
     with pytest.raises(npl.Error, match="unknown setting"):
         npl.DropinPolicy(criterion="validation_loss", grow_while_paying=False)
+    # Reaches the C++ policy: an out-of-range value is refused when training starts.
+    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
+                      npl.NeuroplasticPolicy(prune_retries=-1), epochs=1, seed=1)
+    with pytest.raises(npl.Error, match="prune_retries = -1"):
+        bad.fit(X, y)
 
 
 # ---- errors ---------------------------------------------------------------------------------
