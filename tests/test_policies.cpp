@@ -575,6 +575,66 @@ TEST_CASE("GrowthPays grows again one window after a step that paid", "[policy][
   }
 }
 
+TEST_CASE("growth due on a network that classifies every judged sample right ends the phase",
+          "[policy][criterion]") {
+  History h = losses({1, 0.7, 0.5, 0.49}, {1, 0.7, 0.5, 0.49});
+  CHECK_FALSE(GrowthPays::fits(h, 0));
+  h.epochs[2].validation_accuracy = 1.0;
+  CHECK(GrowthPays::fits(h, 0));
+  CHECK(GrowthPays::fits(h, 2));
+  CHECK_FALSE(GrowthPays::fits(h, 3));  // only epochs after `since` count
+  h.epochs[2].validation_accuracy = 0.999;
+  CHECK_FALSE(GrowthPays::fits(h, 0));
+
+  // The training loss gained 2% over its last window: the trigger fires at epoch 4. The network
+  // classified every validation sample right at epoch 3: growth ends instead (switched off, it
+  // grows).
+  const auto data = noisy_blobs(30, 2);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  for (const bool stop : {true, false}) {
+    Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+    History run = losses({1, 0.7, 0.5, 0.49}, {1, 0.7, 0.5, 0.49});
+    run.epochs[2].validation_accuracy = 1.0;
+    DropinPolicy dropin{.trigger = Stagnation{.window_steps = 1},
+                        .criterion = GrowthPays{.stop_when_fit = stop},
+                        .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+    Ctx at4{net, run, data, &data, 4};
+    at4.steps_per_epoch = 10;
+    dropin.on_epoch_end(at4);
+    CHECK(dropin.growing == !stop);
+    CHECK(net.width(0) == (stop ? 4 : 8));
+  }
+}
+
+TEST_CASE("a network at its bounds ends growth two windows after its last step, trigger or not",
+          "[policy][grow]") {
+  // 11 samples × 3 outputs at one parameter per target value: 33, what 2-5-3 has. The training
+  // loss halves every epoch (the trigger stays quiet, and no step beats that trend); no validation.
+  const auto data = noisy_blobs(11, 4);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  for (const Index width : {5, 4}) {
+    Mlp<double, Relu> net({2, width, 3}, 1);
+    History h = with_growth(losses({1, 0.5, 0.25}), {2});
+    NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1},
+                               .bounds = GrowthBounds{.max_parameters_per_target = 1}};
+    plastic.growth_events = 1;
+    plastic.last_event_epoch = 2;
+    Ctx at3{net, h, data, nullptr, 3};
+    at3.steps_per_epoch = 10;
+    at3.epochs_left = 10;
+    plastic.on_epoch_end(at3);
+    CHECK(plastic.growing);  // one window since the step
+    h.epochs.push_back(EpochRecord{.epoch = 4, .train_loss = 0.125});
+    Ctx at4{net, h, data, nullptr, 4};
+    at4.steps_per_epoch = 10;
+    at4.epochs_left = 10;
+    plastic.on_epoch_end(at4);
+    // At the bound the phase ends and pruning begins; one neuron below it, growth waits.
+    CHECK(plastic.growing == (width == 4));
+    CHECK(plastic.prune_events == (width == 4 ? 0 : 1));
+  }
+}
+
 TEST_CASE("GrowBy grows in proportion, EveryLayer selects every hidden layer", "[policy][grow]") {
   CHECK(GrowBy{.neurons = 8}.amount(100) == 8);
   CHECK(GrowBy{.neurons = 1, .fraction = 1.0}.amount(2) == 2);

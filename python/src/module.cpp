@@ -242,6 +242,7 @@ void growth_settings(P& p, Settings& s, const char* who) {
     s.read("min_gain", c.min_gain);
     s.read("min_accuracy_gain", c.min_accuracy_gain);
     s.read("grow_while_paying", c.grow_while_paying);
+    s.read("stop_when_fit", c.stop_when_fit);
     p.criterion = c;
   } else if (criterion == "validation_accuracy" || criterion == "validation_loss") {
     int patience = 3;
@@ -671,7 +672,8 @@ PYBIND11_MODULE(_neuroplast, m) {
       "min_improvement, window_steps; or 'plateau', the paper's Eq. 1, with delta, cooldown), "
       "selector ('every_layer', 'lrp', 'narrowest', 'round_robin' or a layer index), "
       "grow_neurons, grow_fraction, init, replace_dead, centre_bias, criterion ('growth_pays' "
-      "with patience, min_gain, min_accuracy_gain, grow_while_paying; 'validation_accuracy' or "
+      "with patience, min_gain, min_accuracy_gain, grow_while_paying, stop_when_fit; "
+      "'validation_accuracy' or "
       "'validation_loss' "
       "with patience), max_width, max_parameters, max_parameters_per_target, "
       "max_growth_events, min_width, rollback_to_best, and for new data old_neurons, "

@@ -221,7 +221,7 @@ def test_policies_take_their_settings_as_keyword_arguments():
     npl.Trainer(net, npl.Sgd(learning_rate=0.05), p, epochs=5, seed=1).fit(X, y)
     npl.DropoutPolicy(rate=0.3)
     npl.DropinPolicy(selector=0, init="he", criterion="validation_loss")
-    npl.DropinPolicy(grow_while_paying=False)  # GrowthPays's settings, with its criterion only
+    npl.DropinPolicy(grow_while_paying=False, stop_when_fit=False)  # GrowthPays's settings
     with pytest.raises(npl.Error, match="unknown setting"):
         npl.DropinPolicy(criterion="validation_loss", grow_while_paying=False)
     # Reaches the C++ policy: an out-of-range value is refused when training starts.

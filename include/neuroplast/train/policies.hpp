@@ -119,6 +119,16 @@ GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double t
   return GrowthOutcome::grew;
 }
 
+/// Whether `p.bounds` let no hidden layer of the network grow by what `p.grow` would add.
+template <class Ctx, class Policy>
+bool at_bounds(const Ctx& ctx, const Policy& p) {
+  const Index targets = training_targets(ctx.net, ctx.train);
+  for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
+    if (p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events, targets) > 0)
+      return false;
+  return true;
+}
+
 /// Why the trigger fired, for the event record.
 inline std::string trigger_reason(const GrowthTrigger& t) {
   return std::holds_alternative<Stagnation>(t) ? "loss stagnated" : "loss plateau";
@@ -131,8 +141,10 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
   return std::get<LossPlateau>(t).cooldown + 1;
 }
 
-/// One epoch of a growth phase: false once it ended (the criterion worsened, or growth was due
-/// and had stopped paying or was forbidden by the bounds), else grows when due and returns true.
+/// One epoch of a growth phase: false once it ended (the criterion worsened; growth was due and
+/// had stopped paying, was forbidden by the bounds, or met a network that classifies every
+/// judged sample right (`GrowthPays::fits`); or the bounds let nothing grow and the last step
+/// has had two windows), else grows when due and returns true.
 /// Growth is due when the trigger fires, and under GrowthPays also one window after a growth
 /// step that paid (`GrowthPays::paying`) and when the network overfits (`GrowthPays::overfits`).
 ///
@@ -148,10 +160,18 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   const bool paying =
       !stagnated && growth_paying(p.criterion, h, p.growth_since, p.last_event_epoch, window);
   if (!stagnated && !paying &&
-      !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window))
-    return true;
+      !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window)) {
+    // A network the bounds keep from growing has nothing to wait for once its last step has had
+    // the two windows a step gets: waiting for the trigger, which a loss still falling slowly
+    // may never fire, kept Algorithm 3 from pruning at all (iris: at the bound from epoch 184 of
+    // 300, the trigger never fired again).
+    return !(p.growth_events > 0 && ctx.epoch - p.last_event_epoch >= 2 * window &&
+             at_bounds(ctx, p));
+  }
   const int wait = window << std::min(p.plateau_steps, 16);
   if (p.plateau_steps > 0 && ctx.epoch - p.last_event_epoch < wait) return true;
+  // Growth is due on a network that classifies every judged sample right: no step can pay.
+  if (growth_fits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since))) return false;
   if (growth_stalled(p.criterion, h, p.growth_since)) {
     // The last step has had one window. A network far too small may learn so slowly that its
     // gain shows only later (noisy spirals at 12 neurons: 1.7% in one window, 3% in two), and

@@ -99,6 +99,14 @@ inline bool growth_stalled(const ValidationCriterion& c, const History& h, int s
   return g != nullptr && g->stalled(h, since);
 }
 
+/// Whether growth due now should end the phase because the network already classifies every
+/// judged sample right (`GrowthPays::fits` since `since`, with `stop_when_fit`; false for the
+/// epoch-wise criteria).
+inline bool growth_fits(const ValidationCriterion& c, const History& h, int since) {
+  const auto* g = std::get_if<GrowthPays>(&c);
+  return g != nullptr && g->stop_when_fit && GrowthPays::fits(h, since);
+}
+
 /// Whether the network overfits under GrowthPays (`GrowthPays::overfits`; false for the
 /// epoch-wise criteria, under which only the trigger grows).
 inline bool growth_overfits(const ValidationCriterion& c, const History& h, int since, int window) {
