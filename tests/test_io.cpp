@@ -1253,6 +1253,47 @@ TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth inc
   }
 }
 
+TEST_CASE("a policy state from before a progress field existed restores with its default",
+          "[io][resume][policy]") {
+  // An earlier version wrote NeuroplasticPolicy's progress without prune_failures (an int, the
+  // last progress field), then the selector: its kind, and RoundRobin's next layer.
+  const std::size_t int_bytes = sizeof(int);
+  for (const bool round_robin : {false, true}) {
+    NeuroplasticPolicy p;
+    if (round_robin) p.selector = RoundRobin{.next = 1};
+    p.growing = false;
+    p.prune_events = 5;
+    p.last_event_epoch = 12;
+    p.reference_accuracy = 0.75;
+    p.prune_failures = 2;
+    const std::vector<unsigned char> now = detail::policy_state_bytes(p);
+    const std::size_t tail = round_robin ? 9 : 1;
+    const auto without = [&](std::size_t cut) {
+      std::vector<unsigned char> bytes(now.begin(), now.end() - static_cast<std::ptrdiff_t>(tail));
+      bytes.resize(bytes.size() - cut);
+      bytes.insert(bytes.end(), now.end() - static_cast<std::ptrdiff_t>(tail), now.end());
+      return bytes;
+    };
+    NeuroplasticPolicy restored = p, earlier = p;
+    restored.prune_failures = earlier.prune_failures = 0;
+    restored.prune_events = earlier.prune_events = 0;
+    detail::read_policy_state(now, restored, "test", "now.npl");
+    CHECK(restored.prune_failures == 2);
+    CHECK(restored.prune_events == 5);
+    detail::read_policy_state(without(int_bytes), earlier, "test", "earlier.npl");
+    CHECK(earlier.prune_failures == 0);  // as a fresh policy has it
+    CHECK(earlier.prune_events == 5);
+    CHECK(earlier.last_event_epoch == 12);
+    CHECK(earlier.reference_accuracy == 0.75);
+    CHECK_FALSE(earlier.growing);
+    if (round_robin) CHECK(std::get<RoundRobin>(earlier.selector).next == 1);
+    // Half a field is not a field an earlier version left out.
+    NeuroplasticPolicy cut;
+    CHECK_THROWS_AS(detail::read_policy_state(without(int_bytes / 2), cut, "test", "cut.npl"),
+                    FileError);
+  }
+}
+
 TEST_CASE("Trainer::resume refuses another policy and leaves the trainer as it was",
           "[io][resume][errors]") {
   TempDir dir;

@@ -89,6 +89,18 @@ void read_fields(ByteReader& r, const std::tuple<V&...>& fields) {
              fields);
 }
 
+/// Reads the fields of a `std::tie` in order while more than `tail` bytes remain, and leaves the
+/// rest as they are: the fields a state written before they existed does not hold. Fields are
+/// only ever appended, so what is missing is always a suffix; a field cut in half still fails
+/// (it reads into the tail, and what follows finds too few bytes).
+template <class... V>
+void read_fields_present(ByteReader& r, const std::tuple<V&...>& fields, std::size_t tail) {
+  const auto read_one = [&](auto& f) {
+    if (r.remaining() > tail) f = FieldCodec<std::decay_t<decltype(f)>>::read(r);
+  };
+  std::apply([&](auto&... f) { (read_one(f), ...); }, fields);
+}
+
 /// How a trainer checkpoint stores an optimizer's settings and step count (its state lives in the
 /// parameters' planes and is stored with them). Defined for `Sgd`, `Adam` and `AdamW`
 /// (io/trainer_checkpoint.hpp) and for every optimizer that lists what to keep as

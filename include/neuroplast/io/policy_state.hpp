@@ -43,14 +43,21 @@ std::vector<unsigned char> policy_state_bytes(const Policy& p) {
 }
 
 /// Restores `p`'s progress from `bytes` (as written by `policy_state_bytes` for the same policy
-/// type). Throws FileError naming `file` on bytes that do not fit, or a selector of another kind
-/// than the trainer's policy has.
+/// type). Progress fields a policy gained after the file was written (they are appended) keep
+/// the values `p` has, its fresh-run defaults: a checkpoint of an earlier version resumes (a
+/// NeuroplasticPolicy state from before `prune_failures` resumes with none). Throws FileError
+/// naming `file` on bytes that do not fit, or a selector of another kind than the trainer's
+/// policy has.
 template <class Policy>
 void read_policy_state(std::span<const unsigned char> bytes, Policy& p, const std::string& where,
                        const std::string& file) {
   ByteReader r(bytes, where, file);
   if constexpr (HasProgress<Policy>) {
-    read_fields(r, Policy::progress(p));
+    // What follows the progress: the selector's kind and, for RoundRobin, its next layer.
+    std::size_t tail = 0;
+    if constexpr (requires { p.selector; })
+      tail = 1 + (std::holds_alternative<RoundRobin>(p.selector) ? 8 : 0);
+    read_fields_present(r, Policy::progress(p), tail);
   }
   if constexpr (requires { p.selector; }) {
     const std::uint8_t kind = r.u8("layer selector kind");
