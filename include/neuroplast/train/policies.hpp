@@ -259,11 +259,12 @@ inline GrowBy default_growth() {
 ///
 /// Defaults (docs/training.md says why): Stagnation{} (training loss, 10% per 100 steps),
 /// EveryLayer, doubling with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps
-/// without gain), back to the best epoch when growth ends. After the last epoch of a fit
-/// (`EpochContext::final_epoch`) nothing changes: a grown or rolled-back network would be handed
-/// back untrained, so the decision is taken when the next fit begins, from the same history (new
-/// data cancels it); a long fit and the same epochs split over several fits therefore make the same
-/// edits.
+/// without gain; growth due on a network that classifies every validation sample right ends it,
+/// as do bounds that let nothing grow), back to the best epoch when growth ends. After the last
+/// epoch of a fit (`EpochContext::final_epoch`) nothing changes: a grown or rolled-back network
+/// would be handed back untrained, so the decision is taken when the next fit begins, from the
+/// same history (new data cancels it); a long fit and the same epochs split over several fits
+/// therefore make the same edits.
 struct DropinPolicy {
   static constexpr std::string_view name = "dropin";  ///< identifies the policy in checkpoints
   GrowthTrigger trigger = default_growth_trigger();   ///< when the loss has stagnated
