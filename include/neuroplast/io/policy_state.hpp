@@ -28,6 +28,16 @@ concept HasProgress = requires(Policy& p) {
   Policy::progress(p);
 };
 
+/// Writes the state of `p`'s layer selector, if it has one: its kind and, for RoundRobin, its
+/// next layer.
+template <class Policy>
+void write_selector_state(ByteWriter& w, const Policy& p) {
+  if constexpr (requires { p.selector; }) {
+    w.u8(static_cast<std::uint8_t>(p.selector.index()));
+    if (const auto* rr = std::get_if<RoundRobin>(&p.selector)) w.i64(rr->next);
+  }
+}
+
 /// The bytes of `p`'s progress (empty for a policy without progress).
 template <class Policy>
 std::vector<unsigned char> policy_state_bytes(const Policy& p) {
@@ -35,10 +45,7 @@ std::vector<unsigned char> policy_state_bytes(const Policy& p) {
   if constexpr (HasProgress<Policy>) {
     write_fields(w, Policy::progress(p));
   }
-  if constexpr (requires { p.selector; }) {
-    w.u8(static_cast<std::uint8_t>(p.selector.index()));
-    if (const auto* rr = std::get_if<RoundRobin>(&p.selector)) w.i64(rr->next);
-  }
+  write_selector_state(w, p);
   return w.take();
 }
 
@@ -53,11 +60,11 @@ void read_policy_state(std::span<const unsigned char> bytes, Policy& p, const st
                        const std::string& file) {
   ByteReader r(bytes, where, file);
   if constexpr (HasProgress<Policy>) {
-    // What follows the progress: the selector's kind and, for RoundRobin, its next layer.
-    std::size_t tail = 0;
-    if constexpr (requires { p.selector; })
-      tail = 1 + (std::holds_alternative<RoundRobin>(p.selector) ? 8 : 0);
-    read_fields_present(r, Policy::progress(p), tail);
+    // What follows the progress: the selector's state, as long for the file as for `p` (a
+    // selector of another kind is refused below).
+    ByteWriter selector;
+    write_selector_state(selector, p);
+    read_fields_present(r, Policy::progress(p), selector.take().size());
   }
   if constexpr (requires { p.selector; }) {
     const std::uint8_t kind = r.u8("layer selector kind");

@@ -83,6 +83,13 @@ Index training_targets(const Net& net, const Dataset<T>& data) {
   return data.size() * net.sizes().back();
 }
 
+/// Neurons hidden layer h may gain in one growth step of `p`: what `p.grow` asks for, within
+/// `p.bounds` (`targets`: `training_targets` of the training set).
+template <class Net, class Policy>
+Index growth_allowed(const Net& net, const Policy& p, Index h, Index targets) {
+  return p.bounds.allowed(net, h, p.grow.amount(net.width(h)), p.growth_events, targets);
+}
+
 /// The growth step shared by Algorithms 1 and 3: the layers `p.selector` chooses each grow by
 /// `p.grow` within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per
 /// layer. Counts one growth event and stamps the policy's last event epoch when anything grew.
@@ -95,8 +102,7 @@ GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double t
   if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), kGrowthSamples);
   bool grew = false;
   for (const Index h : layers) {
-    Index k =
-        p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events, targets);
+    Index k = growth_allowed(ctx.net, p, h, targets);
     if (k < 1) continue;
     // New neurons of other layers have zero fan-out or leave this layer's inputs as they were,
     // so the dead found before any edit are still dead.
@@ -124,8 +130,7 @@ template <class Ctx, class Policy>
 bool at_bounds(const Ctx& ctx, const Policy& p) {
   const Index targets = training_targets(ctx.net, ctx.train);
   for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
-    if (p.bounds.allowed(ctx.net, h, p.grow.amount(ctx.net.width(h)), p.growth_events, targets) > 0)
-      return false;
+    if (growth_allowed(ctx.net, p, h, targets) > 0) return false;
   return true;
 }
 
