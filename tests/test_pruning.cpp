@@ -108,3 +108,169 @@ TEST_CASE("removal moves only the survivors from the end of the layer", "[prune]
   CHECK(net.weights(0).row(1) == w.row(7));
   CHECK(net.weights(0).row(5) == w.row(5));
 }
+
+TEST_CASE("SparsePattern indexes the active entries by row and by column", "[prune][sparse]") {
+  Matrix<double> mask(3, 4);
+  mask << 1, 0, 0, 1,  //
+      0, 0, 0, 0,      //
+      0, 1, 0, 1;
+  SparsePattern p;
+  REQUIRE(p.build(mask, 0.5));
+  CHECK(p.nonzeros() == 4);
+  CHECK(p.density() == 4.0 / 12.0);
+  CHECK(p.row_start == std::vector<std::int32_t>{0, 2, 2, 4});
+  CHECK(p.row_cols == std::vector<std::int32_t>{0, 3, 1, 3});
+  CHECK(p.col_start == std::vector<std::int32_t>{0, 1, 2, 2, 4});
+  CHECK(p.col_rows == std::vector<std::int32_t>{0, 2, 0, 2});
+  // Denser than the bound: no pattern, products stay dense.
+  CHECK_FALSE(p.build(mask, 0.3));
+  CHECK(p.empty());
+}
+
+namespace {
+
+// A random 0/1 mask of `rows × cols` with about `density` ones.
+Matrix<double> random_mask(Index rows, Index cols, double density, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> m(rows, cols);
+  for (Index c = 0; c < cols; ++c)
+    for (Index r = 0; r < rows; ++r) m(r, c) = rng.uniform() < density ? 1.0 : 0.0;
+  return m;
+}
+
+// Whether layer l of `net` computes a batch of `batch` on its sparse pattern.
+template <class Net>
+bool computes_sparse(const Net& net, Index l, Index batch) {
+  return net.visit_layer(l, [&](const auto& d) { return d.sparse_for(batch) != nullptr; });
+}
+
+}  // namespace
+
+TEST_CASE("pruned layers compute on their active connections with the dense path's results",
+          "[prune][sparse]") {
+  // `sparse` has 95% of its hidden connections pruned, `dense` the same weights zeroed without a
+  // mask: the sparse products must give what the GEMM gives on the zeros.
+  Mlp<double, Relu> sparse({40, 96, 80, 6}, 91);
+  randomise_biases(sparse, 92);
+  for (Index l = 0; l < 2; ++l)
+    sparse.prune_connections(l, random_mask(sparse.width(l), sparse.sizes()[std::size_t(l)], 0.05,
+                                            93 + static_cast<std::uint64_t>(l)));
+  Mlp<double, Relu> dense({40, 96, 80, 6}, 91);
+  for (Index l = 0; l < 3; ++l) {
+    dense.weights(l) = sparse.weights(l);
+    dense.bias(l) = sparse.bias(l);
+  }
+  for (Index batch : {Index{1}, Index{5}, Index{64}, Index{200}}) {
+    INFO("batch " << batch);
+    REQUIRE(computes_sparse(sparse, 0, batch));
+    REQUIRE(computes_sparse(sparse, 1, batch));
+    REQUIRE_FALSE(computes_sparse(dense, 0, batch));
+    const Matrix<double> X = random_batch(40, batch, 94);
+    const auto y = labels_for(batch, 6);
+    CHECK(relative_difference(sparse.forward(X), dense.forward(X)) < 1e-12);
+    compute_gradients(sparse, X, y);
+    compute_gradients(dense, X, y);
+    for (Index l = 0; l < 3; ++l) {
+      const Matrix<double> gs = sparse.weight_gradient(l);
+      CHECK(relative_difference(
+                gs, dense.weight_gradient(l).cwiseProduct(sparse.connection_mask(l))) < 1e-12);
+      CHECK((gs.array() * (1 - sparse.connection_mask(l).array())).cwiseAbs().maxCoeff() == 0);
+      CHECK(relative_difference(sparse.bias_gradient(l), dense.bias_gradient(l)) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("the density rule keeps half-pruned layers dense and follows every edit",
+          "[prune][sparse]") {
+  Mlp<double, Relu> net({30, 50, 40, 4}, 95);
+  net.prune_connections(0, random_mask(50, 30, 0.5, 96));
+  for (Index batch : {Index{1}, Index{64}, Index{256}}) CHECK_FALSE(computes_sparse(net, 0, batch));
+  net.prune_connections(0, random_mask(50, 30, 0.2, 97));  // ANDed: about 10% left
+  CHECK(computes_sparse(net, 0, 64));
+  CHECK_FALSE(computes_sparse(net, 0, 1));
+  // Growing the layer adds active connections (and zero-fan-out columns to the next layer): the
+  // pattern follows the new shape, and training keeps pruned weights exactly zero.
+  net.grow_neurons(0, 2, init::He{});
+  CHECK(net.visit_layer(0, [](const auto& d) { return d.weight_param().active.rows; }) == 52);
+  Adam<double> opt;
+  const Matrix<double> X = random_batch(30, 64, 98);
+  const auto y = labels_for(64, 4);
+  const Matrix<double> before = net.forward(X);
+  for (int step = 0; step < 3; ++step) train_step(net, opt, X, y);
+  CHECK(relative_difference(net.forward(X), before) > 1e-6);  // it did learn
+  const Matrix<double> mask = net.connection_mask(0);
+  CHECK((net.weights(0).array() * (1 - mask.array())).cwiseAbs().maxCoeff() == 0);
+  CHECK(computes_sparse(net, 0, 64));
+}
+
+namespace {
+
+// Drops every layer's sparse pattern, so `net` computes and updates densely until its next
+// mask change or edit: the reference the sparse path is compared with.
+template <class Net>
+void force_dense(Net& net) {
+  for (Index l = 0; l < net.layer_count(); ++l)
+    net.visit_layer(l, [](auto& d) { d.weight_param().active.clear(); });
+}
+
+template <class Opt>
+void check_sparse_training_matches_dense(Opt opt) {
+  Mlp<double, Relu> sparse({24, 64, 48, 5}, 101);
+  randomise_biases(sparse, 102);
+  for (Index l = 0; l < 3; ++l)
+    sparse.prune_connections(
+        l, random_mask(sparse.sizes()[std::size_t(l) + 1], sparse.sizes()[std::size_t(l)], 0.05,
+                       103 + static_cast<std::uint64_t>(l)));
+  Vector<double> plasticity = Vector<double>::Ones(64);
+  plasticity(3) = 0;
+  plasticity(7) = 0.5;
+  sparse.set_plasticity(0, plasticity);
+  Mlp<double, Relu> dense = sparse;
+  force_dense(dense);
+  REQUIRE(computes_sparse(sparse, 0, 32));
+  REQUIRE_FALSE(computes_sparse(dense, 0, 32));
+  REQUIRE(sparse.visit_layer(
+      0, [](const auto& d) { return detail::updates_active_only(d.weight_param()); }));
+  Opt opt_dense = opt;
+  const Matrix<double> frozen = sparse.weights(0).row(3);
+  const Matrix<double> X = random_batch(24, 32, 104);
+  const auto y = labels_for(32, 5);
+  const auto steps = [&] {
+    for (int s = 0; s < 4; ++s) {
+      train_step(sparse, opt, X, y);
+      train_step(dense, opt_dense, X, y);
+    }
+  };
+  steps();
+  // Grown neurons are young: Adam corrects them by their own age, on both paths.
+  sparse.grow_neurons(0, 2, init::He{});
+  dense.grow_neurons(0, 2, init::He{});
+  force_dense(dense);
+  steps();
+  for (Index l = 0; l < 3; ++l) {
+    INFO("layer " << l);
+    CHECK(relative_difference(sparse.weights(l), dense.weights(l)) < 1e-12);
+    CHECK(relative_difference(sparse.bias(l), dense.bias(l)) < 1e-12);
+    const Matrix<double> mask = sparse.connection_mask(l);
+    CHECK((sparse.weights(l).array() * (1 - mask.array())).cwiseAbs().maxCoeff() == 0);
+  }
+  CHECK(Matrix<double>(sparse.weights(0).row(3)) == frozen);  // frozen: untouched
+}
+
+}  // namespace
+
+TEST_CASE("optimizers update only the active connections of a sparse layer, as the dense update",
+          "[prune][sparse]") {
+  SECTION("adam") { check_sparse_training_matches_dense(Adam<double>{.learning_rate = 1e-2}); }
+  SECTION("adamw") {
+    check_sparse_training_matches_dense(AdamW<double>{.learning_rate = 1e-2, .weight_decay = 0.1});
+  }
+  SECTION("adam with l2") {
+    check_sparse_training_matches_dense(Adam<double>{.learning_rate = 1e-2, .weight_decay = 1e-2});
+  }
+  SECTION("sgd") {
+    check_sparse_training_matches_dense(Sgd<double>{
+        .learning_rate = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true});
+  }
+  SECTION("plain sgd") { check_sparse_training_matches_dense(Sgd<double>{.learning_rate = 0.05}); }
+}

@@ -58,8 +58,17 @@ class GemmWorkspace {
     return *threads_[t];
   }
 
+  /// Scratch matrix `which` (0 or 1) of `rows × cols`, column-major, for the transposed operands
+  /// of sparse products (core/sparse_product.hpp); grows only when a larger one is asked for.
+  Eigen::Map<Matrix<T>, Eigen::Aligned16> sparse_buffer(int which, Index rows, Index cols) {
+    auto& b = sparse_[static_cast<std::size_t>(which)];
+    if (static_cast<Index>(b.size()) < rows * cols) b.resize(static_cast<std::size_t>(rows * cols));
+    return Eigen::Map<Matrix<T>, Eigen::Aligned16>(b.data(), rows, cols);
+  }
+
  private:
   std::vector<std::unique_ptr<detail::GemmBlocking<T>>> threads_;
+  std::vector<T, Eigen::aligned_allocator<T>> sparse_[2];
 };
 
 /// How `gemm` reads an operand: as stored, or transposed.

@@ -9,6 +9,7 @@
 
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/growable_matrix.hpp"
+#include "neuroplast/core/sparse_pattern.hpp"
 
 namespace neuroplast {
 
@@ -55,6 +56,10 @@ struct Param {
   std::vector<T> row_plasticity{};
   bool maskable = false;  ///< weights can be pruned, biases cannot
   bool masked = false;    ///< the mask exists and has a 0; lets layers skip all mask work
+  /// Where the active connections are, while the mask is sparse enough for products to skip the
+  /// pruned ones (density ≤ kMaxSparseDensity); empty otherwise. Rebuilt by `refresh_masked`,
+  /// which every mask change and every axis edit of a masked tensor calls.
+  SparsePattern active{};
 
   Param() = default;
 
@@ -89,7 +94,7 @@ struct Param {
     if (has_mask()) mask.apply(edit, dim, &one);
     edit.apply(dim == Dim::rows ? row_birth : col_birth, kUnbornStep);
     if (dim == Dim::rows && !row_plasticity.empty()) edit.apply(row_plasticity, one);
-    if (edit.kind() == AxisEdit::Kind::remove && masked) refresh_masked();
+    if (has_mask()) refresh_masked();
   }
 
   /// Reserves capacity in every plane.
@@ -134,8 +139,17 @@ struct Param {
     for (auto& plane : state) plane.view().array() *= m.array();
   }
 
-  /// Recomputes `masked` after the mask changed.
-  void refresh_masked() { masked = has_mask() && (mask.view().array() == T(0)).any(); }
+  /// Recomputes `masked` and the sparse pattern after the mask changed. With a pattern, the
+  /// gradient plane is zeroed: sparse backward passes write only the active entries, so the pruned
+  /// ones must already be 0 (the gradient is scratch between passes, so nothing is lost).
+  void refresh_masked() {
+    masked = has_mask() && (mask.view().array() == T(0)).any();
+    if (!masked || !active.build(mask.view())) {
+      active.clear();
+      return;
+    }
+    grad.view().setZero();
+  }
 
   /// True when some row or column is younger than the optimizer's steps (per-parameter bias
   /// correction needed).

@@ -3,10 +3,12 @@
 /// A fully connected layer whose two neuron axes (inputs and outputs) can be edited in place.
 
 #include <algorithm>
+#include <cassert>
 
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/param.hpp"
+#include "neuroplast/core/sparse_product.hpp"
 #include "neuroplast/layers/activation.hpp"
 
 namespace neuroplast {
@@ -140,27 +142,40 @@ bool may_remove_neuron(const DenseParams<T>& in, const DenseParams<T>& out, Inde
 }
 
 /// out = f(alpha · W in + b) for a row-major `W` (`rows × cols`, pointer and outer stride) and a
-/// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free.
+/// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free. With
+/// `sparse` (W's active connections), the product visits only those.
 template <class Act, Scalar T>
 void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* bias,
-                   const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws) {
-  // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e. the
-  // column-major storage of Wᵀ: hence Op::transpose.
-  out.colwise() = ConstVectorView<T>(bias, rows);
-  gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
-                                out.data(), out.outerStride(), alpha, gemm_ws);
+                   const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws,
+                   const SparsePattern* sparse = nullptr) {
+  if (sparse != nullptr) {
+    sparse_forward_product(*sparse, w, w_stride, bias, in, out, alpha, gemm_ws);
+  } else {
+    // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e.
+    // the column-major storage of Wᵀ: hence Op::transpose.
+    out.colwise() = ConstVectorView<T>(bias, rows);
+    gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
+                                  out.data(), out.outerStride(), alpha, gemm_ws);
+  }
   if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
 }
 
 /// Backward of dense_forward. On entry `delta` holds dLoss/d`out`, on exit dLoss/dz. Writes
 /// dLoss/dW = alpha · dZ inᵀ into the row-major `grad_w` (`rows × cols`), dLoss/db into `grad_b`,
-/// and, when `delta_in` is given, dLoss/d`in` = alpha · Wᵀ dZ.
+/// and, when `delta_in` is given, dLoss/d`in` = alpha · Wᵀ dZ. With `sparse` (W's active
+/// connections), only those are visited and only their gradient entries written.
 template <class Act, Scalar T>
 void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const MatrixRef<T>& in,
                     const ConstMatrixView<T>& out, MatrixView<T> delta, T* grad_w,
                     Index grad_stride, T* grad_b, MatrixView<T>* delta_in, T alpha,
-                    GemmWorkspace<T>& gemm_ws) {
+                    GemmWorkspace<T>& gemm_ws, const SparsePattern* sparse = nullptr) {
   if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
+  if (sparse != nullptr) {
+    sparse_backward_product(*sparse, w, w_stride, in, MatrixRef<T>(delta), grad_w, grad_stride,
+                            delta_in, alpha, gemm_ws);
+    VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
+    return;
+  }
   // The row-major dW is the column-major dWᵀ = in dZᵀ.
   Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>(grad_w, cols, rows,
                                                                 Eigen::OuterStride<>(grad_stride))
@@ -214,8 +229,8 @@ class Dense : public DenseParams<T> {
   void forward(const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws,
                const DenseOperand<T>* substitute = nullptr) const {
     const DenseOperand<T> w = substitute != nullptr ? *substitute : own_operand();
-    detail::dense_forward<Act>(w.weights, w.stride, w.rows, w.cols, w.bias, in, out, alpha,
-                               gemm_ws);
+    detail::dense_forward<Act>(w.weights, w.stride, w.rows, w.cols, w.bias, in, out, alpha, gemm_ws,
+                               substitute != nullptr ? nullptr : sparse_for(in.cols()));
   }
 
   /// Backward pass for the batch `in` whose forward output was `out`.
@@ -237,10 +252,27 @@ class Dense : public DenseParams<T> {
       return;
     }
     const DenseOperand<T> w = own_operand();
+    const SparsePattern* sparse = sparse_for(in.cols());
     detail::dense_backward<Act>(w.weights, w.stride, w.rows, w.cols, in, out, delta, p.grad.data(),
                                 p.grad.outer_stride(), this->bias_param().grad.data(), delta_in,
-                                alpha, gemm_ws);
-    if (p.masked) p.grad.view().array() *= p.mask.view().array();
+                                alpha, gemm_ws, sparse);
+    if (p.masked && sparse == nullptr) {
+      detail::parallel_rows(p.rows(), p.cols(), [&](Index r0, Index r1) {
+        p.grad.view().middleRows(r0, r1 - r0).array() *=
+            p.mask.view().middleRows(r0, r1 - r0).array();
+      });
+    }
+  }
+
+  /// The active connections the products over a batch of `batch` samples visit instead of the
+  /// whole of W, or nullptr when the dense GEMM is faster (`sparse_product_pays`) or nothing is
+  /// pruned.
+  const SparsePattern* sparse_for(Index batch) const {
+    const SparsePattern& p = this->weight_param().active;
+    assert(p.empty() || (p.rows == this->outputs() && p.cols == this->inputs()));
+    return this->weight_param().masked && !p.empty() && sparse_product_pays(p.density(), batch)
+               ? &p
+               : nullptr;
   }
 
  private:

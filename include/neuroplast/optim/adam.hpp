@@ -70,7 +70,12 @@ class AdamCore {
     const Index block = std::max<Index>(1, 2048 / std::max<Index>(1, cols));
     // Rows [i, i + n) in one trip through memory, the step scaled by `s` (a row's plasticity;
     // × 1 is exact, so plasticity 1 moves a row as if none were set).
+    const bool active_only = updates_active_only(p);
     const auto update_rows = [&](Index i, Index n, T s) {
+      if (active_only) {
+        update_active(p, i, n, s, t, lr, beta1, beta2, eps, l2, decoupled, c1, c2, young, scratch);
+        return;
+      }
       auto wb = w.middleRows(i, n).array();
       auto gb = g.middleRows(i, n).array();
       auto mb = m.middleRows(i, n).array();
@@ -81,16 +86,19 @@ class AdamCore {
       if (decoupled != T(0)) wb *= T(1) - s * lr * decoupled;  // AdamW: not scaled by moments
       if (!young) {
         wb -= (s * lr * c1) * mb / (c2 * vb.sqrt() + eps);
-        return;
+      } else {
+        for (Index r = i; r < i + n; ++r) {
+          const auto age = static_cast<T>(
+              std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
+          const T r1 = T(1) / (T(1) - std::pow(beta1, age));
+          const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+          w.row(r).array() -= s * lr * col_c1.max(r1) * m.row(r).array() /
+                              (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
+        }
       }
-      for (Index r = i; r < i + n; ++r) {
-        const auto age =
-            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
-        const T r1 = T(1) / (T(1) - std::pow(beta1, age));
-        const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
-        w.row(r).array() -= s * lr * col_c1.max(r1) * m.row(r).array() /
-                            (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
-      }
+      // reapply_mask's insurance while the rows are still in L1, instead of another pass over
+      // the whole tensor afterwards.
+      if (p.masked) wb *= p.mask.view().middleRows(i, n).array();
     };
     const std::vector<T>& plasticity = p.row_plasticity;
     detail::parallel_rows(w.rows(), cols, [&](Index begin, Index end) {
@@ -104,7 +112,68 @@ class AdamCore {
         if (s != T(0)) update_rows(r, 1, s);
       }
     });
-    reapply_mask(p);
+  }
+
+ private:
+  // The update of rows [i, i + n) of a pruned `p` over its active connections only, with the
+  // dense update's arithmetic (`scratch` holds the columns' correction factors when `young`).
+  // Each row's active entries are gathered in chunks into small contiguous arrays, updated there
+  // as the dense update updates a block (vectorised: the square root and the division dominate),
+  // and scattered back.
+  static void update_active(Param<T>& p, Index i, Index n, T s, std::int64_t t, T lr, T beta1,
+                            T beta2, T eps, T l2, T decoupled, T c1, T c2, bool young,
+                            const std::vector<T>& scratch) {
+    constexpr Index chunk = 64;
+    using Chunk = Eigen::Array<T, Eigen::Dynamic, 1, 0, chunk, 1>;
+    auto w = p.value.view();
+    auto g = p.grad.view();
+    auto m = p.state[0].view();
+    auto v = p.state[1].view();
+    const auto cols = static_cast<std::size_t>(w.cols());
+    const auto& rs = p.active.row_start;
+    const auto& cs = p.active.row_cols;
+    Chunk wb, gb, mb, vb, f1, f2;
+    for (Index r = i; r < i + n; ++r) {
+      T r1 = c1, r2 = c2;
+      if (young) {
+        const auto age =
+            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
+        r1 = T(1) / (T(1) - std::pow(beta1, age));
+        r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+      }
+      const auto row_end = rs[static_cast<std::size_t>(r) + 1];
+      for (auto k0 = rs[static_cast<std::size_t>(r)]; k0 < row_end; k0 += chunk) {
+        const auto len = std::min<Index>(chunk, row_end - k0);
+        const std::int32_t* c = cs.data() + k0;
+        for (Chunk* a : {&wb, &gb, &mb, &vb}) a->resize(len);
+        for (Index e = 0; e < len; ++e) {
+          wb(e) = w(r, c[e]);
+          gb(e) = g(r, c[e]);
+          mb(e) = m(r, c[e]);
+          vb(e) = v(r, c[e]);
+        }
+        if (l2 != T(0)) gb += l2 * wb;
+        mb = beta1 * mb + (T(1) - beta1) * gb;
+        vb = beta2 * vb + (T(1) - beta2) * gb.square();
+        if (decoupled != T(0)) wb *= T(1) - s * lr * decoupled;
+        if (!young) {
+          wb -= (s * lr * c1) * mb / (c2 * vb.sqrt() + eps);
+        } else {
+          f1.resize(len);
+          f2.resize(len);
+          for (Index e = 0; e < len; ++e) {
+            f1(e) = std::max(scratch[static_cast<std::size_t>(c[e])], r1);
+            f2(e) = std::max(scratch[cols + static_cast<std::size_t>(c[e])], r2);
+          }
+          wb -= s * lr * f1 * mb / (f2 * vb.sqrt() + eps);
+        }
+        for (Index e = 0; e < len; ++e) {
+          w(r, c[e]) = wb(e);
+          m(r, c[e]) = mb(e);
+          v(r, c[e]) = vb(e);
+        }
+      }
+    }
   }
 };
 

@@ -67,7 +67,22 @@ struct Sgd {
         wb -= rate * v;
       }
     };
-    if (p.row_plasticity.empty()) {
+    if (detail::updates_active_only(p)) {
+      // Entry by entry over the active connections only, with the same arithmetic.
+      const auto& rs = p.active.row_start;
+      const auto& cs = p.active.row_cols;
+      auto vel = velocity != nullptr ? velocity->view() : w;
+      for (Index r = 0; r < w.rows(); ++r) {
+        const T s = p.plasticity(r);
+        if (s == T(0)) continue;
+        for (auto k = rs[static_cast<std::size_t>(r)]; k < rs[static_cast<std::size_t>(r) + 1];
+             ++k) {
+          const Index c = cs[static_cast<std::size_t>(k)];
+          step(w(r, c), g(r, c), velocity != nullptr ? &vel(r, c) : static_cast<T*>(nullptr),
+               s * learning_rate);
+        }
+      }
+    } else if (p.row_plasticity.empty()) {
       if (velocity == nullptr) {
         step(w, g, static_cast<decltype(w)*>(nullptr), learning_rate);
       } else {
