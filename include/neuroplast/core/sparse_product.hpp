@@ -7,12 +7,11 @@
 /// are, so optimizer updates never invalidate it. For a batch, inputs are transposed so that each
 /// active weight scales a block of samples held in registers; Eigen's GEMM runs at a far higher
 /// rate per multiply-add, so sparse pays only well below half density. Measured on the 2-core AMD
-/// EPYC (AVX2) this project runs on, 1024 × 1024 float, one thread (bench/bench_sparse.cpp;
-/// docs/performance.md has the table), sparse ÷ dense time for forward / forward + backward:
-/// batch 64 at 10% density 0.47 / 0.38, at 20% 0.66 / 0.66, at 30% 0.91 / 0.96; batch 256 at
-/// 20% 0.85 / 0.98; batch 16 at 10% 0.81 / 0.58, at 15% 1.03 / 0.79; batch 1 at 5% 0.81 / 0.60,
-/// at 10% 1.04 / 1.22 (Eigen's matrix-vector product streams a cached matrix faster than a
-/// gather over a tenth of it).
+/// EPYC (AVX2) this project runs on, 1024 × 1024 float (bench/bench_sparse.cpp; the full table is
+/// in docs/performance.md), sparse ÷ dense time of a training pass on one thread: batch 64 at 10%
+/// density 0.32, at 20% 0.49, at 30% 0.92; batch 256 at 20% 0.64, at 30% 0.89; batch 16 at 10%
+/// 0.73 (but 1.30 for the forward pass on two threads); batch 1 at 2% 0.57, at 5% 1.00: Eigen's
+/// matrix-vector product streams a cached matrix faster than a gather over a twentieth of it.
 
 #include <algorithm>
 #include <cstdint>
@@ -27,12 +26,12 @@
 namespace neuroplast {
 
 /// Whether a product of a weight matrix whose active connections are `density` of all (0..1)
-/// with a batch of `batch` samples runs faster on its SparsePattern than as a dense GEMM: the
-/// crossovers measured above, for the slower of inference and a training pass, with a margin, so
+/// with a batch of `batch` samples runs faster on its SparsePattern than as a dense GEMM: below
+/// the crossovers measured above, for inference and training passes on one and two threads, so
 /// that the sparse path is never the slower one.
 inline bool sparse_product_pays(double density, Index batch) {
-  if (batch <= 1) return density <= 0.06;
-  if (batch < 32) return density <= 0.10;
+  if (batch <= 1) return density <= 0.03;
+  if (batch < 32) return density <= 0.05;
   if (batch < 128) return density <= 0.22;
   return density <= 0.17;
 }
@@ -54,10 +53,14 @@ void parallel_ranges(Index n, int parts, const Body& body) {
   }
 }
 
-// Threads for a sparse product of `p` over a batch of `batch` (the GEMM rule on its flops).
+// Threads for a sparse product of `p` over a batch of `batch`: the GEMM rule on its flops, and
+// for a single sample the matrix-vector rule, each active connection counting as four matrix
+// entries (its index, its weight and the gathered input are three dependent loads), so that a
+// sparse product splits as early as the dense one it replaces.
 inline int sparse_threads(const SparsePattern& p, Index batch) {
-  return threads_for(2.0 * static_cast<double>(p.nonzeros()) * static_cast<double>(batch),
-                     kMinFlopsPerThread);
+  const auto active = static_cast<double>(p.nonzeros());
+  if (batch == 1) return threads_for(4.0 * active, kMinGemvEntriesPerThread);
+  return threads_for(2.0 * active * static_cast<double>(batch), kMinFlopsPerThread);
 }
 
 // Σ w[c] x[c] over the columns c of one compressed row, in four independent sums (a single
