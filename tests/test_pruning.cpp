@@ -229,8 +229,7 @@ void check_sparse_training_matches_dense(Opt opt) {
   force_dense(dense);
   REQUIRE(computes_sparse(sparse, 0, 32));
   REQUIRE_FALSE(computes_sparse(dense, 0, 32));
-  REQUIRE(sparse.visit_layer(
-      0, [](const auto& d) { return detail::updates_active_only(d.weight_param()); }));
+  REQUIRE(sparse.visit_layer(0, [](const auto& d) { return d.weight_param().computes_sparse(); }));
   Opt opt_dense = opt;
   const Matrix<double> frozen = sparse.weights(0).row(3);
   const Matrix<double> X = random_batch(24, 32, 104);

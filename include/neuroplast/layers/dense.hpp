@@ -256,12 +256,7 @@ class Dense : public DenseParams<T> {
     detail::dense_backward<Act>(w.weights, w.stride, w.rows, w.cols, in, out, delta, p.grad.data(),
                                 p.grad.outer_stride(), this->bias_param().grad.data(), delta_in,
                                 alpha, gemm_ws, sparse);
-    if (p.masked && sparse == nullptr) {
-      detail::parallel_rows(p.rows(), p.cols(), [&](Index r0, Index r1) {
-        p.grad.view().middleRows(r0, r1 - r0).array() *=
-            p.mask.view().middleRows(r0, r1 - r0).array();
-      });
-    }
+    if (sparse == nullptr) p.mask_gradient();
   }
 
   /// The active connections the products over a batch of `batch` samples visit instead of the
@@ -270,7 +265,7 @@ class Dense : public DenseParams<T> {
   const SparsePattern* sparse_for(Index batch) const {
     const SparsePattern& p = this->weight_param().active;
     assert(p.empty() || (p.rows == this->outputs() && p.cols == this->inputs()));
-    return this->weight_param().masked && !p.empty() && sparse_product_pays(p.density(), batch)
+    return this->weight_param().computes_sparse() && sparse_product_pays(p.density(), batch)
                ? &p
                : nullptr;
   }

@@ -113,8 +113,7 @@ void backward_pass(Net& net, const MatrixRef<T>& X, Workspace<T>& ws) {
       if (sc.drop_connect) sc.grad.view().array() *= sc.wmult.view().array();
       const bool in_compact = l > 0 && ws.scratch(l - 1).compact_out;
       scatter_gradients<T>(sc, dense, in_compact ? &ws.scratch(l - 1).kept : nullptr);
-      Param<T>& wp = dense.weight_param();
-      if (wp.masked) wp.grad.view().array() *= wp.mask.view().array();
+      dense.weight_param().mask_gradient();
     });
   }
 }

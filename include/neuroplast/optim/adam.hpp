@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdint>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "neuroplast/core/threading.hpp"
@@ -49,17 +51,15 @@ class AdamCore {
     const Index cols = w.cols();
     T c1 = 0, c2 = 0;
     if (!young) {
-      c1 = T(1) / (T(1) - std::pow(beta1, static_cast<T>(t)));
-      c2 = T(1) / std::sqrt(T(1) - std::pow(beta2, static_cast<T>(t)));
+      std::tie(c1, c2) = corrections(static_cast<T>(t), beta1, beta2);
     } else {
       // Correction factors shrink with age, so an entry's factor is the larger of its row's and
       // its column's (the younger neuron decides): the columns' factors once, the rows' per row.
       scratch.resize(static_cast<std::size_t>(2 * cols));
       for (Index j = 0; j < cols; ++j) {
-        const auto age =
-            static_cast<T>(std::max<std::int64_t>(1, t - p.col_birth[static_cast<std::size_t>(j)]));
-        scratch[static_cast<std::size_t>(j)] = T(1) / (T(1) - std::pow(beta1, age));
-        scratch[static_cast<std::size_t>(cols + j)] = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+        std::tie(scratch[static_cast<std::size_t>(j)],
+                 scratch[static_cast<std::size_t>(cols + j)]) =
+            corrections(age(t, p.col_birth[static_cast<std::size_t>(j)]), beta1, beta2);
       }
     }
     const Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> col_c1(scratch.data(),
@@ -70,7 +70,7 @@ class AdamCore {
     const Index block = std::max<Index>(1, 2048 / std::max<Index>(1, cols));
     // Rows [i, i + n) in one trip through memory, the step scaled by `s` (a row's plasticity;
     // × 1 is exact, so plasticity 1 moves a row as if none were set).
-    const bool active_only = updates_active_only(p);
+    const bool active_only = p.computes_sparse();
     const auto update_rows = [&](Index i, Index n, T s) {
       if (active_only) {
         update_active(p, i, n, s, t, lr, beta1, beta2, eps, l2, decoupled, c1, c2, young, scratch);
@@ -88,10 +88,8 @@ class AdamCore {
         wb -= (s * lr * c1) * mb / (c2 * vb.sqrt() + eps);
       } else {
         for (Index r = i; r < i + n; ++r) {
-          const auto age = static_cast<T>(
-              std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
-          const T r1 = T(1) / (T(1) - std::pow(beta1, age));
-          const T r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+          const auto [r1, r2] =
+              corrections(age(t, p.row_birth[static_cast<std::size_t>(r)]), beta1, beta2);
           w.row(r).array() -= s * lr * col_c1.max(r1) * m.row(r).array() /
                               (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
         }
@@ -115,6 +113,18 @@ class AdamCore {
   }
 
  private:
+  // The age at step t of a neuron born at step `birth`, at least 1 (see `update`).
+  static T age(std::int64_t t, std::int64_t birth) {
+    return static_cast<T>(std::max<std::int64_t>(1, t - birth));
+  }
+
+  // Adam's bias-correction factors for a parameter `steps` old: 1 / (1 − β1^steps) for m and
+  // 1 / √(1 − β2^steps) for v.
+  static std::pair<T, T> corrections(T steps, T beta1, T beta2) {
+    return {T(1) / (T(1) - std::pow(beta1, steps)),
+            T(1) / std::sqrt(T(1) - std::pow(beta2, steps))};
+  }
+
   // The update of rows [i, i + n) of a pruned `p` over its active connections only, with the
   // dense update's arithmetic (`scratch` holds the columns' correction factors when `young`).
   // Each row's active entries are gathered in chunks into small contiguous arrays, updated there
@@ -136,10 +146,8 @@ class AdamCore {
     for (Index r = i; r < i + n; ++r) {
       T r1 = c1, r2 = c2;
       if (young) {
-        const auto age =
-            static_cast<T>(std::max<std::int64_t>(1, t - p.row_birth[static_cast<std::size_t>(r)]));
-        r1 = T(1) / (T(1) - std::pow(beta1, age));
-        r2 = T(1) / std::sqrt(T(1) - std::pow(beta2, age));
+        std::tie(r1, r2) =
+            corrections(age(t, p.row_birth[static_cast<std::size_t>(r)]), beta1, beta2);
       }
       const auto row_end = rs[static_cast<std::size_t>(r) + 1];
       for (auto k0 = rs[static_cast<std::size_t>(r)]; k0 < row_end; k0 += chunk) {

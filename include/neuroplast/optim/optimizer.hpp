@@ -46,20 +46,12 @@ inline void stamp_births(std::vector<std::int64_t>& births, std::int64_t step) {
     if (b == kUnbornStep) b = step;
 }
 
-/// Whether an update of `p` visits only its active entries (it has a sparse pattern: most of its
-/// connections are pruned). The pruned entries are 0 in every plane and, unvisited, stay 0; a
-/// dense update over a 90%-pruned layer spends nine tenths of its memory traffic on zeros.
-template <Scalar T>
-bool updates_active_only(const Param<T>& p) {
-  return p.masked && !p.active.empty();
-}
-
 /// After a dense update, masked weights go back to exactly 0 (only matters if a user wrote into
 /// them without `apply_mask`: with masked gradients the optimizer itself never moves them). An
 /// update of the active entries only never touched them.
 template <Scalar T>
 void reapply_mask(Param<T>& p) {
-  if (p.masked && !updates_active_only(p)) p.value.view().array() *= p.mask.view().array();
+  if (p.masked && !p.computes_sparse()) p.value.view().array() *= p.mask.view().array();
 }
 
 }  // namespace detail

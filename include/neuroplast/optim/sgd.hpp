@@ -67,7 +67,7 @@ struct Sgd {
         wb -= rate * v;
       }
     };
-    if (detail::updates_active_only(p)) {
+    if (p.computes_sparse()) {
       // Entry by entry over the active connections only, with the same arithmetic.
       const auto& rs = p.active.row_start;
       const auto& cs = p.active.row_cols;
