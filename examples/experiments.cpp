@@ -150,7 +150,8 @@ void table(const Settings& s, const Data& d) {
                                           .grow = np::GrowBy{.neurons = 32},
                                           .criterion = np::ValidationAccuracy{.patience = 4},
                                           .bounds = np::GrowthBounds{.max_width = 512},
-                                          .rollback_to_best = false},
+                                          .rollback_to_best = false,
+                                          .early_stop_windows = 0},
                          d, seed, s.epochs));
     runs.push_back(train("Alg. 2 dropout 0.3, 512", {784, 512, 10},
                          np::DropoutPolicy{.dropout = np::Dropout{.rate = 0.3}}, d, seed,
@@ -268,7 +269,8 @@ void incremental_table(const Settings& s, const Data& d) {
                                      .selector = np::LrpLayerSelector{},
                                      .grow = np::GrowBy{.neurons = 48},
                                      .criterion = np::ValidationAccuracy{},
-                                     .rollback_to_best = false},
+                                     .rollback_to_best = false,
+                                     .early_stop_windows = 0},
                     d, seed, s.epochs, nullptr));
   }
   std::printf(

@@ -1255,9 +1255,11 @@ TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth inc
 
 TEST_CASE("a policy state from before a progress field existed restores with its default",
           "[io][resume][policy]") {
-  // An earlier version wrote NeuroplasticPolicy's progress without prune_failures (an int, the
-  // last progress field), then the selector: its kind, and RoundRobin's next layer.
+  // Earlier versions wrote NeuroplasticPolicy's progress without the early stop's watch_epoch (an
+  // int) and watch_score (a double), the last progress fields, and before that without
+  // prune_failures (an int); then the selector: its kind, and RoundRobin's next layer.
   const std::size_t int_bytes = sizeof(int);
+  const std::size_t watch_bytes = sizeof(int) + sizeof(double);
   for (const bool round_robin : {false, true}) {
     NeuroplasticPolicy p;
     if (round_robin) p.selector = RoundRobin{.next = 1};
@@ -1266,6 +1268,8 @@ TEST_CASE("a policy state from before a progress field existed restores with its
     p.last_event_epoch = 12;
     p.reference_accuracy = 0.75;
     p.prune_failures = 2;
+    p.watch_epoch = 20;
+    p.watch_score = 0.8;
     const std::vector<unsigned char> now = detail::policy_state_bytes(p);
     const std::size_t tail = round_robin ? 9 : 1;
     const auto without = [&](std::size_t cut) {
@@ -1275,13 +1279,19 @@ TEST_CASE("a policy state from before a progress field existed restores with its
       return bytes;
     };
     // Fresh policies, as a resumed trainer is built with.
-    NeuroplasticPolicy restored, earlier;
-    if (round_robin) restored.selector = earlier.selector = RoundRobin{};
+    NeuroplasticPolicy restored, before_watch, earlier;
+    if (round_robin) restored.selector = before_watch.selector = earlier.selector = RoundRobin{};
     detail::read_policy_state(now, restored, "test", "now.npl");
     CHECK(restored.prune_failures == 2);
     CHECK(restored.prune_events == 5);
-    detail::read_policy_state(without(int_bytes), earlier, "test", "earlier.npl");
+    CHECK(restored.watch_epoch == 20);
+    CHECK(restored.watch_score == 0.8);
+    detail::read_policy_state(without(watch_bytes), before_watch, "test", "before_watch.npl");
+    CHECK(before_watch.prune_failures == 2);
+    CHECK(before_watch.watch_epoch == -1);  // no watch: the fit trains to its end
+    detail::read_policy_state(without(watch_bytes + int_bytes), earlier, "test", "earlier.npl");
     CHECK(earlier.prune_failures == 0);  // as a fresh policy has it
+    CHECK(earlier.watch_epoch == -1);
     CHECK(earlier.prune_events == 5);
     CHECK(earlier.last_event_epoch == 12);
     CHECK(earlier.reference_accuracy == 0.75);

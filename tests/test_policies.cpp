@@ -163,14 +163,15 @@ TEST_CASE("Algorithm 1 grows a too-small network until it learns what the fixed 
   CHECK(grown.width(0) <= 64);
   // Every event matches the sizes: the width grew by exactly the recorded counts, until the
   // criterion ended growth and (rollback_to_best) the network went back to its best epoch, one
-  // of the sizes it had on the way.
+  // of the sizes it had on the way; only the early stop's rollback may follow.
   Index added = 0;
   std::vector<Index> widths{4};
   for (std::size_t i = 0; i < h.events.size(); ++i) {
     const StructuralEvent& e = h.events[i];
     CHECK(h.epochs[static_cast<std::size_t>(e.epoch - 1)].sizes == e.sizes_after);
     if (e.kind == EventKind::rollback) {
-      CHECK(i + 1 == h.events.size());
+      CHECK(std::all_of(h.events.begin() + static_cast<std::ptrdiff_t>(i), h.events.end(),
+                        [](const StructuralEvent& r) { return r.kind == EventKind::rollback; }));
       CHECK(std::find(widths.begin(), widths.end(), e.sizes_after[1]) != widths.end());
       added = e.sizes_after[1] - 4;
       continue;
@@ -832,4 +833,151 @@ TEST_CASE("the parameter bound follows the training data, and growth ends where 
             return e.kind == EventKind::grow_neurons;
           }) == 1);
   }
+}
+
+TEST_CASE("after its last phase a policy ends the fit at the best network once validation stalls",
+          "[policy][early_stop]") {
+  // The watch begins when growth ends (Algorithm 1) or pruning ends (Algorithm 3). Window 1 epoch
+  // (100 steps per epoch), 3 windows, 30 validation samples: the standard error of the kept 75%
+  // is √(p̃(1 − p̃)/34) with p̃ = 24.5/34, 7.7 points. At epoch 14, 3 windows after the best,
+  // epoch 12 (75%) is within it; at epoch 15 every epoch of the last 3 (60%, 65%, 60%) is
+  // measurably worse, so the network of epoch 11 (the last new best) is handed back and the fit
+  // ends; nothing happens before.
+  const auto data = noisy_blobs(30, 2);
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  for (const bool neuroplastic : {false, true}) {
+    Net net({2, 4, 4, 3}, 1);
+    std::optional<Net> saved;
+    History h = accuracies({0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7});
+    DropinPolicy dropin{.growing = false};
+    NeuroplasticPolicy plastic{.growing = false, .pruning = false};
+    auto epoch_end = [&](int epoch, double accuracy) {
+      h.epochs.push_back(
+          EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = accuracy});
+      Ctx ctx{net, h, data, &data, epoch};
+      ctx.saved = &saved;
+      ctx.steps_per_epoch = 100;
+      if (neuroplastic) {
+        plastic.on_epoch_end(ctx);
+      } else {
+        dropin.on_epoch_end(ctx);
+      }
+      return ctx.stop;
+    };
+    Ctx begin{net, h, data, &data, 10};
+    begin.saved = &saved;
+    if (neuroplastic) {
+      detail::watch_for_overfitting(begin, plastic, 0.7);
+    } else {
+      detail::watch_for_overfitting(begin, dropin, 0.7);
+    }
+    REQUIRE(saved.has_value());
+    net.weights(0)(0, 0) += 1;  // epoch 11 trains the network on: the kept one must follow
+    CHECK_FALSE(epoch_end(11, 0.75));
+    const Net best = net;
+    net.weights(0)(0, 0) += 1;         // later epochs change it again, without a better score
+    CHECK_FALSE(epoch_end(12, 0.75));  // equal is not better
+    CHECK_FALSE(epoch_end(13, 0.6));   // measurably worse, but only 2 windows since the best
+    CHECK(net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
+    CHECK_FALSE(epoch_end(14, 0.65));  // 3 windows, but epoch 12 was within the noise
+    CHECK(h.events.empty());
+    CHECK(epoch_end(15, 0.6));
+    CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(best.weights(0)));
+    CHECK_FALSE(saved.has_value());
+    REQUIRE(h.events.size() == 1);
+    CHECK(h.events.back().kind == EventKind::rollback);
+    CHECK(h.events.back().epoch == 15);
+    CHECK((neuroplastic ? plastic.watch_epoch : dropin.watch_epoch) == -1);
+    CHECK_FALSE(epoch_end(16, 0.5));  // the watch is over: later fits train to their end
+  }
+}
+
+TEST_CASE("no early stop without validation, with early_stop_windows = 0, or before the phase ends",
+          "[policy][early_stop]") {
+  const auto data = noisy_blobs(30, 2);
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  Net net({2, 4, 3}, 1);
+  std::optional<Net> saved;
+  History h = accuracies({0.5});
+  Ctx no_validation{net, h, data, nullptr, 1};
+  no_validation.saved = &saved;
+  DropinPolicy dropin{.growing = false};
+  detail::watch_for_overfitting(no_validation, dropin, 0.5);
+  CHECK(dropin.watch_epoch == -1);
+  CHECK_FALSE(saved.has_value());
+  DropinPolicy off{.early_stop_windows = 0, .growing = false};
+  Ctx with_validation{net, h, data, &data, 1};
+  with_validation.saved = &saved;
+  detail::watch_for_overfitting(with_validation, off, 0.5);
+  CHECK(off.watch_epoch == -1);
+  for (int epoch = 2; epoch <= 40; ++epoch) {
+    h.epochs.push_back(EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = 0.1});
+    Ctx ctx{net, h, data, &data, epoch};
+    ctx.saved = &saved;
+    ctx.steps_per_epoch = 100;
+    off.on_epoch_end(ctx);
+    CHECK_FALSE(ctx.stop);
+  }
+
+  Ctx begin{net, h, data, &data, 40};
+  DropinPolicy negative{.early_stop_windows = -1};
+  CHECK_THROWS_WITH(negative.on_fit_begin(begin), Catch::Contains("early_stop_windows = -1"));
+  NeuroplasticPolicy plastic_negative{.early_stop_windows = -2};
+  CHECK_THROWS_WITH(plastic_negative.on_fit_begin(begin),
+                    Catch::Contains("early_stop_windows = -2"));
+}
+
+TEST_CASE("DropinPolicy{} ends an overfitting fit at its best validation network",
+          "[policy][early_stop]") {
+  // 20%-noisy blobs, 90 training samples: growth ends early and the grown network then overfits.
+  // The fit must end before its 400 epochs, with the rollback as its last event, and hand back a
+  // network whose validation score is the best of the epochs since growth ended.
+  const auto train = noisy_blobs(90, 3), validation = noisy_blobs(90, 4);
+  Mlp<double, Relu> net({2, 2, 3}, 5);
+  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, DropinPolicy{},
+                  TrainOptions{.epochs = 400, .batch_size = 16, .seed = 2});
+  const History h = trainer.fit(train, validation);
+  REQUIRE_FALSE(trainer.policy().growing);
+  CHECK(h.epochs.size() < 400);
+  REQUIRE_FALSE(h.events.empty());
+  CHECK(h.events.back().kind == EventKind::rollback);
+  CHECK(h.events.back().epoch == h.epochs.back().epoch);
+  // Epochs after the rollback that ended growth.
+  const auto ended = std::find_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+    return e.kind == EventKind::rollback;
+  });
+  REQUIRE(ended != h.events.end() - 1);
+  double best = -std::numeric_limits<double>::infinity();
+  for (const EpochRecord& e : h.epochs)
+    if (e.epoch > ended->epoch) best = std::max(best, e.best_epoch_score());
+  const Evaluation now = trainer.evaluate(validation);
+  const EpochRecord judged{.validation_loss = now.loss, .validation_accuracy = now.accuracy};
+  CHECK(judged.best_epoch_score() >= best);
+}
+
+TEST_CASE("Algorithm 3's pruning tolerance shrinks to what the validation set can resolve",
+          "[policy][neuroplastic]") {
+  NeuroplasticPolicy p;
+  p.reference_accuracy = 0.88;
+  // 5 000 samples at 88%: p̃ = (4400 + 2) / 5004, standard error √(p̃(1 − p̃) / 5004) ≈ 0.459%.
+  const double pt = 4402.0 / 5004.0;
+  CHECK(p.accuracy_tolerance(5000) == Approx(std::sqrt(pt * (1 - pt) / 5004)).epsilon(1e-12));
+  CHECK(p.accuracy_tolerance(5000) < 0.0046);
+  CHECK(p.accuracy_tolerance(5000) > 0.0045);
+  // A few hundred samples or fewer: the 1-point cap.
+  CHECK(p.accuracy_tolerance(360) == 0.01);
+  CHECK(p.accuracy_tolerance(36) == 0.01);
+  // A perfect reference keeps a tolerance above 0: (300 + 2) / 304 → 0.46%.
+  p.reference_accuracy = 1.0;
+  CHECK(p.accuracy_tolerance(300) > 0.0045);
+  CHECK(p.accuracy_tolerance(300) < 0.0047);
+  // Regression: √(2 / n) below 5% from n = 800 on.
+  CHECK(p.loss_tolerance(400) == 0.05);
+  CHECK(p.loss_tolerance(20000) == Approx(0.01).epsilon(1e-12));
+  CHECK(p.loss_tolerance(0) == 0.05);
+  p.reference_accuracy = 0.88;
+  p.prune_accuracy_tolerance = 0.001;  // a cap below the noise stays the cap
+  CHECK(p.accuracy_tolerance(5000) == 0.001);
 }

@@ -61,6 +61,7 @@ struct Settings {
   double prune_fraction = 0.3;
   Index max_width = 4096;
   double max_parameters_per_target = np::GrowthBounds{}.max_parameters_per_target;
+  int early_stop_windows = np::DropinPolicy{}.early_stop_windows;
   double clip_gradient_norm = 0;
   std::string schedule = "constant";
   bool restore_best = false;
@@ -102,9 +103,10 @@ AnyPolicy make_policy(const Settings& s) {
   if (s.policy == "dropout") return {np::DropoutPolicy{.dropout = np::Dropout{.rate = s.dropout}}};
   if (s.policy == "neuroplastic") {
     return {np::NeuroplasticPolicy{.prune = np::PruneLeastRelevant{.fraction = s.prune_fraction},
-                                   .bounds = bounds}};
+                                   .bounds = bounds,
+                                   .early_stop_windows = s.early_stop_windows}};
   }
-  return {np::DropinPolicy{.bounds = bounds}};
+  return {np::DropinPolicy{.bounds = bounds, .early_stop_windows = s.early_stop_windows}};
 }
 
 np::LearningRateSchedule make_schedule(const Settings& s) {
@@ -402,6 +404,12 @@ int main(int argc, char** argv) {
   app.add_option("--max-parameters-per-target", s.max_parameters_per_target,
                  "Growing policies: at most this many parameters per training target value "
                  "(samples x outputs; 0 = no limit)")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--early-stop-windows", s.early_stop_windows,
+                 "Growing policies: once growth (dropin) or pruning (neuroplastic) has ended, end "
+                 "training when validation is measurably worse than its best for this many "
+                 "trigger windows, back at the best network (0 = train every epoch)")
       ->check(non_negative)
       ->capture_default_str();
   app.add_option("--clip-norm", s.clip_gradient_norm,

@@ -263,6 +263,7 @@ void growth_settings(P& p, Settings& s, const char* who) {
   s.read("max_growth_events", p.bounds.max_growth_events);
   s.read("min_width", p.bounds.min_width);
   s.read("rollback_to_best", p.rollback_to_best);
+  s.read("early_stop_windows", p.early_stop_windows);
   s.read("old_neurons", p.new_data.old_neurons);
   s.read("thaw_epochs", p.new_data.thaw_epochs);
   s.read("protect_output_layer", p.new_data.output_layer);
@@ -676,7 +677,8 @@ PYBIND11_MODULE(_neuroplast, m) {
       "'validation_accuracy' or "
       "'validation_loss' "
       "with patience), max_width, max_parameters, max_parameters_per_target, "
-      "max_growth_events, min_width, rollback_to_best, and for new data old_neurons, "
+      "max_growth_events, min_width, rollback_to_best, early_stop_windows, and for new data "
+      "old_neurons, "
       "thaw_epochs, protect_output_layer.";
   py::class_<np::DropinPolicy>(m, "DropinPolicy",
                                (std::string("Algorithm 1, dropin: grows the network while growth "

@@ -199,8 +199,9 @@ def test_history_records_epochs_and_events():
     X, y = blobs(240, features=8, classes=6, seed=13)
     Xv, yv = blobs(120, features=8, classes=6, seed=14)
     net = npl.Mlp([8, 1, 6], seed=1)
-    trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01), npl.DropinPolicy(), epochs=40,
-                          batch_size=16, seed=2)
+    # Every epoch is wanted here: no early stop after growth ends.
+    trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01),
+                          npl.DropinPolicy(early_stop_windows=0), epochs=40, batch_size=16, seed=2)
     h = trainer.fit(X, y, Xv, yv)
     assert [e.epoch for e in h.epochs] == list(range(1, 41))
     assert h.epochs[-1].sizes == net.sizes
@@ -228,6 +229,10 @@ def test_policies_take_their_settings_as_keyword_arguments():
     bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
                       npl.NeuroplasticPolicy(prune_retries=-1), epochs=1, seed=1)
     with pytest.raises(npl.Error, match="prune_retries = -1"):
+        bad.fit(X, y)
+    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
+                      npl.DropinPolicy(early_stop_windows=-1), epochs=1, seed=1)
+    with pytest.raises(npl.Error, match="early_stop_windows = -1"):
         bad.fit(X, y)
 
 

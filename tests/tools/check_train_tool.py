@@ -112,7 +112,9 @@ with tempfile.TemporaryDirectory() as tmp:
     # Classification that a tiny network already solves: the default dropin run fits it and
     # does not grow past 64.
     out = os.path.join(tmp, "blobs")
-    r = run("--data", blobs, "--epochs", "30", "--lr", "0.01", "--out", out, "--quiet")
+    # Every epoch is wanted in history.csv: no early stop once growth has ended.
+    r = run("--data", blobs, "--epochs", "30", "--lr", "0.01", "--early-stop-windows", "0",
+            "--out", out, "--quiet")
     check(r.returncode == 0, f"blobs run succeeds: {r.stderr.strip()}")
     if r.returncode == 0:
         rows, events = outputs_ok(out, 30, "blobs")
@@ -132,7 +134,7 @@ with tempfile.TemporaryDirectory() as tmp:
     spirals_csv(spirals)
     out = os.path.join(tmp, "spirals")
     r = run("--data", spirals, "--policy", "dropin", "--epochs", "80", "--lr", "0.01",
-            "--lr-schedule", "cosine", "--out", out, "--quiet")
+            "--lr-schedule", "cosine", "--early-stop-windows", "0", "--out", out, "--quiet")
     check(r.returncode == 0, f"spirals run succeeds: {r.stderr.strip()}")
     if r.returncode == 0:
         rows, events = outputs_ok(out, 80, "spirals")
@@ -169,7 +171,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0, "--help exits 0")
     for flag in ["--data", "--labels", "--validation", "--task", "--policy", "--hidden",
                  "--optimizer", "--lr", "--epochs", "--batch", "--seed", "--scale", "--out",
-                 "--max-parameters-per-target", "--restore-best", "--clip-norm",
+                 "--max-parameters-per-target", "--early-stop-windows", "--restore-best",
+                 "--clip-norm",
                  "--lr-schedule"]:
         check(flag in r.stdout, f"--help lists {flag}")
 
@@ -203,6 +206,7 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--data", blobs, "--validation-split", "1.5"], "--validation-split"),
         (["--data", blobs, "--no-such-flag"], "--no-such-flag"),
         (["--data", blobs, "--lr-schedule", "wavy"], "--lr-schedule"),
+        (["--data", blobs, "--early-stop-windows", "-1"], "--early-stop-windows"),
         (["--epochs", "3"], "--data"),
         (["--data", blobs, "--task", "regression", "--target-columns", "9",
           "--out", os.path.join(tmp, "c")], "column"),

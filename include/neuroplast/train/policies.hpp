@@ -210,13 +210,123 @@ void thaw_after_new_data(Ctx& ctx, const NewDataPlasticity& plasticity, int sinc
   plasticity.thaw(ctx.net, ctx.epoch, since);
 }
 
-/// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one.
+/// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one;
+/// true when it did.
 template <class Ctx, class Policy>
-void roll_back_to_best(Ctx& ctx, const Policy& p) {
-  if (!p.rollback_to_best || ctx.best == nullptr) return;
+bool roll_back_to_best(Ctx& ctx, const Policy& p) {
+  if (!p.rollback_to_best || ctx.best == nullptr) return false;
   ctx.net = *ctx.best;
   ctx.record(StructuralEvent{.kind = EventKind::rollback,
                              .reason = "growth ended: back to the best epoch"});
+  return true;
+}
+
+/// The standard error of an accuracy `p` measured on `n` samples, by Agresti and Coull's
+/// adjusted estimate p̃ = (pn + 2)/(n + 4): √(p̃(1 − p̃)/(n + 4)), which stays above 0 at p = 1
+/// and p = 0 (where the plain √(p(1 − p)/n) would call any difference measurable).
+inline double accuracy_standard_error(double p, Index n) {
+  const auto samples = static_cast<double>(std::max<Index>(n, 0));
+  const double adjusted = (std::clamp(p, 0.0, 1.0) * samples + 2) / (samples + 4);
+  return std::sqrt(adjusted * (1 - adjusted) / (samples + 4));
+}
+
+/// The relative standard error of a mean squared error over `n` samples with normal residuals,
+/// √(2/n) (∞ for n = 0: nothing is measurable).
+inline double loss_standard_error(Index n) {
+  return n > 0 ? std::sqrt(2.0 / static_cast<double>(n)) : std::numeric_limits<double>::infinity();
+}
+
+/// Throws Error unless `windows` (a policy's `early_stop_windows`) is ≥ 0.
+inline void validate_early_stop(std::string_view policy, int windows) {
+  if (windows < 0) {
+    fail(policy, ": early_stop_windows = ", windows,
+         " must be ≥ 0 (trigger windows of measurably worse validation before the fit ends; 0 "
+         "trains to the end)");
+  }
+}
+
+/// The last epoch's `EpochRecord::best_epoch_score` (−∞ before the first epoch).
+inline double last_epoch_score(const History& h) {
+  return h.epochs.empty() ? -std::numeric_limits<double>::infinity()
+                          : h.epochs.back().best_epoch_score();
+}
+
+/// Best `EpochRecord::best_epoch_score` over the epochs after `since` (−∞ without one).
+inline double best_epoch_score(const History& h, int since) {
+  double best = -std::numeric_limits<double>::infinity();
+  for (const EpochRecord& e : h.epochs)
+    if (e.epoch > since) best = std::max(best, e.best_epoch_score());
+  return best;
+}
+
+/// Starts the watch of a policy whose phases are over (`Policy::early_stop_windows`): the
+/// network now is the best so far, judged at `score` (−∞ when no epoch judged it), kept in
+/// `*ctx.saved`. Nothing to watch without a validation set (the training loss cannot show
+/// overfitting), with `early_stop_windows = 0`, or without a trainer's saved slot.
+template <class Ctx, class Policy>
+void watch_for_overfitting(Ctx& ctx, Policy& p, double score) {
+  p.watch_epoch = -1;
+  if (p.early_stop_windows == 0 || ctx.validation == nullptr || ctx.saved == nullptr) return;
+  *ctx.saved = ctx.net;
+  p.watch_score = score;
+  p.watch_epoch = ctx.epoch;
+}
+
+/// One epoch of that watch: a new best validation score (accuracy, ties by the loss; regression:
+/// the loss) replaces the kept network; once every epoch of the last `early_stop_windows` trigger
+/// windows scored measurably worse than the kept one (by more than the standard error of the kept
+/// score on the validation set: `accuracy_standard_error`, `loss_standard_error`), the network
+/// returns to the kept one and the fit ends (`ctx.stop`), as early stopping with Keras'
+/// `restore_best_weights` would. Why: growth ends once it stops paying, often with most of the
+/// run to go, and on small data a network then overfits for the rest of it (boston: the
+/// validation loss rose 18% over the last 115 of 300 epochs and the test MSE reached 2.8 × that
+/// of the same network trained for 150).
+template <class Ctx, class Policy>
+void settle_epoch(Ctx& ctx, Policy& p) {
+  // Nothing trained since the watch began (it began at this epoch's end): nothing to judge.
+  if (p.watch_epoch < 0 || ctx.epoch <= p.watch_epoch || ctx.saved == nullptr || !*ctx.saved ||
+      ctx.history.epochs.empty())
+    return;
+  const double score = ctx.history.epochs.back().best_epoch_score();
+  if (score > p.watch_score) {
+    **ctx.saved = ctx.net;
+    p.watch_score = score;
+    p.watch_epoch = ctx.epoch;
+    return;
+  }
+  const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch);
+  // Measurably worse: no epoch of those windows came within the validation set's standard error
+  // of the kept score. A worse score within the noise decides nothing: on 120 validation samples
+  // one sample is 0.8 points, and handing back the network of a lucky epoch cost noisy spirals
+  // and breast cancer a test sample on average; and SGD's validation loss swings by half from
+  // epoch to epoch (regression_sgd), so one window's best says little (docs/results.md).
+  const int patience = p.early_stop_windows * window;
+  if (ctx.epoch - p.watch_epoch < patience) return;
+  const Index judged = ctx.judge().size();
+  bool worse = false;
+  if (!std::isnan(ctx.history.epochs.back().validation_accuracy)) {
+    double recent = -std::numeric_limits<double>::infinity();
+    for (const EpochRecord& e : ctx.history.epochs)
+      if (e.epoch > ctx.epoch - patience) recent = std::max(recent, e.validation_accuracy);
+    worse = recent < p.watch_score - accuracy_standard_error(p.watch_score, judged);
+  } else {
+    double recent = std::numeric_limits<double>::infinity();
+    for (const EpochRecord& e : ctx.history.epochs)
+      if (e.epoch > ctx.epoch - patience) recent = std::min(recent, e.validation_loss);
+    const double kept_loss = -p.watch_score;
+    worse = recent > kept_loss + loss_standard_error(judged) * std::abs(kept_loss);
+  }
+  if (!worse) return;
+  const int kept = p.watch_epoch;
+  ctx.net = **ctx.saved;
+  ctx.saved->reset();
+  p.watch_epoch = -1;
+  ctx.stop = true;
+  ctx.record(StructuralEvent{
+      .kind = EventKind::rollback,
+      .reason = "validation worse than its best for " + std::to_string(ctx.epoch - kept) +
+                " epochs after the last phase: back to the best network since (kept at epoch " +
+                std::to_string(kept) + "), training ends"});
 }
 
 /// Runs `decide` now, or, after a fit's final epoch, sets `deferred` so the policy's
@@ -265,11 +375,12 @@ inline GrowBy default_growth() {
 /// Defaults (docs/training.md says why): Stagnation{} (training loss, 10% per 100 steps),
 /// EveryLayer, doubling with zero fan-out and dead neurons replaced, GrowthPays{} (2 steps
 /// without gain; growth due on a network that classifies every validation sample right ends it,
-/// as do bounds that let nothing grow), back to the best epoch when growth ends. After the last
-/// epoch of a fit (`EpochContext::final_epoch`) nothing changes: a grown or rolled-back network
-/// would be handed back untrained, so the decision is taken when the next fit begins, from the
-/// same history (new data cancels it); a long fit and the same epochs split over several fits
-/// therefore make the same edits.
+/// as do bounds that let nothing grow), back to the best epoch when growth ends, and the end of
+/// the fit once validation is measurably worse than its best for 3 windows after that
+/// (`early_stop_windows`). After the last epoch of a fit (`EpochContext::final_epoch`) nothing
+/// changes: a grown or rolled-back network would be handed back untrained, so the decision is
+/// taken when the next fit begins, from the same history (new data cancels it); a long fit and
+/// the same epochs split over several fits therefore make the same edits.
 struct DropinPolicy {
   static constexpr std::string_view name = "dropin";  ///< identifies the policy in checkpoints
   GrowthTrigger trigger = default_growth_trigger();   ///< when the loss has stagnated
@@ -279,6 +390,10 @@ struct DropinPolicy {
   GrowthBounds bounds{};                              ///< limits on growth
   NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
   bool rollback_to_best = true;  ///< when growth stops, return to the best epoch's network
+  /// After growth ended, the fit ends once every epoch of this many trigger windows scored
+  /// measurably worse than the best network since, back at that network (0 = train to the end;
+  /// needs validation; `detail::settle_epoch`).
+  int early_stop_windows = 3;
 
   bool growing = true;       ///< progress: false once the criterion stopped growth
   int growth_events = 0;     ///< progress: growth steps so far (one per epoch that grew)
@@ -286,6 +401,8 @@ struct DropinPolicy {
   int growth_since = 0;      ///< progress: growth is judged on epochs after this one (new data)
   int plateau_steps = 0;     ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
+  int watch_epoch = -1;      ///< progress: epoch of the best network since growth ended (-1: none)
+  double watch_score = 0;    ///< progress: its `EpochRecord::best_epoch_score`
 
   /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -295,7 +412,7 @@ struct DropinPolicy {
   template <class Self>
   static auto progress(Self& self) {
     return std::tie(self.growing, self.growth_events, self.last_event_epoch, self.growth_since,
-                    self.plateau_steps, self.deferred);
+                    self.plateau_steps, self.deferred, self.watch_epoch, self.watch_score);
   }
 
   /// Throws Error for an invalid setting; then takes the decision deferred from the last fit.
@@ -306,13 +423,17 @@ struct DropinPolicy {
     bounds.validate();
     new_data.validate();
     detail::validate_criterion(criterion);
+    detail::validate_early_stop("DropinPolicy", early_stop_windows);
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
-  /// Thaws after new data, then grows or ends the growth phase (deferred after a final epoch).
+  /// Thaws after new data, then grows or ends the growth phase (deferred after a final epoch);
+  /// once it ended, watches for overfitting (`early_stop_windows`, also after a final epoch: what
+  /// it hands back is trained).
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     detail::thaw_after_new_data(ctx, new_data, growth_since);
+    if (!growing) return detail::settle_epoch(ctx, *this);
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
@@ -323,6 +444,7 @@ struct DropinPolicy {
     growing = true;
     growth_since = ctx.epoch;
     plateau_steps = 0;
+    watch_epoch = -1;
     new_data.validate();
     new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
     detail::grow_step(ctx, *this, "new data", std::nan(""));
@@ -333,7 +455,10 @@ struct DropinPolicy {
   void decide(Ctx& ctx) {
     if (!growing || detail::growth_phase(ctx, *this)) return;
     growing = false;
-    detail::roll_back_to_best(ctx, *this);
+    const bool back = detail::roll_back_to_best(ctx, *this);
+    detail::watch_for_overfitting(ctx, *this,
+                                  back ? detail::best_epoch_score(ctx.history, growth_since)
+                                       : detail::last_epoch_score(ctx.history));
   }
 };
 
@@ -407,12 +532,20 @@ struct NeuroplasticPolicy {
   PruneLeastRelevant prune{.fraction = 0.3};                ///< one pruning step
   ValidationCriterion criterion = GrowthPays{};  ///< when growth ends; also how pruning repeats
   GrowthBounds bounds{};                         ///< limits on growth; `min_width` also on pruning
-  NewDataPlasticity new_data{};   ///< what new data does to the existing neurons' plasticity
-  bool rollback_to_best = true;   ///< start the pruning phase from the best epoch's network
-  int max_prune_events = 0;       ///< most pruning events (0 = no limit)
-  int prune_retries = 2;          ///< undone prunings retried at half the fraction (GrowthPays)
-  double prune_tolerance = 0.05;  ///< relative validation-loss cost a pruning may have
-  double prune_accuracy_tolerance = 0.01;  ///< validation-accuracy cost a pruning may have
+  NewDataPlasticity new_data{};  ///< what new data does to the existing neurons' plasticity
+  bool rollback_to_best = true;  ///< start the pruning phase from the best epoch's network
+  int max_prune_events = 0;      ///< most pruning events (0 = no limit)
+  int prune_retries = 2;         ///< undone prunings retried at half the fraction (GrowthPays)
+  /// Relative validation-loss cost a pruning may have, at most; less on large validation sets
+  /// (`loss_tolerance`).
+  double prune_tolerance = 0.05;
+  /// Validation-accuracy cost a pruning may have, at most; less on large validation sets
+  /// (`accuracy_tolerance`).
+  double prune_accuracy_tolerance = 0.01;
+  /// After the pruning phase ended, the fit ends once every epoch of this many trigger windows
+  /// scored measurably worse than the best network since, back at that network (0 = train to
+  /// the end; needs validation; GrowthPays only: under the paper's criteria pruning never ends).
+  int early_stop_windows = 3;
 
   bool growing = true;        ///< progress: false once the pruning phase began
   bool pruning = true;        ///< progress: false once a pruning cost more than the tolerance
@@ -425,6 +558,8 @@ struct NeuroplasticPolicy {
   int plateau_steps = 0;          ///< progress: growth steps in a row made on the initial plateau
   bool deferred = false;          ///< progress: the last epoch's decision waits for the next fit
   int prune_failures = 0;  ///< progress: prunings undone; each halves the next one's fraction
+  int watch_epoch = -1;    ///< progress: epoch of the best network since pruning ended (-1: none)
+  double watch_score = 0;  ///< progress: its `EpochRecord::best_epoch_score`
 
   /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -434,8 +569,26 @@ struct NeuroplasticPolicy {
   static auto progress(Self& self) {
     return std::tie(self.growing, self.pruning, self.growth_events, self.prune_events,
                     self.last_event_epoch, self.growth_since, self.reference_loss,
-                    self.reference_accuracy, self.plateau_steps, self.deferred,
-                    self.prune_failures);
+                    self.reference_accuracy, self.plateau_steps, self.deferred, self.prune_failures,
+                    self.watch_epoch, self.watch_score);
+  }
+
+  /// The accuracy a pruning may cost, judged on `judged` samples: `prune_accuracy_tolerance`,
+  /// or less when the validation set can resolve less, namely the standard error of the
+  /// reference accuracy p on n samples (Agresti–Coull: p̃ = (pn + 2)/(n + 4), √(p̃(1 − p̃)/(n + 4)),
+  /// which stays above 0 at p = 1). Why: a pruning is judged by whether it cost a measurable
+  /// amount, and on 5 000 validation samples one point is twice the noise (Fashion-MNIST: 0.46
+  /// points). On a few hundred samples or fewer the cap applies as before.
+  double accuracy_tolerance(Index judged) const {
+    return std::min(prune_accuracy_tolerance,
+                    detail::accuracy_standard_error(reference_accuracy, judged));
+  }
+
+  /// The relative loss a pruning may cost, judged on `judged` samples: `prune_tolerance`, or the
+  /// relative standard error of a mean squared error over n samples with normal residuals,
+  /// √(2/n), when that is less (the same reasoning as `accuracy_tolerance`).
+  double loss_tolerance(Index judged) const {
+    return std::min(prune_tolerance, detail::loss_standard_error(judged));
   }
 
   /// The share of connections the next pruning takes: `prune.fraction` halved once per undone
@@ -456,6 +609,7 @@ struct NeuroplasticPolicy {
       detail::fail("NeuroplasticPolicy: prune_tolerance = ", prune_tolerance,
                    " and prune_accuracy_tolerance = ", prune_accuracy_tolerance, " must be ≥ 0");
     }
+    detail::validate_early_stop("NeuroplasticPolicy", early_stop_windows);
     if (prune_retries < 0 || prune_retries > 30) {
       detail::fail("NeuroplasticPolicy: prune_retries = ", prune_retries,
                    " must lie in [0, 30] (each retry halves the pruned fraction)");
@@ -465,13 +619,15 @@ struct NeuroplasticPolicy {
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
-  /// Grows, prunes, or undoes a costly pruning (deferred after a final epoch, except the undo).
+  /// Grows, prunes, or undoes a costly pruning (deferred after a final epoch, except the undo);
+  /// once pruning ended, watches for overfitting (`early_stop_windows`, also after a final epoch).
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
     // Undoing a costly pruning hands back a trained network, so it is not deferred: a pruning
     // judged after the last epoch is judged now.
     if (ctx.final_epoch && pruning_to_judge(ctx)) judge_pruning(ctx, false);
     detail::thaw_after_new_data(ctx, new_data, growth_since);
+    if (!growing && !pruning) return detail::settle_epoch(ctx, *this);
     detail::decide_or_defer(ctx, deferred, [&] { decide(ctx); });
   }
 
@@ -484,6 +640,7 @@ struct NeuroplasticPolicy {
     prune_failures = 0;
     growth_since = ctx.epoch;
     plateau_steps = 0;
+    watch_epoch = -1;
     new_data.validate();
     new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
     detail::grow_step(ctx, *this, "new data", std::nan(""));
@@ -526,15 +683,16 @@ struct NeuroplasticPolicy {
   template <class Ctx>
   void judge_pruning(Ctx& ctx, bool may_prune) {
     const auto [loss, accuracy] = detail::best_scores(ctx.history, last_event_epoch);
+    const Index judged = ctx.judge().size();
     // Classification is judged by accuracy (near a perfect fit the loss moves by large factors
     // while no decision changes), regression by the loss.
-    const bool held = std::isnan(reference_accuracy)
-                          ? loss <= reference_loss + prune_tolerance * std::abs(reference_loss)
-                          : accuracy >= reference_accuracy - prune_accuracy_tolerance;
+    const bool held =
+        std::isnan(reference_accuracy)
+            ? loss <= reference_loss + loss_tolerance(judged) * std::abs(reference_loss)
+            : accuracy >= reference_accuracy - accuracy_tolerance(judged);
     if (held) {
       if (max_prune_events > 0 && prune_events >= max_prune_events) {
-        pruning = false;  // the last pruning stands
-        if (ctx.saved != nullptr) ctx.saved->reset();
+        end_pruning(ctx, detail::last_epoch_score(ctx.history));  // the last pruning stands
       } else if (may_prune &&
                  ctx.epochs_left >= detail::recovery_epochs(trigger, ctx.steps_per_epoch)) {
         prune_now(ctx, "validation held after the last pruning");
@@ -559,7 +717,18 @@ struct NeuroplasticPolicy {
       prune_now(ctx, "the last pruning was undone: again at half the fraction");
       return;
     }
+    // The network now was judged at the last epoch unless it is the one the pruning was undone to.
+    end_pruning(ctx, undone ? -std::numeric_limits<double>::infinity()
+                            : detail::last_epoch_score(ctx.history));
+  }
+
+  // Ends the pruning phase; the network now, judged at `score`, is the first the watch for
+  // overfitting keeps.
+  template <class Ctx>
+  void end_pruning(Ctx& ctx, double score) {
     pruning = false;
+    if (ctx.saved != nullptr) ctx.saved->reset();
+    detail::watch_for_overfitting(ctx, *this, score);
   }
 
   template <class Ctx>
