@@ -981,3 +981,41 @@ TEST_CASE("Algorithm 3's pruning tolerance shrinks to what the validation set ca
   p.prune_accuracy_tolerance = 0.001;  // a cap below the noise stays the cap
   CHECK(p.accuracy_tolerance(5000) == 0.001);
 }
+
+TEST_CASE("regression's early stop judges the validation loss by its relative standard error",
+          "[policy][early_stop]") {
+  // 30 validation samples: a loss is measurably worse above (1 + √(2/30)) = 1.258 × the kept
+  // loss 0.09, 0.1133. Epoch 14: the window 12–14 holds 0.11, within it; epoch 15: 13–15 are all
+  // above it, so the fit ends at the network of epoch 11.
+  const auto data = noisy_blobs(30, 2);
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  Net net({2, 4, 3}, 1);
+  std::optional<Net> saved;
+  History h = losses({1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 0.1});
+  DropinPolicy policy{.growing = false};
+  Ctx begin{net, h, data, &data, 10};
+  begin.saved = &saved;
+  detail::watch_for_overfitting(begin, policy, -0.1);
+  auto epoch_end = [&](int epoch, double loss) {
+    h.epochs.push_back(EpochRecord{.epoch = epoch, .train_loss = 1, .validation_loss = loss});
+    Ctx ctx{net, h, data, &data, epoch};
+    ctx.saved = &saved;
+    ctx.steps_per_epoch = 100;
+    policy.on_epoch_end(ctx);
+    return ctx.stop;
+  };
+  net.bias(0)(0) += 1;
+  CHECK_FALSE(epoch_end(11, 0.09));
+  const Net best = net;
+  net.bias(0)(0) += 1;
+  CHECK(policy.watch_epoch == 11);
+  CHECK_FALSE(epoch_end(12, 0.11));
+  CHECK_FALSE(epoch_end(13, 0.12));
+  CHECK_FALSE(epoch_end(14, 0.13));
+  CHECK(epoch_end(15, 0.13));
+  CHECK(Vector<double>(net.bias(0)) == Vector<double>(best.bias(0)));
+  CHECK(h.events.back().kind == EventKind::rollback);
+  CHECK(detail::loss_standard_error(30) == Approx(std::sqrt(2.0 / 30)));
+  CHECK(std::isinf(detail::loss_standard_error(0)));
+}
