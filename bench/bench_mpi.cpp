@@ -1,6 +1,7 @@
 // Data-parallel throughput under MPI, side by side in one run: the same training steps on one
-// process and on every process of the job (1 thread each), and the time of the gradient
-// reduction alone. Run it as
+// process and on every process of the job (1 thread each) — gradients summed in per-layer
+// buckets during backward, and in one sum after it — and the time of the gradient reduction
+// alone. Run it as
 //
 //   mpirun -np 2 neuroplast_bench_mpi [--repeats 5]
 //
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <string>
 #include <thread>
@@ -90,9 +92,10 @@ int main(int argc, char** argv) {
   if (rank == 0)
     std::printf(
         "%d processes, 1 thread each; seconds per step, best of %d epochs\n\n"
-        "| shape, global batch | 1 process | %d processes | speed-up | reduction "
-        "(gradients, MB) | reduction share of the step |\n|---|---|---|---|---|---|\n",
-        size, repeats, size);
+        "| shape, global batch | 1 process | %d processes | speed-up | %d processes, one sum "
+        "after backward | speed-up | reduction (gradients, MB) | reduction share of the step "
+        "|\n|---|---|---|---|---|---|---|---|\n",
+        size, repeats, size, size);
   for (const Shape& s : shapes) {
     const np::Dataset<float> data = make_data(s);
     double one = 0;
@@ -106,6 +109,10 @@ int main(int argc, char** argv) {
     }
     MPI_Barrier(MPI_COMM_WORLD);
     const double many = step_seconds(s, data, repeats, dp);
+    // The same, with one sum after the whole backward pass instead of per-layer buckets.
+    np::mpi::DataParallel flat = dp;
+    flat.bucket_bytes = std::numeric_limits<std::size_t>::max();
+    const double many_flat = step_seconds(s, data, repeats, flat);
     // The reduction alone, on a buffer of the gradients' size.
     Index count = 0;
     for (std::size_t l = 0; l + 1 < s.sizes.size(); ++l) count += s.sizes[l + 1] * (s.sizes[l] + 1);
@@ -118,10 +125,12 @@ int main(int argc, char** argv) {
       reduce = std::min(reduce, seconds_since(t));
     }
     if (rank == 0) {
-      std::printf("| %s, %lld | %.2f ms | %.2f ms | %.2fx | %.2f ms (%.1f MB) | %.0f%% |\n",
-                  np::detail::format_sizes(s.sizes).c_str(), static_cast<long long>(s.batch),
-                  1e3 * one, 1e3 * many, one / many, 1e3 * reduce,
-                  4.0 * static_cast<double>(count) / 1e6, 100 * reduce / many);
+      std::printf(
+          "| %s, %lld | %.2f ms | %.2f ms | %.2fx | %.2f ms | %.2fx | %.2f ms (%.1f MB) "
+          "| %.0f%% |\n",
+          np::detail::format_sizes(s.sizes).c_str(), static_cast<long long>(s.batch), 1e3 * one,
+          1e3 * many, one / many, 1e3 * many_flat, one / many_flat, 1e3 * reduce,
+          4.0 * static_cast<double>(count) / 1e6, 100 * reduce / many);
       std::fflush(stdout);
     }
   }

@@ -16,9 +16,14 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/train/parallel.hpp"
@@ -63,6 +68,18 @@ struct DataParallel {
   static constexpr bool distributed = true;       ///< a DistributedStrategy
   MPI_Comm comm = MPI_COMM_WORLD;                 ///< the processes that train together
   std::int64_t check_every = kDefaultCheckEvery;  ///< steps between lockstep checks (0 = never)
+  /// Gradients a bucket holds, at least, before its sum starts while backward goes on (0: every
+  /// layer alone; the largest `std::size_t`: one sum after the whole backward pass). Why 1 MiB:
+  /// each sum pays a latency (tens of µs on one machine), so a small network is summed once,
+  /// and a large one in a few buckets whose sums start as soon as they are full.
+  std::size_t bucket_bytes = std::size_t{1} << 20;
+
+  /// Sums started by `start_sum` and not finished yet (empty between steps).
+  struct InFlight {
+    std::vector<MPI_Request> requests;  ///< one per started piece
+    /// Three or more processes: the pieces process 0 broadcasts once its reductions are complete.
+    std::vector<std::tuple<void*, int, MPI_Datatype>> broadcasts;
+  } in_flight{};
 
   /// This process's rank in `comm`.
   int rank() const {
@@ -101,6 +118,53 @@ struct DataParallel {
     }
   }
 
+  /// Collective, non-blocking: starts the sum `sum(values)` would compute; `values` must stay
+  /// valid and untouched until `finish_sums()`, and every process must start the same sums in the
+  /// same order. With three or more processes the reduction to process 0 runs now and the
+  /// broadcast in `finish_sums` (the same bits everywhere, as `sum` gives).
+  template <class T>
+  void start_sum(std::span<T> values) {
+    if (values.empty() || size() == 1) return;
+    constexpr std::size_t piece = 1u << 30;
+    const bool two = size() == 2, root = rank() == 0;
+    for (std::size_t at = 0; at < values.size(); at += piece) {
+      const int n = static_cast<int>(std::min(piece, values.size() - at));
+      T* data = values.data() + at;
+      MPI_Request request = MPI_REQUEST_NULL;
+      if (two) {
+        check(MPI_Iallreduce(MPI_IN_PLACE, data, n, datatype<T>(), MPI_SUM, comm, &request),
+              "MPI_Iallreduce");
+      } else {
+        check(MPI_Ireduce(root ? MPI_IN_PLACE : data, root ? data : nullptr, n, datatype<T>(),
+                          MPI_SUM, 0, comm, &request),
+              "MPI_Ireduce");
+        in_flight.broadcasts.emplace_back(data, n, datatype<T>());
+      }
+      in_flight.requests.push_back(request);
+    }
+  }
+
+  /// Lets the started sums advance without waiting for them (MPI progresses a non-blocking
+  /// collective only inside MPI calls).
+  void progress_sums() {
+    if (in_flight.requests.empty()) return;
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(in_flight.requests.size()), in_flight.requests.data(), &done,
+                      MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+  }
+
+  /// Collective: returns once every started sum is complete, the same bits on every process.
+  void finish_sums() {
+    check(MPI_Waitall(static_cast<int>(in_flight.requests.size()), in_flight.requests.data(),
+                      MPI_STATUSES_IGNORE),
+          "MPI_Waitall");
+    in_flight.requests.clear();
+    for (const auto& [data, n, type] : in_flight.broadcasts)
+      check(MPI_Bcast(data, n, type, 0, comm), "MPI_Bcast");
+    in_flight.broadcasts.clear();
+  }
+
   /// Collective. The message of the lowest-ranked process that passed `failed`, on every
   /// process; empty when none failed.
   std::string agree_on_failure(bool failed, const std::string& message) const {
@@ -126,6 +190,6 @@ struct DataParallel {
   }
 };
 
-static_assert(DistributedStrategy<DataParallel>);
+static_assert(OverlappingSums<DataParallel>);
 
 }  // namespace neuroplast::mpi

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "neuroplast/core/axis_edit.hpp"
@@ -135,6 +137,14 @@ class Mlp : public LayerStack<T, Act> {
   void backward(const MatrixRef<T>& X, Workspace<T>& ws) {
     ++this->steps_;
     detail::backward_pass(*this, X, ws);
+  }
+  /// `backward(X, ws)`, calling `layer_done(l)` (an `Index` of layers) as soon as layer l's
+  /// gradients are final, from the last layer to the first: where a data-parallel trainer
+  /// starts summing a layer's gradients while the layers below are still computed.
+  template <std::invocable<Index> LayerDone>
+  void backward(const MatrixRef<T>& X, Workspace<T>& ws, LayerDone&& layer_done) {
+    ++this->steps_;
+    detail::backward_pass(*this, X, ws, std::forward<LayerDone>(layer_done));
   }
 
   // Dropout (layers/dropout.hpp, network/dropout_engine.hpp) ---------------------------------

@@ -84,11 +84,17 @@ void forward_pass(const Net& net, const MatrixRef<T>& X, Workspace<T>& ws, Pass 
   }
 }
 
+/// What `backward_pass` calls when a layer's gradients are final: nothing.
+struct NoLayerHook {
+  void operator()(Index) const noexcept {}
+};
+
 /// Backward pass of `net` after `forward_pass(net, X, ws, Pass::training)` and after the loss
 /// wrote dLoss/dlogits into `ws.output_gradient()`: sets every layer's weight and bias gradient
-/// (zero where masked or dropped).
-template <class Net, Scalar T = typename Net::scalar>
-void backward_pass(Net& net, const MatrixRef<T>& X, Workspace<T>& ws) {
+/// (zero where masked or dropped), from the last layer to the first, and calls
+/// `layer_done(l)` as soon as layer l's gradients are final (later layers never touch them).
+template <class Net, Scalar T = typename Net::scalar, class LayerDone = NoLayerHook>
+void backward_pass(Net& net, const MatrixRef<T>& X, Workspace<T>& ws, LayerDone&& layer_done = {}) {
   using Weights = typename LayerScratch<T>::Weights;
   for (std::size_t l = static_cast<std::size_t>(net.layer_count()); l-- > 0;) {
     auto& sc = ws.scratch(l);
@@ -115,6 +121,7 @@ void backward_pass(Net& net, const MatrixRef<T>& X, Workspace<T>& ws) {
       scatter_gradients<T>(sc, dense, in_compact ? &ws.scratch(l - 1).kept : nullptr);
       dense.weight_param().mask_gradient();
     });
+    layer_done(static_cast<Index>(l));
   }
 }
 

@@ -4,6 +4,7 @@
 /// data-parallel strategy such as `mpi::DataParallel` (neuroplast/mpi.hpp).
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -42,6 +43,28 @@ concept DistributedStrategy = P::distributed &&
   { p.agree_on_failure(true, m) } -> std::convertible_to<std::string>;
   { p.same_everywhere(std::uint64_t{}) } -> std::convertible_to<bool>;
   { p.check_every } -> std::convertible_to<std::int64_t>;
+};
+
+/// A DistributedStrategy whose sums can run while backward goes on (`mpi::DataParallel`). The
+/// Trainer packs each layer's gradients, as backward finishes them (last layer first), into
+/// buckets of at least `bucket_bytes` and starts summing each bucket at once; it needs:
+///
+/// - `start_sum(values)` for spans of float and of double: starts the sum of `values` over every
+///   process, in place; the span must stay valid and untouched until `finish_sums()`, and every
+///   process must start the same sums in the same order;
+/// - `progress_sums()`: lets started sums advance (called between layers; cheap);
+/// - `finish_sums()`: returns once every started sum is complete, each holding the same bits on
+///   every process (as `sum` would have given);
+/// - `bucket_bytes`: the least a bucket holds before it is started (0: every layer on its own;
+///   the largest `std::size_t`: one bucket, started after the whole backward pass).
+template <class P>
+concept OverlappingSums = DistributedStrategy<P> &&
+    requires(P& p, std::span<float> f, std::span<double> d) {
+  p.start_sum(f);
+  p.start_sum(d);
+  p.progress_sums();
+  p.finish_sums();
+  { p.bucket_bytes } -> std::convertible_to<std::size_t>;
 };
 
 /// A strategy the Trainer accepts: SingleProcess or a DistributedStrategy.

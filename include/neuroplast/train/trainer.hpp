@@ -601,8 +601,7 @@ class Trainer {
                                     "check the data"));
         detail::fail<NumericError>(failure);
       }
-      net_.backward(X, ws_);
-      sum_gradients();
+      backward_and_sum(X);
       BatchRecord record{.epoch = epoch_,
                          .batch = batch_index,
                          .batches = (n + bs - 1) / bs,
@@ -694,6 +693,55 @@ class Trainer {
       mix(net_.bias(l).data(), sizeof(T) * static_cast<std::size_t>(net_.bias(l).size()));
     }
     return h;
+  }
+
+  // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
+  // gradients are packed as backward finishes them (last layer first) and a bucket's sum starts
+  // once it holds `bucket_bytes`, so the sums of the upper layers run while the lower ones are
+  // computed; otherwise one flat sum after backward. Either way each element is the same sum.
+  template <class Features>
+  void backward_and_sum(const Features& X) {
+    if constexpr (OverlappingSums<Parallel>) {
+      if (parallel_.bucket_bytes != std::numeric_limits<std::size_t>::max()) {
+        const auto layers = net_.layer_count();
+        std::size_t total = 0;
+        net_.for_each_param([&](Param<T>& p, ParamKind) {
+          total += static_cast<std::size_t>(p.rows() * p.cols());
+        });
+        reduce_buffer_.resize(total);
+        std::size_t at = 0, bucket = 0;
+        const auto each_plane = [&](Index l, auto&& f) {
+          auto& d = net_.layer_params(l);
+          f(d.weight_param());
+          f(d.bias_param());
+        };
+        net_.backward(X, ws_, [&](Index l) {
+          each_plane(l, [&](Param<T>& p) {
+            const auto g = p.grad.view();
+            for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
+              std::copy_n(&g(r, 0), g.cols(), reduce_buffer_.data() + at);
+          });
+          if ((at - bucket) * sizeof(T) >= parallel_.bucket_bytes || l == 0) {
+            parallel_.start_sum(std::span<T>(reduce_buffer_.data() + bucket, at - bucket));
+            bucket = at;
+          } else {
+            parallel_.progress_sums();
+          }
+        });
+        parallel_.finish_sums();
+        at = 0;
+        for (Index l = layers; l-- > 0;) {
+          each_plane(l, [&](Param<T>& p) {
+            auto g = p.grad.view();
+            for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
+              std::copy_n(reduce_buffer_.data() + at, g.cols(), &g(r, 0));
+          });
+        }
+        return;
+      }
+    }
+    net_.backward(X, ws_);
+    sum_gradients();
   }
 
   // Sums every gradient plane over the processes, through one flat buffer (one reduction per
