@@ -131,3 +131,48 @@ TEST_CASE("mean squared error has exact values", "[loss]") {
   // one-hot targets (1,0),(0,1): squared errors 0+4 and 0+0 → mean over 4 entries = 1
   CHECK(MeanSquaredError::evaluate(z, Targets<double>{.labels = y}) == Approx(1.0));
 }
+
+TEST_CASE("backward's layer hook sees each layer's final gradients, last layer first",
+          "[gradients]") {
+  Mlp<double, Relu> net({4, 6, 5, 3}, 11);
+  Rng rng(3);
+  randomise_biases(net, rng);
+  net.prune_connections(1, random_mask(5, 6, rng));  // masked gradients are final too
+  Matrix<double> X(4, 7);
+  for (Index c = 0; c < X.cols(); ++c)
+    for (Index r = 0; r < X.rows(); ++r) X(r, c) = rng.normal();
+  const std::vector<int> labels = {0, 1, 2, 0, 1, 2, 0};
+  Workspace<double> ws;
+  const auto gradients = [&](Index l) {
+    const auto& d = net.layer_params(l);
+    return std::pair<Matrix<double>, Matrix<double>>{d.weight_param().grad.view(),
+                                                     d.bias_param().grad.view()};
+  };
+  const auto pass = [&](auto&&... hook) {
+    const auto logits = net.forward_train(X, ws);
+    auto g = ws.output_gradient();
+    SoftmaxCrossEntropy::evaluate(logits, Targets<double>{.labels = labels}, &g);
+    net.backward(X, ws, hook...);
+  };
+  pass();
+  std::vector<std::pair<Matrix<double>, Matrix<double>>> plain;
+  for (Index l = 0; l < net.layer_count(); ++l) plain.push_back(gradients(l));
+
+  std::vector<Index> order;
+  std::vector<std::pair<Matrix<double>, Matrix<double>>> seen(3);
+  pass([&](Index l) {
+    order.push_back(l);
+    seen[static_cast<std::size_t>(l)] = gradients(l);
+  });
+  CHECK(order == std::vector<Index>{2, 1, 0});
+  for (Index l = 0; l < net.layer_count(); ++l) {
+    INFO("layer " << l);
+    const auto after = gradients(l);
+    const auto& at_hook = seen[static_cast<std::size_t>(l)];
+    CHECK(at_hook.first == after.first);  // nothing changed them after the hook
+    CHECK(at_hook.second == after.second);
+    CHECK(after.first == plain[static_cast<std::size_t>(l)].first);  // the same pass
+    CHECK(after.second == plain[static_cast<std::size_t>(l)].second);
+    CHECK(after.first.cwiseAbs().sum() > 0);
+  }
+}

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <tuple>
@@ -68,11 +69,14 @@ struct DataParallel {
   static constexpr bool distributed = true;       ///< a DistributedStrategy
   MPI_Comm comm = MPI_COMM_WORLD;                 ///< the processes that train together
   std::int64_t check_every = kDefaultCheckEvery;  ///< steps between lockstep checks (0 = never)
-  /// Gradients a bucket holds, at least, before its sum starts while backward goes on (0: every
-  /// layer alone; the largest `std::size_t`: one sum after the whole backward pass). Why 1 MiB:
-  /// each sum pays a latency (tens of µs on one machine), so a small network is summed once,
-  /// and a large one in a few buckets whose sums start as soon as they are full.
-  std::size_t bucket_bytes = std::size_t{1} << 20;
+  /// Gradients a bucket holds, at least, before its sum starts (non-blocking) while backward goes
+  /// on: 0 = every layer alone; the largest `std::size_t` (default) = one blocking sum after the
+  /// whole backward pass. Why that default: Open MPI's non-blocking all-reduce took 3.5 × its
+  /// blocking one on shared memory (6.8 against 1.9 ms for 7.5 MB, bench/bench_mpi.cpp), and with
+  /// every core computing nothing is left to overlap it with, so buckets made a 784-1024-1024-10
+  /// step 2–10% slower on one machine. Try buckets of about 1 MiB (`std::size_t{1} << 20`) where
+  /// the network or an MPI progress thread moves the data while the processes compute.
+  std::size_t bucket_bytes = std::numeric_limits<std::size_t>::max();
 
   /// Sums started by `start_sum` and not finished yet (empty between steps).
   struct InFlight {
