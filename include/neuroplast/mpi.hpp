@@ -74,8 +74,9 @@ struct DataParallel {
   /// whole backward pass. Why that default: Open MPI's non-blocking all-reduce took 3.5 × its
   /// blocking one on shared memory (6.8 against 1.9 ms for 7.5 MB, bench/bench_mpi.cpp), and with
   /// every core computing nothing is left to overlap it with, so buckets made a 784-1024-1024-10
-  /// step 2–10% slower on one machine. Try buckets of about 1 MiB (`std::size_t{1} << 20`) where
-  /// the network or an MPI progress thread moves the data while the processes compute.
+  /// step 2–4% slower (784-128-10: 7–14%) on one machine. Try buckets of about 1 MiB
+  /// (`std::size_t{1} << 20`) where the network or an MPI progress thread moves the data while the
+  /// processes compute.
   std::size_t bucket_bytes = std::numeric_limits<std::size_t>::max();
 
   /// Sums started by `start_sum` and not finished yet (empty between steps).

@@ -704,11 +704,7 @@ class Trainer {
     if constexpr (OverlappingSums<Parallel>) {
       if (parallel_.bucket_bytes != std::numeric_limits<std::size_t>::max()) {
         const auto layers = net_.layer_count();
-        std::size_t total = 0;
-        net_.for_each_param([&](Param<T>& p, ParamKind) {
-          total += static_cast<std::size_t>(p.rows() * p.cols());
-        });
-        reduce_buffer_.resize(total);
+        reduce_buffer_.resize(gradient_count());
         std::size_t at = 0, bucket = 0;
         const auto each_plane = [&](Index l, auto&& f) {
           auto& d = net_.layer_params(l);
@@ -716,11 +712,7 @@ class Trainer {
           f(d.bias_param());
         };
         net_.backward(X, ws_, [&](Index l) {
-          each_plane(l, [&](Param<T>& p) {
-            const auto g = p.grad.view();
-            for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
-              std::copy_n(&g(r, 0), g.cols(), reduce_buffer_.data() + at);
-          });
+          each_plane(l, [&](Param<T>& p) { at += gradient_to(p, reduce_buffer_.data() + at); });
           if ((at - bucket) * sizeof(T) >= parallel_.bucket_bytes || l == 0) {
             parallel_.start_sum(std::span<T>(reduce_buffer_.data() + bucket, at - bucket));
             bucket = at;
@@ -730,13 +722,8 @@ class Trainer {
         });
         parallel_.finish_sums();
         at = 0;
-        for (Index l = layers; l-- > 0;) {
-          each_plane(l, [&](Param<T>& p) {
-            auto g = p.grad.view();
-            for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
-              std::copy_n(reduce_buffer_.data() + at, g.cols(), &g(r, 0));
-          });
-        }
+        for (Index l = layers; l-- > 0;)
+          each_plane(l, [&](Param<T>& p) { at += gradient_from(p, reduce_buffer_.data() + at); });
         return;
       }
     }
@@ -747,23 +734,36 @@ class Trainer {
   // Sums every gradient plane over the processes, through one flat buffer (one reduction per
   // step: on a small network the reduction's latency, not its bandwidth, is the cost).
   void sum_gradients() {
+    reduce_buffer_.resize(gradient_count());
+    std::size_t at = 0;
+    net_.for_each_param(
+        [&](Param<T>& p, ParamKind) { at += gradient_to(p, reduce_buffer_.data() + at); });
+    parallel_.sum(std::span<T>(reduce_buffer_));
+    at = 0;
+    net_.for_each_param(
+        [&](Param<T>& p, ParamKind) { at += gradient_from(p, reduce_buffer_.data() + at); });
+  }
+
+  // Values in every gradient plane of the network.
+  std::size_t gradient_count() {
     std::size_t total = 0;
     net_.for_each_param(
         [&](Param<T>& p, ParamKind) { total += static_cast<std::size_t>(p.rows() * p.cols()); });
-    reduce_buffer_.resize(total);
-    std::size_t at = 0;
-    net_.for_each_param([&](Param<T>& p, ParamKind) {
-      const auto g = p.grad.view();
-      for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
-        std::copy_n(&g(r, 0), g.cols(), reduce_buffer_.data() + at);
-    });
-    parallel_.sum(std::span<T>(reduce_buffer_));
-    at = 0;
-    net_.for_each_param([&](Param<T>& p, ParamKind) {
-      auto g = p.grad.view();
-      for (Index r = 0; r < g.rows(); ++r, at += static_cast<std::size_t>(g.cols()))
-        std::copy_n(reduce_buffer_.data() + at, g.cols(), &g(r, 0));
-    });
+    return total;
+  }
+
+  // Copies p's gradient plane, row by row (rows may be padded for growth), to `to`; returns the
+  // number of values written.
+  static std::size_t gradient_to(const Param<T>& p, T* to) {
+    const auto g = p.grad.view();
+    for (Index r = 0; r < g.rows(); ++r) std::copy_n(&g(r, 0), g.cols(), to + r * g.cols());
+    return static_cast<std::size_t>(g.rows() * g.cols());
+  }
+  // The reverse: p's gradient plane from `from`; returns the number of values read.
+  static std::size_t gradient_from(Param<T>& p, const T* from) {
+    auto g = p.grad.view();
+    for (Index r = 0; r < g.rows(); ++r) std::copy_n(from + r * g.cols(), g.cols(), &g(r, 0));
+    return static_cast<std::size_t>(g.rows() * g.cols());
   }
 
   // Every `check_every` steps: Error unless every process holds bit-identical parameters.
