@@ -754,7 +754,7 @@ class Trainer {
 
   // Copies p's gradient plane, row by row (rows may be padded for growth), to `to`; returns the
   // number of values written.
-  static std::size_t gradient_to(const Param<T>& p, T* to) {
+  static std::size_t gradient_to(Param<T>& p, T* to) {
     const auto g = p.grad.view();
     for (Index r = 0; r < g.rows(); ++r) std::copy_n(&g(r, 0), g.cols(), to + r * g.cols());
     return static_cast<std::size_t>(g.rows() * g.cols());
