@@ -84,7 +84,8 @@ struct DataParallel {
     std::vector<MPI_Request> requests;  ///< one per started piece
     /// Three or more processes: the pieces process 0 broadcasts once its reductions are complete.
     std::vector<std::tuple<void*, int, MPI_Datatype>> broadcasts;
-  } in_flight{};
+  };
+  InFlight in_flight{};  ///< what `start_sum` started and `finish_sums` has not waited for yet
 
   /// This process's rank in `comm`.
   int rank() const {
