@@ -744,13 +744,8 @@ class Trainer {
         [&](Param<T>& p, ParamKind) { at += gradient_from(p, reduce_buffer_.data() + at); });
   }
 
-  // Values in every gradient plane of the network.
-  std::size_t gradient_count() {
-    std::size_t total = 0;
-    net_.for_each_param(
-        [&](Param<T>& p, ParamKind) { total += static_cast<std::size_t>(p.rows() * p.cols()); });
-    return total;
-  }
+  // Values in every gradient plane: one per parameter.
+  std::size_t gradient_count() const { return static_cast<std::size_t>(net_.parameter_count()); }
 
   // Copies p's gradient plane, row by row (rows may be padded for growth), to `to`; returns the
   // number of values written.
