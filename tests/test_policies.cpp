@@ -406,6 +406,47 @@ TEST_CASE("Algorithm 3 retries an undone pruning at half the fraction, then ends
   CHECK_THROWS_WITH(refused.fit(data), Catch::Contains("prune_retries = -1 must lie in [0, 30]"));
 }
 
+TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss too",
+          "[policy][neuroplastic]") {
+  const auto data = noisy_blobs(90, 8);
+  const Mlp<double, Relu> unpruned({2, 16, 16, 3}, 2);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  // One pruning at epoch 2, judged on epoch 3 against the best before the phase (loss 0.1). On 90
+  // samples the loss may cost min(5%, √(2/90)) = 5%: 0.102 holds, 0.2 does not — when the
+  // reference accuracy is 100%; below it only the accuracy counts.
+  struct Case {
+    double reference_accuracy, accuracy, loss;
+    bool held;
+  };
+  for (const Case c : {Case{1.0, 1.0, 0.2, false}, Case{1.0, 1.0, 0.102, true},
+                       Case{0.9, 0.9, 0.2, true}, Case{1.0, 0.9, 0.05, false}}) {
+    Mlp<double, Relu> net = unpruned;
+    NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
+                              .prune = PruneLeastRelevant{.fraction = 0.4},
+                              .rollback_to_best = false};
+    policy.growing = false;
+    policy.prune_events = 1;
+    policy.last_event_epoch = 2;
+    policy.reference_loss = 0.1;
+    policy.reference_accuracy = c.reference_accuracy;
+    std::optional<Mlp<double, Relu>> saved = unpruned;
+    PruneLeastRelevant{.fraction = 0.4}.apply(net, data);
+    History h = accuracies({c.reference_accuracy, c.reference_accuracy, c.accuracy});
+    h.epochs[2].validation_loss = c.loss;
+    Ctx ctx{net, h, data, &data, 3};
+    ctx.saved = &saved;
+    ctx.epochs_left = 10;
+    policy.on_epoch_end(ctx);
+    REQUIRE_FALSE(h.events.empty());
+    CHECK((h.events[0].kind == EventKind::rollback) == !c.held);
+    CHECK(policy.prune_failures == (c.held ? 0 : 1));
+    // Pruned again, or retried by half (then dead neurons may go too).
+    CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+      return e.kind == EventKind::prune_connections;
+    }));
+  }
+}
+
 // ---- the default growth machinery (issue 14) ---------------------------------------------------
 
 namespace {
@@ -605,6 +646,49 @@ TEST_CASE("growth due on a network that classifies every judged sample right end
     CHECK(dropin.growing == !stop);
     CHECK(net.width(0) == (stop ? 4 : 8));
   }
+}
+
+TEST_CASE("a network perfect for a whole window since its last step ends growth, trigger or not",
+          "[policy][criterion]") {
+  History h = accuracies({0.5, 0.8, 1.0, 1.0});
+  CHECK(GrowthPays::fits_throughout(h, 2));
+  CHECK_FALSE(GrowthPays::fits_throughout(h, 1));                 // epoch 2 was not perfect
+  CHECK_FALSE(GrowthPays::fits_throughout(h, 4));                 // no epoch after `since`
+  CHECK_FALSE(GrowthPays::fits_throughout(losses({1, 0.5}), 0));  // no validation accuracy
+
+  // The training loss halves every epoch, so the trigger stays quiet; the window is 2 epochs.
+  // Perfect in both epochs of the window: the phase ends. Perfect in only the last, or with
+  // stop_when_fit off: the policy waits, and nothing grows either way.
+  const auto data = noisy_blobs(30, 2);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  for (const double third : {1.0, 0.9}) {
+    for (const bool stop : {true, false}) {
+      Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+      History run = losses({1, 0.5, 0.25, 0.125});
+      const double acc[] = {0.5, 0.8, third, 1.0};
+      for (std::size_t i = 0; i < 4; ++i) run.epochs[i].validation_accuracy = acc[i];
+      DropinPolicy dropin{.trigger = Stagnation{.window_steps = 20},
+                          .criterion = GrowthPays{.stop_when_fit = stop},
+                          .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+      Ctx at4{net, run, data, &data, 4};
+      at4.steps_per_epoch = 10;
+      dropin.on_epoch_end(at4);
+      CHECK(dropin.growing == !(stop && third == 1.0));
+      CHECK(net.width(0) == 4);
+    }
+  }
+  // The window counts from the last structural event: a step at epoch 3 leaves one epoch.
+  Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+  History run = with_growth(losses({1, 0.5, 0.25, 0.125}), {3});
+  for (std::size_t i = 0; i < 4; ++i) run.epochs[i].validation_accuracy = i == 0 ? 0.5 : 1.0;
+  DropinPolicy dropin{.trigger = Stagnation{.window_steps = 20},
+                      .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+  dropin.last_event_epoch = 3;
+  dropin.growth_events = 1;
+  Ctx at4{net, run, data, &data, 4};
+  at4.steps_per_epoch = 10;
+  dropin.on_epoch_end(at4);
+  CHECK(dropin.growing);
 }
 
 TEST_CASE("a network at its bounds ends growth two windows after its last step, trigger or not",

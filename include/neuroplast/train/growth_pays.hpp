@@ -188,6 +188,26 @@ struct GrowthPays {
     });
   }
 
+  /// Whether every epoch of `h` after `since` classified every judged sample right (validation
+  /// accuracy 100%), and there is at least one such epoch. With `stop_when_fit`, a policy whose
+  /// network has done so for a whole trigger window since its last structural event ends the
+  /// growth phase without waiting for the trigger, which may never fire: the cross-entropy of a
+  /// separable set keeps falling by a constant factor per window. Blobs from 20-2-2-10 was
+  /// perfect from epoch 20 of 120 on, stayed in the growth phase until epoch 111, and left
+  /// Algorithm 3 time for two prunings (404–558 active parameters, 2 × the best fixed network's;
+  /// ending there: 88–99). A single perfect epoch is not enough: two spirals, judged on its
+  /// training set, first reaches 100% while its loss is still high, and pruning a network that
+  /// has only just learned undid prunings a settled one takes.
+  static bool fits_throughout(const History& h, int since) {
+    bool any = false;
+    for (const EpochRecord& e : h.epochs) {
+      if (e.epoch <= since) continue;
+      if (!(e.validation_accuracy >= 1.0)) return false;
+      any = true;
+    }
+    return any;
+  }
+
   /// Whether the last `patience` growth steps after `since` all failed to pay. Call it when the
   /// growth trigger fires again: the last step has then had its window to show a gain.
   bool stalled(const History& h, int since = 0) const {

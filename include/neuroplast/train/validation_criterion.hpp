@@ -107,6 +107,14 @@ inline bool growth_fits(const ValidationCriterion& c, const History& h, int sinc
   return g != nullptr && g->stop_when_fit && GrowthPays::fits(h, since);
 }
 
+/// Whether the growth phase should end because the network classified every judged sample right
+/// in every epoch after `since` (`GrowthPays::fits_throughout`, with `stop_when_fit`; false for
+/// the epoch-wise criteria).
+inline bool growth_fits_throughout(const ValidationCriterion& c, const History& h, int since) {
+  const auto* g = std::get_if<GrowthPays>(&c);
+  return g != nullptr && g->stop_when_fit && GrowthPays::fits_throughout(h, since);
+}
+
 /// Whether the network overfits under GrowthPays (`GrowthPays::overfits`; false for the
 /// epoch-wise criteria, under which only the trigger grows).
 inline bool growth_overfits(const ValidationCriterion& c, const History& h, int since, int window) {
