@@ -518,8 +518,9 @@ struct DropoutPolicy {
 /// With GrowthPays (default) the pruning is iterative: after each pruning the network trains for
 /// the trigger's window (`detail::recovery_epochs`), and is pruned again while its best
 /// validation accuracy since the pruning stays within `prune_accuracy_tolerance` of the best
-/// before the pruning phase (classification; regression: its best validation loss within
-/// `prune_tolerance`, relative; without validation, the training loss). A pruning that costs
+/// before the pruning phase (classification, and a classifier perfect before the phase must also
+/// keep its best validation loss within `prune_tolerance`; regression: its best validation loss
+/// within `prune_tolerance`, relative; without validation, the training loss). A pruning that costs
 /// more is undone (the network returns to what it was before it, kept in `EpochContext::saved`)
 /// and retried at once with half the fraction, at most `prune_retries` times; the next failure
 /// ends the phase. Why: one step of 30% is often just past what a network can spare (friedman1
