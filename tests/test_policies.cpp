@@ -459,6 +459,16 @@ History with_growth(History h, std::initializer_list<int> growth_epochs) {
   return h;
 }
 
+// Runs the end of epoch `epoch` of `policy` on `net`, with history `run` and `data` as training and
+// validation set, at `steps_per_epoch`.
+template <class Policy>
+void end_epoch(Policy& policy, Mlp<double, Relu>& net, History& run, const Dataset<double>& data,
+               int epoch, Index steps_per_epoch) {
+  EpochContext<Mlp<double, Relu>, Dataset<double>, History> ctx{net, run, data, &data, epoch};
+  ctx.steps_per_epoch = steps_per_epoch;
+  policy.on_epoch_end(ctx);
+}
+
 }  // namespace
 
 TEST_CASE("Stagnation fires when the loss improved by less than a fraction over its window",
@@ -632,7 +642,6 @@ TEST_CASE("growth due on a network that classifies every judged sample right end
   // classified every validation sample right at epoch 3: growth ends instead (switched off, it
   // grows).
   const auto data = noisy_blobs(30, 2);
-  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
   for (const bool stop : {true, false}) {
     Mlp<double, Relu> net({2, 4, 4, 3}, 1);
     History run = losses({1, 0.7, 0.5, 0.49}, {1, 0.7, 0.5, 0.49});
@@ -640,9 +649,7 @@ TEST_CASE("growth due on a network that classifies every judged sample right end
     DropinPolicy dropin{.trigger = Stagnation{.window_steps = 1},
                         .criterion = GrowthPays{.stop_when_fit = stop},
                         .bounds = GrowthBounds{.max_parameters_per_target = 0}};
-    Ctx at4{net, run, data, &data, 4};
-    at4.steps_per_epoch = 10;
-    dropin.on_epoch_end(at4);
+    end_epoch(dropin, net, run, data, 4, 10);
     CHECK(dropin.growing == !stop);
     CHECK(net.width(0) == (stop ? 4 : 8));
   }
@@ -660,7 +667,6 @@ TEST_CASE("a network perfect for a whole window since its last step ends growth,
   // Perfect in both epochs of the window: the phase ends. Perfect in only the last, or with
   // stop_when_fit off: the policy waits, and nothing grows either way.
   const auto data = noisy_blobs(30, 2);
-  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
   for (const double third : {1.0, 0.9}) {
     for (const bool stop : {true, false}) {
       Mlp<double, Relu> net({2, 4, 4, 3}, 1);
@@ -670,9 +676,7 @@ TEST_CASE("a network perfect for a whole window since its last step ends growth,
       DropinPolicy dropin{.trigger = Stagnation{.window_steps = 20},
                           .criterion = GrowthPays{.stop_when_fit = stop},
                           .bounds = GrowthBounds{.max_parameters_per_target = 0}};
-      Ctx at4{net, run, data, &data, 4};
-      at4.steps_per_epoch = 10;
-      dropin.on_epoch_end(at4);
+      end_epoch(dropin, net, run, data, 4, 10);
       CHECK(dropin.growing == !(stop && third == 1.0));
       CHECK(net.width(0) == 4);
     }
@@ -685,9 +689,7 @@ TEST_CASE("a network perfect for a whole window since its last step ends growth,
                       .bounds = GrowthBounds{.max_parameters_per_target = 0}};
   dropin.last_event_epoch = 3;
   dropin.growth_events = 1;
-  Ctx at4{net, run, data, &data, 4};
-  at4.steps_per_epoch = 10;
-  dropin.on_epoch_end(at4);
+  end_epoch(dropin, net, run, data, 4, 10);
   CHECK(dropin.growing);
 }
 
