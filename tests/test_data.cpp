@@ -380,6 +380,72 @@ TEST_CASE("append concatenates samples of the same kind and shape", "[data]") {
   }
 }
 
+TEST_CASE("a borrowing dataset reads its memory in place and copies of it own their samples",
+          "[data]") {
+  Matrix<double> memory = numbered_features(3);
+  const Dataset<double>::Features samples(memory.data(), memory.rows(), memory.cols());
+  Dataset<double> data = Dataset<double>::borrow(samples, {2, 0, 1});
+  CHECK(data.borrows());
+  CHECK(data.features().data() == memory.data());
+  CHECK(data.size() == 3);
+  CHECK(data.feature_count() == 3);
+  CHECK(data.class_count() == 3);
+  memory(0, 1) = 42;  // read in place: a change to the memory shows
+  CHECK(data.features()(0, 1) == 42);
+
+  SECTION("a copy owns its samples, equal at the time of copying") {
+    const Dataset<double> copy = data;
+    CHECK_FALSE(copy.borrows());
+    CHECK(copy.features().data() != memory.data());
+    CHECK(copy.features() == memory);
+    CHECK(copy.labels() == data.labels());
+    memory(0, 1) = -1;
+    CHECK(copy.features()(0, 1) == 42);
+    Dataset<double> assigned;
+    assigned = data;
+    CHECK_FALSE(assigned.borrows());
+    CHECK(assigned.features() == data.features());
+  }
+  SECTION("a move keeps borrowing and leaves the source empty") {
+    const Dataset<double> moved = std::move(data);
+    CHECK(moved.borrows());
+    CHECK(moved.features().data() == memory.data());
+    CHECK(data.size() == 0);  // NOLINT(bugprone-use-after-move): moved-from state is specified
+    CHECK_FALSE(data.borrows());
+  }
+  SECTION("subset, split and append make owned datasets and never write the memory") {
+    const Matrix<double> before = memory;
+    const std::vector<Index> order{2, 0};
+    CHECK_FALSE(data.subset(order).borrows());
+    CHECK(data.subset(order).features().col(1) == memory.col(0));
+    data.append(Dataset<double>{numbered_features(1), {0}});
+    CHECK_FALSE(data.borrows());
+    CHECK(data.size() == 4);
+    CHECK(data.features().leftCols(3) == before);
+    CHECK(memory == before);
+  }
+  SECTION("regression, targets owned") {
+    const Dataset<double> regression =
+        Dataset<double>::borrow(samples, Matrix<double>::Constant(1, 3, 0.5));
+    CHECK(regression.borrows());
+    CHECK(regression.has_targets());
+    CHECK(regression.targets() == Matrix<double>::Constant(1, 3, 0.5));
+  }
+  SECTION("the owning constructors' checks, with the borrowing constructor's name") {
+    REQUIRE_ERROR(Dataset<double>::borrow(samples, {0, 1}), Error,
+                  "Dataset::borrow: features have 3 columns (samples) but 2 labels were given");
+    REQUIRE_ERROR(Dataset<double>::borrow(samples, {0, -1, 1}), Error, "label of sample 1 is -1");
+    REQUIRE_ERROR(Dataset<double>::borrow(samples, Matrix<double>::Zero(1, 2)), Error,
+                  "both need one column per sample");
+    memory(2, 2) = std::numeric_limits<double>::quiet_NaN();
+    REQUIRE_ERROR(Dataset<double>::borrow(samples, {0, 1, 2}), NumericError,
+                  "feature 2 of sample 2 is nan");
+    REQUIRE_ERROR(
+        Dataset<double>::borrow(Dataset<double>::Features(memory.data(), 3, 0), std::vector<int>{}),
+        Error, "no samples");
+  }
+}
+
 TEST_CASE("gather_columns fills the front of any writable Eigen expression", "[data]") {
   const Dataset<double> data{numbered_features(4), {0, 1, 2, 3}};
   const std::vector<Index> pick{2, 0};

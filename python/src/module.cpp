@@ -4,8 +4,9 @@
 //
 // Arrays: numpy `(batch, features)` in C order is neuroplast's `features × batch` column-major
 // layout, so a float32 C-contiguous array reaches `forward`, `predict` and `lrp.explain` without a
-// copy (other dtypes or orders are converted once). `Trainer.fit` copies the samples once into
-// the trainer's dataset, which owns them for the fit.
+// copy (other dtypes or orders are converted once). So do `Trainer.fit`, `evaluate` and
+// `notify_new_data`: their datasets borrow the array (`Dataset::borrow`) for the call, which
+// holds a reference to it; the trainer keeps no dataset beyond a call.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -292,11 +293,11 @@ np::NeuroplasticPolicy neuroplastic_policy(const py::kwargs& kwargs) {
 
 // ---- trainer ----------------------------------------------------------------------------------
 
+// The samples of `X` and `y` as a dataset that borrows X's memory: valid while X is.
 np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py::array& y,
                            const char* who) {
   const auto sizes = net.sizes();
-  const auto view = columns(X, sizes.front(), who, "X");
-  Mat features = view;
+  const auto features = columns(X, sizes.front(), who, "X");
   if (is_integer_array(y)) {
     if (y.ndim() != 1)
       np::detail::fail(who, ": labels y must be 1-D, got ", y.ndim(), " dimensions");
@@ -308,19 +309,19 @@ np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py:
         np::detail::fail(who, ": label ", i, " is ", v, "; labels must be class indices ≥ 0");
       l[i] = static_cast<int>(v);
     }
-    return np::Dataset<float>(std::move(features), std::move(l));
+    return np::Dataset<float>::borrow(features, std::move(l));
   }
   const FloatArray targets(y);
   if (targets.ndim() == 1) {
     Mat t = Eigen::Map<const Mat>(targets.data(), 1, static_cast<Index>(targets.shape(0)));
-    return np::Dataset<float>(std::move(features), std::move(t));
+    return np::Dataset<float>::borrow(features, std::move(t));
   }
   if (targets.ndim() != 2)
     np::detail::fail(who, ": targets y must be 1-D or 2-D (samples, outputs), got ",
                      targets.ndim());
   Mat t = Eigen::Map<const Mat>(targets.data(), static_cast<Index>(targets.shape(1)),
                                 static_cast<Index>(targets.shape(0)));
-  return np::Dataset<float>(std::move(features), std::move(t));
+  return np::Dataset<float>::borrow(features, std::move(t));
 }
 
 // The Python Trainer: the settings of its constructor, and the C++ trainer built at the first fit

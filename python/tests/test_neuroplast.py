@@ -10,6 +10,8 @@ import pickle
 import shutil
 import struct
 import subprocess
+import sys
+import textwrap
 import tracemalloc
 
 import numpy as np
@@ -59,6 +61,27 @@ def test_a_float32_c_order_input_is_not_copied():
     tracemalloc.stop()
     # The logits (40 000 x 2) and the hidden activations (4 x 40 000) are all it allocates.
     assert peak < X.nbytes / 10, f"forward allocated {peak} bytes for a {X.nbytes}-byte input"
+
+
+def test_fit_reads_a_float32_c_order_array_in_place():
+    # In a fresh process, so that the high-water mark of its memory measures this fit alone. The
+    # library's allocations are invisible to tracemalloc; the peak resident size is not.
+    script = textwrap.dedent("""
+        import resource, numpy as np, neuroplast as npl
+        X = np.empty((100_000, 256), dtype=np.float32)  # 102 MB, filled without a temporary
+        np.random.default_rng(1).random(dtype=np.float32, out=X)
+        y = (X[:, 0] > 0.5).astype(np.int64)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        trainer = npl.Trainer(npl.Mlp([256, 4, 2], seed=1), npl.Adam(), epochs=1, batch_size=512)
+        trainer.fit(X, y, X[:1000], y[:1000])
+        trainer.evaluate(X, y)
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        print(grown, X.nbytes)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                         text=True, env=os.environ).stdout.split()
+    grown, size = int(out[0]), int(out[1])
+    assert grown < size / 4, f"fit and evaluate grew the process by {grown} bytes for {size}"
 
 
 def test_weights_and_biases_are_out_by_in_and_out():

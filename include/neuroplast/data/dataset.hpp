@@ -24,8 +24,8 @@ namespace detail {
 
 /// Throws NumericError naming the first non-finite coefficient of `m` (column-major order, so the
 /// reported sample is the earliest bad one). `who` is the calling function, `what` the matrix.
-template <class T>
-void require_finite(const Matrix<T>& m, const char* who, const char* what) {
+template <class M>
+void require_finite(const M& m, const char* who, const char* what) {
   if (all_finite(m)) return;  // one vectorised pass on the happy path
   for (Index j = 0; j < m.cols(); ++j) {
     for (Index i = 0; i < m.rows(); ++i) {
@@ -62,33 +62,25 @@ inline void require_sample_indices(std::span<const Index> indices, Index n, cons
 /// A constructed dataset is never empty and holds only finite numbers; the constructors check
 /// this once so that training code can trust every batch. A default-constructed dataset is empty,
 /// has neither labels nor targets, and is useful only as the start of `append`.
+///
+/// A dataset owns its features, or borrows them (`borrow`): then it reads the caller's memory in
+/// place, which must outlive it. Copies always own their samples (a copy of a borrowing dataset
+/// is a deep copy), so whatever keeps a dataset beyond the call it was given to cannot dangle.
 template <Scalar T>
 class Dataset {
  public:
+  /// The features as a dataset exposes them: `feature_count() × size()`, column-major, contiguous.
+  using Features = Eigen::Map<const Matrix<T>>;
+
   /// An empty dataset (no samples, no kind); `append` turns it into a copy of what is appended.
   Dataset() = default;
 
   /// Classification: `features` is `feature_count × n`, `labels` holds n class indices ≥ 0.
   /// Throws Error on an empty matrix or a size mismatch, NumericError on a NaN or infinity.
   Dataset(Matrix<T> features, std::vector<int> labels)
-      : features_(std::move(features)), labels_(std::move(labels)) {
-    constexpr const char* who = "Dataset";
-    require_nonempty_features(who);
-    if (features_.cols() != static_cast<Index>(labels_.size())) {
-      const bool transposed = features_.rows() == static_cast<Index>(labels_.size());
-      detail::fail(
-          who, ": features have ", features_.cols(), " columns (samples) but ", labels_.size(),
-          " labels were given; pass one label per column",
-          transposed ? " (the feature matrix looks transposed: samples must be columns)" : "");
-    }
-    for (std::size_t j = 0; j < labels_.size(); ++j) {
-      if (labels_[j] < 0) {
-        detail::fail(who, ": label of sample ", j, " is ", labels_[j],
-                     "; class labels must be 0, 1, 2, ... (remap them before building a Dataset)");
-      }
-    }
-    detail::require_finite(features_, who, "feature");
-    class_count_ = labels_.empty() ? 0 : *std::max_element(labels_.begin(), labels_.end()) + 1;
+      : storage_(std::move(features)), labels_(std::move(labels)) {
+    own_storage();
+    check_labelled("Dataset");
   }
 
   /// Classification with labels written inline, `Dataset<double>{X, {0, 1, 1}}` (a braced list
@@ -99,24 +91,72 @@ class Dataset {
   /// Regression: `features` is `feature_count × n`, `targets` is `outputs × n`.
   /// Throws Error on an empty matrix or a size mismatch, NumericError on a NaN or infinity.
   Dataset(Matrix<T> features, Matrix<T> targets)
-      : features_(std::move(features)), targets_(std::move(targets)) {
-    constexpr const char* who = "Dataset";
-    require_nonempty_features(who);
-    if (targets_.rows() == 0) {
-      detail::fail(who, ": targets have 0 rows; a regression dataset needs at least one output ",
-                   "per sample (targets are outputs × samples)");
-    }
-    if (targets_.cols() != features_.cols()) {
-      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
-                   " but targets are ", detail::format_shape(targets_.rows(), targets_.cols()),
-                   "; both need one column per sample");
-    }
-    detail::require_finite(features_, who, "feature");
-    detail::require_finite(targets_, who, "target");
+      : storage_(std::move(features)), targets_(std::move(targets)) {
+    own_storage();
+    check_regression("Dataset");
   }
 
-  /// All features, `feature_count() × size()`.
-  const Matrix<T>& features() const noexcept { return features_; }
+  /// Classification over features the caller keeps: `features` (`feature_count × n`, contiguous
+  /// column-major memory, e.g. a numpy `(n, feature_count)` float array in C order) is read in
+  /// place, never copied; `labels` as for the owning constructor. The memory must outlive the
+  /// dataset and keep its values while anything trains on it. Same checks and exceptions as the
+  /// owning constructor (they read every value once).
+  ///
+  /// Why: a copy of Fashion-MNIST's 60 000 × 784 floats is 188 MB of fresh pages, which took
+  /// longer than a training epoch from Python (docs/python.md).
+  static Dataset borrow(Features features, std::vector<int> labels) {
+    Dataset d;
+    d.labels_ = std::move(labels);
+    d.view(features);
+    d.check_labelled("Dataset::borrow");
+    return d;
+  }
+
+  /// Classification over borrowed features with labels written inline (a braced list would
+  /// otherwise be ambiguous between the label vector and a target matrix).
+  static Dataset borrow(Features features, std::initializer_list<int> labels) {
+    return borrow(features, std::vector<int>(labels));
+  }
+
+  /// Regression over features the caller keeps (see the classification `borrow`); `targets`
+  /// (`outputs × n`) are owned.
+  static Dataset borrow(Features features, Matrix<T> targets) {
+    Dataset d;
+    d.targets_ = std::move(targets);
+    d.view(features);
+    d.check_regression("Dataset::borrow");
+    return d;
+  }
+
+  /// A deep copy: it owns its samples, even when `other` borrows them.
+  Dataset(const Dataset& other)
+      : storage_(other.features()),
+        labels_(other.labels_),
+        targets_(other.targets_),
+        class_count_(other.class_count_) {
+    own_storage();
+  }
+
+  /// Takes `other`'s samples (owned or borrowed) and leaves it empty.
+  Dataset(Dataset&& other) noexcept { take(std::move(other)); }
+
+  /// A deep copy of `other` (see the copy constructor); `*this` is unchanged if it throws.
+  Dataset& operator=(const Dataset& other) {
+    if (this != &other) *this = Dataset(other);
+    return *this;
+  }
+
+  /// Takes `other`'s samples (owned or borrowed) and leaves it empty.
+  Dataset& operator=(Dataset&& other) noexcept {
+    if (this != &other) take(std::move(other));
+    return *this;
+  }
+
+  /// All features, `feature_count() × size()`: a view of the dataset's own memory or of the
+  /// borrowed one (valid while the dataset is, and unchanged by it).
+  Features features() const noexcept { return Features(data_, rows_, cols_); }
+  /// Whether the features are the caller's memory (`borrow`) rather than the dataset's own.
+  bool borrows() const noexcept { return data_ != nullptr && data_ != storage_.data(); }
   /// Class label of each sample (size() entries); empty unless `has_labels()`.
   const std::vector<int>& labels() const noexcept { return labels_; }
   /// Regression targets, `outputs × size()`; 0 × 0 unless `has_targets()`.
@@ -126,9 +166,9 @@ class Dataset {
   /// True for a regression dataset.
   bool has_targets() const noexcept { return targets_.size() > 0; }
   /// Number of samples (columns).
-  Index size() const noexcept { return features_.cols(); }
+  Index size() const noexcept { return cols_; }
   /// Number of features per sample (rows).
-  Index feature_count() const noexcept { return features_.rows(); }
+  Index feature_count() const noexcept { return rows_; }
   /// Largest label + 1 (classes absent from this dataset but below the largest still count);
   /// 0 when the dataset has no labels.
   int class_count() const noexcept { return class_count_; }
@@ -145,9 +185,10 @@ class Dataset {
     Matrix<T> targets;
     if (has_labels()) labels.resize(indices.size());
     if (has_targets()) targets.resize(targets_.rows(), count);
+    const Features all = this->features();
     for (Index k = 0; k < count; ++k) {
       const Index j = indices[static_cast<std::size_t>(k)];
-      features.col(k) = features_.col(j);
+      features.col(k) = all.col(j);
       if (has_labels()) labels[static_cast<std::size_t>(k)] = labels_[static_cast<std::size_t>(j)];
       if (has_targets()) targets.col(k) = targets_.col(j);
     }
@@ -231,7 +272,7 @@ class Dataset {
     }
     // Build everything before touching a member, so a bad_alloc leaves *this as it was.
     Matrix<T> features(feature_count(), size() + other.size());
-    features << features_, other.features_;
+    features << this->features(), other.features();
     Matrix<T> targets;
     if (has_targets()) {
       targets.resize(targets_.rows(), size() + other.size());
@@ -241,7 +282,8 @@ class Dataset {
     labels.reserve(labels_.size() + other.labels_.size());
     labels.insert(labels.end(), labels_.begin(), labels_.end());
     labels.insert(labels.end(), other.labels_.begin(), other.labels_.end());
-    features_ = std::move(features);
+    storage_ = std::move(features);
+    own_storage();
     targets_ = std::move(targets);
     labels_ = std::move(labels);
     class_count_ = std::max(class_count_, other.class_count_);
@@ -256,8 +298,9 @@ class Dataset {
   void gather_columns(std::span<const Index> indices, Out&& out) const {
     check_gather("Dataset::gather_columns", indices, out.rows(), out.cols(), feature_count(),
                  "features");
+    const Features all = features();
     for (std::size_t k = 0; k < indices.size(); ++k) {
-      out.col(static_cast<Index>(k)) = features_.col(indices[k]);
+      out.col(static_cast<Index>(k)) = all.col(indices[k]);
     }
   }
 
@@ -277,7 +320,8 @@ class Dataset {
   // Builds a dataset from parts already validated (taken from validated datasets).
   static Dataset trusted(Matrix<T> features, std::vector<int> labels, Matrix<T> targets) {
     Dataset d;
-    d.features_ = std::move(features);
+    d.storage_ = std::move(features);
+    d.own_storage();
     d.labels_ = std::move(labels);
     d.targets_ = std::move(targets);
     d.class_count_ =
@@ -285,13 +329,83 @@ class Dataset {
     return d;
   }
 
+  // The features are `storage_` from now on (after every change to it: Eigen may reallocate).
+  void own_storage() noexcept {
+    data_ = storage_.data();
+    rows_ = storage_.rows();
+    cols_ = storage_.cols();
+  }
+
+  // The features are the caller's `features` (borrowed); `storage_` stays empty.
+  void view(const Features& features) noexcept {
+    data_ = features.data();
+    rows_ = features.rows();
+    cols_ = features.cols();
+  }
+
+  void take(Dataset&& other) noexcept {
+    const bool borrowed = other.borrows();
+    storage_ = std::move(other.storage_);  // Eigen's move keeps the buffer: views stay valid
+    labels_ = std::move(other.labels_);
+    targets_ = std::move(other.targets_);
+    class_count_ = other.class_count_;
+    if (borrowed) {
+      data_ = other.data_;
+      rows_ = other.rows_;
+      cols_ = other.cols_;
+    } else {
+      own_storage();
+    }
+    other.storage_ = Matrix<T>();
+    other.labels_.clear();
+    other.targets_ = Matrix<T>();
+    other.class_count_ = 0;
+    other.own_storage();
+  }
+
+  // The checks of the classification constructors, on the features and labels already set.
+  void check_labelled(const char* who) {
+    require_nonempty_features(who);
+    if (size() != static_cast<Index>(labels_.size())) {
+      const bool transposed = feature_count() == static_cast<Index>(labels_.size());
+      detail::fail(
+          who, ": features have ", size(), " columns (samples) but ", labels_.size(),
+          " labels were given; pass one label per column",
+          transposed ? " (the feature matrix looks transposed: samples must be columns)" : "");
+    }
+    for (std::size_t j = 0; j < labels_.size(); ++j) {
+      if (labels_[j] < 0) {
+        detail::fail(who, ": label of sample ", j, " is ", labels_[j],
+                     "; class labels must be 0, 1, 2, ... (remap them before building a Dataset)");
+      }
+    }
+    detail::require_finite(features(), who, "feature");
+    class_count_ = labels_.empty() ? 0 : *std::max_element(labels_.begin(), labels_.end()) + 1;
+  }
+
+  // The checks of the regression constructors, on the features and targets already set.
+  void check_regression(const char* who) const {
+    require_nonempty_features(who);
+    if (targets_.rows() == 0) {
+      detail::fail(who, ": targets have 0 rows; a regression dataset needs at least one output ",
+                   "per sample (targets are outputs × samples)");
+    }
+    if (targets_.cols() != size()) {
+      detail::fail(who, ": features are ", detail::format_shape(feature_count(), size()),
+                   " but targets are ", detail::format_shape(targets_.rows(), targets_.cols()),
+                   "; both need one column per sample");
+    }
+    detail::require_finite(features(), who, "feature");
+    detail::require_finite(targets_, who, "target");
+  }
+
   void require_nonempty_features(const char* who) const {
-    if (features_.cols() == 0) {
-      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
+    if (size() == 0) {
+      detail::fail(who, ": features are ", detail::format_shape(feature_count(), size()),
                    ", i.e. no samples; a Dataset needs at least one sample (one column)");
     }
-    if (features_.rows() == 0) {
-      detail::fail(who, ": features are ", detail::format_shape(features_.rows(), features_.cols()),
+    if (feature_count() == 0) {
+      detail::fail(who, ": features are ", detail::format_shape(feature_count(), size()),
                    ", i.e. 0 features per sample; each sample (column) needs at least one feature");
     }
   }
@@ -313,10 +427,12 @@ class Dataset {
     detail::require_sample_indices(indices, size(), who);
   }
 
-  Matrix<T> features_;       // feature_count × n
-  std::vector<int> labels_;  // n, or empty for regression
-  Matrix<T> targets_;        // outputs × n, or 0 × 0 for classification
-  int class_count_ = 0;      // max label + 1, cached: the trainer asks for it every epoch
+  Matrix<T> storage_;          // the owned features, feature_count × n; empty when borrowing
+  const T* data_ = nullptr;    // the features: storage_'s memory or the borrowed memory
+  Index rows_ = 0, cols_ = 0;  // their shape
+  std::vector<int> labels_;    // n, or empty for regression
+  Matrix<T> targets_;          // outputs × n, or 0 × 0 for classification
+  int class_count_ = 0;        // max label + 1, cached: the trainer asks for it every epoch
 };
 
 }  // namespace neuroplast

@@ -22,7 +22,7 @@ struct StandardScaler {
   Vector<T> sd{};    ///< per feature, `feature_count`; 1 for a feature constant when fitted
 
   /// The scaler of `features` (`feature_count × n`, n ≥ 1). Throws Error on an empty matrix.
-  static StandardScaler fit(const Matrix<T>& features) {
+  static StandardScaler fit(const MatrixRef<T>& features) {
     if (features.rows() == 0 || features.cols() == 0) {
       detail::fail("StandardScaler::fit: features are ",
                    detail::format_shape(features.rows(), features.cols()),
@@ -43,7 +43,7 @@ struct StandardScaler {
 
   /// Features with `mean.size()` rows, standardised. Throws Error on another row count or an
   /// unfitted scaler.
-  Matrix<T> transform(const Matrix<T>& features) const {
+  Matrix<T> transform(const MatrixRef<T>& features) const {
     require_fits(features.rows(), "transform");
     return ((features.colwise() - mean).array().colwise() / sd.array()).matrix();
   }
