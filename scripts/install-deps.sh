@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages neuroplast needs that are not installed yet; installs nothing (and
 # does not touch apt) when all are present. Runs apt-get as root, or through sudo otherwise.
+# `--tests` (scripts/test.sh) adds what only the tests use.
 set -euo pipefail
 
 # Everything demo.sh and test.sh need, all from Debian; nothing is downloaded at build time.
@@ -17,6 +18,14 @@ packages=(
   doxygen                        # the API reference, and the test that it builds without warnings
   openmpi-bin libopenmpi-dev     # neuroplast::mpi (data-parallel training) and its tests
 )
+# PyTorch, for the to_torch / from_torch round trips of the Python tests: 167 packages, 604 MB
+# installed, about a minute on the 2-core CI machine; the library and the demo never need it.
+if [[ ${1:-} == --tests ]]; then
+  packages+=(python3-torch)
+elif [ $# -gt 0 ]; then
+  echo "install-deps: unknown argument $1 (the only one is --tests)" >&2
+  exit 2
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
