@@ -18,10 +18,11 @@ packages=(
   doxygen                        # the API reference, and the test that it builds without warnings
   openmpi-bin libopenmpi-dev     # neuroplast::mpi (data-parallel training) and its tests
 )
-# PyTorch, for the to_torch / from_torch round trips of the Python tests: 167 packages, 604 MB
-# installed, about a minute on the 2-core CI machine; the library and the demo never need it.
+# PyTorch, for the to_torch / from_torch round trips of the Python tests (167 packages, 604 MB,
+# 52 s here), and matplotlib, for the plot of the Python example's test (25 more packages, 86 MB,
+# 16 s); the library and the demo never need them.
 if [[ ${1:-} == --tests ]]; then
-  packages+=(python3-torch)
+  packages+=(python3-torch python3-matplotlib)
 elif [ $# -gt 0 ]; then
   echo "install-deps: unknown argument $1 (the only one is --tests)" >&2
   exit 2
