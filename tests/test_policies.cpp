@@ -121,6 +121,23 @@ TEST_CASE("layer selectors", "[policy][selector]") {
   if (chosen) CHECK(*chosen < 3);
 }
 
+TEST_CASE("GradMax growth of a regression network is refused before any edit",
+          "[policy][new_data][errors]") {
+  Mlp<double, Relu> net({2, 2, 2, 1}, 2);
+  // Dead neurons would be removed before the new ones are written: the refusal must come first.
+  Trainer trainer(
+      net, Adam<double>{},
+      DropinPolicy{.grow = GrowBy{.neurons = 2, .init = GradMaxInit{}, .replace_dead = true}},
+      TrainOptions{.epochs = 1, .loss = LossKind::mean_squared_error});
+  const Dataset<double> data{Matrix<double>::Random(2, 30), Matrix<double>::Random(1, 30)};
+  const Matrix<double> before = net.weights(0);
+  REQUIRE_THROWS_AS(trainer.notify_new_data(data), Error);
+  REQUIRE_THROWS_WITH(trainer.notify_new_data(data),
+                      Catch::Contains("dropin: GrowBy::init = GradMaxInit needs class labels"));
+  CHECK(net.sizes() == std::vector<Index>{2, 2, 2, 1});
+  CHECK(net.weights(0) == before);
+}
+
 TEST_CASE("notify_new_data fires the growth path once", "[policy][new_data]") {
   Mlp<double, Relu> net({2, 4, 2}, 2);
   Trainer trainer(net, Adam<double>{},

@@ -132,11 +132,24 @@ struct GrowthBounds {
 
 namespace detail {
 
+/// Throws Error, naming `who`, when `init` cannot grow a network trained on `data`: GradMax
+/// maximises the gradient of the classification loss on labelled samples, and a regression set
+/// has none (building its batch read past the end of the empty label vector).
+template <class T>
+void require_growable(const NeuronInit& init, const Dataset<T>& data, std::string_view who) {
+  if (std::holds_alternative<GradMaxInit>(init) && !data.has_labels()) {
+    fail(who, ": GrowBy::init = GradMaxInit needs class labels (GradMax maximises the gradient ",
+         "of the classification loss), but the training set has regression targets; grow with ",
+         "init::ZeroFanOut (the default), He, Glorot or Net2Wider instead");
+  }
+}
+
 /// Grows hidden layer h of `net` by `k` neurons with the variant initialiser; GradMax runs on the
-/// first samples of `data`. Returns the initialiser's name.
+/// first samples of `data`. Returns the initialiser's name. Throws Error as `require_growable`.
 template <class Net, class T>
 std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
                            const Dataset<T>& data) {
+  require_growable(init, data, "grow");
   return std::visit(
       [&](const auto& i) -> std::string_view {
         using I = std::decay_t<decltype(i)>;

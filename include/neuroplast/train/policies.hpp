@@ -95,6 +95,7 @@ Index growth_allowed(const Net& net, const Policy& p, Index h, Index targets) {
 /// layer. Counts one growth event and stamps the policy's last event epoch when anything grew.
 template <class Ctx, class Policy>
 GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_value) {
+  require_growable(p.grow.init, ctx.train, Policy::name);  // before any edit: nothing is lost
   const std::vector<Index> layers = select_layers(p.selector, ctx.net, ctx.judge());
   if (layers.empty()) return GrowthOutcome::none_selected;
   const Index targets = training_targets(ctx.net, ctx.train);
