@@ -330,11 +330,7 @@ class Dataset {
   }
 
   // The features are `storage_` from now on (after every change to it: Eigen may reallocate).
-  void own_storage() noexcept {
-    data_ = storage_.data();
-    rows_ = storage_.rows();
-    cols_ = storage_.cols();
-  }
+  void own_storage() noexcept { view(Features(storage_.data(), storage_.rows(), storage_.cols())); }
 
   // The features are the caller's `features` (borrowed); `storage_` stays empty.
   void view(const Features& features) noexcept {
@@ -345,14 +341,13 @@ class Dataset {
 
   void take(Dataset&& other) noexcept {
     const bool borrowed = other.borrows();
-    storage_ = std::move(other.storage_);  // Eigen's move keeps the buffer: views stay valid
+    const Features theirs = other.features();
+    storage_ = std::move(other.storage_);  // Eigen's move keeps the buffer
     labels_ = std::move(other.labels_);
     targets_ = std::move(other.targets_);
     class_count_ = other.class_count_;
     if (borrowed) {
-      data_ = other.data_;
-      rows_ = other.rows_;
-      cols_ = other.cols_;
+      view(theirs);
     } else {
       own_storage();
     }

@@ -145,11 +145,11 @@ void require_growable(const NeuronInit& init, const Dataset<T>& data, std::strin
 }
 
 /// Grows hidden layer h of `net` by `k` neurons with the variant initialiser; GradMax runs on the
-/// first samples of `data`. Returns the initialiser's name. Throws Error as `require_growable`.
+/// first samples of `data`. Returns the initialiser's name. Precondition: `require_growable`
+/// passed for `init` and `data` (the policies' growth step checks it before any edit).
 template <class Net, class T>
 std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
                            const Dataset<T>& data) {
-  require_growable(init, data, "grow");
   return std::visit(
       [&](const auto& i) -> std::string_view {
         using I = std::decay_t<decltype(i)>;
