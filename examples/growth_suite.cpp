@@ -13,8 +13,9 @@
 // checkerboard), friedman1 (Friedman's regression function, 10 inputs), iris and boston
 // (scikit-learn's CSV files; boston is a regression). --smoke runs every
 // task briefly (a CTest check that the suite works end to end); --policies-only skips the sweep
-// (for looking at the policies alone). Writes a Markdown table per task
-// to standard output and, with --out, a CSV of every run.
+// (for looking at the policies alone; with --out their rows still go to the CSV, to be merged into
+// a full run's). Writes a Markdown table per task to standard output and, with --out, a CSV of
+// every run.
 
 #include <zlib.h>
 
@@ -372,6 +373,15 @@ void plot(const std::string& path, const Task& task, const std::vector<Run>& run
   ex::write_svg(path, {metric, width}, task.name + " (seed 1)");
 }
 
+// One CSV row per run. Quoted: methods and sizes contain commas ("{2, 16, 2}").
+void write_rows(const Task& task, const std::vector<Run>& runs, std::ostream& csv) {
+  for (const Run& r : runs) {
+    csv << task.name << ",\"" << r.method << "\"," << r.seed << ',' << r.metric << ",\""
+        << sizes_text(r.sizes) << "\"," << r.parameters << ',' << r.active << ',' << r.growth << ','
+        << r.prunes << ',' << r.seconds << '\n';
+  }
+}
+
 void report(const Task& task, const std::vector<Run>& runs, const std::vector<std::string>& fixed,
             std::ostream& csv, const std::string& out) {
   const char* unit = task.regression ? "test MSE" : "test accuracy (%)";
@@ -444,12 +454,7 @@ void report(const Task& task, const std::vector<Run>& runs, const std::vector<st
   }
   std::fflush(stdout);
   if (!out.empty()) plot(out + "/" + task.name + ".svg", task, runs, best_method);
-  for (const Run& r : runs) {
-    // Quoted: methods and sizes contain commas ("{2, 16, 2}").
-    csv << task.name << ",\"" << r.method << "\"," << r.seed << ',' << r.metric << ",\""
-        << sizes_text(r.sizes) << "\"," << r.parameters << ',' << r.active << ',' << r.growth << ','
-        << r.prunes << ',' << r.seconds << '\n';
-  }
+  write_rows(task, runs, csv);
 }
 
 std::vector<Index> with_width(const Task& task, Index width, int depth) {
@@ -484,7 +489,12 @@ void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const 
                    sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
                    runs[i].growth, runs[i].prunes, runs[i].seconds);
   }
-  if (!fixed.empty()) report(task, runs, fixed, csv, out);
+  // Without a sweep there is nothing to compare with: the rows alone, to merge into a full run's.
+  if (fixed.empty()) {
+    write_rows(task, runs, csv);
+  } else {
+    report(task, runs, fixed, csv, out);
+  }
 }
 
 std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted) {

@@ -598,6 +598,79 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   CHECK_THROWS_WITH(GrowthPays{.min_gain = 1}.validate(), Catch::Contains("min_gain = 1"));
 }
 
+TEST_CASE("the initial plateau is measured from the loss of the best constant prediction",
+          "[policy][criterion]") {
+  // Labels 0, 0, 1, 3 of 4 classes: p = (1/2, 1/4, 0, 1/4).
+  Matrix<double> X = Matrix<double>::Zero(2, 4);
+  const Dataset<double> labelled{X, {0, 0, 1, 3}};
+  CHECK(constant_prediction_loss(LossKind::softmax_cross_entropy, labelled, 4) ==
+        Approx(-(0.5 * std::log(0.5) + 2 * 0.25 * std::log(0.25))));
+  // One-hot MSE: (1/K) Σ p (1 − p) = (0.25 + 0.1875 + 0 + 0.1875) / 4.
+  CHECK(constant_prediction_loss(LossKind::mean_squared_error, labelled, 4) == Approx(0.15625));
+  // Real targets: the mean over outputs of each output's variance, (1.25 + 0) / 2; far from 0.
+  Matrix<double> t(2, 4);
+  t << 1001, 1002, 1003, 1004, 7, 7, 7, 7;
+  const Dataset<double> regression{X, t};
+  CHECK(constant_prediction_loss(LossKind::mean_squared_error, regression, 2) == Approx(0.625));
+  CHECK(std::isnan(constant_prediction_loss(LossKind::mean_squared_error, Dataset<double>{}, 2)));
+  CHECK_THROWS_WITH(constant_prediction_loss(LossKind::softmax_cross_entropy, labelled, 3),
+                    Catch::Contains("label 3 lies outside [0, 3)"));
+  CHECK_THROWS_WITH(constant_prediction_loss(LossKind::softmax_cross_entropy, regression, 2),
+                    Catch::Contains("only mean_squared_error"));
+  CHECK_THROWS_WITH(constant_prediction_loss(LossKind::mean_squared_error, labelled, 0),
+                    Catch::Contains("outputs = 0 must be ≥ 1"));
+
+  // A first epoch that already learned most of the task (large data: 0.5 against the 2.3 of 10
+  // balanced classes) is no plateau; measured from that first epoch it looked like one.
+  const GrowthPays patient{.min_learned = 0.1};
+  const History early = losses({1, 1, 1}, {0.50, 0.48, 0.47});
+  CHECK(patient.stuck(early));                   // 0.47 > 0.9 × 0.50
+  CHECK_FALSE(patient.stuck(early, 0, 2.3026));  // 0.47 < 0.9 × 2.3026
+  CHECK(patient.stuck(early, 0, 0.0));           // no usable chance level: the first epoch
+  // At chance (two balanced classes, ln 2) both references agree.
+  CHECK(patient.stuck(losses({1, 1, 1}, {0.70, 0.69, 0.69}), 0, std::log(2.0)));
+  CHECK_FALSE(patient.stuck(losses({1, 1, 1}, {0.70, 0.69, 0.60}), 0, std::log(2.0)));
+
+  // A step on the plateau counts as paid; off it, it is judged: the loss worsened after it.
+  History acc = with_growth(losses({1, 1, 1, 1}, {0.5, 0.5, 0.6, 0.6}), {2});
+  acc.epochs[2].validation_accuracy = acc.epochs[3].validation_accuracy = 0.82;
+  const auto one = GrowthPays::growth_steps(acc, 0);
+  CHECK(patient.paid(acc, 0, one, 0));
+  CHECK_FALSE(patient.paid(acc, 0, one, 0, 2.3026));
+  const GrowthPays one_step{.patience = 1, .min_learned = 0.1};
+  CHECK_FALSE(one_step.stalled(acc));
+  CHECK(one_step.stalled(acc, 0, 2.3026));
+}
+
+namespace {
+// Records the loss each call of the trainer reports.
+struct LossProbe : StaticPolicy {
+  std::vector<LossKind>* seen = nullptr;
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    seen->push_back(ctx.loss);
+  }
+  template <class Ctx>
+  void on_epoch_end(Ctx& ctx) {
+    seen->push_back(ctx.loss);
+  }
+};
+}  // namespace
+
+TEST_CASE("the trainer tells policies which loss it minimises", "[policy][trainer]") {
+  const auto data = noisy_blobs(20, 3);
+  for (const LossKind kind : {LossKind::softmax_cross_entropy, LossKind::mean_squared_error}) {
+    Mlp<double, Relu> net({2, 4, 3}, 1);
+    std::vector<LossKind> seen;
+    LossProbe probe;
+    probe.seen = &seen;
+    Trainer trainer(net, Adam<double>{}, probe,
+                    TrainOptions{.epochs = 2, .batch_size = 8, .seed = 1, .loss = kind});
+    trainer.fit(data, data);
+    CHECK(seen == std::vector<LossKind>(3, kind));
+  }
+}
+
 TEST_CASE("GrowthPays grows again one window after a step that paid", "[policy][criterion]") {
   const GrowthPays pays{.min_gain = 0.01, .min_learned = 0};
   // Growth after epoch 2; best validation loss 0.9 before, 0.6 after: paid (no trend before it).

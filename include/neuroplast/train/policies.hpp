@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/loss/constant_prediction.hpp"
 #include "neuroplast/prune/mean_activation.hpp"
 #include "neuroplast/regularize/relevance_guided.hpp"
 #include "neuroplast/train/grow_by.hpp"
@@ -163,6 +164,9 @@ template <class Ctx, class Policy>
 bool growth_phase(Ctx& ctx, Policy& p) {
   const History& h = ctx.history;
   if (criterion_worsened(p.criterion, h, p.growth_since)) return false;
+  // What the initial plateau is measured from: every rank of a data-parallel run holds the same
+  // training set, so all compute the same value.
+  const double chance = constant_prediction_loss(ctx.loss, ctx.train, ctx.net.output_size());
   const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch);
   // A network that has classified every judged sample right for a whole window since its last
   // structural event has nothing to wait for (GrowthPays::fits_throughout).
@@ -170,8 +174,8 @@ bool growth_phase(Ctx& ctx, Policy& p) {
       growth_fits_throughout(p.criterion, h, ctx.epoch - window))
     return false;
   const bool stagnated = trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
-  const bool paying =
-      !stagnated && growth_paying(p.criterion, h, p.growth_since, p.last_event_epoch, window);
+  const bool paying = !stagnated && growth_paying(p.criterion, h, p.growth_since,
+                                                  p.last_event_epoch, window, chance);
   if (!stagnated && !paying &&
       !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window)) {
     // A network the bounds keep from growing has nothing to wait for once its last step has had
@@ -185,14 +189,14 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   if (p.plateau_steps > 0 && ctx.epoch - p.last_event_epoch < wait) return true;
   // Growth is due on a network that classifies every judged sample right: no step can pay.
   if (growth_fits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since))) return false;
-  if (growth_stalled(p.criterion, h, p.growth_since)) {
+  if (growth_stalled(p.criterion, h, p.growth_since, chance)) {
     // The last step has had one window. A network far too small may learn so slowly that its
     // gain shows only later (noisy spirals at 12 neurons: 1.7% in one window, 3% in two), and
     // stopping there would leave it too small for good: the last step gets a second window.
     return ctx.epoch - p.last_event_epoch < 2 * window;
   }
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
-  const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since);
+  const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since, chance);
   const GrowthOutcome outcome =
       grow_step(ctx, p,
                 stagnated ? trigger_reason(p.trigger)

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/loss/loss_kind.hpp"
 
 namespace neuroplast {
 
@@ -40,6 +41,9 @@ struct EpochContext {
   /// Optimizer steps in one epoch of this fit (0 outside a fit): lets policies count windows in
   /// steps rather than epochs.
   Index steps_per_epoch = 0;
+  /// The loss the run minimises (`TrainOptions::loss`): lets policies relate a loss to the data,
+  /// e.g. to the loss of the best constant prediction (`constant_prediction_loss`).
+  LossKind loss = LossKind::softmax_cross_entropy;
 
   /// The data structural decisions are judged on: the validation set, else the training set.
   const Data& judge() const { return validation != nullptr ? *validation : train; }

@@ -253,6 +253,7 @@ class Trainer {
     {
       Context begin{net_, history_, train, validation, epoch_, snapshot(), &saved_};
       begin.steps_per_epoch = steps_per_epoch(train);
+      begin.loss = options_.loss;
       begin.epochs_left = options_.epochs;
       const std::size_t before = history_.events.size();
       if constexpr (requires { policy_.on_fit_begin(begin); }) policy_.on_fit_begin(begin);
@@ -324,6 +325,7 @@ class Trainer {
     context.final_epoch = epochs_left == 0 || early;
     context.epochs_left = early ? 0 : epochs_left;
     context.steps_per_epoch = steps_per_epoch(train);
+    context.loss = options_.loss;
     policy_.on_epoch_end(context);
     EpochRecord& done = history_.epochs.back();
     done.sizes = net_.sizes();

@@ -93,10 +93,12 @@ inline bool criterion_worsened(const ValidationCriterion& c, const History& h, i
       c);
 }
 
-/// Whether growth stopped paying under GrowthPays (false for the epoch-wise criteria).
-inline bool growth_stalled(const ValidationCriterion& c, const History& h, int since) {
+/// Whether growth stopped paying under GrowthPays (false for the epoch-wise criteria); `chance`
+/// as for `GrowthPays::paid`.
+inline bool growth_stalled(const ValidationCriterion& c, const History& h, int since,
+                           double chance) {
   const auto* g = std::get_if<GrowthPays>(&c);
-  return g != nullptr && g->stalled(h, since);
+  return g != nullptr && g->stalled(h, since, chance);
 }
 
 /// Whether growth due now should end the phase because the network already classifies every
@@ -123,11 +125,11 @@ inline bool growth_overfits(const ValidationCriterion& c, const History& h, int 
 }
 
 /// Whether the last growth step paid and the next is due without the trigger under GrowthPays
-/// (`GrowthPays::paying`; false for the epoch-wise criteria).
+/// (`GrowthPays::paying`; false for the epoch-wise criteria); `chance` as for `GrowthPays::paid`.
 inline bool growth_paying(const ValidationCriterion& c, const History& h, int since,
-                          int last_event_epoch, int window) {
+                          int last_event_epoch, int window, double chance) {
   const auto* g = std::get_if<GrowthPays>(&c);
-  return g != nullptr && g->paying(h, since, last_event_epoch, window);
+  return g != nullptr && g->paying(h, since, last_event_epoch, window, chance);
 }
 
 inline void validate_criterion(const ValidationCriterion& c) {
