@@ -24,8 +24,9 @@ namespace neuroplast {
 /// - mean squared error on real targets (`outputs × size()`): the mean over the outputs of the
 ///   targets' variance (population, 1/n), reached by predicting their means.
 ///
-/// NaN for an empty dataset. Throws Error when `outputs` < 1, when a label lies outside [0,
-/// `outputs`), or for cross-entropy on a dataset without labels.
+/// `outputs` matters only for labels (real targets bring their own rows). NaN for an empty
+/// dataset. Throws Error when `outputs` < 1, when a label lies outside [0, `outputs`), or for
+/// cross-entropy on a dataset with real-valued targets.
 template <Scalar T>
 double constant_prediction_loss(LossKind kind, const Dataset<T>& data, Index outputs) {
   if (outputs < 1) {

@@ -122,9 +122,9 @@ struct GrowthPays {
       }
     }
     if (loss_after == inf) return true;  // nothing trained since: too early to judge
-    // A network that has not yet learned `min_learned` of its first loss is stuck on a plateau
-    // (two spirals start at chance for hundreds of epochs): growth cannot be judged yet, and
-    // stopping there would leave it too small for good.
+    // A network whose loss is not yet `min_learned` below chance (`stuck`) is on its initial
+    // plateau (two spirals stays at chance for hundreds of epochs): growth cannot be judged yet,
+    // and stopping there would leave it too small for good.
     if (loss_before > (1 - min_learned) * plateau_reference(first_loss, chance)) return true;
     const double loss_trend = loss_earlier < inf ? (loss_earlier - loss_before) / loss_earlier : 0;
     const double acc_trend = acc_earlier > -inf ? acc_before - acc_earlier : 0;
@@ -144,7 +144,7 @@ struct GrowthPays {
   /// nothing from the features), or below the first epoch's loss when `chance` is not a positive
   /// number. The first epoch is no plateau on large data: Fashion-MNIST's 860 steps take
   /// 784-16-10 from the 2.30 of chance to 0.51, and measured from there the network counted as
-  /// stuck until its sixth epoch, each of its first two growth steps doubling the wait for the
+  /// stuck through its sixth epoch, each of its first two growth steps doubling the wait for the
   /// next (`plateau_steps`).
   bool stuck(const History& h, int since = 0,
              double chance = std::numeric_limits<double>::quiet_NaN()) const {
