@@ -464,6 +464,53 @@ TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss to
   }
 }
 
+TEST_CASE("Algorithm 3 judges the next pruning against a pruned network's measurable gain",
+          "[policy][neuroplastic]") {
+  const auto data = noisy_blobs(90, 8);
+  const Mlp<double, Relu> unpruned({2, 16, 16, 3}, 2);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  // Reference 0.8 before the phase; one pruning at epoch 2, judged on epoch 3. On 90 samples the
+  // Agresti–Coull standard error at 0.9 is 0.033, at 0.82 it is 0.041: 0.9 raises the bar, 0.82
+  // (a gain within the noise) does not, nor does a perfect score (the bar of a perfect classifier
+  // includes the loss from before the phase). The next pruning, judged on epoch 4 at 0.87, then
+  // fails against 0.9 − 1 point and holds against 0.8 − 1 point.
+  struct Case {
+    double after_first, reference;
+    bool second_held;
+  };
+  for (const Case c : {Case{0.9, 0.9, false}, Case{0.82, 0.8, true}, Case{1.0, 0.8, true}}) {
+    Mlp<double, Relu> net = unpruned;
+    NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
+                              .prune = PruneLeastRelevant{.fraction = 0.2},
+                              .rollback_to_best = false};
+    policy.growing = false;
+    policy.prune_events = 1;
+    policy.last_event_epoch = 2;
+    policy.reference_loss = 1;
+    policy.reference_accuracy = 0.8;
+    std::optional<Mlp<double, Relu>> saved = unpruned;
+    PruneLeastRelevant{.fraction = 0.2}.apply(net, data);
+    History h = accuracies({0.8, 0.8, c.after_first});
+    Ctx first{net, h, data, &data, 3};
+    first.saved = &saved;
+    first.epochs_left = 10;
+    policy.on_epoch_end(first);
+    REQUIRE_FALSE(h.events.empty());
+    CHECK(h.events[0].kind == EventKind::prune_connections);  // held: pruned again
+    CHECK(policy.reference_accuracy == c.reference);
+    CHECK(policy.reference_loss == 1);  // the loss reference never moves
+    const std::size_t before = h.events.size();
+    h.epochs.push_back(EpochRecord{.epoch = 4, .train_loss = 1, .validation_accuracy = 0.87});
+    Ctx second{net, h, data, &data, 4};
+    second.saved = &saved;
+    second.epochs_left = 10;
+    policy.on_epoch_end(second);
+    REQUIRE(h.events.size() > before);
+    CHECK((h.events[before].kind == EventKind::rollback) == !c.second_held);
+    CHECK(policy.prune_failures == (c.second_held ? 0 : 1));
+  }
+}
+
 // ---- the default growth machinery (issue 14) ---------------------------------------------------
 
 namespace {
