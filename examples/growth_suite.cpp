@@ -14,8 +14,9 @@
 // (scikit-learn's CSV files; boston is a regression). --smoke runs every
 // task briefly (a CTest check that the suite works end to end); --policies-only skips the sweep
 // (for looking at the policies alone; with --out their rows still go to the CSV, to be merged into
-// a full run's). Writes a Markdown table per task to standard output and, with --out, a CSV of
-// every run.
+// a full run's). Writes a Markdown table per task to standard output, one line per policy run
+// to standard error (metric, sizes, events, time and the share of it its decisions took: the
+// figure a policies-only run can compare), and, with --out, a CSV of every run.
 
 #include <zlib.h>
 
@@ -484,10 +485,12 @@ void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const 
                          2 * task.epochs, seed));
     for (std::size_t i = runs.size() - 2; i < runs.size(); ++i)
       std::fprintf(stderr,
-                   "  %s seed %d %s: %.4f sizes %s active %lld growth %d prunes %d %.1f s\n",
+                   "  %s seed %d %s: %.4f sizes %s active %lld growth %d prunes %d %.1f s "
+                   "(decisions %.1f%%)\n",
                    task.name.c_str(), seed, runs[i].method.c_str(), runs[i].metric,
                    sizes_text(runs[i].sizes).c_str(), static_cast<long long>(runs[i].active),
-                   runs[i].growth, runs[i].prunes, runs[i].seconds);
+                   runs[i].growth, runs[i].prunes, runs[i].seconds,
+                   100 * runs[i].policy_seconds / std::max(runs[i].seconds, 1e-9));
   }
   // Without a sweep there is nothing to compare with: the rows alone, to merge into a full run's.
   if (fixed.empty()) {

@@ -61,6 +61,31 @@ Dataset<double> noisy_blobs(Index n, std::uint64_t seed) {
   return {X, y};
 }
 
+// Algorithm 3 in its pruning phase: one pruning of `fraction` done at epoch 2, to be judged against
+// the references from before the phase.
+NeuroplasticPolicy pruned_once(double fraction, double reference_loss, double reference_accuracy) {
+  NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
+                            .prune = PruneLeastRelevant{.fraction = fraction},
+                            .rollback_to_best = false};
+  policy.growing = false;
+  policy.prune_events = 1;
+  policy.last_event_epoch = 2;
+  policy.reference_loss = reference_loss;
+  policy.reference_accuracy = reference_accuracy;
+  return policy;
+}
+
+// Ends epoch `epoch` of `policy` on `net` (validated on `data`, 10 epochs left), with `saved` as
+// the network before the pruning.
+void end_pruning_epoch(NeuroplasticPolicy& policy, Mlp<double, Relu>& net, History& h,
+                       const Dataset<double>& data, std::optional<Mlp<double, Relu>>& saved,
+                       int epoch) {
+  EpochContext<Mlp<double, Relu>, Dataset<double>, History> ctx{net, h, data, &data, epoch};
+  ctx.saved = &saved;
+  ctx.epochs_left = 10;
+  policy.on_epoch_end(ctx);
+}
+
 }  // namespace
 
 TEST_CASE("LossPlateau fires exactly when Eq. 1 holds", "[policy][trigger]") {
@@ -427,7 +452,6 @@ TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss to
           "[policy][neuroplastic]") {
   const auto data = noisy_blobs(90, 8);
   const Mlp<double, Relu> unpruned({2, 16, 16, 3}, 2);
-  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
   // One pruning at epoch 2, judged on epoch 3 against the best before the phase (loss 0.1). On 90
   // samples the loss may cost min(5%, √(2/90)) = 5%: 0.102 holds, 0.2 does not — when the
   // reference accuracy is 100%; below it only the accuracy counts.
@@ -438,22 +462,12 @@ TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss to
   for (const Case c : {Case{1.0, 1.0, 0.2, false}, Case{1.0, 1.0, 0.102, true},
                        Case{0.9, 0.9, 0.2, true}, Case{1.0, 0.9, 0.05, false}}) {
     Mlp<double, Relu> net = unpruned;
-    NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
-                              .prune = PruneLeastRelevant{.fraction = 0.4},
-                              .rollback_to_best = false};
-    policy.growing = false;
-    policy.prune_events = 1;
-    policy.last_event_epoch = 2;
-    policy.reference_loss = 0.1;
-    policy.reference_accuracy = c.reference_accuracy;
+    NeuroplasticPolicy policy = pruned_once(0.4, 0.1, c.reference_accuracy);
     std::optional<Mlp<double, Relu>> saved = unpruned;
     PruneLeastRelevant{.fraction = 0.4}.apply(net, data);
     History h = accuracies({c.reference_accuracy, c.reference_accuracy, c.accuracy});
     h.epochs[2].validation_loss = c.loss;
-    Ctx ctx{net, h, data, &data, 3};
-    ctx.saved = &saved;
-    ctx.epochs_left = 10;
-    policy.on_epoch_end(ctx);
+    end_pruning_epoch(policy, net, h, data, saved, 3);
     REQUIRE_FALSE(h.events.empty());
     CHECK((h.events[0].kind == EventKind::rollback) == !c.held);
     CHECK(policy.prune_failures == (c.held ? 0 : 1));
@@ -468,7 +482,6 @@ TEST_CASE("Algorithm 3 judges the next pruning against a pruned network's measur
           "[policy][neuroplastic]") {
   const auto data = noisy_blobs(90, 8);
   const Mlp<double, Relu> unpruned({2, 16, 16, 3}, 2);
-  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
   // Reference 0.8 before the phase; one pruning at epoch 2, judged on epoch 3. On 90 samples the
   // Agresti–Coull standard error at 0.9 is 0.033, at 0.82 it is 0.041: 0.9 raises the bar, 0.82
   // (a gain within the noise) does not, nor does a perfect score (the bar of a perfect classifier
@@ -480,31 +493,18 @@ TEST_CASE("Algorithm 3 judges the next pruning against a pruned network's measur
   };
   for (const Case c : {Case{0.9, 0.9, false}, Case{0.82, 0.8, true}, Case{1.0, 0.8, true}}) {
     Mlp<double, Relu> net = unpruned;
-    NeuroplasticPolicy policy{.trigger = Stagnation{.window_steps = 1},
-                              .prune = PruneLeastRelevant{.fraction = 0.2},
-                              .rollback_to_best = false};
-    policy.growing = false;
-    policy.prune_events = 1;
-    policy.last_event_epoch = 2;
-    policy.reference_loss = 1;
-    policy.reference_accuracy = 0.8;
+    NeuroplasticPolicy policy = pruned_once(0.2, 1, 0.8);
     std::optional<Mlp<double, Relu>> saved = unpruned;
     PruneLeastRelevant{.fraction = 0.2}.apply(net, data);
     History h = accuracies({0.8, 0.8, c.after_first});
-    Ctx first{net, h, data, &data, 3};
-    first.saved = &saved;
-    first.epochs_left = 10;
-    policy.on_epoch_end(first);
+    end_pruning_epoch(policy, net, h, data, saved, 3);
     REQUIRE_FALSE(h.events.empty());
     CHECK(h.events[0].kind == EventKind::prune_connections);  // held: pruned again
     CHECK(policy.reference_accuracy == c.reference);
     CHECK(policy.reference_loss == 1);  // the loss reference never moves
     const std::size_t before = h.events.size();
     h.epochs.push_back(EpochRecord{.epoch = 4, .train_loss = 1, .validation_accuracy = 0.87});
-    Ctx second{net, h, data, &data, 4};
-    second.saved = &saved;
-    second.epochs_left = 10;
-    policy.on_epoch_end(second);
+    end_pruning_epoch(policy, net, h, data, saved, 4);
     REQUIRE(h.events.size() > before);
     CHECK((h.events[before].kind == EventKind::rollback) == !c.second_held);
     CHECK(policy.prune_failures == (c.second_held ? 0 : 1));
