@@ -99,18 +99,18 @@ double max_relative(const Matrix<double>& a, const Matrix<double>& b) {
 // Criteria
 
 TEST_CASE("criteria are checked by concepts", "[prune][criteria]") {
-  STATIC_REQUIRE(NeuronCriterion<MagnitudeL1, double, Relu>);
-  STATIC_REQUIRE(NeuronCriterion<MagnitudeL2, float, Tanh>);
-  STATIC_REQUIRE(NeuronCriterion<MeanActivation, double, Relu>);
-  STATIC_REQUIRE(NeuronCriterion<Taylor, float, Relu>);
-  STATIC_REQUIRE(NeuronCriterion<TaylorAccumulator<double>, double, Sigmoid>);
-  STATIC_REQUIRE(NeuronCriterion<LrpRelevance, double, Relu>);
-  STATIC_REQUIRE(ConnectionCriterion<MagnitudeL1, double, Relu>);
-  STATIC_REQUIRE(ConnectionCriterion<Taylor, double, Relu>);
-  STATIC_REQUIRE(ConnectionCriterion<LrpRelevance, float, Relu>);
-  STATIC_REQUIRE_FALSE(ConnectionCriterion<MeanActivation, double, Relu>);
-  STATIC_REQUIRE_FALSE(NeuronCriterion<int, double, Relu>);
-  STATIC_REQUIRE_FALSE(NeuronCriterion<PruneSelection, double, Relu>);
+  STATIC_REQUIRE(NeuronCriterion<MagnitudeL1, Mlp<double, Relu>>);
+  STATIC_REQUIRE(NeuronCriterion<MagnitudeL2, Mlp<float, Tanh>>);
+  STATIC_REQUIRE(NeuronCriterion<MeanActivation, Mlp<double, Relu>>);
+  STATIC_REQUIRE(NeuronCriterion<Taylor, Mlp<float, Relu>>);
+  STATIC_REQUIRE(NeuronCriterion<TaylorAccumulator<double>, Mlp<double, Sigmoid>>);
+  STATIC_REQUIRE(NeuronCriterion<LrpRelevance, Mlp<double, Relu>>);
+  STATIC_REQUIRE(ConnectionCriterion<MagnitudeL1, Mlp<double, Relu>>);
+  STATIC_REQUIRE(ConnectionCriterion<Taylor, Mlp<double, Relu>>);
+  STATIC_REQUIRE(ConnectionCriterion<LrpRelevance, Mlp<float, Relu>>);
+  STATIC_REQUIRE_FALSE(ConnectionCriterion<MeanActivation, Mlp<double, Relu>>);
+  STATIC_REQUIRE_FALSE(NeuronCriterion<int, Mlp<double, Relu>>);
+  STATIC_REQUIRE_FALSE(NeuronCriterion<PruneSelection, Mlp<double, Relu>>);
 }
 
 TEST_CASE("magnitude criteria add a neuron's fan-in row and fan-out column", "[prune][criteria]") {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "neuroplast/core/error.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/network/workspace.hpp"
 
 namespace neuroplast {
@@ -24,7 +25,7 @@ namespace neuroplast {
 /// The network's function changes only through the new neurons' fan-out: after a zero-fan-out
 /// growth (init::ZeroFanOut) it is unchanged. Throws Error when `h` or `count` is out of range or
 /// `X` does not fit the network.
-template <class Net>
+template <EditableNetwork Net>
 void centre_new_biases(Net& net, Index h, Index count, const MatrixRef<typename Net::scalar>& X) {
   using T = typename Net::scalar;
   if (h < 0 || h >= net.hidden_layer_count())

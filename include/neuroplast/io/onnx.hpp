@@ -27,6 +27,7 @@
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/io/atomic_file.hpp"
 #include "neuroplast/network/mlp.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/version.hpp"
 
 namespace neuroplast {
@@ -153,8 +154,10 @@ inline ProtoMessage onnx_node(std::string_view op, const std::string& name,
 }
 
 /// The bytes `save_onnx` writes.
-template <Scalar T, Activation Act>
-std::vector<unsigned char> onnx_bytes(const Mlp<T, Act>& net) {
+template <Network Net>
+std::vector<unsigned char> onnx_bytes(const Net& net) {
+  using T = scalar_of<Net>;
+  using Act = activation_of<Net>;
   using namespace onnx_field;
   ProtoMessage graph;
   std::vector<ProtoMessage> initializers;
@@ -224,8 +227,9 @@ std::vector<unsigned char> onnx_bytes(const Mlp<T, Act>& net) {
 /// that computes `forward`'s logits for a (batch, sizes()[0]) float input, atomically. Throws
 /// NumericError when a parameter is NaN or infinite, or when a double network's weights do not
 /// fit in float (nothing is written), FileError when the file cannot be written.
-template <Scalar T, Activation Act>
-void save_onnx(const Mlp<T, Act>& net, const std::string& path) {
+template <Network Net>
+void save_onnx(const Net& net, const std::string& path) {
+  using T = scalar_of<Net>;
   for (Index l = 0; l < net.layer_count(); ++l) {
     const T alpha = net.inference_scale(l);
     const bool finite =

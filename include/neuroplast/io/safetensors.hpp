@@ -34,6 +34,7 @@
 #include "neuroplast/io/byte_io.hpp"
 #include "neuroplast/io/json.hpp"
 #include "neuroplast/network/mlp.hpp"
+#include "neuroplast/network/network.hpp"
 
 namespace neuroplast {
 
@@ -50,8 +51,10 @@ template <Scalar T>
 inline constexpr std::string_view kSafetensorsDtype = std::is_same_v<T, float> ? "F32" : "F64";
 
 /// The bytes `save_safetensors` writes.
-template <Scalar T, Activation Act>
-std::vector<unsigned char> safetensors_bytes(const Mlp<T, Act>& net) {
+template <Network Net>
+std::vector<unsigned char> safetensors_bytes(const Net& net) {
+  using T = scalar_of<Net>;
+  using Act = activation_of<Net>;
   const std::vector<Index> sizes = net.sizes();
   std::string sizes_text;
   for (std::size_t i = 0; i < sizes.size(); ++i)
@@ -318,8 +321,9 @@ Mlp<T, Act> load_safetensors_bytes(std::span<const unsigned char> bytes, const s
 /// safetensors layout (see the file comment for names and metadata), atomically. Throws
 /// NumericError when a parameter is NaN or infinite (nothing is written), FileError when the file
 /// cannot be written.
-template <Scalar T, Activation Act>
-void save_safetensors(const Mlp<T, Act>& net, const std::string& path) {
+template <Network Net>
+void save_safetensors(const Net& net, const std::string& path) {
+  using T = scalar_of<Net>;
   for (Index l = 0; l < net.layer_count(); ++l) {
     const DenseParams<T>& d = net.layer_params(l);
     if (!detail::all_finite(d.weights()) || !detail::all_finite(d.bias())) {

@@ -17,7 +17,7 @@
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
-#include "neuroplast/network/mlp.hpp"
+#include "neuroplast/network/network.hpp"
 
 namespace neuroplast {
 
@@ -31,32 +31,33 @@ using NeuronScores = std::vector<Vector<T>>;
 template <Scalar T>
 using ConnectionScores = std::vector<Matrix<T>>;
 
-/// A neuron criterion for `Mlp<T, Act>`: a type with
+/// A neuron criterion for a Network `Net` (elements `T = scalar_of<Net>`): a type with
 ///
 /// - `static constexpr std::string_view name`,
 /// - `static constexpr bool needs_data` (true when the scores are computed on a dataset),
-/// - `NeuronScores<T> neuron_scores(const Mlp<T, Act>&, const Dataset<T>*) const`, which may be
-///   given a null dataset when `needs_data` is false.
+/// - `NeuronScores<T> neuron_scores(const Net&, const Dataset<T>*) const`, which may be given a
+///   null dataset when `needs_data` is false.
 ///
-/// MagnitudeL1, MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator and LrpRelevance are.
-template <class C, class T, class Act>
-concept NeuronCriterion = Scalar<T> && Activation<Act> &&
-    requires(const C& c, const Mlp<T, Act>& net, const Dataset<T>* data) {
+/// MagnitudeL1, MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator and LrpRelevance are, for
+/// every Network.
+template <class C, class Net>
+concept NeuronCriterion = Network<Net> &&
+    requires(const C& c, const Net& net, const Dataset<scalar_of<Net>>* data) {
   { C::name } -> std::convertible_to<std::string_view>;
   { C::needs_data } -> std::convertible_to<bool>;
-  { c.neuron_scores(net, data) } -> std::same_as<NeuronScores<T>>;
+  { c.neuron_scores(net, data) } -> std::same_as<NeuronScores<scalar_of<Net>>>;
 };
 
-/// A connection criterion for `Mlp<T, Act>`: as NeuronCriterion, with
-/// `ConnectionScores<T> connection_scores(const Mlp<T, Act>&, const Dataset<T>*) const`.
+/// A connection criterion for a Network `Net`: as NeuronCriterion, with
+/// `ConnectionScores<T> connection_scores(const Net&, const Dataset<T>*) const`.
 /// MagnitudeL1 and MagnitudeL2 (both |w|), Taylor, TaylorAccumulator (when it tracks connections)
 /// and LrpRelevance are.
-template <class C, class T, class Act>
-concept ConnectionCriterion = Scalar<T> && Activation<Act> &&
-    requires(const C& c, const Mlp<T, Act>& net, const Dataset<T>* data) {
+template <class C, class Net>
+concept ConnectionCriterion = Network<Net> &&
+    requires(const C& c, const Net& net, const Dataset<scalar_of<Net>>* data) {
   { C::name } -> std::convertible_to<std::string_view>;
   { C::needs_data } -> std::convertible_to<bool>;
-  { c.connection_scores(net, data) } -> std::same_as<ConnectionScores<T>>;
+  { c.connection_scores(net, data) } -> std::same_as<ConnectionScores<scalar_of<Net>>>;
 };
 
 namespace detail {
@@ -75,8 +76,8 @@ constexpr bool criterion_needs_data() {
 /// The samples a data-driven criterion uses (the first `max_samples` of `data`, 0 = all). Throws
 /// Error naming `who` when there is no dataset, it is empty, it does not fit the network, or the
 /// batching options are invalid.
-template <Scalar T, Activation Act>
-Index scoring_samples(const Mlp<T, Act>& net, const Dataset<T>* data, Index batch_size,
+template <Network Net>
+Index scoring_samples(const Net& net, const Dataset<scalar_of<Net>>* data, Index batch_size,
                       Index max_samples, std::string_view who) {
   if (data == nullptr) {
     fail(who, ": this criterion scores neurons on data but no dataset was given; pass one, e.g. ",
@@ -107,8 +108,8 @@ void for_each_scoring_batch(const Dataset<T>& data, Index n, Index batch_size, F
 }
 
 /// Throws Error naming `who` unless `data` has what the loss `kind` needs for `net`.
-template <Scalar T, Activation Act>
-void check_loss_data(const Mlp<T, Act>& net, const Dataset<T>& data, LossKind kind,
+template <Network Net>
+void check_loss_data(const Net& net, const Dataset<scalar_of<Net>>& data, LossKind kind,
                      std::string_view who) {
   if (kind == LossKind::softmax_cross_entropy) {
     if (!data.has_labels()) {
@@ -138,9 +139,9 @@ void loss_gradient(LossKind kind, const ConstMatrixView<T>& logits, const Datase
 
 /// Scores of every hidden neuron of `net` by a criterion that needs no data (MagnitudeL1,
 /// MagnitudeL2, TaylorAccumulator): element h has `width(h)` entries.
-template <class C, Scalar T, Activation Act>
-NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const C& criterion) {
-  static_assert(NeuronCriterion<C, T, Act>,
+template <class C, Network Net>
+NeuronScores<scalar_of<Net>> neuron_scores(const Net& net, const C& criterion) {
+  static_assert(NeuronCriterion<C, Net>,
                 "neuron_scores: the criterion is not a neuron criterion; use MagnitudeL1, "
                 "MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator or LrpRelevance, or give "
                 "the type `name`, `needs_data` and `neuron_scores(net, const Dataset<T>*) const`");
@@ -148,7 +149,7 @@ NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const C& criterion) {
                 "neuron_scores: this criterion scores neurons on data; pass a Dataset: "
                 "neuron_scores(net, criterion, data)");
   // The if constexpr keeps a failed check to its one static_assert message.
-  if constexpr (NeuronCriterion<C, T, Act>) {
+  if constexpr (NeuronCriterion<C, Net>) {
     return criterion.neuron_scores(net, nullptr);
   } else {
     return {};
@@ -157,14 +158,14 @@ NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const C& criterion) {
 
 /// Scores of every hidden neuron of `net` by any criterion, on `data` (`feature_count()` must be
 /// `sizes()[0]`; criteria that need no data ignore it).
-template <class C, Scalar T, Activation Act>
-NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const C& criterion,
-                              const Dataset<std::type_identity_t<T>>& data) {
-  static_assert(NeuronCriterion<C, T, Act>,
+template <class C, Network Net>
+NeuronScores<scalar_of<Net>> neuron_scores(const Net& net, const C& criterion,
+                                           const Dataset<scalar_of<Net>>& data) {
+  static_assert(NeuronCriterion<C, Net>,
                 "neuron_scores: the criterion is not a neuron criterion; use MagnitudeL1, "
                 "MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator or LrpRelevance, or give "
                 "the type `name`, `needs_data` and `neuron_scores(net, const Dataset<T>*) const`");
-  if constexpr (NeuronCriterion<C, T, Act>) {
+  if constexpr (NeuronCriterion<C, Net>) {
     return criterion.neuron_scores(net, &data);
   } else {
     return {};
@@ -173,15 +174,15 @@ NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const C& criterion,
 
 /// Scores of every connection of `net` by a criterion that needs no data: element l has the
 /// shape of `weights(l)`.
-template <class C, Scalar T, Activation Act>
-ConnectionScores<T> connection_scores(const Mlp<T, Act>& net, const C& criterion) {
-  static_assert(ConnectionCriterion<C, T, Act>,
+template <class C, Network Net>
+ConnectionScores<scalar_of<Net>> connection_scores(const Net& net, const C& criterion) {
+  static_assert(ConnectionCriterion<C, Net>,
                 "connection_scores: the criterion cannot score single connections; use "
                 "MagnitudeL1 or MagnitudeL2 (|w|), Taylor, TaylorAccumulator or LrpRelevance");
   static_assert(!detail::criterion_needs_data<C>(),
                 "connection_scores: this criterion scores connections on data; pass a Dataset: "
                 "connection_scores(net, criterion, data)");
-  if constexpr (ConnectionCriterion<C, T, Act>) {
+  if constexpr (ConnectionCriterion<C, Net>) {
     return criterion.connection_scores(net, nullptr);
   } else {
     return {};
@@ -189,13 +190,13 @@ ConnectionScores<T> connection_scores(const Mlp<T, Act>& net, const C& criterion
 }
 
 /// Scores of every connection of `net` by any connection criterion, on `data`.
-template <class C, Scalar T, Activation Act>
-ConnectionScores<T> connection_scores(const Mlp<T, Act>& net, const C& criterion,
-                                      const Dataset<std::type_identity_t<T>>& data) {
-  static_assert(ConnectionCriterion<C, T, Act>,
+template <class C, Network Net>
+ConnectionScores<scalar_of<Net>> connection_scores(const Net& net, const C& criterion,
+                                                   const Dataset<scalar_of<Net>>& data) {
+  static_assert(ConnectionCriterion<C, Net>,
                 "connection_scores: the criterion cannot score single connections; use "
                 "MagnitudeL1 or MagnitudeL2 (|w|), Taylor, TaylorAccumulator or LrpRelevance");
-  if constexpr (ConnectionCriterion<C, T, Act>) {
+  if constexpr (ConnectionCriterion<C, Net>) {
     return criterion.connection_scores(net, &data);
   } else {
     return {};

@@ -14,8 +14,9 @@ namespace detail {
 
 /// Σ|w| (P = 1) or √Σw² (P = 2) over the fan-in row j of W(h) and, with `fan_out`, the fan-out
 /// column j of W(h+1), for every neuron j of every hidden layer h.
-template <int P, Scalar T, Activation Act>
-NeuronScores<T> magnitude_scores(const Mlp<T, Act>& net, bool fan_out) {
+template <int P, Network Net>
+NeuronScores<scalar_of<Net>> magnitude_scores(const Net& net, bool fan_out) {
+  using T = scalar_of<Net>;
   NeuronScores<T> scores;
   scores.reserve(static_cast<std::size_t>(net.hidden_layer_count()));
   for (Index h = 0; h < net.hidden_layer_count(); ++h) {
@@ -36,8 +37,9 @@ NeuronScores<T> magnitude_scores(const Mlp<T, Act>& net, bool fan_out) {
 }
 
 /// |w| for every connection of every dense layer.
-template <Scalar T, Activation Act>
-ConnectionScores<T> weight_magnitudes(const Mlp<T, Act>& net) {
+template <Network Net>
+ConnectionScores<scalar_of<Net>> weight_magnitudes(const Net& net) {
+  using T = scalar_of<Net>;
   ConnectionScores<T> scores;
   scores.reserve(static_cast<std::size_t>(net.layer_count()));
   for (Index l = 0; l < net.layer_count(); ++l) scores.emplace_back(net.weights(l).cwiseAbs());
@@ -63,15 +65,15 @@ struct MagnitudeL1 {
   bool include_fan_out = true;  ///< add the fan-out column of W(h+1) to the fan-in row of W(h)
 
   /// Scores of every hidden neuron; the dataset is ignored (may be null).
-  template <Scalar T, Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net,
-                                const Dataset<std::type_identity_t<T>>* = nullptr) const {
+  template <Network Net>
+  NeuronScores<scalar_of<Net>> neuron_scores(const Net& net,
+                                             const Dataset<scalar_of<Net>>* = nullptr) const {
     return detail::magnitude_scores<1>(net, include_fan_out);
   }
   /// |w| of every connection; the dataset is ignored (may be null).
-  template <Scalar T, Activation Act>
-  ConnectionScores<T> connection_scores(const Mlp<T, Act>& net,
-                                        const Dataset<std::type_identity_t<T>>* = nullptr) const {
+  template <Network Net>
+  ConnectionScores<scalar_of<Net>> connection_scores(
+      const Net& net, const Dataset<scalar_of<Net>>* = nullptr) const {
     return detail::weight_magnitudes(net);
   }
 };
@@ -88,15 +90,15 @@ struct MagnitudeL2 {
   bool include_fan_out = true;  ///< include the fan-out column of W(h+1) in the norm
 
   /// Scores of every hidden neuron; the dataset is ignored (may be null).
-  template <Scalar T, Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net,
-                                const Dataset<std::type_identity_t<T>>* = nullptr) const {
+  template <Network Net>
+  NeuronScores<scalar_of<Net>> neuron_scores(const Net& net,
+                                             const Dataset<scalar_of<Net>>* = nullptr) const {
     return detail::magnitude_scores<2>(net, include_fan_out);
   }
   /// |w| of every connection; the dataset is ignored (may be null).
-  template <Scalar T, Activation Act>
-  ConnectionScores<T> connection_scores(const Mlp<T, Act>& net,
-                                        const Dataset<std::type_identity_t<T>>* = nullptr) const {
+  template <Network Net>
+  ConnectionScores<scalar_of<Net>> connection_scores(
+      const Net& net, const Dataset<scalar_of<Net>>* = nullptr) const {
     return detail::weight_magnitudes(net);
   }
 };

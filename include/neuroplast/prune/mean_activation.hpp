@@ -29,9 +29,10 @@ struct MeanActivation {
 
   /// Scores of every hidden neuron on `data`. Throws Error when `data` is null, does not fit the
   /// network, or the options are invalid.
-  template <Scalar T, Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net,
-                                const Dataset<std::type_identity_t<T>>* data) const {
+  template <Network Net>
+  NeuronScores<scalar_of<Net>> neuron_scores(const Net& net,
+                                             const Dataset<scalar_of<Net>>* data) const {
+    using T = scalar_of<Net>;
     const Index n = detail::scoring_samples(net, data, batch_size, max_samples, "MeanActivation");
     const auto hidden = static_cast<std::size_t>(net.hidden_layer_count());
     // Sums in double: tens of thousands of float samples would otherwise lose digits.

@@ -49,8 +49,8 @@ struct ConnectionPruneResult {
 /// each other's indices). Every layer is checked before any is edited, so an invalid selection
 /// (wrong layer count, index out of range, duplicate, or a layer below its minimum width) throws
 /// Error and leaves the network unchanged.
-template <Scalar T, Activation Act>
-NeuronPruneResult remove_selected_neurons(Mlp<T, Act>& net, const NeuronSelection& selection) {
+template <EditableNetwork Net>
+NeuronPruneResult remove_selected_neurons(Net& net, const NeuronSelection& selection) {
   constexpr const char* who = "remove_selected_neurons";
   const Index hidden = net.hidden_layer_count();
   if (static_cast<Index>(selection.neurons.size()) != hidden) {
@@ -98,17 +98,18 @@ NeuronPruneResult remove_selected_neurons(Mlp<T, Act>& net, const NeuronSelectio
 /// lowest 20% of each layer) and removes the selected neurons with everything bound to them
 /// (fan-in, bias, fan-out, gradients, masks, optimizer state). Throws Error, leaving the network
 /// unchanged, as `select_neurons` does.
-template <class C, Scalar T, Activation Act>
-NeuronPruneResult prune_neurons(Mlp<T, Act>& net, const C& criterion,
+template <class C, EditableNetwork Net>
+NeuronPruneResult prune_neurons(Net& net, const C& criterion,
                                 const PruneSelection& selection = {}) {
-  static_assert(NeuronCriterion<C, T, Act>,
+  using T = scalar_of<Net>;
+  static_assert(NeuronCriterion<C, Net>,
                 "prune_neurons: the criterion is not a neuron criterion; use MagnitudeL1, "
                 "MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator or LrpRelevance, or give "
                 "the type `name`, `needs_data` and `neuron_scores(net, const Dataset<T>*) const`");
   static_assert(!detail::criterion_needs_data<C>(),
                 "prune_neurons: this criterion scores neurons on data; pass a Dataset: "
                 "prune_neurons(net, criterion, selection, data)");
-  if constexpr (NeuronCriterion<C, T, Act>) {
+  if constexpr (NeuronCriterion<C, Net>) {
     const NeuronScores<T> scores = criterion.neuron_scores(net, nullptr);
     return remove_selected_neurons(net, select_neurons(net, scores, selection));
   } else {
@@ -118,15 +119,15 @@ NeuronPruneResult prune_neurons(Mlp<T, Act>& net, const C& criterion,
 
 /// As above, scoring on `data` (MeanActivation, Taylor, LrpRelevance; `feature_count()` must be
 /// `sizes()[0]`). Throws Error, leaving the network unchanged, when the data does not fit.
-template <class C, Scalar T, Activation Act>
-NeuronPruneResult prune_neurons(Mlp<T, Act>& net, const C& criterion,
-                                const PruneSelection& selection,
-                                const Dataset<std::type_identity_t<T>>& data) {
-  static_assert(NeuronCriterion<C, T, Act>,
+template <class C, EditableNetwork Net>
+NeuronPruneResult prune_neurons(Net& net, const C& criterion, const PruneSelection& selection,
+                                const Dataset<scalar_of<Net>>& data) {
+  using T = scalar_of<Net>;
+  static_assert(NeuronCriterion<C, Net>,
                 "prune_neurons: the criterion is not a neuron criterion; use MagnitudeL1, "
                 "MagnitudeL2, MeanActivation, Taylor, TaylorAccumulator or LrpRelevance, or give "
                 "the type `name`, `needs_data` and `neuron_scores(net, const Dataset<T>*) const`");
-  if constexpr (NeuronCriterion<C, T, Act>) {
+  if constexpr (NeuronCriterion<C, Net>) {
     const NeuronScores<T> scores = criterion.neuron_scores(net, &data);
     return remove_selected_neurons(net, select_neurons(net, scores, selection));
   } else {
@@ -136,9 +137,10 @@ NeuronPruneResult prune_neurons(Mlp<T, Act>& net, const C& criterion,
 
 namespace detail {
 
-template <Scalar T, Activation Act>
-ConnectionPruneResult apply_connection_masks(Mlp<T, Act>& net,
-                                             const std::vector<Matrix<T>>& masks) {
+template <EditableNetwork Net>
+ConnectionPruneResult apply_connection_masks(Net& net,
+                                             const std::vector<Matrix<scalar_of<Net>>>& masks) {
+  using T = scalar_of<Net>;
   ConnectionPruneResult result;
   for (Index l = 0; l < net.layer_count(); ++l) {
     const auto& mask = masks[static_cast<std::size_t>(l)];
@@ -158,16 +160,17 @@ ConnectionPruneResult apply_connection_masks(Mlp<T, Act>& net,
 /// `net.prune_connections`, which zeroes them with their gradients and optimizer state; training
 /// keeps them at 0. Neurons left with no fan-in or fan-out can then go with
 /// `net.remove_dead_neurons(h)`. Throws Error as `select_connections`.
-template <class C, Scalar T, Activation Act>
-ConnectionPruneResult prune_connections_by(Mlp<T, Act>& net, const C& criterion,
+template <class C, EditableNetwork Net>
+ConnectionPruneResult prune_connections_by(Net& net, const C& criterion,
                                            const PruneSelection& selection = {}) {
-  static_assert(ConnectionCriterion<C, T, Act>,
+  using T = scalar_of<Net>;
+  static_assert(ConnectionCriterion<C, Net>,
                 "prune_connections_by: the criterion cannot score single connections; use "
                 "MagnitudeL1 or MagnitudeL2 (|w|), Taylor, TaylorAccumulator or LrpRelevance");
   static_assert(!detail::criterion_needs_data<C>(),
                 "prune_connections_by: this criterion scores connections on data; pass a "
                 "Dataset: prune_connections_by(net, criterion, selection, data)");
-  if constexpr (ConnectionCriterion<C, T, Act>) {
+  if constexpr (ConnectionCriterion<C, Net>) {
     const ConnectionScores<T> scores = criterion.connection_scores(net, nullptr);
     return detail::apply_connection_masks(net, select_connections(net, scores, selection));
   } else {
@@ -176,14 +179,15 @@ ConnectionPruneResult prune_connections_by(Mlp<T, Act>& net, const C& criterion,
 }
 
 /// As above, scoring on `data` (Taylor, LrpRelevance).
-template <class C, Scalar T, Activation Act>
-ConnectionPruneResult prune_connections_by(Mlp<T, Act>& net, const C& criterion,
+template <class C, EditableNetwork Net>
+ConnectionPruneResult prune_connections_by(Net& net, const C& criterion,
                                            const PruneSelection& selection,
-                                           const Dataset<std::type_identity_t<T>>& data) {
-  static_assert(ConnectionCriterion<C, T, Act>,
+                                           const Dataset<scalar_of<Net>>& data) {
+  using T = scalar_of<Net>;
+  static_assert(ConnectionCriterion<C, Net>,
                 "prune_connections_by: the criterion cannot score single connections; use "
                 "MagnitudeL1 or MagnitudeL2 (|w|), Taylor, TaylorAccumulator or LrpRelevance");
-  if constexpr (ConnectionCriterion<C, T, Act>) {
+  if constexpr (ConnectionCriterion<C, Net>) {
     const ConnectionScores<T> scores = criterion.connection_scores(net, &data);
     return detail::apply_connection_masks(net, select_connections(net, scores, selection));
   } else {

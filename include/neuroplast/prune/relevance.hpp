@@ -30,18 +30,18 @@ struct LrpRelevance {
 
   /// Scores of every hidden neuron on `data`. Throws Error when `data` is null or does not fit,
   /// or for an invalid rule.
-  template <Scalar T, Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net,
-                                const Dataset<std::type_identity_t<T>>* data) const {
+  template <Network Net>
+  NeuronScores<scalar_of<Net>> neuron_scores(const Net& net,
+                                             const Dataset<scalar_of<Net>>* data) const {
     detail::scoring_samples(net, data, batch_size, max_samples, "LrpRelevance");
     return lrp::aggregate(net, *data, rule, options(false)).neuron_mean_abs;
   }
 
   /// Scores of every connection on `data` (element l of the shape of `weights(l)`; pruned
   /// connections score 0). Throws as neuron_scores.
-  template <Scalar T, Activation Act>
-  ConnectionScores<T> connection_scores(const Mlp<T, Act>& net,
-                                        const Dataset<std::type_identity_t<T>>* data) const {
+  template <Network Net>
+  ConnectionScores<scalar_of<Net>> connection_scores(const Net& net,
+                                                     const Dataset<scalar_of<Net>>* data) const {
     detail::scoring_samples(net, data, batch_size, max_samples, "LrpRelevance");
     return lrp::aggregate(net, *data, rule, options(true)).connection_mean_abs;
   }

@@ -237,9 +237,8 @@ inline std::vector<std::vector<Index>> pick(
 /// rest is reported in `held_back`, with `AtMinWidth::error` it throws. Throws Error for an
 /// invalid selection, a score count or size that does not match the network, or a non-finite (or,
 /// when normalising, negative) score. The network is not changed.
-template <Scalar T, Activation Act>
-NeuronSelection select_neurons(const Mlp<T, Act>& net,
-                               const NeuronScores<std::type_identity_t<T>>& scores,
+template <Network Net>
+NeuronSelection select_neurons(const Net& net, const NeuronScores<scalar_of<Net>>& scores,
                                const PruneSelection& selection = {}) {
   constexpr const char* who = "select_neurons";
   selection.validate(who);
@@ -309,10 +308,11 @@ NeuronSelection select_neurons(const Mlp<T, Act>& net,
 /// uses their scores alone, and a fraction counts them alone. A layer always keeps at least one
 /// active connection. Throws Error as `select_neurons` (with a wrong shape instead of a wrong
 /// size). The network is not changed.
-template <Scalar T, Activation Act>
-std::vector<Matrix<T>> select_connections(const Mlp<T, Act>& net,
-                                          const ConnectionScores<std::type_identity_t<T>>& scores,
-                                          const PruneSelection& selection = {}) {
+template <Network Net>
+std::vector<Matrix<scalar_of<Net>>> select_connections(
+    const Net& net, const ConnectionScores<scalar_of<Net>>& scores,
+    const PruneSelection& selection = {}) {
+  using T = scalar_of<Net>;
   constexpr const char* who = "select_connections";
   selection.validate(who);
   const Index dense = net.layer_count();

@@ -74,9 +74,10 @@ struct Taylor {
 
   /// Scores of every hidden neuron on `data`. Throws Error when `data` is null or does not fit
   /// the network or the loss (softmax cross-entropy needs labels), or an option is invalid.
-  template <Scalar T, Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net,
-                                const Dataset<std::type_identity_t<T>>* data) const {
+  template <Network Net>
+  NeuronScores<scalar_of<Net>> neuron_scores(const Net& net,
+                                             const Dataset<scalar_of<Net>>* data) const {
+    using T = scalar_of<Net>;
     std::vector<Vector<double>> sums;
     run(net, data, &sums, nullptr);
     NeuronScores<T> scores;
@@ -86,9 +87,10 @@ struct Taylor {
 
   /// Scores of every connection on `data`, element l of the shape of `weights(l)` (pruned
   /// connections score 0). Throws as neuron_scores.
-  template <Scalar T, Activation Act>
-  ConnectionScores<T> connection_scores(const Mlp<T, Act>& net,
-                                        const Dataset<std::type_identity_t<T>>* data) const {
+  template <Network Net>
+  ConnectionScores<scalar_of<Net>> connection_scores(const Net& net,
+                                                     const Dataset<scalar_of<Net>>* data) const {
+    using T = scalar_of<Net>;
     std::vector<Matrix<double>> sums;
     run(net, data, nullptr, &sums);
     ConnectionScores<T> scores;
@@ -101,9 +103,11 @@ struct Taylor {
   // with the loss gradient scaled by count/N, so the batches add up to the gradient of the mean
   // loss over all N samples, and each column holds x_n = t_n / N. Hence (1/N) Σ |t_n| = Σ |x_n|
   // and (1/N) Σ t_n² = N Σ x_n². Sums in double: many float batches would lose digits.
-  template <Scalar T, Activation Act>
-  void run(const Mlp<T, Act>& net, const Dataset<T>* data, std::vector<Vector<double>>* neurons,
-           std::vector<Matrix<double>>* connections) const {
+  template <Network Net>
+  void run(const Net& net, const Dataset<scalar_of<Net>>* data,
+           std::vector<Vector<double>>* neurons, std::vector<Matrix<double>>* connections) const {
+    using T = scalar_of<Net>;
+    using Act = activation_of<Net>;
     const Index n = detail::scoring_samples(net, data, batch_size, max_samples, "Taylor");
     detail::check_loss_data(net, *data, loss, "Taylor");
     const Index layers = net.layer_count();
@@ -224,8 +228,8 @@ class TaylorAccumulator {
   /// constant works). Throws Error when `samples` < 1, when the network has run no backward pass
   /// since the last `add`, or when its inputs or outputs differ from those accumulated so far
   /// (call `reset()` to start over for another network).
-  template <Activation Act>
-  void add(const Mlp<T, Act>& net, Index samples) {
+  template <NetworkOf<T> Net>
+  void add(const Net& net, Index samples) {
     constexpr const char* who = "TaylorAccumulator::add";
     if (samples < 1) detail::fail(who, ": samples = ", samples, "; pass the batch size (≥ 1)");
     if (net.training_steps() == 0 || net.training_steps() == last_step_) {
@@ -259,8 +263,8 @@ class TaylorAccumulator {
   /// Scores of every hidden neuron of `net` as it is now (element h has `width(h)` entries);
   /// neurons no batch has seen score 0. The dataset is ignored (may be null). Throws Error when the
   /// network's inputs or outputs differ from those accumulated.
-  template <Activation Act>
-  NeuronScores<T> neuron_scores(const Mlp<T, Act>& net, const Dataset<T>* = nullptr) const {
+  template <NetworkOf<T> Net>
+  NeuronScores<T> neuron_scores(const Net& net, const Dataset<T>* = nullptr) const {
     check_network(net, "TaylorAccumulator::neuron_scores");
     State fresh;
     const State& s = matches(state_, net) ? state_ : (fresh = remapped(net));
@@ -278,8 +282,8 @@ class TaylorAccumulator {
 
   /// Scores of every connection of `net` as it is now (element l of the shape of `weights(l)`).
   /// Throws Error unless the accumulator tracks connections, or as neuron_scores.
-  template <Activation Act>
-  ConnectionScores<T> connection_scores(const Mlp<T, Act>& net, const Dataset<T>* = nullptr) const {
+  template <NetworkOf<T> Net>
+  ConnectionScores<T> connection_scores(const Net& net, const Dataset<T>* = nullptr) const {
     constexpr const char* who = "TaylorAccumulator::connection_scores";
     if (!options_.connections) {
       detail::fail(who, ": this accumulator does not track connections; construct it with ",
@@ -334,8 +338,8 @@ class TaylorAccumulator {
     Index batches = 0;
   };
 
-  template <Activation Act>
-  void check_network(const Mlp<T, Act>& net, const char* who) const {
+  template <NetworkOf<T> Net>
+  void check_network(const Net& net, const char* who) const {
     if (state_.inputs == 0) return;
     if (net.input_size() != state_.inputs || net.output_size() != state_.outputs) {
       detail::fail(who, ": the network has ", net.input_size(), " inputs and ", net.output_size(),
@@ -345,8 +349,8 @@ class TaylorAccumulator {
     }
   }
 
-  template <Activation Act>
-  static bool matches(const State& s, const Mlp<T, Act>& net) {
+  template <NetworkOf<T> Net>
+  static bool matches(const State& s, const Net& net) {
     if (s.inputs == 0 || static_cast<Index>(s.ids.size()) != net.hidden_layer_count()) return false;
     for (Index h = 0; h < net.hidden_layer_count(); ++h)
       if (s.ids[static_cast<std::size_t>(h)] != net.neuron_ids(h)) return false;
@@ -356,8 +360,8 @@ class TaylorAccumulator {
   // The state re-keyed to the network's current neurons: sums follow neuron ids across moves,
   // removals and inserted or removed layers (ids never move between layers), new neurons and
   // connections start at 0 with `born` = now.
-  template <Activation Act>
-  State remapped(const Mlp<T, Act>& net) const {
+  template <NetworkOf<T> Net>
+  State remapped(const Net& net) const {
     const State& old = state_;
     State next;
     next.inputs = net.input_size();

@@ -8,6 +8,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/relevance/aggregate.hpp"
 
 namespace neuroplast {
@@ -18,7 +19,7 @@ namespace neuroplast {
 /// `base_rate` (before the cap), the most relevant neuron is never dropped, and the least relevant
 /// ones are dropped most. Use with `Mlp::set_dropout_rates` on a layer with inverted Bernoulli
 /// dropout. Throws Error for a bad layer or rates outside [0, 1).
-template <class Net, class T>
+template <Network Net, class T>
 std::vector<double> relevance_guided_rates(const Net& net, const Dataset<T>& data, Index h,
                                            double base_rate, double max_rate = 0.9,
                                            Index max_samples = 512) {

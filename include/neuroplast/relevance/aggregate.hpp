@@ -83,8 +83,8 @@ void targets_for(const Dataset<T>& data, TargetSource source, Index first, Index
 }
 
 /// Throws unless `data` and `source` suit `net`; `who` names the caller.
-template <Scalar T, Activation Act>
-void check_dataset(const Mlp<T, Act>& net, const Dataset<T>& data, TargetSource source,
+template <Network Net>
+void check_dataset(const Net& net, const Dataset<scalar_of<Net>>& data, TargetSource source,
                    Index batch_size, Index max_samples, const char* who) {
   if (data.size() == 0) fail(who, ": the dataset is empty; pass at least one sample");
   if (data.feature_count() != net.input_size()) {
@@ -113,9 +113,10 @@ void check_dataset(const Mlp<T, Act>& net, const Dataset<T>& data, TargetSource 
 /// connection of `net` over `data` (its first `max_samples` samples), in batches of
 /// `options.batch_size`. Throws Error on a feature count that does not match the network, an
 /// invalid rule or option, or TargetSource::label on a dataset without fitting labels.
-template <Scalar T, Activation Act, Rule R>
-RelevanceStatistics<T> aggregate(const Mlp<T, Act>& net, const Dataset<T>& data, const R& rule,
-                                 const AggregateOptions& options = {}) {
+template <Network Net, Rule R>
+RelevanceStatistics<scalar_of<Net>> aggregate(const Net& net, const Dataset<scalar_of<Net>>& data,
+                                              const R& rule, const AggregateOptions& options = {}) {
+  using T = scalar_of<Net>;
   constexpr const char* who = "lrp::aggregate";
   detail::validate_rule(rule, who);
   detail::check_dataset(net, data, options.target, options.batch_size, options.max_samples, who);

@@ -30,10 +30,11 @@ struct ConnectionRelevance {
 /// `target` (−1 = predicted), shape of `weights(l)`. Row j sums to the relevance neuron j sends
 /// down; column i sums to the relevance input i of the layer receives. Throws Error on a bad layer
 /// and as `explain`.
-template <Scalar T, Activation Act, Rule R>
-Matrix<T> connection_relevance(const Mlp<T, Act>& net, Index l,
-                               const Eigen::Ref<const Vector<std::type_identity_t<T>>>& x,
-                               const R& rule, int target = -1) {
+template <Network Net, Rule R>
+Matrix<scalar_of<Net>> connection_relevance(const Net& net, Index l,
+                                            const Eigen::Ref<const Vector<scalar_of<Net>>>& x,
+                                            const R& rule, int target = -1) {
+  using T = scalar_of<Net>;
   constexpr const char* who = "lrp::connection_relevance";
   detail::validate_rule(rule, who);
   detail::check_layer(net, l, who);
@@ -52,10 +53,12 @@ Matrix<T> connection_relevance(const Mlp<T, Act>& net, Index l,
 /// Mean and mean absolute connection relevance of dense layer `l` over a batch `X`
 /// (`sizes()[0] × batch`), one target per column (−1 = that column's predicted class). One pass
 /// of matrix products for the whole batch. Throws as `connection_relevance` and `explain_batch`.
-template <Scalar T, Activation Act, Rule R>
-ConnectionRelevance<T> connection_relevance_batch(const Mlp<T, Act>& net, Index l,
-                                                  const MatrixRef<std::type_identity_t<T>>& X,
-                                                  const R& rule, std::span<const int> targets) {
+template <Network Net, Rule R>
+ConnectionRelevance<scalar_of<Net>> connection_relevance_batch(const Net& net, Index l,
+                                                               const MatrixRef<scalar_of<Net>>& X,
+                                                               const R& rule,
+                                                               std::span<const int> targets) {
+  using T = scalar_of<Net>;
   constexpr const char* who = "lrp::connection_relevance_batch";
   detail::validate_rule(rule, who);
   detail::check_layer(net, l, who);
@@ -72,10 +75,10 @@ ConnectionRelevance<T> connection_relevance_batch(const Mlp<T, Act>& net, Index 
 }
 
 /// As above with the same `target` for every column (default −1: each column's predicted class).
-template <Scalar T, Activation Act, Rule R>
-ConnectionRelevance<T> connection_relevance_batch(const Mlp<T, Act>& net, Index l,
-                                                  const MatrixRef<std::type_identity_t<T>>& X,
-                                                  const R& rule, int target = -1) {
+template <Network Net, Rule R>
+ConnectionRelevance<scalar_of<Net>> connection_relevance_batch(const Net& net, Index l,
+                                                               const MatrixRef<scalar_of<Net>>& X,
+                                                               const R& rule, int target = -1) {
   const std::vector<int> targets(static_cast<std::size_t>(X.cols()), target);
   return connection_relevance_batch(net, l, X, rule, std::span<const int>(targets));
 }

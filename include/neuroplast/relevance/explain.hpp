@@ -16,7 +16,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
-#include "neuroplast/network/mlp.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/relevance/propagation.hpp"
 #include "neuroplast/relevance/rules.hpp"
 
@@ -62,8 +62,11 @@ struct ForwardPass {
   std::vector<Matrix<T>> out;  ///< dense layer l: its output (f(W a + b), logits for the last)
 };
 
-template <Scalar T, Activation Act>
-ForwardPass<T> forward(const Mlp<T, Act>& net, const MatrixRef<T>& X, GemmWorkspace<T>& ws) {
+template <Network Net>
+ForwardPass<scalar_of<Net>> forward(const Net& net, const MatrixRef<scalar_of<Net>>& X,
+                                    GemmWorkspace<scalar_of<Net>>& ws) {
+  using T = scalar_of<Net>;
+  using Act = activation_of<Net>;
   const Index layers = net.layer_count();
   ForwardPass<T> f;
   f.lin.resize(static_cast<std::size_t>(layers));
@@ -88,8 +91,9 @@ ForwardPass<T> forward(const Mlp<T, Act>& net, const MatrixRef<T>& X, GemmWorksp
   return f;
 }
 
-template <Scalar T, Activation Act>
-void check_batch(const Mlp<T, Act>& net, const MatrixRef<T>& X, const char* who, const char* what) {
+template <Network Net>
+void check_batch(const Net& net, const MatrixRef<scalar_of<Net>>& X, const char* who,
+                 const char* what) {
   if (X.rows() != net.input_size()) {
     fail(who, ": ", what, " has ", X.rows(), " features but the network expects ", net.input_size(),
          " inputs (sizes ", neuroplast::detail::format_sizes(net.sizes()),
@@ -117,8 +121,8 @@ inline void check_targets(std::span<const int> targets, Index count, Index outpu
 }
 
 /// Throws unless 0 ≤ l < layer_count.
-template <Scalar T, Activation Act>
-void check_layer(const Mlp<T, Act>& net, Index l, const char* who) {
+template <Network Net>
+void check_layer(const Net& net, Index l, const char* who) {
   if (l < 0 || l >= net.layer_count()) {
     fail(who, ": layer ", l, " does not exist (the network has ", net.layer_count(),
          " dense layers: 0..", net.layer_count() - 1, ")");
@@ -136,10 +140,12 @@ struct NoHook {
 /// Propagates through dense layers L−1 … `lowest`, calling `hook(l, decomposition, data, scaled)`
 /// at each (connection statistics use it). Relevance entering layer `lowest` from below is
 /// computed only when `lowest_input` is true; layers below `lowest` are left empty (0 × 0).
-template <Scalar T, Activation Act, Rule R, class Hook = NoHook>
-BatchExplanation<T> propagate(const Mlp<T, Act>& net, const MatrixRef<T>& X, const R& rule,
-                              std::span<const int> targets, Index lowest = 0,
-                              bool lowest_input = true, Hook&& hook = {}) {
+template <Network Net, Rule R, class Hook = NoHook>
+BatchExplanation<scalar_of<Net>> propagate(const Net& net, const MatrixRef<scalar_of<Net>>& X,
+                                           const R& rule, std::span<const int> targets,
+                                           Index lowest = 0, bool lowest_input = true,
+                                           Hook&& hook = {}) {
+  using T = scalar_of<Net>;
   const Index layers = net.layer_count();
   const Index batch = X.cols();
   GemmWorkspace<T> ws;
@@ -194,10 +200,9 @@ BatchExplanation<T> propagate(const Mlp<T, Act>& net, const MatrixRef<T>& X, con
 /// predicted class of that column). Returns the relevance of every input feature and hidden neuron
 /// per sample. Throws Error on a wrong row count, an empty batch, a target count other than the
 /// batch size, a target outside −1 … outputs−1 or an invalid rule; NumericError on NaN or infinity.
-template <Scalar T, Activation Act, Rule R>
-BatchExplanation<T> explain_batch(const Mlp<T, Act>& net,
-                                  const MatrixRef<std::type_identity_t<T>>& X, const R& rule,
-                                  std::span<const int> targets) {
+template <Network Net, Rule R>
+BatchExplanation<scalar_of<Net>> explain_batch(const Net& net, const MatrixRef<scalar_of<Net>>& X,
+                                               const R& rule, std::span<const int> targets) {
   constexpr const char* who = "lrp::explain_batch";
   detail::validate_rule(rule, who);
   detail::check_batch(net, X, who, "X");
@@ -207,20 +212,20 @@ BatchExplanation<T> explain_batch(const Mlp<T, Act>& net,
 
 /// Explains a batch for the same `target` in every column (default −1: each column's predicted
 /// class).
-template <Scalar T, Activation Act, Rule R>
-BatchExplanation<T> explain_batch(const Mlp<T, Act>& net,
-                                  const MatrixRef<std::type_identity_t<T>>& X, const R& rule,
-                                  int target = -1) {
+template <Network Net, Rule R>
+BatchExplanation<scalar_of<Net>> explain_batch(const Net& net, const MatrixRef<scalar_of<Net>>& X,
+                                               const R& rule, int target = -1) {
   const std::vector<int> targets(static_cast<std::size_t>(X.cols()), target);
   return explain_batch(net, X, rule, std::span<const int>(targets));
 }
 
 /// Explains one sample `x` (`sizes()[0]`) for class `target` (−1 = the predicted class).
 /// Throws as `explain_batch`.
-template <Scalar T, Activation Act, Rule R>
-Explanation<T> explain(const Mlp<T, Act>& net,
-                       const Eigen::Ref<const Vector<std::type_identity_t<T>>>& x, const R& rule,
-                       int target = -1) {
+template <Network Net, Rule R>
+Explanation<scalar_of<Net>> explain(const Net& net,
+                                    const Eigen::Ref<const Vector<scalar_of<Net>>>& x,
+                                    const R& rule, int target = -1) {
+  using T = scalar_of<Net>;
   constexpr const char* who = "lrp::explain";
   detail::validate_rule(rule, who);
   const MatrixRef<T> X(x);

@@ -46,8 +46,9 @@ struct LrpLayerSelector {
 
   /// Score of every hidden layer of `net` on `data` (empty without hidden layers). Throws Error on
   /// invalid settings or data that does not fit the network.
-  template <Scalar T, Activation Act>
-  std::vector<double> scores(const Mlp<T, Act>& net, const Dataset<T>& data) const {
+  template <Network Net>
+  std::vector<double> scores(const Net& net, const Dataset<scalar_of<Net>>& data) const {
+    using T = scalar_of<Net>;
     constexpr const char* who = "LrpLayerSelector::scores";
     validate(who);
     lrp::detail::validate_rule(rule, who);
@@ -95,8 +96,8 @@ struct LrpLayerSelector {
 
   /// The hidden layer to grow in `net`, judged on `data` (use a validation sample), or
   /// std::nullopt when no layer stands out. Throws as `scores`.
-  template <Scalar T, Activation Act>
-  std::optional<Index> select(const Mlp<T, Act>& net, const Dataset<T>& data) const {
+  template <Network Net>
+  std::optional<Index> select(const Net& net, const Dataset<scalar_of<Net>>& data) const {
     const std::vector<double> s = scores(net, data);
     return choose(s);
   }

@@ -14,6 +14,7 @@
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/network/network.hpp"
 
 namespace neuroplast {
 
@@ -43,7 +44,7 @@ inline std::vector<std::vector<int>> class_split(int class_count, int per_task) 
 /// indices, and every label of `data` must be one of them). Inference in batches of `batch`
 /// columns. Throws Error for a regression dataset, an empty one, a class outside the network's
 /// outputs or a label outside `classes` under task_incremental.
-template <class Net, class T>
+template <Network Net, class T>
 double task_accuracy(const Net& net, const Dataset<T>& data, std::span<const int> classes,
                      ContinualProtocol protocol, Index batch = 1024) {
   constexpr const char* who = "task_accuracy";

@@ -12,6 +12,7 @@
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/grow/centre_bias.hpp"
 #include "neuroplast/grow/init.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/train/history.hpp"
 
 namespace neuroplast {
@@ -114,7 +115,7 @@ struct GrowthBounds {
 
   /// How many of `wanted` neurons hidden layer h may receive (0 = none), for a network trained on
   /// `targets` target values (training samples × outputs; 0 = unknown, no per-target bound).
-  template <class Net>
+  template <Network Net>
   Index allowed(const Net& net, Index h, Index wanted, int events_so_far, Index targets = 0) const {
     if (max_growth_events > 0 && events_so_far >= max_growth_events) return 0;
     Index k = std::min(wanted, max_width - net.width(h));
@@ -147,7 +148,7 @@ void require_growable(const NeuronInit& init, const Dataset<T>& data, std::strin
 /// Grows hidden layer h of `net` by `k` neurons with the variant initialiser; GradMax runs on the
 /// first samples of `data`. Returns the initialiser's name. Precondition: `require_growable`
 /// passed for `init` and `data` (the policies' growth step checks it before any edit).
-template <class Net, class T>
+template <EditableNetwork Net, class T>
 std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
                            const Dataset<T>& data) {
   return std::visit(

@@ -8,6 +8,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/relevance/layer_selector.hpp"
 
 namespace neuroplast {
@@ -16,7 +17,7 @@ namespace neuroplast {
 struct FixedLayer {
   Index layer = 0;  ///< the hidden layer chosen
   /// `layer`; throws Error if `net` has no such hidden layer.
-  template <class Net, class T>
+  template <Network Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) const {
     if (layer < 0 || layer >= net.hidden_layer_count()) {
       detail::fail("FixedLayer: hidden layer ", layer, " does not exist (the network has ",
@@ -29,7 +30,7 @@ struct FixedLayer {
 /// The narrowest hidden layer (the first of equals).
 struct NarrowestLayer {
   /// The narrowest hidden layer of `net`; none when it has no hidden layer.
-  template <class Net, class T>
+  template <Network Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) const {
     if (net.hidden_layer_count() == 0) return std::nullopt;
     Index best = 0;
@@ -43,7 +44,7 @@ struct NarrowestLayer {
 struct RoundRobin {
   Index next = 0;  ///< the layer chosen next time
   /// `next` (modulo the hidden layers of `net`), and advances it; none without hidden layers.
-  template <class Net, class T>
+  template <Network Net, class T>
   std::optional<Index> select(const Net& net, const Dataset<T>&) {
     if (net.hidden_layer_count() == 0) return std::nullopt;
     const Index h = next % net.hidden_layer_count();
@@ -58,7 +59,7 @@ struct RoundRobin {
 /// Algorithm 3, to pruning by relevance.
 struct EveryLayer {
   /// Every hidden layer of `net`, 0 … hidden_layer_count − 1.
-  template <class Net, class T>
+  template <Network Net, class T>
   std::vector<Index> select_all(const Net& net, const Dataset<T>&) const {
     std::vector<Index> all(static_cast<std::size_t>(net.hidden_layer_count()));
     for (std::size_t h = 0; h < all.size(); ++h) all[h] = static_cast<Index>(h);
@@ -73,7 +74,7 @@ using LayerSelector =
 
 /// The hidden layers `selector` chooses in `net` judged on `data`, in increasing order (empty:
 /// none).
-template <class Net, class T>
+template <Network Net, class T>
 std::vector<Index> select_layers(LayerSelector& selector, const Net& net, const Dataset<T>& data) {
   return std::visit(
       [&](auto& s) -> std::vector<Index> {
@@ -89,7 +90,7 @@ std::vector<Index> select_layers(LayerSelector& selector, const Net& net, const 
 
 /// The single layer a one-layer selector chooses (the first of a multi-layer selector's), or
 /// std::nullopt.
-template <class Net, class T>
+template <Network Net, class T>
 std::optional<Index> select_layer(LayerSelector& selector, const Net& net, const Dataset<T>& data) {
   const std::vector<Index> all = select_layers(selector, net, data);
   return all.empty() ? std::nullopt : std::optional<Index>(all.front());

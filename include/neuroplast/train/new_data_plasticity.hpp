@@ -8,6 +8,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/network/network.hpp"
 
 namespace neuroplast {
 
@@ -36,7 +37,7 @@ struct NewDataPlasticity {
   }
 
   /// At new data: every neuron of the dense layers it covers gets min(its plasticity, old).
-  template <class Net>
+  template <EditableNetwork Net>
   void protect(Net& net) const {
     if (old_neurons >= 1) return;
     for (Index l = 0; l < covered_layers(net); ++l) {
@@ -48,7 +49,7 @@ struct NewDataPlasticity {
 
   /// After epoch `epoch`, new data having come after epoch `since`: raises every covered neuron
   /// to the thaw's level for that epoch (nothing without a thaw, or once it is over).
-  template <class Net>
+  template <EditableNetwork Net>
   void thaw(Net& net, int epoch, int since) const {
     if (thaw_epochs == 0 || old_neurons >= 1 || epoch <= since || epoch - since > thaw_epochs)
       return;
@@ -63,7 +64,7 @@ struct NewDataPlasticity {
   }
 
  private:
-  template <class Net>
+  template <Network Net>
   Index covered_layers(const Net& net) const {
     return output_layer ? net.layer_count() : net.layer_count() - 1;
   }

@@ -8,6 +8,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/relevance/aggregate.hpp"
 
 namespace neuroplast {
@@ -38,7 +39,7 @@ struct PruneLeastRelevant {
   };
 
   /// Prunes `net`, judging relevance on `data`. Throws Error for an invalid setting.
-  template <class Net, class T>
+  template <EditableNetwork Net, class T>
   Result apply(Net& net, const Dataset<T>& data) const {
     validate();
     const auto stats = lrp::aggregate(

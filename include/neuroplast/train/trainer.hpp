@@ -21,6 +21,7 @@
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/network/network.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
 #include "neuroplast/optim/optimizer.hpp"
@@ -76,7 +77,7 @@ struct Evaluation {
 /// loss, a failed checkpoint write) ends `fit` on every process with the same exception type.
 /// docs/distributed.md.
 template <class Net, class Opt, class Policy = StaticPolicy, class Parallel = SingleProcess>
-  requires OptimizerFor<Opt, Net> && ParallelStrategy<Parallel>
+  requires EditableNetwork<Net> && OptimizerFor<Opt, Net> && ParallelStrategy<Parallel>
 class Trainer {
  public:
   using T = typename Net::scalar;                          ///< the network's scalar type
@@ -798,7 +799,7 @@ class Trainer {
   NumericGuard<Net, Opt, Policy> guard_;  // rollback target (NumericErrorAction::rollback)
 };
 
-/// Deduces `Trainer<Mlp<T, Act>, Opt, Policy>` from the constructor arguments.
+/// Deduces `Trainer<Net, Opt, Policy, Parallel>` from the constructor arguments.
 template <class Net, class Opt, class Policy, class Parallel>
 Trainer(Net&, Opt, Policy, TrainOptions, Parallel) -> Trainer<Net, Opt, Policy, Parallel>;
 /// As above, on one process.
