@@ -11,7 +11,9 @@
 // message when absent), fashion_mnist (Debian package dataset-fashion-mnist). Held out (added
 // after the defaults were chosen, to check they transfer): checkerboard (generated 4 × 4
 // checkerboard), friedman1 (Friedman's regression function, 10 inputs), iris and boston
-// (scikit-learn's CSV files; boston is a regression). --smoke runs every
+// (scikit-learn's CSV files; boston is a regression), and, added later still, rings (three
+// concentric rings among irrelevant inputs) and diabetes (scikit-learn's, a regression).
+// --smoke runs every
 // task briefly (a CTest check that the suite works end to end); --policies-only skips the sweep
 // (for looking at the policies alone; with --out their rows still go to the CSV, to be merged into
 // a full run's). Writes a Markdown table per task to standard output, one line per policy run
@@ -214,11 +216,29 @@ Data friedman1(std::uint64_t seed) {
   return Data(std::move(X), std::move(Y));
 }
 
-// A scikit-learn bundled CSV (optionally gzipped): `header_lines` lines (skipped), then numeric
-// rows with the class label last, or with `regression` the target value last (standardised, so
-// that the MSE compares across tasks). Features standardised (or divided by `scale` when > 0).
-std::optional<Data> sklearn_csv(const std::string& file, double scale = 0, int header_lines = 1,
-                                bool regression = false) {
+// Three concentric rings (radii 0.5, 1, 1.5, radial noise 0.12) in the first two of 8 inputs; the
+// other 6 are irrelevant N(0, 1) noise. 1200 points, classes by ring.
+Data rings(std::uint64_t seed) {
+  np::Rng rng(seed);
+  const Index n = 1200, d = 8;
+  np::Matrix<float> X(d, n);
+  std::vector<int> y(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int k = static_cast<int>(i % 3);
+    const double r = 0.5 * (k + 1) + 0.12 * rng.normal();
+    const double a = rng.uniform(0.0, 2 * std::numbers::pi);
+    X(0, i) = static_cast<float>(r * std::cos(a));
+    X(1, i) = static_cast<float>(r * std::sin(a));
+    for (Index c = 2; c < d; ++c) X(c, i) = static_cast<float>(rng.normal());
+    y[static_cast<std::size_t>(i)] = k;
+  }
+  return Data(std::move(X), std::move(y));
+}
+
+// The numeric rows of a scikit-learn bundled table (optionally gzipped; cells separated by commas
+// or blanks) after `header_lines` skipped lines, or nullopt when the file is absent.
+std::optional<std::vector<std::vector<double>>> sklearn_rows(const std::string& file,
+                                                             int header_lines) {
   const std::string path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/" + file;
   if (!std::filesystem::exists(path)) return std::nullopt;
   gzFile f = gzopen(path.c_str(), "rb");
@@ -229,17 +249,33 @@ std::optional<Data> sklearn_csv(const std::string& file, double scale = 0, int h
   while ((got = gzread(f, buffer, sizeof buffer)) > 0)
     text.append(buffer, static_cast<std::size_t>(got));
   gzclose(f);
+  std::replace(text.begin(), text.end(), ',', ' ');
   std::istringstream lines(text);
   std::string line;
   std::vector<std::vector<double>> rows;
   for (int i = 0; i < header_lines; ++i) std::getline(lines, line);
   while (std::getline(lines, line)) {
-    if (line.empty()) continue;
     std::vector<double> row;
     std::istringstream cells(line);
-    std::string cell;
-    while (std::getline(cells, cell, ',')) row.push_back(std::stod(cell));
-    rows.push_back(std::move(row));
+    for (double v; cells >> v;) row.push_back(v);
+    if (!row.empty()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// A scikit-learn bundled table: rows with the class label last, or with `regression` the target
+// value last (standardised, so that the MSE compares across tasks); with `target_file`, the
+// targets are that file's rows instead (one value each). Features standardised (or divided by
+// `scale` when > 0).
+std::optional<Data> sklearn_csv(const std::string& file, double scale = 0, int header_lines = 1,
+                                bool regression = false, const std::string& target_file = "") {
+  auto table = sklearn_rows(file, header_lines);
+  if (!table) return std::nullopt;
+  std::vector<std::vector<double>>& rows = *table;
+  if (!target_file.empty()) {
+    const auto targets = sklearn_rows(target_file, 0);
+    if (!targets || targets->size() != rows.size()) return std::nullopt;
+    for (std::size_t i = 0; i < rows.size(); ++i) rows[i].push_back((*targets)[i].front());
   }
   const auto d = static_cast<Index>(rows.front().size() - 1);
   const auto n = static_cast<Index>(rows.size());
@@ -578,6 +614,16 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
                      .epochs = 150 / e / (smoke ? 4 : 1),
                      .learning_rate = 1e-3});
   }
+  if (want("rings")) {
+    tasks.push_back({.name = "rings",
+                     .source = "three concentric rings in 2 of 8 inputs (6 irrelevant), 1200 "
+                               "points; 60/20/20",
+                     .data = split(rings(81), 82),
+                     .start = {8, 2, 2, 3},
+                     .widths = small_widths,
+                     .epochs = 150 / e / (smoke ? 4 : 1),
+                     .learning_rate = 1e-3});
+  }
   struct Csv {
     const char* name;
     const char* file;
@@ -586,14 +632,23 @@ std::vector<Task> make_tasks(bool smoke, const std::vector<std::string>& wanted)
     int epochs;
     int header_lines = 1;
     bool regression = false;
+    const char* target_file = "";
   };
   for (const Csv& c : {Csv{"digits", "digits.csv.gz", 16.0, {64, 2, 2, 10}, 100, 0},
                        Csv{"wine", "wine_data.csv", 0, {13, 2, 2, 3}, 150},
                        Csv{"breast_cancer", "breast_cancer.csv", 0, {30, 2, 2, 2}, 100},
                        Csv{"iris", "iris.csv", 0, {4, 2, 2, 3}, 150},
-                       Csv{"boston", "boston_house_prices.csv", 0, {13, 2, 2, 1}, 150, 2, true}}) {
+                       Csv{"boston", "boston_house_prices.csv", 0, {13, 2, 2, 1}, 150, 2, true},
+                       Csv{"diabetes",
+                           "diabetes_data_raw.csv.gz",
+                           0,
+                           {10, 2, 2, 1},
+                           150,
+                           0,
+                           true,
+                           "diabetes_target.csv.gz"}}) {
     if (!want(c.name)) continue;
-    const auto all = sklearn_csv(c.file, c.scale, c.header_lines, c.regression);
+    const auto all = sklearn_csv(c.file, c.scale, c.header_lines, c.regression, c.target_file);
     if (!all) {
       std::fprintf(stderr,
                    "growth_suite: skipping %s: %s not found (apt-get install python3-sklearn)\n",
