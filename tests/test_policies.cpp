@@ -692,7 +692,7 @@ TEST_CASE("the initial plateau is measured from the loss of the best constant pr
 namespace {
 // Records the loss each call of the trainer reports.
 struct LossProbe : StaticPolicy {
-  std::vector<LossKind>* seen = nullptr;
+  std::vector<LossFunction>* seen = nullptr;
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
     seen->push_back(ctx.loss);
@@ -708,13 +708,13 @@ TEST_CASE("the trainer tells policies which loss it minimises", "[policy][traine
   const auto data = noisy_blobs(20, 3);
   for (const LossKind kind : {LossKind::softmax_cross_entropy, LossKind::mean_squared_error}) {
     Mlp<double, Relu> net({2, 4, 3}, 1);
-    std::vector<LossKind> seen;
+    std::vector<LossFunction> seen;
     LossProbe probe;
     probe.seen = &seen;
     Trainer trainer(net, Adam<double>{}, probe,
                     TrainOptions{.epochs = 2, .batch_size = 8, .seed = 1, .loss = kind});
     trainer.fit(data, data);
-    CHECK(seen == std::vector<LossKind>(3, kind));
+    CHECK(seen == std::vector<LossFunction>(3, kind));
   }
 }
 

@@ -10,6 +10,8 @@
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/loss/batch_targets.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
 
 namespace neuroplast {
@@ -75,6 +77,24 @@ double constant_prediction_loss(LossKind kind, const Dataset<T>& data, Index out
     }
   }
   return kind == LossKind::mean_squared_error ? total / static_cast<double>(outputs) : total;
+}
+
+/// As above for any LossFunction: a built-in kind as above; a loss of one's own at zero outputs
+/// (real targets bring their own row count), the neutral constant, which no better constant
+/// need be known for: for cross-entropy it is ln C, for the squared error the mean square of the
+/// targets, both at or above the best constant's loss.
+template <Scalar T>
+double constant_prediction_loss(const LossFunction& loss, const Dataset<T>& data, Index outputs) {
+  if (const auto kind = loss.kind()) return constant_prediction_loss(*kind, data, outputs);
+  if (outputs < 1) {
+    detail::fail("constant_prediction_loss: outputs = ", outputs, " must be ≥ 1");
+  }
+  const Index n = data.size();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  const Index rows = data.has_targets() ? data.targets().rows() : outputs;
+  const Matrix<T> zero = Matrix<T>::Zero(rows, n);
+  return static_cast<double>(
+      loss.evaluate(zero, batch_targets(data, 0, n), static_cast<MatrixView<T>*>(nullptr)));
 }
 
 }  // namespace neuroplast

@@ -13,7 +13,7 @@
 #include "neuroplast/core/growable_matrix.hpp"
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/loss/targets.hpp"
 
 namespace neuroplast {
@@ -79,20 +79,25 @@ class Batcher {
 };
 
 /// Throws Error, naming `where`, unless `data` can train or evaluate `net` under `loss`: not
-/// empty, one feature per input, labels for cross-entropy and below the output count, or one
-/// target row per output.
+/// empty, one feature per input, labels where the loss needs them (cross-entropy, a custom loss's
+/// `needs_labels`) and below the output count, or one target row per output.
 template <class Net, Scalar T>
-void check_dataset(const Dataset<T>& data, const Net& net, LossKind loss, const char* where) {
+void check_dataset(const Dataset<T>& data, const Net& net, const LossFunction& loss,
+                   const char* where) {
   if (data.size() == 0) detail::fail(where, ": the dataset is empty");
   if (data.feature_count() != net.input_size()) {
     detail::fail(where, ": samples have ", data.feature_count(),
                  " features but the network expects ", net.input_size(), " inputs (sizes ",
                  detail::format_sizes(net.sizes()), ")");
   }
-  if (loss == LossKind::softmax_cross_entropy && !data.has_labels()) {
-    detail::fail(where,
-                 ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
-                 "for real-valued targets");
+  if (loss.needs_labels() && !data.has_labels()) {
+    if (loss == LossKind::softmax_cross_entropy) {
+      detail::fail(where,
+                   ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
+                   "for real-valued targets");
+    }
+    detail::fail(where, ": the loss ", loss.name(),
+                 " needs class labels but the dataset has real-valued targets");
   }
   if (data.has_labels() && data.class_count() > net.output_size()) {
     detail::fail(where, ": labels go up to ", data.class_count() - 1, " but the network has only ",

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "neuroplast/core/types.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 
 namespace neuroplast {
 
@@ -43,7 +43,7 @@ struct EpochContext {
   Index steps_per_epoch = 0;
   /// The loss the run minimises (`TrainOptions::loss`): lets policies relate a loss to the data,
   /// e.g. to the loss of the best constant prediction (`constant_prediction_loss`).
-  LossKind loss = LossKind::softmax_cross_entropy;
+  LossFunction loss = LossKind::softmax_cross_entropy;
 
   /// The data structural decisions are judged on: the validation set, else the training set.
   const Data& judge() const { return validation != nullptr ? *validation : train; }

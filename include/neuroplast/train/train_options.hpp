@@ -8,7 +8,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/train/checkpoint_options.hpp"
 #include "neuroplast/train/lr_schedule.hpp"
 
@@ -25,8 +25,10 @@ struct TrainOptions {
   int epochs = 10;         ///< passes over the training set, ≥ 1
   Index batch_size = 32;   ///< samples per step, ≥ 1 (the last batch of an epoch may be smaller)
   std::uint64_t seed = 0;  ///< shuffling (and any policy randomness) is reproducible for a seed
-  LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss minimised
-  bool shuffle = true;                              ///< reshuffle the training set every epoch
+  /// The loss minimised: `LossKind::softmax_cross_entropy`, `LossKind::mean_squared_error`, or
+  /// `LossFunction::of<MyLoss>()` (loss/loss_function.hpp).
+  LossFunction loss = LossKind::softmax_cross_entropy;
+  bool shuffle = true;            ///< reshuffle the training set every epoch
   bool verbose = false;           ///< print one progress line per epoch to standard output
   Index evaluation_batch = 1024;  ///< columns per forward pass when evaluating a dataset
   /// Stop when the validation loss (training loss without validation) has been worse than its

@@ -20,7 +20,7 @@
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/network/network.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
@@ -775,7 +775,7 @@ class Trainer {
 
   template <class Logits>
   T evaluate_loss(const Logits& logits, const Targets<T>& targets, MatrixView<T>* grad) const {
-    return neuroplast::evaluate_loss(options_.loss, logits, targets, grad);
+    return options_.loss.evaluate(logits, targets, grad);
   }
 
   Net& net_;
