@@ -424,6 +424,76 @@ TEST_CASE("TaylorAccumulator follows removals, growth and inserted layers", "[pr
   }
 }
 
+TEST_CASE("TaylorAccumulator replays the network's journal exactly as it re-keys by neuron ids",
+          "[prune][taylor]") {
+  Mlp<double, Tanh> net({3, 6, 5, 2}, 71);
+  randomise_biases(net, 72);
+  const Dataset<double> data{random_batch(3, 8, 73), labels_for(8, 2)};
+  TaylorAccumulator<double> acc({.connections = true});
+  backward_on(net, data, 0, 4);
+  acc.add(net, 4);
+  const std::uint64_t at_add = net.journal().stamp();
+  // A twin in the same state, with a copy of the accumulator: both follow the same edits, but the
+  // twin's journal forgets the accumulator's state (more identity edits than it keeps), so its
+  // accumulator must match neurons by id instead of replaying the edits.
+  Mlp<double, Tanh> twin = net;
+  TaylorAccumulator<double> twin_acc = acc;
+  auto edit_both = [&](auto&& edit) {
+    edit(net);
+    edit(twin);
+  };
+  edit_both([](auto& n) { n.remove_neurons(0, {4, 1}); });
+  edit_both([](auto& n) { n.grow_neurons(1, 2, init::He{}); });
+  edit_both([](auto& n) { n.edit_axis(0, AxisEdit::permute({3, 0, 2, 1})); });
+  for (std::size_t i = 0; i <= EditJournal::kCapacity; ++i)
+    twin.edit_axis(1, AxisEdit::permute({0, 1, 2, 3, 4, 5, 6}));
+  REQUIRE(net.journal().since(at_add).has_value());
+  REQUIRE_FALSE(twin.journal().since(at_add).has_value());
+  for (Index first : {Index{4}, Index{0}}) {
+    backward_on(net, data, first, 4);
+    backward_on(twin, data, first, 4);
+    acc.add(net, 4);
+    twin_acc.add(twin, 4);
+  }
+  edit_both([](auto& n) { n.remove_neurons(1, {0}); });
+  const auto scores = neuron_scores(net, acc);
+  CHECK(scores == neuron_scores(twin, twin_acc));
+  CHECK(connection_scores(net, acc) == connection_scores(twin, twin_acc));
+  // The neuron that was index 0 of layer 0 (moved to 1 by the permutation) kept its sums; the
+  // grown ones of layer 1 score only the batches they saw.
+  REQUIRE(scores[0].size() == 4);
+  REQUIRE(scores[1].size() == 6);
+  CHECK(scores[0].minCoeff() > 0);
+}
+
+TEST_CASE("a network's journal names the edits since a state, and forgets other histories",
+          "[network][journal]") {
+  Mlp<double, Relu> net({2, 4, 3}, 1);
+  const std::uint64_t start = net.journal().stamp();
+  CHECK(net.journal().since(start)->empty());
+  net.grow_neurons(0, 2, init::He{});
+  net.remove_neurons(0, {0});
+  const auto edits = net.journal().since(start);
+  REQUIRE(edits.has_value());
+  REQUIRE(edits->size() == 2);
+  CHECK((*edits)[0].edit.kind() == AxisEdit::Kind::grow);
+  CHECK((*edits)[0].edit.new_size() == 6);
+  CHECK((*edits)[1].edit.removed() == std::vector<Index>{0});
+  CHECK((*edits)[1].after == net.journal().stamp());
+  // A copy shares the state; after each edits on its own, neither knows the other's new state.
+  Mlp<double, Relu> copy = net;
+  CHECK(copy.journal().stamp() == net.journal().stamp());
+  net.remove_neurons(0, {1});
+  copy.remove_neurons(0, {2});
+  CHECK(net.journal().stamp() != copy.journal().stamp());
+  CHECK_FALSE(net.journal().since(copy.journal().stamp()).has_value());
+  CHECK(copy.journal().since(start)->size() == 3);
+  // A layer edit starts a new history, and a fresh network has a stamp of its own.
+  net.insert_layer(0, init::Identity{});
+  CHECK_FALSE(net.journal().since(start).has_value());
+  CHECK(Mlp<double, Relu>({2, 4, 3}, 1).journal().stamp() != start);
+}
+
 TEST_CASE("TaylorAccumulator refuses what it cannot account for", "[prune][taylor][errors]") {
   Mlp<double, Relu> net({3, 4, 2}, 71);
   const Dataset<double> data{random_batch(3, 4, 72), labels_for(4, 2)};

@@ -13,6 +13,7 @@
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/network/edit_journal.hpp"
 #include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/initializers.hpp"
 #include "neuroplast/network/neuron_axis.hpp"
@@ -195,6 +196,8 @@ class LayerStack {
   }
   /// Every structural edit since construction, in order.
   const std::vector<EditRecord>& edit_log() const noexcept { return edit_log_; }
+  /// The recent neuron-axis edits, for per-neuron state kept outside the network (EditJournal).
+  const EditJournal& journal() const noexcept { return journal_; }
   /// Training steps (backward passes) the network has seen.
   std::int64_t training_steps() const noexcept { return steps_; }
   /// The network's random stream, used by initialisers of new neurons (kept, so a copied network
@@ -282,6 +285,7 @@ class LayerStack {
     params(h, "edit").apply_output_edit(edit, values);
     params(h + 1, "edit").apply_input_edit(edit, values);
     axis_of(h, "edit").apply(edit, next_neuron_id_);
+    journal_.record(h, edit);
   }
 
   /// Stamps `record` with the training step, appends it to the edit log and returns it.
@@ -298,6 +302,7 @@ class LayerStack {
   Dense<T, Identity> output_;         ///< the linear output layer
   std::uint64_t next_neuron_id_ = 0;  ///< the id the next new neuron gets
   std::vector<EditRecord> edit_log_;  ///< every structural edit, in order
+  EditJournal journal_;               ///< the recent neuron-axis edits
   std::int64_t steps_ = 0;            ///< backward passes seen
   Rng rng_;                           ///< initialises new neurons and layers
 };

@@ -347,6 +347,7 @@ class Mlp : public LayerStack<T, Act> {
     Dense<T, Act> fresh = detail::make_inserted_layer<T, Act>(w, init, this->rng_);
     this->hidden_.insert(this->hidden_.begin() + static_cast<std::ptrdiff_t>(h + 1),
                          {std::move(fresh), NeuronAxis::fresh(w, this->next_neuron_id_)});
+    this->journal_.restart();  // the axes after h are renumbered: no AxisEdit describes that
     return log({.kind = EditKind::insert_layer,
                 .layer = h + 1,
                 .count = 1,
@@ -367,6 +368,7 @@ class Mlp : public LayerStack<T, Act> {
                    "must still fit)");
     }
     this->hidden_.erase(this->hidden_.begin() + static_cast<std::ptrdiff_t>(h));
+    this->journal_.restart();
     return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
   }
 };

@@ -26,13 +26,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "neuroplast/network/edit_journal.hpp"
 #include "neuroplast/prune/criterion.hpp"
 
 namespace neuroplast {
@@ -207,10 +211,13 @@ struct TaylorAccumulatorOptions {
 /// With `abs_of_sum` and weights that do not move between the batches this is exactly what
 /// `Taylor{}` computes on the same samples.
 ///
-/// The accumulator follows the network's structural edits: it keys its sums by `neuron_ids`, so
-/// after neurons are removed, moved, grown, or layers inserted or removed, every surviving neuron
-/// and connection keeps its sums, and new ones start from 0 (they score 0 until a batch has seen
-/// them). It is itself a criterion (`needs_data = false`): `prune_neurons(net, acc, selection)`.
+/// The accumulator follows the network's structural edits: it applies the AxisEdits the network
+/// made since it last saw it (`Mlp::journal()`, network/edit_journal.hpp), the same edits every
+/// tensor of the network followed; where the journal cannot tell (a copy that went another way, a
+/// rollback, a loaded file, an inserted or removed layer, a network type without a journal) it
+/// matches neurons by `neuron_ids`. Either way every surviving neuron and connection keeps its
+/// sums, and new ones start from 0 (they score 0 until a batch has seen them). It is itself a
+/// criterion (`needs_data = false`): `prune_neurons(net, acc, selection)`.
 ///
 /// Call `add` once per backward pass, before the structural edits of that step; the gradients of
 /// a pass with dropout are what training sees, and are accumulated as they are.
@@ -238,7 +245,9 @@ class TaylorAccumulator {
                    "; call add once per batch, after net.backward(X, ws)");
     }
     check_network(net, who);
-    if (!matches(state_, net)) state_ = remapped(net);
+    if (!in_step(state_, net)) state_ = caught_up(net);
+    // In step now, by the journal or by ids: the next catch-up starts here.
+    if (const EditJournal* journal = journal_of(net)) state_.stamp = journal->stamp();
     const auto weight = static_cast<double>(samples);
     for (Index h = 0; h < net.hidden_layer_count(); ++h) {
       accumulate(state_.sums[static_cast<std::size_t>(h)], weight,
@@ -267,7 +276,7 @@ class TaylorAccumulator {
   NeuronScores<T> neuron_scores(const Net& net, const Dataset<T>* = nullptr) const {
     check_network(net, "TaylorAccumulator::neuron_scores");
     State fresh;
-    const State& s = matches(state_, net) ? state_ : (fresh = remapped(net));
+    const State& s = in_step(state_, net) ? state_ : (fresh = caught_up(net));
     NeuronScores<T> scores;
     for (std::size_t h = 0; h < s.sums.size(); ++h) {
       Vector<T> v(s.sums[h].size());
@@ -291,7 +300,7 @@ class TaylorAccumulator {
     }
     check_network(net, who);
     State fresh;
-    const State& s = matches(state_, net) ? state_ : (fresh = remapped(net));
+    const State& s = in_step(state_, net) ? state_ : (fresh = caught_up(net));
     const std::size_t hidden = s.sums.size();
     ConnectionScores<T> scores;
     for (std::size_t l = 0; l < s.connections.size(); ++l) {
@@ -336,7 +345,89 @@ class TaylorAccumulator {
     std::vector<double> connections_born{};  // per dense layer: `total` when it was wired
     double total = 0;                        // Σ samples_b
     Index batches = 0;
+    std::uint64_t stamp = 0;  // the network's journal stamp this state is in step with (0: none)
   };
+
+  // The network's journal, when its type keeps one.
+  template <class Net>
+  static const EditJournal* journal_of(const Net& net) {
+    if constexpr (requires {
+                    { net.journal() } -> std::convertible_to<const EditJournal&>;
+                  }) {
+      return &net.journal();
+    } else {
+      return nullptr;
+    }
+  }
+
+  // Whether `s` describes the network as it is now.
+  template <NetworkOf<T> Net>
+  static bool in_step(const State& s, const Net& net) {
+    if (s.inputs == 0) return false;
+    const EditJournal* journal = journal_of(net);
+    if (journal != nullptr && s.stamp == journal->stamp()) return true;
+    return matches(s, net);
+  }
+
+  // The state brought in step with the network: the journal's edits applied to it, or, where the
+  // journal cannot tell, re-keyed by neuron ids.
+  template <NetworkOf<T> Net>
+  State caught_up(const Net& net) const {
+    const EditJournal* journal = journal_of(net);
+    const auto edits = journal != nullptr && state_.inputs != 0 && state_.stamp != 0
+                           ? journal->since(state_.stamp)
+                           : std::nullopt;
+    State next = edits ? replayed(*edits) : remapped(net);
+    // A replay that does not fit the network (which a correct journal never gives) is not used.
+    if (edits && !matches_widths(next, net)) next = remapped(net);
+    for (Index h = 0; h < net.hidden_layer_count(); ++h)
+      next.ids[static_cast<std::size_t>(h)] = net.neuron_ids(h);
+    next.stamp = journal != nullptr ? journal->stamp() : 0;
+    return next;
+  }
+
+  // The state after `edits`: per-neuron sums follow each edit of their axis; connection sums
+  // follow it along the rows of the dense layer that computes the axis and the columns of the one
+  // that reads it. Grown neurons start at 0, born now.
+  State replayed(std::span<const JournalEntry> edits) const {
+    State next = state_;
+    for (const JournalEntry& e : edits) {
+      const auto h = static_cast<std::size_t>(e.layer);
+      if (h >= next.sums.size()) return State{};  // matches no network: re-keyed by ids
+      const std::vector<Index> to = e.edit.new_index();
+      next.sums[h] = follow(next.sums[h], to, e.edit.new_size(), true, 0.0);
+      next.born[h] = follow(next.born[h], to, e.edit.new_size(), true, next.total);
+      if (!options_.connections) continue;
+      next.connections[h] = follow(next.connections[h], to, e.edit.new_size(), true, 0.0);
+      next.connections[h + 1] = follow(next.connections[h + 1], to, e.edit.new_size(), false, 0.0);
+    }
+    return next;
+  }
+
+  // `m` with its rows (or columns) moved to `to[i]` (−1: dropped), `size` of them, the others
+  // set to `fill`.
+  template <class M>
+  static M follow(const M& m, const std::vector<Index>& to, Index size, bool rows, double fill) {
+    M out = rows ? M::Constant(size, m.cols(), fill) : M::Constant(m.rows(), size, fill);
+    for (std::size_t i = 0; i < to.size(); ++i) {
+      if (to[i] < 0) continue;
+      if (rows) {
+        out.row(to[i]) = m.row(static_cast<Index>(i));
+      } else {
+        out.col(to[i]) = m.col(static_cast<Index>(i));
+      }
+    }
+    return out;
+  }
+
+  template <NetworkOf<T> Net>
+  static bool matches_widths(const State& s, const Net& net) {
+    if (s.inputs == 0 || static_cast<Index>(s.sums.size()) != net.hidden_layer_count())
+      return false;
+    for (Index h = 0; h < net.hidden_layer_count(); ++h)
+      if (s.sums[static_cast<std::size_t>(h)].size() != net.width(h)) return false;
+    return true;
+  }
 
   template <NetworkOf<T> Net>
   void check_network(const Net& net, const char* who) const {
