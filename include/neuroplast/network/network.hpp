@@ -26,9 +26,9 @@ namespace neuroplast {
 /// layers h and h+1, `width(h)` neurons) and a linear output layer. `forward(X, ws)` maps a batch
 /// `X` (`sizes().front() × batch`) to logits (`sizes().back() × batch`) in inference mode.
 /// `layer_params(l)` exposes every tensor bound to layer l (weights, bias, gradients, masks,
-/// optimizer state), and `weight_gradient(l)` dLoss/dW(l) of the last backward pass, and
-/// `inference_scale(l)` the factor the conventional dropout applies to its
-/// inputs at inference (1 without dropout).
+/// optimizer state), `weight_gradient(l)` dLoss/dW(l) of the last backward pass, and
+/// `inference_scale(l)` the factor the conventional dropout applies to its inputs at inference
+/// (1 without dropout).
 template <class Net>
 concept Network = Scalar<typename Net::scalar> && Activation<typename Net::activation> &&
     requires(const Net& net, Index l, const MatrixRef<typename Net::scalar>& X,
@@ -53,16 +53,6 @@ concept Network = Scalar<typename Net::scalar> && Activation<typename Net::activ
   { net.forward(X, ws) } -> std::convertible_to<ConstMatrixView<typename Net::scalar>>;
 };
 
-/// A Network whose structure and training state can change, as the trainer, the policies and the
-/// pruning functions change it: a training pass (`forward_train`, then `backward` filling every
-/// layer's gradients), neuron removal on hidden layer h (`remove_neurons`, `remove_dead_neurons`:
-/// the indices removed), connection pruning (`prune_connections(l, mask)`, mask of the shape of
-/// `weights(l)`), per-layer tensors to update (`layer_params(l)`, `for_each_param(f)` calling
-/// `f(Param<T>&, ParamKind)`), per-neuron plasticity (`plasticity(l)`, `set_plasticity`, one value
-/// per output of layer l), dropout on hidden layer h and its minimum width. Growth takes an
-/// initialiser
-/// (`grow_neurons(h, count, init)`, network/initializers.hpp) and is checked where it is called.
-/// Copies are whole, independent networks (rollback and snapshots copy them).
 /// A Network with elements of type `T` (for the members of a class template over `T`).
 template <class Net, class T>
 concept NetworkOf = Network<Net> && std::same_as<typename Net::scalar, T>;
@@ -75,6 +65,15 @@ using scalar_of = typename Net::scalar;
 template <class Net>
 using activation_of = typename Net::activation;
 
+/// A Network whose structure and training state can change, as the trainer, the policies and the
+/// pruning functions change it: a training pass (`forward_train`, then `backward` filling every
+/// layer's gradients), neuron removal on hidden layer h (`remove_neurons`, `remove_dead_neurons`:
+/// the indices removed), connection pruning (`prune_connections(l, mask)`, mask of the shape of
+/// `weights(l)`), per-layer tensors to update (`layer_params(l)`, `for_each_param(f)` calling
+/// `f(Param<T>&, ParamKind)`), per-neuron plasticity (`plasticity(l)`, `set_plasticity`, one value
+/// per output of layer l), dropout on hidden layer h and its minimum width. Growth takes an
+/// initialiser (`grow_neurons(h, count, init)`, network/initializers.hpp) and is checked where it
+/// is called. Copies are whole, independent networks (rollback and snapshots copy them).
 template <class Net>
 concept EditableNetwork = Network<Net> && std::copyable<Net> &&
     requires(Net& net, Index l, std::vector<Index> which, const MatrixRef<typename Net::scalar>& X,
