@@ -245,7 +245,7 @@ class TaylorAccumulator {
                    "; call add once per batch, after net.backward(X, ws)");
     }
     check_network(net, who);
-    if (!in_step(state_, net)) state_ = caught_up(net);
+    if (!matches(state_, net)) state_ = caught_up(net);
     // In step now, by the journal or by ids: the next catch-up starts here.
     if (const EditJournal* journal = journal_of(net)) state_.stamp = journal->stamp();
     const auto weight = static_cast<double>(samples);
@@ -276,7 +276,7 @@ class TaylorAccumulator {
   NeuronScores<T> neuron_scores(const Net& net, const Dataset<T>* = nullptr) const {
     check_network(net, "TaylorAccumulator::neuron_scores");
     State fresh;
-    const State& s = in_step(state_, net) ? state_ : (fresh = caught_up(net));
+    const State& s = matches(state_, net) ? state_ : (fresh = caught_up(net));
     NeuronScores<T> scores;
     for (std::size_t h = 0; h < s.sums.size(); ++h) {
       Vector<T> v(s.sums[h].size());
@@ -300,7 +300,7 @@ class TaylorAccumulator {
     }
     check_network(net, who);
     State fresh;
-    const State& s = in_step(state_, net) ? state_ : (fresh = caught_up(net));
+    const State& s = matches(state_, net) ? state_ : (fresh = caught_up(net));
     const std::size_t hidden = s.sums.size();
     ConnectionScores<T> scores;
     for (std::size_t l = 0; l < s.connections.size(); ++l) {
@@ -358,15 +358,6 @@ class TaylorAccumulator {
     } else {
       return nullptr;
     }
-  }
-
-  // Whether `s` describes the network as it is now.
-  template <NetworkOf<T> Net>
-  static bool in_step(const State& s, const Net& net) {
-    if (s.inputs == 0) return false;
-    const EditJournal* journal = journal_of(net);
-    if (journal != nullptr && s.stamp == journal->stamp()) return true;
-    return matches(s, net);
   }
 
   // The state brought in step with the network: the journal's edits applied to it, or, where the
