@@ -167,3 +167,40 @@ TEST_CASE("a label-only loss refuses regression data, and its chance level is it
   CHECK_THROWS_WITH(constant_prediction_loss(LossFunction::of<Huber>(), regression, 0),
                     Catch::Contains("outputs = 0 must be ≥ 1"));
 }
+
+TEST_CASE("Taylor scores and GradMax growth differentiate a loss of one's own", "[loss][pruning]") {
+  const Dataset<double> data = sine(200, 5);
+  Mlp<double, Tanh> net({1, 8, 6, 1}, 3);
+  Trainer(net, Adam<double>{}, StaticPolicy{},
+          TrainOptions{.epochs = 3, .batch_size = 20, .loss = LossKind::mean_squared_error})
+      .fit(data);
+  // A twin of a built-in loss scores exactly as the built-in kind does.
+  const Taylor builtin{.loss = LossKind::mean_squared_error};
+  const Taylor twin{.loss = LossFunction::of<SquaredErrorTwin>()};
+  const Taylor huber{.loss = LossFunction::of<Huber>()};
+  CHECK(neuron_scores(net, twin, data) == neuron_scores(net, builtin, data));
+  CHECK(connection_scores(net, twin, data) == connection_scores(net, builtin, data));
+  // Huber's gradient is the squared error's clipped to ±1/n: where every residual is below 1 the
+  // two agree, so make the residuals large and the scores must differ.
+  Matrix<double> far = data.targets();
+  far.array() += 5.0;
+  const Dataset<double> shifted(data.features(), far);
+  CHECK(neuron_scores(net, huber, shifted) != neuron_scores(net, builtin, shifted));
+  CHECK_THROWS_WITH(neuron_scores(net, Taylor{.loss = LossFunction::of<CrossEntropyTwin>()}, data),
+                    Catch::Contains("Taylor: the loss cross_entropy_twin needs class labels"));
+
+  // GradMax's fan-out follows the gradient of the loss it is given: the twin of cross-entropy
+  // grows exactly as the built-in kind does.
+  const Matrix<double> X = neuroplast::testing::random_batch(1, 64, 9);
+  std::vector<int> y;
+  for (Index i = 0; i < X.cols(); ++i) y.push_back(X(0, i) > 0 ? 1 : 0);
+  Mlp<double, Relu> a({1, 3, 2}, 4), b({1, 3, 2}, 4);
+  a.grow_neurons(0, 2, init::GradMax<double>{.inputs = &X, .labels = y});
+  b.grow_neurons(0, 2,
+                 init::GradMax<double>{
+                     .inputs = &X, .labels = y, .loss = LossFunction::of<CrossEntropyTwin>()});
+  for (Index l = 0; l < a.layer_count(); ++l) {
+    CHECK(a.weights(l) == b.weights(l));
+    CHECK(a.bias(l) == b.bias(l));
+  }
+}

@@ -9,7 +9,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/rng.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/network/initializers.hpp"
 #include "neuroplast/network/workspace.hpp"
 
@@ -34,8 +34,9 @@ struct GradMax {
   static constexpr std::string_view name = "gradmax";  ///< recorded in edits and files
   const Matrix<T>* inputs = nullptr;  ///< the batch, `input_size × batch`; not owned
   std::span<const int> labels{};      ///< class label of each column of `inputs`; not owned
-  LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss used in training
-  double scale = 1e-2;                              ///< norm ‖v_j‖ of each new fan-out, > 0
+  /// The loss used in training (one that reads class labels: the batch has no other targets).
+  LossFunction loss = LossKind::softmax_cross_entropy;
+  double scale = 1e-2;      ///< norm ‖v_j‖ of each new fan-out, > 0
   double relu_bias = 1e-2;  ///< β of the new neurons for the ReLU family, > 0
 
   /// Throws Error unless the batch is set and matches `net` (inputs, one label per column, labels
@@ -81,7 +82,7 @@ struct GradMax {
     const auto logits = site.net.forward_train(*inputs, ws);
     auto g = ws.output_gradient();
     const Targets<T> targets{.labels = labels};
-    evaluate_loss(loss, logits, targets, &g);
+    loss.evaluate(logits, targets, &g);
     site.net.backward(*inputs, ws);
     const auto h = static_cast<std::size_t>(site.hidden_layer);
     const Matrix<T> delta = ws.delta(h + 1);  // dLoss/dz of layer h+1 (fan_out × batch)

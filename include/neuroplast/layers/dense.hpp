@@ -29,6 +29,8 @@ using ConstWeightView = typename ParamMatrix<T>::ConstView;
 template <Scalar T>
 class DenseParams {
  public:
+  using scalar = T;  ///< element type of every tensor
+
   DenseParams() = default;
   /// Zero weights and bias for a layer `inputs → outputs`, all connections active.
   DenseParams(Index inputs, Index outputs)
@@ -101,6 +103,13 @@ class DenseParams {
   Param<T>& bias_param() noexcept { return bias_; }
   /// b with its gradient and optimizer state, `outputs × 1`, read-only.
   const Param<T>& bias_param() const noexcept { return bias_; }
+
+  /// Calls `f(Param<T>&, ParamKind)` for W, then b.
+  template <class F>
+  void for_each_param(F&& f) {
+    f(weight_, ParamKind::weight);
+    f(bias_, ParamKind::bias);
+  }
 
   /// Edits the output axis: rows of W and b, in every plane.
   void apply_output_edit(const AxisEdit& edit, GrowValues values = GrowValues::zero) {

@@ -13,6 +13,7 @@
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/layers/editable_layer.hpp"
 #include "neuroplast/network/edit_journal.hpp"
 #include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/initializers.hpp"
@@ -29,14 +30,20 @@ struct MlpAccess;
 
 /// The layers of an Mlp with activation `Act` on the hidden layers and a linear output layer:
 /// dense layer l maps `sizes()[l]` to `sizes()[l+1]`, and hidden layer h (the neuron axis between
-/// dense layers h and h+1) keeps its NeuronAxis beside the dense layer that computes it. Read
-/// access here; every change goes through Mlp, whose edits all reach the tensors and the
-/// bookkeeping of an axis through the one protected door `apply_axis_edit`.
-template <Scalar T, Activation Act>
+/// dense layers h and h+1) keeps its NeuronAxis beside the layer that computes it. The layers are
+/// of type `Layer<T, Act>` (hidden) and `Layer<T, Identity>` (output), both `EditableLayer`s
+/// (layers/editable_layer.hpp); `Dense` unless a network names its own. Read access here; every
+/// change goes through Mlp, whose edits all reach the tensors and the bookkeeping of an axis
+/// through the one protected door `apply_axis_edit`.
+template <Scalar T, Activation Act, template <class, class> class Layer = Dense>
+  requires EditableLayerOf<Layer<T, Act>, T, Act> &&
+      EditableLayerOf<Layer<T, Identity>, T, Identity>
 class LayerStack {
  public:
-  using scalar = T;        ///< element type of every tensor
-  using activation = Act;  ///< activation of the hidden layers
+  using scalar = T;                         ///< element type of every tensor
+  using activation = Act;                   ///< activation of the hidden layers
+  using hidden_layer = Layer<T, Act>;       ///< the type of every hidden layer
+  using output_layer = Layer<T, Identity>;  ///< the type of the (linear) output layer
 
   /// Builds a network with the given layer sizes (inputs, hidden…, outputs), at least two entries,
   /// all ≥ 1. Throws Error otherwise.
@@ -54,10 +61,10 @@ class LayerStack {
     const std::size_t dense_count = sizes.size() - 1;
     hidden_.reserve(dense_count - 1);
     for (std::size_t l = 0; l + 1 < dense_count; ++l) {
-      hidden_.push_back({Dense<T, Act>(sizes[l], sizes[l + 1]), NeuronAxis{}});
+      hidden_.push_back({hidden_layer(sizes[l], sizes[l + 1]), NeuronAxis{}});
       initialise(hidden_.back().dense, Act::relu_family);
     }
-    output_ = Dense<T, Identity>(sizes[dense_count - 1], sizes[dense_count]);
+    output_ = output_layer(sizes[dense_count - 1], sizes[dense_count]);
     initialise(output_, false);
     for (std::size_t h = 0; h < hidden_.size(); ++h)
       hidden_[h].axis = NeuronAxis::fresh(sizes[h + 1], next_neuron_id_);
@@ -120,8 +127,9 @@ class LayerStack {
   /// All tensors of dense layer l, read-only.
   const DenseParams<T>& layer_params(Index l) const { return params(l, "layer_params"); }
 
-  /// Calls `f` with dense layer l as its own type: `Dense<T, Act>&` for a hidden layer,
-  /// `Dense<T, Identity>&` for the output layer (the passes go through the layer this way).
+  /// Calls `f` with dense layer l as its own type: `hidden_layer&` (`Layer<T, Act>&`) for a hidden
+  /// layer, `output_layer&` (`Layer<T, Identity>&`) for the output layer. The passes and the
+  /// axis edits reach a layer this way, so a layer type's own members run without virtual calls.
   template <class F>
   decltype(auto) visit_layer(Index l, F&& f) {
     check_layer(l, "visit_layer");
@@ -150,14 +158,12 @@ class LayerStack {
   /// new neurons get 1, and it follows every edit, checkpoint and file. Throws Error for a bad l.
   Vector<T> plasticity(Index l) const { return params(l, "plasticity").plasticity(); }
 
-  /// Calls `f(Param<T>&, ParamKind)` for every trainable tensor, layer by layer, weight then bias.
+  /// Calls `f(Param<T>&, ParamKind)` for every trainable tensor, layer by layer, in each layer's
+  /// own order (`EditableLayer::for_each_param`; Dense: weight then bias).
   template <class F>
   void for_each_param(F&& f) {
-    for (Index l = 0; l < layer_count(); ++l) {
-      DenseParams<T>& d = params(l, "for_each_param");
-      f(d.weight_param(), ParamKind::weight);
-      f(d.bias_param(), ParamKind::bias);
-    }
+    for (Index l = 0; l < layer_count(); ++l)
+      visit_layer(l, [&](auto& layer) { layer.for_each_param(f); });
   }
 
   // Per-neuron bookkeeping (network/neuron_axis.hpp) ----------------------------------------
@@ -208,8 +214,8 @@ class LayerStack {
   /// A hidden layer: the dense layer that computes it and the bookkeeping of its neuron axis, kept
   /// together so that inserting or removing a layer moves both at once.
   struct Hidden {
-    Dense<T, Act> dense;  ///< computes the layer: `width × inputs`
-    NeuronAxis axis;      ///< per-neuron bookkeeping of its `width` neurons
+    hidden_layer dense;  ///< computes the layer: `width × inputs`
+    NeuronAxis axis;     ///< per-neuron bookkeeping of its `width` neurons
   };
 
   /// Throws Error (prefixed `where`) unless `X` is a non-empty `inputs × batch` batch.
@@ -279,11 +285,13 @@ class LayerStack {
   }
 
   /// The one door every neuron edit goes through: the same `edit` for the rows of W(h) and b(h),
-  /// the columns of W(h+1) (every plane of each) and hidden layer h's NeuronAxis. `values` says
-  /// whether grown slots are zeroed or left for the caller's initialiser.
+  /// the columns of W(h+1) (every plane of each, and whatever else the two layers keep per neuron:
+  /// each is reached as its own type) and hidden layer h's NeuronAxis. `values` says whether
+  /// grown slots are zeroed or left for the caller's initialiser.
   void apply_axis_edit(Index h, const AxisEdit& edit, GrowValues values) {
-    params(h, "edit").apply_output_edit(edit, values);
-    params(h + 1, "edit").apply_input_edit(edit, values);
+    check_hidden(h, "edit");
+    visit_layer(h, [&](auto& layer) { layer.apply_output_edit(edit, values); });
+    visit_layer(h + 1, [&](auto& layer) { layer.apply_input_edit(edit, values); });
     axis_of(h, "edit").apply(edit, next_neuron_id_);
     journal_.record(h, edit);
   }
@@ -299,7 +307,7 @@ class LayerStack {
   friend struct detail::MlpAccess;
 
   std::vector<Hidden> hidden_;        ///< hidden layers, first to last
-  Dense<T, Identity> output_;         ///< the linear output layer
+  output_layer output_;               ///< the linear output layer
   std::uint64_t next_neuron_id_ = 0;  ///< the id the next new neuron gets
   std::vector<EditRecord> edit_log_;  ///< every structural edit, in order
   EditJournal journal_;               ///< the recent neuron-axis edits

@@ -40,9 +40,15 @@ namespace neuroplast {
 /// Initialisation is deterministic for a seed: hidden layers use He normal (std √(2/fan_in)) for
 /// the ReLU family and Glorot uniform (±√(6/(fan_in+fan_out))) otherwise; the output layer uses
 /// Glorot uniform; biases start at 0.
-template <Scalar T, Activation Act = Relu>
-class Mlp : public LayerStack<T, Act> {
-  using Base = LayerStack<T, Act>;
+///
+/// `Layer` is the layer type: `Layer<T, Act>` computes every hidden layer and `Layer<T, Identity>`
+/// the output layer. Any `EditableLayer` template (layers/editable_layer.hpp) will do; `Dense` by
+/// default. The file formats (`save`, checkpoints) are written for `Dense` layers.
+template <Scalar T, Activation Act = Relu, template <class, class> class Layer = Dense>
+  requires EditableLayerOf<Layer<T, Act>, T, Act> &&
+      EditableLayerOf<Layer<T, Identity>, T, Identity>
+class Mlp : public LayerStack<T, Act, Layer> {
+  using Base = LayerStack<T, Act, Layer>;
   using Base::apply_axis_edit;
   using Base::axis_of;
   using Base::check_hidden;
@@ -344,7 +350,7 @@ class Mlp : public LayerStack<T, Act> {
   EditRecord insert_layer(Index h, const LayerInit& init) {
     check_hidden(h, "insert_layer");
     const Index w = width(h);
-    Dense<T, Act> fresh = detail::make_inserted_layer<T, Act>(w, init, this->rng_);
+    auto fresh = detail::make_inserted_layer<typename Base::hidden_layer>(w, init, this->rng_);
     this->hidden_.insert(this->hidden_.begin() + static_cast<std::ptrdiff_t>(h + 1),
                          {std::move(fresh), NeuronAxis::fresh(w, this->next_neuron_id_)});
     this->journal_.restart();  // the axes after h are renumbered: no AxisEdit describes that

@@ -81,14 +81,16 @@ std::vector<Index> take_dead_neurons(const DenseParams<T>& in, DenseParams<T>& o
   return dead;
 }
 
-/// A new `width × width` dense layer for `insert_layer`: `init::Identity` (scale · I), `init::He`
-/// or `init::Glorot` (drawn from a stream split off `rng`), zero bias.
-template <Scalar T, class Act, class LayerInit>
-Dense<T, Act> make_inserted_layer(Index width, const LayerInit& init, Rng& rng) {
+/// A new `width × width` layer of type `L` (an EditableLayer) for `insert_layer`:
+/// `init::Identity` (scale · I), `init::He` or `init::Glorot` (drawn from a stream split off
+/// `rng`), zero bias.
+template <class L, class LayerInit>
+L make_inserted_layer(Index width, const LayerInit& init, Rng& rng) {
+  using T = typename L::scalar;
   static_assert(std::is_same_v<LayerInit, init::Identity> || std::is_same_v<LayerInit, init::He> ||
                     std::is_same_v<LayerInit, init::Glorot>,
                 "insert_layer: use init::Identity, init::He or init::Glorot for a new layer");
-  Dense<T, Act> fresh(width, width);
+  L fresh(width, width);
   if constexpr (std::is_same_v<LayerInit, init::Identity>) {
     if (!std::isfinite(init.scale)) fail("insert_layer: init::Identity scale must be finite");
     fresh.weights().setIdentity();

@@ -16,7 +16,7 @@
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
-#include "neuroplast/loss/loss_kind.hpp"
+#include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/network/network.hpp"
 
 namespace neuroplast {
@@ -107,13 +107,13 @@ void for_each_scoring_batch(const Dataset<T>& data, Index n, Index batch_size, F
   }
 }
 
-/// Throws Error naming `who` unless `data` has what the loss `kind` needs for `net`.
+/// Throws Error naming `who` unless `data` has what `loss` needs for `net`.
 template <Network Net>
-void check_loss_data(const Net& net, const Dataset<scalar_of<Net>>& data, LossKind kind,
+void check_loss_data(const Net& net, const Dataset<scalar_of<Net>>& data, const LossFunction& loss,
                      std::string_view who) {
-  if (kind == LossKind::softmax_cross_entropy) {
+  if (loss.needs_labels()) {
     if (!data.has_labels()) {
-      fail(who, ": LossKind::softmax_cross_entropy needs class labels but the dataset has ",
+      fail(who, ": the loss ", loss.name(), " needs class labels but the dataset has ",
            "regression targets; use .loss = LossKind::mean_squared_error");
     }
   } else if (data.has_targets() && data.targets().rows() != net.output_size()) {
@@ -129,10 +129,10 @@ void check_loss_data(const Net& net, const Dataset<scalar_of<Net>>& data, LossKi
 /// dLoss/dlogits of the mean loss of samples [first, first + count) into `grad`
 /// (`outputs × count`); `logits` are the network's outputs for those samples.
 template <Scalar T>
-void loss_gradient(LossKind kind, const ConstMatrixView<T>& logits, const Dataset<T>& data,
-                   Index first, Index count, Matrix<T>& grad) {
+void loss_gradient(const LossFunction& loss, const ConstMatrixView<T>& logits,
+                   const Dataset<T>& data, Index first, Index count, Matrix<T>& grad) {
   grad.resize(logits.rows(), logits.cols());
-  evaluate_loss(kind, logits, batch_targets(data, first, count), &grad);
+  loss.evaluate(logits, batch_targets(data, first, count), &grad);
 }
 
 }  // namespace detail

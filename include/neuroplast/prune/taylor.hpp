@@ -71,7 +71,8 @@ struct Taylor {
   static constexpr std::string_view name = "taylor";  ///< the criterion's name
   static constexpr bool needs_data = true;            ///< scores are computed on a dataset
 
-  LossKind loss = LossKind::softmax_cross_entropy;  ///< the loss whose change is estimated
+  /// The loss whose change is estimated: a LossKind, or any loss of one's own (LossFunction).
+  LossFunction loss = LossKind::softmax_cross_entropy;
   Index batch_size = 256;  ///< samples per forward/backward pass (memory ∝ widest layer × batch)
   Index max_samples = 0;   ///< use the first max_samples samples; 0 = all
   TaylorAggregation aggregation = TaylorAggregation::abs_of_sum;  ///< units are samples

@@ -146,11 +146,12 @@ void require_growable(const NeuronInit& init, const Dataset<T>& data, std::strin
 }
 
 /// Grows hidden layer h of `net` by `k` neurons with the variant initialiser; GradMax runs on the
-/// first samples of `data`. Returns the initialiser's name. Precondition: `require_growable`
-/// passed for `init` and `data` (the policies' growth step checks it before any edit).
+/// first samples of `data` with the training loss `loss`. Returns the initialiser's name.
+/// Precondition: `require_growable` passed for `init` and `data` (the policies' growth step checks
+/// it before any edit).
 template <EditableNetwork Net, class T>
 std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
-                           const Dataset<T>& data) {
+                           const Dataset<T>& data, const LossFunction& loss) {
   return std::visit(
       [&](const auto& i) -> std::string_view {
         using I = std::decay_t<decltype(i)>;
@@ -158,7 +159,8 @@ std::string_view grow_with(Net& net, Index h, Index k, const NeuronInit& init,
           const Index b = std::min(i.batch, data.size());
           const Matrix<T> X = data.features().leftCols(b);
           const std::vector<int> y(data.labels().begin(), data.labels().begin() + b);
-          net.grow_neurons(h, k, init::GradMax<T>{.inputs = &X, .labels = y, .scale = i.scale});
+          net.grow_neurons(
+              h, k, init::GradMax<T>{.inputs = &X, .labels = y, .loss = loss, .scale = i.scale});
         } else {
           net.grow_neurons(h, k, i);
         }

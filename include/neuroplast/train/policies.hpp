@@ -109,7 +109,7 @@ GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double t
     // New neurons of other layers have zero fan-out or leave this layer's inputs as they were,
     // so the dead found before any edit are still dead.
     if (!dead.empty()) k += remove_dead(ctx, h, dead[static_cast<std::size_t>(h)]);
-    const std::string_view init = grow_with(ctx.net, h, k, p.grow.init, ctx.train);
+    const std::string_view init = grow_with(ctx.net, h, k, p.grow.init, ctx.train, ctx.loss);
     if (p.grow.centres() && ctx.judge().size() > 0) {
       const auto& judged = ctx.judge().features();
       centre_new_biases(ctx.net, h, k, judged.leftCols(std::min(judged.cols(), kGrowthSamples)));
