@@ -370,11 +370,13 @@ Matrix<float> product(const Matrix<float>& a, const Matrix<float>& b, const Matr
                       int threads, GemmWorkspace<float>& ws) {
   const int before = thread_count();
   set_thread_count(threads);
+  set_adaptive_split(false);  // split whenever the rule says so: the split is what is tested
   Matrix<float> c = c0;
   const Index k = OpA == Op::none ? a.cols() : a.rows();
   gemm<OpA, OpB>(c.rows(), c.cols(), k, a.data(), a.outerStride(), b.data(), b.outerStride(),
                  c.data(), c.outerStride(), 0.5f, ws);
   set_thread_count(before);
+  set_adaptive_split(true);
   return c;
 }
 
@@ -433,6 +435,96 @@ TEST_CASE("threading rule and settings", "[core][threads]") {
   set_thread_count(before);
 }
 
+namespace {
+
+// Feeds `windows` whole windows to `chooser`, each operation costing `split_ns` when split and
+// `alone_ns` otherwise (one unit of work each); returns the mode of every window.
+std::vector<bool> feed(detail::SplitChooser& chooser, double split_ns, double alone_ns,
+                       int windows) {
+  using C = detail::SplitChooser;
+  REQUIRE(std::min(split_ns, alone_ns) * C::kWindowRegions >= C::kWindowNs);
+  std::vector<bool> modes;
+  for (int w = 0; w < windows; ++w) {
+    const bool split = chooser.split();
+    modes.push_back(split);
+    for (int r = 0; r < C::kWindowRegions; ++r) {
+      CHECK(chooser.split() == split);  // the mode holds for a whole window
+      chooser.record(split ? split_ns : alone_ns, 1.0);
+    }
+  }
+  return modes;
+}
+
+}  // namespace
+
+TEST_CASE("the split chooser follows the faster mode and probes ever more rarely",
+          "[core][threads]") {
+  using C = detail::SplitChooser;
+  // An operation long enough that kWindowRegions of them, at any cost below, close a window.
+  const double op = 2 * C::kWindowNs / C::kWindowRegions;
+  C chooser;
+  CHECK(chooser.split());
+  SECTION("an idle machine: splitting stays, probes of the caller alone double their spacing") {
+    const std::vector<bool> modes = feed(chooser, op, 1.8 * op, 16);
+    // Window 0 split, 1 a probe alone; then 2, 4, 8 windows between probes.
+    const std::vector<bool> expected{true, false, true, true, false, true, true, true,
+                                     true, false, true, true, true,  true, true, true};
+    CHECK(modes == expected);
+    CHECK(chooser.prefers_split());
+  }
+  SECTION("a busy core: the first probe switches to the caller alone, and back when it frees") {
+    std::vector<bool> modes = feed(chooser, 2.8 * op, op, 8);
+    // Split, probe alone (switches: alone is faster), then probes of splitting after 1, 2, 4.
+    CHECK(modes == std::vector<bool>{true, false, false, true, false, false, true, false});
+    CHECK_FALSE(chooser.prefers_split());
+    // The machine frees up: the next probe of splitting wins and it switches back at once.
+    modes = feed(chooser, 0.6 * op, op, 6);
+    CHECK(chooser.split());
+    CHECK(chooser.prefers_split());
+    CHECK(std::count(modes.begin(), modes.end(), true) >= 2);
+  }
+  SECTION("a probe within the margin does not switch") {
+    feed(chooser, op, 0.99 * op, 10);
+    CHECK(chooser.prefers_split());
+  }
+  SECTION("probes are at most kMaxBetween windows apart") {
+    const std::vector<bool> modes = feed(chooser, op, 2 * op, 2000);
+    int since = 0, longest = 0;
+    for (const bool split : modes) {
+      since = split ? since + 1 : 0;
+      longest = std::max(longest, since);
+    }
+    CHECK(longest == C::kMaxBetween);
+    CHECK(chooser.prefers_split());
+  }
+}
+
+TEST_CASE("operations run alone while the pool is not splitting give the same bits",
+          "[core][threads]") {
+  // Whatever the chooser decides, every piece runs exactly once and products match the split.
+  const int before = thread_count();
+  set_thread_count(2);
+  std::vector<std::atomic<int>> hits(1000);
+  detail::WorkerPool::instance().run(
+      4,
+      [&](int t) {
+        for (int r = 250 * t; r < 250 * (t + 1); ++r) hits[static_cast<std::size_t>(r)]++;
+      },
+      1000.0);
+  CHECK(std::all_of(hits.begin(), hits.end(), [](const auto& h) { return h.load() == 1; }));
+  set_adaptive_split(false);
+  CHECK_FALSE(adaptive_split());
+  const Matrix<float> a = Matrix<float>::Random(256, 256), b = Matrix<float>::Random(256, 64);
+  Matrix<float> split = Matrix<float>::Zero(256, 64), alone = split;
+  GemmWorkspace<float> ws;
+  gemm<Op::none, Op::none>(256, 64, 256, a.data(), 256, b.data(), 256, split.data(), 256, 1.0f, ws);
+  set_thread_count(1);
+  gemm<Op::none, Op::none>(256, 64, 256, a.data(), 256, b.data(), 256, alone.data(), 256, 1.0f, ws);
+  CHECK(split == alone);
+  set_adaptive_split(true);
+  set_thread_count(before);
+}
+
 TEST_CASE("user threads sharing the worker pool get correct products", "[core][threads]") {
   // Several user threads multiply at once: one holds the pool, the others run alone.
   const int before = thread_count();
@@ -463,6 +555,7 @@ TEST_CASE("training on two threads is bit-identical to one thread", "[core][thre
   const auto train = [](int threads) {
     const int before = thread_count();
     set_thread_count(threads);
+    set_adaptive_split(false);  // split whenever the rule says so: the split is what is tested
     Mlp<float, Relu> net({784, 256, 10}, 3);
     Adam<float> opt{.learning_rate = 1e-3f};
     Workspace<float> ws;
@@ -480,6 +573,7 @@ TEST_CASE("training on two threads is bit-identical to one thread", "[core][thre
       opt.step(net);
     }
     set_thread_count(before);
+    set_adaptive_split(true);
     return net;
   };
   const auto one = train(1), two = train(2);

@@ -51,6 +51,68 @@ class TaggedDense : public Dense<T, Act> {
   }
 };
 
+// An embedding: on one-hot inputs (every column a single 1) W x + b is column j of W plus b, so
+// the forward pass gathers columns and the backward pass scatters the batch's gradients into
+// them instead of multiplying; any other input (or a dropout operand) takes Dense's products.
+template <class T, class Act>
+class OneHotDense : public Dense<T, Act> {
+ public:
+  using Dense<T, Act>::Dense;
+
+  mutable int gathered = 0;  // forward passes done by gathering
+  int scattered = 0;         // backward passes done by scattering
+
+  void forward(const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm,
+               const DenseOperand<T>* substitute = nullptr) const {
+    std::vector<Index> hot;
+    if (substitute != nullptr || alpha != T(1) || !one_hot(in, hot)) {
+      Dense<T, Act>::forward(in, out, alpha, gemm, substitute);
+      return;
+    }
+    ++gathered;
+    const auto w = this->weights();
+    for (Index s = 0; s < in.cols(); ++s) out.col(s) = w.col(hot[s]) + this->bias();
+    if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
+  }
+
+  void backward(const MatrixRef<T>& in, const ConstMatrixView<T>& out, MatrixView<T> delta,
+                MatrixView<T>* delta_in, T alpha, GemmWorkspace<T>& gemm,
+                const DenseOperand<T>* substitute = nullptr,
+                const DenseGradient<T>* into = nullptr) {
+    std::vector<Index> hot;
+    if (substitute != nullptr || alpha != T(1) || !one_hot(in, hot)) {
+      Dense<T, Act>::backward(in, out, delta, delta_in, alpha, gemm, substitute, into);
+      return;
+    }
+    ++scattered;
+    if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
+    Param<T>& p = this->weight_param();
+    auto g = p.grad.view();
+    g.setZero();
+    for (Index s = 0; s < in.cols(); ++s) g.col(hot[s]) += delta.col(s);
+    VectorView<T>(this->bias_param().grad.data(), this->outputs()).noalias() =
+        delta.rowwise().sum();
+    if (delta_in != nullptr) delta_in->noalias() = this->weights().transpose() * delta;
+    p.mask_gradient();
+  }
+
+ private:
+  // Whether every column of `in` is one-hot; `hot` gets each column's index.
+  static bool one_hot(const MatrixRef<T>& in, std::vector<Index>& hot) {
+    for (Index s = 0; s < in.cols(); ++s) {
+      Index j = -1;
+      for (Index r = 0; r < in.rows(); ++r) {
+        if (in(r, s) == T(0)) continue;
+        if (in(r, s) != T(1) || j >= 0) return false;
+        j = r;
+      }
+      if (j < 0) return false;
+      hot.push_back(j);
+    }
+    return true;
+  }
+};
+
 // Derives from Dense but hides its parameters from the optimizers.
 template <class T, class Act>
 struct NoParamVisit : Dense<T, Act> {
@@ -210,4 +272,49 @@ TEST_CASE("a network of a layer type of one's own trains and edits exactly like 
   CHECK(lrp::explain(tagged, x, lrp::Epsilon{}).input ==
         lrp::explain(plain, x, lrp::Epsilon{}).input);
   CHECK(detail::onnx_bytes(tagged) == detail::onnx_bytes(plain));
+}
+
+TEST_CASE("an embedding is a layer type of its own: one-hot inputs gather instead of multiplying",
+          "[network][layer][concept]") {
+  // 24 tokens, the class of token t is t mod 3; one-hot columns.
+  const Index tokens = 24, n = 240;
+  Matrix<double> X = Matrix<double>::Zero(tokens, n);
+  std::vector<int> y;
+  for (Index i = 0; i < n; ++i) {
+    const Index t = (7 * i + 3) % tokens;
+    X(t, i) = 1;
+    y.push_back(static_cast<int>(t % 3));
+  }
+  const Dataset<double> data(X, y);
+  Mlp<double, Relu, OneHotDense> embedded({tokens, 6, 3}, 4);
+  Mlp<double, Relu> dense({tokens, 6, 3}, 4);
+  const TrainOptions options{.epochs = 30, .batch_size = 16, .seed = 2};
+  const Adam<double> adam{.learning_rate = 0.01};
+  Trainer(embedded, adam, StaticPolicy{}, options).fit(data);
+  Trainer(dense, adam, StaticPolicy{}, options).fit(data);
+  // The first layer gathered and scattered (its input is one-hot), the second did not.
+  embedded.visit_layer(0, [](const auto& layer) {
+    CHECK(layer.gathered > 0);
+    CHECK(layer.scattered > 0);
+  });
+  embedded.visit_layer(1, [](const auto& layer) { CHECK(layer.gathered == 0); });
+  // The same function, trained the same way: the scattered gradient sums in another order than
+  // the product, so the parameters agree to rounding, not to the bit.
+  for (Index l = 0; l < dense.layer_count(); ++l) {
+    const Matrix<double> a = embedded.weights(l), b = dense.weights(l);
+    CHECK((a - b).cwiseAbs().maxCoeff() <= 1e-9 * (1 + b.cwiseAbs().maxCoeff()));
+  }
+  Workspace<double> ws;
+  const Matrix<double> logits = embedded.forward(X, ws);
+  Index right = 0;
+  for (Index i = 0; i < n; ++i) {
+    Index best = 0;
+    logits.col(i).maxCoeff(&best);
+    right += best == y[static_cast<std::size_t>(i)];
+  }
+  CHECK(right == n);
+  // It grows and is pruned like any other layer.
+  embedded.grow_neurons(0, 4, init::He{});
+  prune_neurons(embedded, MagnitudeL1{}, PruneSelection{.fraction = 0.25});
+  CHECK(embedded.forward(X, ws).cols() == n);
 }

@@ -125,9 +125,8 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
           alpha * AMap(detail::op_at<OpA>(a, lda, r0, 0), r1 - r0, k, Eigen::OuterStride<>(lda)) *
           bv;
     };
-    if (parts < 2 || !detail::WorkerPool::instance().run(parts, rows)) {
-      for (int part = 0; part < parts; ++part) rows(part);
-    }
+    detail::WorkerPool::instance().run(parts, rows,
+                                       static_cast<double>(m) * static_cast<double>(k));
     return;
   }
   Index kc = k, mc = m, nc = n;
@@ -156,12 +155,14 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
                  detail::op_at<OpB>(b, ldb, 0, c0), ldb, c + r0 + c0 * ldc, 1, ldc, alpha, blocking,
                  nullptr);
   };
-  if (threads >= 2) {
-    ws.thread(static_cast<std::size_t>(threads - 1));  // allocate slots before waking workers
-    if (detail::WorkerPool::instance().run(threads, piece)) return;
+  if (threads < 2) {
+    piece(0);
+    return;
   }
-  // One thread, or the pool is busy with another user thread's product: do every piece here.
-  for (int part = 0; part < threads; ++part) piece(part);
+  ws.thread(static_cast<std::size_t>(threads - 1));  // allocate slots before waking workers
+  detail::WorkerPool::instance().run(
+      threads, piece,
+      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
 }
 
 namespace detail {

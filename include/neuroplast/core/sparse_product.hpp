@@ -38,19 +38,18 @@ inline bool sparse_product_pays(double density, Index batch) {
 
 namespace detail {
 
-// Runs body(r0, r1) over `parts` disjoint ranges of [0, n) on the worker pool (or here, if the
-// pool is taken). Each range's results depend only on its own indices, so the split does not
-// change a bit.
+// Runs body(r0, r1) over `parts` disjoint ranges of [0, n) on the worker pool (or here, when
+// the pool is taken or splitting does not pay); `work` is the operation's cost for the pool's
+// SplitChooser. Each range's results depend only on its own indices, so the split does not change
+// a bit.
 template <class Body>
-void parallel_ranges(Index n, int parts, const Body& body) {
+void parallel_ranges(Index n, int parts, double work, const Body& body) {
   parts = static_cast<int>(std::clamp<Index>(parts, 1, std::max<Index>(n, 1)));
   const auto part = [&](int t) {
     const Index r0 = n * t / parts, r1 = n * (t + 1) / parts;
     if (r1 > r0) body(r0, r1);
   };
-  if (parts < 2 || !WorkerPool::instance().run(parts, part)) {
-    for (int t = 0; t < parts; ++t) part(t);
-  }
+  WorkerPool::instance().run(parts, part, work);
 }
 
 // Threads for a sparse product of `p` over a batch of `batch`: the GEMM rule on its flops, and
@@ -61,6 +60,12 @@ inline int sparse_threads(const SparsePattern& p, Index batch) {
   const auto active = static_cast<double>(p.nonzeros());
   if (batch == 1) return threads_for(4.0 * active, kMinGemvEntriesPerThread);
   return threads_for(2.0 * active * static_cast<double>(batch), kMinFlopsPerThread);
+}
+
+// The cost of a sparse product of `p` over a batch of `batch`, in the units of `sparse_threads`.
+inline double sparse_work(const SparsePattern& p, Index batch) {
+  const auto active = static_cast<double>(p.nonzeros());
+  return batch == 1 ? 4.0 * active : 2.0 * active * static_cast<double>(batch);
 }
 
 // Σ w[c] x[c] over the columns c of one compressed row, in four independent sums (a single
@@ -96,7 +101,8 @@ void transpose_into(const T* src, Index rows, Index cols, Index lds, T* dst, Ind
       threads_for(static_cast<double>(rows) * static_cast<double>(cols), kMinEntriesPerThread);
   // The entry-wise operation is chosen once, outside the loops, so they stay branch-free.
   const auto run = [&](auto op) {
-    parallel_ranges(cols, threads, [&](Index c0, Index c1) {
+    const double entries = static_cast<double>(rows) * static_cast<double>(cols);
+    parallel_ranges(cols, threads, entries, [&](Index c0, Index c1) {
       for (Index j0 = c0; j0 < c1; j0 += tile) {
         const Index j1 = std::min(c1, j0 + tile);
         for (Index i0 = 0; i0 < rows; i0 += tile) {
@@ -200,12 +206,13 @@ void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const
                             GemmWorkspace<T>& ws) {
   const Index batch = in.cols();
   const int threads = sparse_threads(p, batch);
+  const double work = sparse_work(p, batch);
   const auto* rs = p.row_start.data();
   const auto* cols = p.row_cols.data();
   if (batch == 1) {
     const T* x = in.data();
     T* y = out.data();
-    parallel_ranges(p.rows, threads, [&](Index r0, Index r1) {
+    parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
       for (Index r = r0; r < r1; ++r)
         y[r] = bias[r] + alpha * sparse_row_dot(cols + rs[r], rs[r + 1] - rs[r], w + r * ldw, x);
     });
@@ -214,7 +221,7 @@ void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const
   auto in_t = ws.sparse_buffer(0, batch, p.cols);
   auto out_t = ws.sparse_buffer(1, batch, p.rows);
   transpose_into(in.data(), p.cols, batch, in.outerStride(), in_t.data(), batch);
-  parallel_ranges(p.rows, threads, [&](Index r0, Index r1) {
+  parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
     over_batch_blocks<T>(batch, [&](auto size, Index b0, Index n) {
       sparse_rows_block<decltype(size)::value>(p, w, ldw, in_t.data(), batch, out_t.data(), batch,
                                                b0, n, r0, r1);
@@ -234,13 +241,14 @@ void sparse_backward_product(const SparsePattern& p, const T* w, Index ldw, cons
                              T alpha, GemmWorkspace<T>& ws) {
   const Index batch = in.cols();
   const int threads = sparse_threads(p, batch);
+  const double work = sparse_work(p, batch);
   auto in_t = ws.sparse_buffer(0, batch, p.cols);
   auto dz_t = ws.sparse_buffer(1, batch, p.rows);
   transpose_into(in.data(), p.cols, batch, in.outerStride(), in_t.data(), batch);
   transpose_into(dz.data(), p.rows, batch, dz.outerStride(), dz_t.data(), batch);
   const auto* rs = p.row_start.data();
   const auto* cols = p.row_cols.data();
-  parallel_ranges(p.rows, threads, [&](Index r0, Index r1) {
+  parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       const auto d = dz_t.col(r);
       T* g = grad_w + r * ldg;
@@ -252,7 +260,7 @@ void sparse_backward_product(const SparsePattern& p, const T* w, Index ldw, cons
   // row of W (read contiguously), each thread owning a range of input neurons.
   auto din_t = in_t;
   din_t.setZero();
-  parallel_ranges(p.cols, threads, [&](Index c0, Index c1) {
+  parallel_ranges(p.cols, threads, work, [&](Index c0, Index c1) {
     over_batch_blocks<T>(batch, [&](auto size, Index b0, Index n) {
       sparse_scatter_block<decltype(size)::value>(p, w, ldw, dz_t.data(), batch, din_t.data(),
                                                   batch, b0, n, c0, c1);

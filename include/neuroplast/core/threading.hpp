@@ -39,6 +39,15 @@ inline std::atomic<int>& thread_count_setting() {
   return n;
 }
 
+// The setting behind adaptive_split(): off when NEUROPLAST_ADAPTIVE_SPLIT is 0.
+inline std::atomic<bool>& adaptive_split_setting() {
+  static std::atomic<bool> on = [] {
+    const char* env = std::getenv("NEUROPLAST_ADAPTIVE_SPLIT");
+    return env == nullptr || std::atoi(env) != 0;
+  }();
+  return on;
+}
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(_M_X64)
   _mm_pause();
@@ -56,10 +65,73 @@ bool spin_until(Ready ready, std::chrono::microseconds spin) {
   }
 }
 
-/// The process-wide workers that run the pieces of a split product. `run(n, task)` runs task(0)
-/// on the caller and task(1..n-1) on workers, and returns when all are done. One parallel region
-/// at a time: a caller that finds the pool busy (another thread of the user's is in a product)
-/// gets `false` and runs its product alone, so independent user threads never wait on each other.
+/// Decides from measured time whether splitting operations over the workers pays on this machine
+/// right now. On an idle machine it does; when another process keeps a core busy, a split
+/// operation waits for the share whose core was taken (up to a scheduler time slice, which is
+/// milliseconds), and the caller alone is faster. The chooser times windows of operations (at
+/// least `kWindowNs` long and `kWindowRegions` operations) in its preferred mode and, now and
+/// then, one window in the other mode (a probe), and prefers whichever costs less time per unit
+/// of work. A probe that confirms the preference doubles the windows until the next one (up to
+/// `kMaxBetween`), so a settled machine rarely pays for probing; one that overturns it switches
+/// at once. Only where the pieces run changes, never the pieces: both modes give the same bits.
+class SplitChooser {
+ public:
+  static constexpr double kWindowNs = 2e6;       ///< a window lasts at least 2 ms …
+  static constexpr int kWindowRegions = 16;      ///< … and 16 operations
+  static constexpr int kMaxBetween = 256;        ///< most windows between two probes
+  static constexpr double kSwitchMargin = 0.97;  ///< a probe must cost 3% less to switch
+
+  /// Whether the next operation is split over the workers.
+  bool split() const noexcept { return probing_ != prefer_split_; }
+  /// Whether operations are split outside probes.
+  bool prefers_split() const noexcept { return prefer_split_; }
+
+  /// Records an operation of `work` units (any unit proportional to its time for its kind) that
+  /// took `ns` nanoseconds in the current mode (`split()`), and closes the window once it is
+  /// long enough.
+  void record(double ns, double work) noexcept {
+    ns_ += ns;
+    work_ += work;
+    if (++regions_ < kWindowRegions || ns_ < kWindowNs || !(work_ > 0)) return;
+    const double rate = ns_ / work_;
+    const bool mode = split();
+    ns_ = work_ = 0;
+    regions_ = 0;
+    if (!probing_) {
+      // The preferred mode's cost follows the machine: an average of the recent windows.
+      rate_[mode] = known_[mode] ? 0.5 * (rate_[mode] + rate) : rate;
+      known_[mode] = true;
+      probing_ = --until_probe_ <= 0;
+      return;
+    }
+    probing_ = false;
+    if (rate < kSwitchMargin * rate_[prefer_split_]) {
+      prefer_split_ = mode;
+      rate_[mode] = rate;
+      known_[mode] = true;
+      between_ = 1;
+    } else {
+      between_ = std::min(2 * between_, kMaxBetween);
+    }
+    until_probe_ = between_;
+  }
+
+ private:
+  bool prefer_split_ = true;
+  bool probing_ = false;
+  int between_ = 1;                 // windows in the preferred mode between two probes
+  int until_probe_ = 1;             // … left before the next one
+  double rate_[2] = {0, 0};         // ns per unit of work: [alone, split]
+  bool known_[2] = {false, false};  // whether rate_ holds a measurement
+  double ns_ = 0, work_ = 0;        // the current window's time and work …
+  int regions_ = 0;                 // … and operations
+};
+
+/// The process-wide workers that run the pieces of a split operation. `run(n, task, work)` runs
+/// task(0 … n−1) and returns when all are done: task(0) on the caller and the others on workers
+/// while splitting pays (SplitChooser), all on the caller otherwise. One parallel region at a
+/// time: a caller that finds the pool busy (another thread of the user's is in an operation)
+/// runs its pieces alone, so independent user threads never wait on each other.
 class WorkerPool {
  public:
   static WorkerPool& instance() {
@@ -77,13 +149,46 @@ class WorkerPool {
     for (std::thread& t : workers_) t.join();
   }
 
+  /// Runs task(i) for every i in [0, n). `work` is the operation's cost in a unit proportional to
+  /// its time (flops for a product, entries for an element-wise pass), which the chooser compares
+  /// between running split and running alone.
   template <class Task>
-  bool run(int n, Task& task) {
+  void run(int n, const Task& task, double work) {
     n = std::min(n, 0xffff);
-    if (busy_.test_and_set(std::memory_order_acquire)) return false;
+    if (n < 2 || busy_.test_and_set(std::memory_order_acquire)) {
+      for (int i = 0; i < n; ++i) task(i);
+      return;
+    }
+    if (!adaptive_split_setting().load(std::memory_order_relaxed)) {
+      split(n, task);
+      busy_.clear(std::memory_order_release);
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    if (chooser_.split()) {
+      split(n, task);
+    } else {
+      for (int i = 0; i < n; ++i) task(i);
+    }
+    const auto took = std::chrono::steady_clock::now() - start;
+    chooser_.record(static_cast<double>(std::chrono::nanoseconds(took).count()), work);
+    busy_.clear(std::memory_order_release);
+  }
+
+  /// Whether operations are split now (outside probes): false while a busy machine makes the
+  /// caller alone faster. Read by tests and benchmarks while no operation runs.
+  bool splitting() const noexcept { return chooser_.prefers_split(); }
+
+ private:
+  static constexpr std::chrono::microseconds kSpin{50};
+
+  WorkerPool() = default;
+
+  template <class Task>
+  void split(int n, const Task& task) {
     ensure_workers(n - 1);
     context_ = const_cast<void*>(static_cast<const void*>(&task));
-    call_ = [](void* c, int i) { (*static_cast<Task*>(c))(i); };
+    call_ = [](void* c, int i) { (*static_cast<const Task*>(c))(i); };
     pending_.store(n - 1, std::memory_order_relaxed);
     // The task count travels in the generation word: a worker not needed this time may wake only
     // after the next region began, and must judge by the region it actually sees.
@@ -95,14 +200,7 @@ class WorkerPool {
       for (int left; (left = pending_.load(std::memory_order_acquire)) != 0;)
         pending_.wait(left, std::memory_order_acquire);
     }
-    busy_.clear(std::memory_order_release);
-    return true;
   }
-
- private:
-  static constexpr std::chrono::microseconds kSpin{50};
-
-  WorkerPool() = default;
 
   void ensure_workers(int n) {
     while (static_cast<int>(workers_.size()) < n) {
@@ -133,8 +231,9 @@ class WorkerPool {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  // Published by the generation_ store in run(), read by the workers it names after its acquire;
-  // the next region waits for those workers, so they never see these change under them.
+  SplitChooser chooser_;  // only touched by the caller holding busy_
+  // Published by the generation_ store in split(), read by the workers it names after its
+  // acquire; the next region waits for those workers, so they never see these change under them.
   void* context_ = nullptr;
   void (*call_)(void*, int) = nullptr;
 };
@@ -150,6 +249,22 @@ inline int thread_count() { return detail::thread_count_setting().load(std::memo
 /// thread. Values below 1 count as 1.
 inline void set_thread_count(int n) {
   detail::thread_count_setting().store(std::max(1, n), std::memory_order_relaxed);
+}
+
+/// Whether the worker pool decides by measured time whether splitting an operation pays (true,
+/// the default): on a machine where another process keeps a core busy, the caller alone is often
+/// faster than waiting for the share whose core was taken, and the pool then runs operations on
+/// the caller until a probe finds splitting faster again (detail::SplitChooser). False splits
+/// every operation the threading rule splits, always (benchmarks of the split itself, tests).
+/// Default: true, unless the environment variable `NEUROPLAST_ADAPTIVE_SPLIT` is 0. Results are
+/// the same bits either way.
+inline bool adaptive_split() {
+  return detail::adaptive_split_setting().load(std::memory_order_relaxed);
+}
+
+/// Sets `adaptive_split()`, process-wide.
+inline void set_adaptive_split(bool on) {
+  detail::adaptive_split_setting().store(on, std::memory_order_relaxed);
 }
 
 /// The threading rule for matrix products (C = A·B, `m × k` times `k × n`): split over
@@ -187,9 +302,7 @@ void parallel_rows(Index rows, Index cols, const Body& body) {
     const Index r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
     if (r1 > r0) body(r0, r1);
   };
-  if (threads < 2 || !WorkerPool::instance().run(threads, part)) {
-    for (int t = 0; t < threads; ++t) part(t);
-  }
+  WorkerPool::instance().run(threads, part, static_cast<double>(rows) * static_cast<double>(cols));
 }
 
 }  // namespace detail
