@@ -47,7 +47,7 @@ struct ParamVisitorArchetype {
 ///
 /// `Dense<T, Act>` (layers/dense.hpp) is the reference; a layer type usually derives from it and
 /// replaces what it changes (examples/custom_layer.cpp keeps per-neuron statistics that follow
-/// every edit). Both members are called through the layer's static type: no virtual dispatch.
+/// every edit). The network calls every member through the layer's own type: no virtual dispatch.
 template <class L>
 concept EditableLayer = Scalar<typename L::scalar> && Activation<typename L::activation> &&
     std::derived_from<L, DenseParams<typename L::scalar>> && std::copyable<L> &&
