@@ -52,20 +52,19 @@ void parallel_ranges(Index n, int parts, double work, const Body& body) {
   WorkerPool::instance().run(parts, part, work);
 }
 
-// Threads for a sparse product of `p` over a batch of `batch`: the GEMM rule on its flops, and
-// for a single sample the matrix-vector rule, each active connection counting as four matrix
-// entries (its index, its weight and the gathered input are three dependent loads), so that a
-// sparse product splits as early as the dense one it replaces.
-inline int sparse_threads(const SparsePattern& p, Index batch) {
-  const auto active = static_cast<double>(p.nonzeros());
-  if (batch == 1) return threads_for(4.0 * active, kMinGemvEntriesPerThread);
-  return threads_for(2.0 * active * static_cast<double>(batch), kMinFlopsPerThread);
-}
-
-// The cost of a sparse product of `p` over a batch of `batch`, in the units of `sparse_threads`.
+// The cost of a sparse product of `p` over a batch of `batch`: its flops, and for a single sample
+// four matrix entries per active connection (its index, its weight and the gathered input are
+// three dependent loads), so that a sparse product splits as early as the dense one it replaces.
 inline double sparse_work(const SparsePattern& p, Index batch) {
   const auto active = static_cast<double>(p.nonzeros());
   return batch == 1 ? 4.0 * active : 2.0 * active * static_cast<double>(batch);
+}
+
+// Threads for a sparse product of `p` over a batch of `batch`: the GEMM rule on its flops, and
+// for a single sample the matrix-vector rule, both on `sparse_work`.
+inline int sparse_threads(const SparsePattern& p, Index batch) {
+  return threads_for(sparse_work(p, batch),
+                     batch == 1 ? kMinGemvEntriesPerThread : kMinFlopsPerThread);
 }
 
 // Σ w[c] x[c] over the columns c of one compressed row, in four independent sums (a single
@@ -97,11 +96,10 @@ template <Scalar T>
 void transpose_into(const T* src, Index rows, Index cols, Index lds, T* dst, Index ldd,
                     T alpha = T(1), const T* bias = nullptr) {
   constexpr Index tile = 16;
-  const int threads =
-      threads_for(static_cast<double>(rows) * static_cast<double>(cols), kMinEntriesPerThread);
+  const double entries = static_cast<double>(rows) * static_cast<double>(cols);
+  const int threads = threads_for(entries, kMinEntriesPerThread);
   // The entry-wise operation is chosen once, outside the loops, so they stay branch-free.
   const auto run = [&](auto op) {
-    const double entries = static_cast<double>(rows) * static_cast<double>(cols);
     parallel_ranges(cols, threads, entries, [&](Index c0, Index c1) {
       for (Index j0 = c0; j0 < c1; j0 += tile) {
         const Index j1 = std::min(c1, j0 + tile);

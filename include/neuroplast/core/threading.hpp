@@ -175,10 +175,6 @@ class WorkerPool {
     busy_.clear(std::memory_order_release);
   }
 
-  /// Whether operations are split now (outside probes): false while a busy machine makes the
-  /// caller alone faster. Read by tests and benchmarks while no operation runs.
-  bool splitting() const noexcept { return chooser_.prefers_split(); }
-
  private:
   static constexpr std::chrono::microseconds kSpin{50};
 
