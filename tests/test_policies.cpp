@@ -1116,6 +1116,71 @@ TEST_CASE("after its last phase a policy ends the fit at the best network once v
   }
 }
 
+TEST_CASE("a fit whose last epoch is measurably worse than the watch's best hands that one back",
+          "[policy][early_stop]") {
+  // Watch from epoch 10, a new best (75%) at epoch 11; 30 validation samples, so 7.7 points are
+  // measurable (previous test). A last epoch within the noise (70%) hands back what it trained;
+  // one at 65% hands back the network of epoch 11, without ending the watch: the next fit goes on
+  // from it, and a later best replaces it.
+  const auto data = noisy_blobs(30, 2);
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  for (const bool neuroplastic : {false, true}) {
+    for (const double last : {0.70, 0.65}) {
+      INFO((neuroplastic ? "NeuroplasticPolicy" : "DropinPolicy") << ", last epoch at " << last);
+      Net net({2, 4, 4, 3}, 1);
+      std::optional<Net> saved;
+      History h = accuracies({0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7});
+      DropinPolicy dropin{.growing = false};
+      NeuroplasticPolicy plastic{.growing = false, .pruning = false};
+      auto epoch_end = [&](int epoch, double accuracy, bool final_epoch) {
+        h.epochs.push_back(
+            EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = accuracy});
+        Ctx ctx{net, h, data, &data, epoch};
+        ctx.saved = &saved;
+        ctx.steps_per_epoch = 100;
+        ctx.final_epoch = final_epoch;
+        if (neuroplastic) {
+          plastic.on_epoch_end(ctx);
+        } else {
+          dropin.on_epoch_end(ctx);
+        }
+        return ctx.stop;
+      };
+      Ctx begin{net, h, data, &data, 10};
+      begin.saved = &saved;
+      if (neuroplastic) {
+        detail::watch_for_overfitting(begin, plastic, 0.7);
+      } else {
+        detail::watch_for_overfitting(begin, dropin, 0.7);
+      }
+      net.weights(0)(0, 0) += 1;
+      CHECK_FALSE(epoch_end(11, 0.75, false));
+      const Net best = net;
+      net.weights(0)(0, 0) += 1;  // the last epoch trains it on
+      CHECK_FALSE(epoch_end(12, last, true));
+      const int watch = neuroplastic ? plastic.watch_epoch : dropin.watch_epoch;
+      CHECK(watch == 11);
+      REQUIRE(saved.has_value());
+      CHECK(Matrix<double>(saved->weights(0)) == Matrix<double>(best.weights(0)));
+      if (last > 0.7 - 1e-12) {
+        CHECK(h.events.empty());
+        CHECK(net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
+      } else {
+        REQUIRE(h.events.size() == 1);
+        CHECK(h.events.back().kind == EventKind::rollback);
+        CHECK(h.events.back().epoch == 12);
+        CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(best.weights(0)));
+      }
+      // The next fit: a new best replaces the kept network.
+      net.weights(0)(0, 1) += 1;
+      CHECK_FALSE(epoch_end(13, 0.8, false));
+      CHECK((neuroplastic ? plastic.watch_epoch : dropin.watch_epoch) == 13);
+      CHECK(saved->weights(0)(0, 1) == net.weights(0)(0, 1));
+    }
+  }
+}
+
 TEST_CASE("no early stop without validation, with early_stop_windows = 0, or before the phase ends",
           "[policy][early_stop]") {
   const auto data = noisy_blobs(30, 2);
