@@ -550,19 +550,20 @@ TEST_CASE("user threads sharing the worker pool get correct products", "[core][t
 }
 
 TEST_CASE("training on two threads is bit-identical to one thread", "[core][threads]") {
-  // Products, Adam's split update (young neurons included) and the loss: results must not
-  // depend on the thread count.
-  const auto train = [](int threads) {
+  // Products, Adam's split update (young neurons included), the element-wise passes between the
+  // products (split when a layer's output batch is large enough: 1024 × 256 here) and the loss:
+  // results must not depend on the thread count.
+  const auto train = [](int threads, const std::vector<Index>& sizes, Index batch) {
     const int before = thread_count();
     set_thread_count(threads);
     set_adaptive_split(false);  // split whenever the rule says so: the split is what is tested
-    Mlp<float, Relu> net({784, 256, 10}, 3);
+    Mlp<float, Relu> net(sizes, 3);
     Adam<float> opt{.learning_rate = 1e-3f};
     Workspace<float> ws;
-    Matrix<float> X(784, 64);
+    Matrix<float> X(sizes.front(), batch);
     Rng data(7);
     data.fill_normal(std::span<float>(X.data(), static_cast<std::size_t>(X.size())), 0.0, 1.0);
-    std::vector<int> y(64);
+    std::vector<int> y(static_cast<std::size_t>(batch));
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int>(i % 10);
     for (int step = 0; step < 6; ++step) {
       if (step == 3) net.grow_neurons(0, 5, init::He{});
@@ -576,11 +577,17 @@ TEST_CASE("training on two threads is bit-identical to one thread", "[core][thre
     set_adaptive_split(true);
     return net;
   };
-  const auto one = train(1), two = train(2);
-  for (Index l = 0; l < one.layer_count(); ++l) {
-    const Matrix<float> a = one.weights(l), b = two.weights(l);
-    CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0);
-    CHECK(Matrix<float>(one.bias(l)) == Matrix<float>(two.bias(l)));
+  for (const auto& [sizes, batch] :
+       {std::pair{std::vector<Index>{784, 256, 10}, Index{64}},
+        std::pair{std::vector<Index>{64, 1024, 1024, 10}, Index{256}}}) {
+    INFO("hidden width " << sizes[1] << ", batch " << batch);
+    const auto one = train(1, sizes, batch), two = train(2, sizes, batch);
+    for (Index l = 0; l < one.layer_count(); ++l) {
+      const Matrix<float> a = one.weights(l), b = two.weights(l);
+      CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) ==
+            0);
+      CHECK(Matrix<float>(one.bias(l)) == Matrix<float>(two.bias(l)));
+    }
   }
 }
 

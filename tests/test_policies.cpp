@@ -1058,6 +1058,43 @@ TEST_CASE("the parameter bound follows the training data, and growth ends where 
   }
 }
 
+// The watch after a policy's last phase, driven by hand: a {2, 4, 4, 3} network whose watch
+// begins at epoch 10 at 70% (`Policy` is DropinPolicy or NeuroplasticPolicy with its phases over),
+// 30 validation samples, 100 steps per epoch (one trigger window per epoch).
+template <class Policy>
+struct WatchHarness {
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  Dataset<double> data = noisy_blobs(30, 2);
+  Net net{{2, 4, 4, 3}, 1};
+  std::optional<Net> saved;
+  History h = accuracies({0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7});
+  Policy policy = phases_over();
+
+  WatchHarness() {
+    Ctx begin{net, h, data, &data, 10};
+    begin.saved = &saved;
+    detail::watch_for_overfitting(begin, policy, 0.7);
+  }
+  static Policy phases_over() {
+    Policy p;
+    p.growing = false;
+    if constexpr (std::is_same_v<Policy, NeuroplasticPolicy>) p.pruning = false;
+    return p;
+  }
+  /// Records epoch `epoch` at `accuracy` and runs the policy on it; returns whether it stops.
+  bool epoch_end(int epoch, double accuracy, bool final_epoch = false) {
+    h.epochs.push_back(
+        EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = accuracy});
+    Ctx ctx{net, h, data, &data, epoch};
+    ctx.saved = &saved;
+    ctx.steps_per_epoch = 100;
+    ctx.final_epoch = final_epoch;
+    policy.on_epoch_end(ctx);
+    return ctx.stop;
+  }
+};
+
 TEST_CASE("after its last phase a policy ends the fit at the best network once validation stalls",
           "[policy][early_stop]") {
   // The watch begins when growth ends (Algorithm 1) or pruning ends (Algorithm 3). Window 1 epoch
@@ -1066,118 +1103,63 @@ TEST_CASE("after its last phase a policy ends the fit at the best network once v
   // epoch 12 (75%) is within it; at epoch 15 every epoch of the last 3 (60%, 65%, 60%) is
   // measurably worse, so the network of epoch 11 (the last new best) is handed back and the fit
   // ends; nothing happens before.
-  const auto data = noisy_blobs(30, 2);
-  using Net = Mlp<double, Relu>;
-  using Ctx = EpochContext<Net, Dataset<double>, History>;
-  for (const bool neuroplastic : {false, true}) {
-    Net net({2, 4, 4, 3}, 1);
-    std::optional<Net> saved;
-    History h = accuracies({0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7});
-    DropinPolicy dropin{.growing = false};
-    NeuroplasticPolicy plastic{.growing = false, .pruning = false};
-    auto epoch_end = [&](int epoch, double accuracy) {
-      h.epochs.push_back(
-          EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = accuracy});
-      Ctx ctx{net, h, data, &data, epoch};
-      ctx.saved = &saved;
-      ctx.steps_per_epoch = 100;
-      if (neuroplastic) {
-        plastic.on_epoch_end(ctx);
-      } else {
-        dropin.on_epoch_end(ctx);
-      }
-      return ctx.stop;
-    };
-    Ctx begin{net, h, data, &data, 10};
-    begin.saved = &saved;
-    if (neuroplastic) {
-      detail::watch_for_overfitting(begin, plastic, 0.7);
-    } else {
-      detail::watch_for_overfitting(begin, dropin, 0.7);
-    }
-    REQUIRE(saved.has_value());
-    net.weights(0)(0, 0) += 1;  // epoch 11 trains the network on: the kept one must follow
-    CHECK_FALSE(epoch_end(11, 0.75));
-    const Net best = net;
-    net.weights(0)(0, 0) += 1;         // later epochs change it again, without a better score
-    CHECK_FALSE(epoch_end(12, 0.75));  // equal is not better
-    CHECK_FALSE(epoch_end(13, 0.6));   // measurably worse, but only 2 windows since the best
-    CHECK(net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
-    CHECK_FALSE(epoch_end(14, 0.65));  // 3 windows, but epoch 12 was within the noise
-    CHECK(h.events.empty());
-    CHECK(epoch_end(15, 0.6));
-    CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(best.weights(0)));
-    CHECK_FALSE(saved.has_value());
-    REQUIRE(h.events.size() == 1);
-    CHECK(h.events.back().kind == EventKind::rollback);
-    CHECK(h.events.back().epoch == 15);
-    CHECK((neuroplastic ? plastic.watch_epoch : dropin.watch_epoch) == -1);
-    CHECK_FALSE(epoch_end(16, 0.5));  // the watch is over: later fits train to their end
-  }
+  const auto run = [](auto w) {
+    REQUIRE(w.saved.has_value());
+    w.net.weights(0)(0, 0) += 1;  // epoch 11 trains the network on: the kept one must follow
+    CHECK_FALSE(w.epoch_end(11, 0.75));
+    const auto best = w.net;
+    w.net.weights(0)(0, 0) += 1;         // later epochs change it again, without a better score
+    CHECK_FALSE(w.epoch_end(12, 0.75));  // equal is not better
+    CHECK_FALSE(w.epoch_end(13, 0.6));   // measurably worse, but only 2 windows since the best
+    CHECK(w.net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
+    CHECK_FALSE(w.epoch_end(14, 0.65));  // 3 windows, but epoch 12 was within the noise
+    CHECK(w.h.events.empty());
+    CHECK(w.epoch_end(15, 0.6));
+    CHECK(Matrix<double>(w.net.weights(0)) == Matrix<double>(best.weights(0)));
+    CHECK_FALSE(w.saved.has_value());
+    REQUIRE(w.h.events.size() == 1);
+    CHECK(w.h.events.back().kind == EventKind::rollback);
+    CHECK(w.h.events.back().epoch == 15);
+    CHECK(w.policy.watch_epoch == -1);
+    CHECK_FALSE(w.epoch_end(16, 0.5));  // the watch is over: later fits train to their end
+  };
+  run(WatchHarness<DropinPolicy>{});
+  run(WatchHarness<NeuroplasticPolicy>{});
 }
 
 TEST_CASE("a fit whose last epoch is measurably worse than the watch's best hands that one back",
           "[policy][early_stop]") {
-  // Watch from epoch 10, a new best (75%) at epoch 11; 30 validation samples, so 7.7 points are
-  // measurable (previous test). A last epoch within the noise (70%) hands back what it trained;
-  // one at 65% hands back the network of epoch 11, without ending the watch: the next fit goes on
-  // from it, and a later best replaces it.
-  const auto data = noisy_blobs(30, 2);
-  using Net = Mlp<double, Relu>;
-  using Ctx = EpochContext<Net, Dataset<double>, History>;
-  for (const bool neuroplastic : {false, true}) {
-    for (const double last : {0.70, 0.65}) {
-      INFO((neuroplastic ? "NeuroplasticPolicy" : "DropinPolicy") << ", last epoch at " << last);
-      Net net({2, 4, 4, 3}, 1);
-      std::optional<Net> saved;
-      History h = accuracies({0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7});
-      DropinPolicy dropin{.growing = false};
-      NeuroplasticPolicy plastic{.growing = false, .pruning = false};
-      auto epoch_end = [&](int epoch, double accuracy, bool final_epoch) {
-        h.epochs.push_back(
-            EpochRecord{.epoch = epoch, .train_loss = 1, .validation_accuracy = accuracy});
-        Ctx ctx{net, h, data, &data, epoch};
-        ctx.saved = &saved;
-        ctx.steps_per_epoch = 100;
-        ctx.final_epoch = final_epoch;
-        if (neuroplastic) {
-          plastic.on_epoch_end(ctx);
-        } else {
-          dropin.on_epoch_end(ctx);
-        }
-        return ctx.stop;
-      };
-      Ctx begin{net, h, data, &data, 10};
-      begin.saved = &saved;
-      if (neuroplastic) {
-        detail::watch_for_overfitting(begin, plastic, 0.7);
-      } else {
-        detail::watch_for_overfitting(begin, dropin, 0.7);
-      }
-      net.weights(0)(0, 0) += 1;
-      CHECK_FALSE(epoch_end(11, 0.75, false));
-      const Net best = net;
-      net.weights(0)(0, 0) += 1;  // the last epoch trains it on
-      CHECK_FALSE(epoch_end(12, last, true));
-      const int watch = neuroplastic ? plastic.watch_epoch : dropin.watch_epoch;
-      CHECK(watch == 11);
-      REQUIRE(saved.has_value());
-      CHECK(Matrix<double>(saved->weights(0)) == Matrix<double>(best.weights(0)));
-      if (last > 0.7 - 1e-12) {
-        CHECK(h.events.empty());
-        CHECK(net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
-      } else {
-        REQUIRE(h.events.size() == 1);
-        CHECK(h.events.back().kind == EventKind::rollback);
-        CHECK(h.events.back().epoch == 12);
-        CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(best.weights(0)));
-      }
-      // The next fit: a new best replaces the kept network.
-      net.weights(0)(0, 1) += 1;
-      CHECK_FALSE(epoch_end(13, 0.8, false));
-      CHECK((neuroplastic ? plastic.watch_epoch : dropin.watch_epoch) == 13);
-      CHECK(saved->weights(0)(0, 1) == net.weights(0)(0, 1));
+  // A new best (75%) at epoch 11; 7.7 points are measurable (previous test). A last epoch within
+  // the noise (70%) hands back what it trained; one at 65% hands back the network of epoch 11,
+  // without ending the watch: the next fit goes on from it, and a later best replaces it.
+  const auto run = [](auto w, double last) {
+    INFO("last epoch at " << last);
+    w.net.weights(0)(0, 0) += 1;
+    CHECK_FALSE(w.epoch_end(11, 0.75));
+    const auto best = w.net;
+    w.net.weights(0)(0, 0) += 1;  // the last epoch trains it on
+    CHECK_FALSE(w.epoch_end(12, last, true));
+    CHECK(w.policy.watch_epoch == 11);
+    REQUIRE(w.saved.has_value());
+    CHECK(Matrix<double>(w.saved->weights(0)) == Matrix<double>(best.weights(0)));
+    if (last > 0.7 - 1e-12) {
+      CHECK(w.h.events.empty());
+      CHECK(w.net.weights(0)(0, 0) == best.weights(0)(0, 0) + 1);
+    } else {
+      REQUIRE(w.h.events.size() == 1);
+      CHECK(w.h.events.back().kind == EventKind::rollback);
+      CHECK(w.h.events.back().epoch == 12);
+      CHECK(Matrix<double>(w.net.weights(0)) == Matrix<double>(best.weights(0)));
     }
+    // The next fit: a new best replaces the kept network.
+    w.net.weights(0)(0, 1) += 1;
+    CHECK_FALSE(w.epoch_end(13, 0.8));
+    CHECK(w.policy.watch_epoch == 13);
+    CHECK(w.saved->weights(0)(0, 1) == w.net.weights(0)(0, 1));
+  };
+  for (const double last : {0.70, 0.65}) {
+    run(WatchHarness<DropinPolicy>{}, last);
+    run(WatchHarness<NeuroplasticPolicy>{}, last);
   }
 }
 

@@ -563,11 +563,13 @@ TEST_CASE("data-driven criteria check their data", "[prune][criteria][errors]") 
                     Catch::Contains("no dataset was given"));
   const Dataset<double> regression{random_batch(2, 4, 93), random_batch(2, 4, 94)};
   CHECK_THROWS_WITH(neuron_scores(net, Taylor{}, regression),
-                    Catch::Contains("needs class labels but the dataset has regression targets; "
-                                    "use .loss = LossKind::mean_squared_error"));
+                    Catch::Contains("Taylor: softmax cross-entropy needs class labels but the "
+                                    "dataset has real-valued targets; use .loss = "
+                                    "LossKind::mean_squared_error"));
   const Dataset<double> three_classes{random_batch(2, 3, 95), {0, 1, 2}};
-  CHECK_THROWS_WITH(neuron_scores(net, Taylor{}, three_classes),
-                    Catch::Contains("labels up to 2 but the network has 2 outputs"));
+  CHECK_THROWS_WITH(
+      neuron_scores(net, Taylor{}, three_classes),
+      Catch::Contains("Taylor: labels go up to 2 but the network has only 2 outputs"));
   const Dataset<double> ok{random_batch(2, 4, 96), labels_for(4, 2)};
   CHECK_THROWS_WITH(neuron_scores(net, MeanActivation{.batch_size = 0}, ok),
                     Catch::Contains("batch_size = 0"));

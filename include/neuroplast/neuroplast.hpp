@@ -28,6 +28,7 @@
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/layers/dropout.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
+#include "neuroplast/loss/check_dataset.hpp"
 #include "neuroplast/loss/constant_prediction.hpp"
 #include "neuroplast/loss/loss_kind.hpp"
 #include "neuroplast/loss/mse.hpp"

@@ -273,10 +273,13 @@ inline constexpr double kMinFlopsPerThread = 2e6;
 /// size: from 64 Ki entries per thread (256 KiB of floats) two threads read it faster than one.
 inline constexpr double kMinGemvEntriesPerThread = 65536;
 
-/// The rule for element-wise passes over parameters (optimizer updates): min(thread_count(),
-/// entries / kMinEntriesPerThread) threads. They stream several planes of every parameter through
-/// memory; below 64 Ki entries per thread the hand-off costs more than the second core saves.
-inline constexpr double kMinEntriesPerThread = 65536;
+/// The rule for element-wise passes (optimizer updates, and a layer's bias, activation and its
+/// derivative): min(thread_count(), entries / kMinEntriesPerThread) threads. 32 Ki entries of an
+/// Adam update take about 10 µs on one core, several times what handing a piece to a worker
+/// costs; and a pass that follows a split product finds half its operands in the other core's
+/// cache, so running it on one thread costs more than its own work (784-128-10's Adam update of
+/// 100 352 weights, on 2 threads with a busy machine: 73–100 µs alone, 40–47 µs split).
+inline constexpr double kMinEntriesPerThread = 32768;
 
 /// How many threads an operation of `work` units gets when each thread needs `per_thread` units.
 inline int threads_for(double work, double per_thread) {

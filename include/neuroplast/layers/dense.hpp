@@ -150,6 +150,15 @@ bool may_remove_neuron(const DenseParams<T>& in, const DenseParams<T>& out, Inde
   return true;
 }
 
+/// Calls `f(c0, c1)` on disjoint column ranges covering a `rows × cols` batch, split over threads
+/// by the element-wise rule (core/threading.hpp): the passes between the products of a layer (the
+/// bias, the activation and its derivative) run on every thread that rule allows. Element-wise,
+/// so the split changes no bit.
+template <class F>
+void for_column_ranges(Index rows, Index cols, const F& f) {
+  parallel_rows(cols, rows, f);
+}
+
 /// out = f(alpha · W in + b) for a row-major `W` (`rows × cols`, pointer and outer stride) and a
 /// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free. With
 /// `sparse` (W's active connections), the product visits only those.
@@ -162,11 +171,18 @@ void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* 
   } else {
     // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e.
     // the column-major storage of Wᵀ: hence Op::transpose.
-    out.colwise() = ConstVectorView<T>(bias, rows);
+    for_column_ranges(out.rows(), out.cols(), [&](Index c0, Index c1) {
+      out.middleCols(c0, c1 - c0).colwise() = ConstVectorView<T>(bias, rows);
+    });
     gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
                                   out.data(), out.outerStride(), alpha, gemm_ws);
   }
-  if constexpr (!std::is_same_v<Act, Identity>) out.array() = Act::apply(out.array());
+  if constexpr (!std::is_same_v<Act, Identity>) {
+    for_column_ranges(out.rows(), out.cols(), [&](Index c0, Index c1) {
+      auto block = out.middleCols(c0, c1 - c0).array();
+      block = Act::apply(block);
+    });
+  }
 }
 
 /// Backward of dense_forward. On entry `delta` holds dLoss/d`out`, on exit dLoss/dz. Writes
@@ -178,7 +194,11 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
                     const ConstMatrixView<T>& out, MatrixView<T> delta, T* grad_w,
                     Index grad_stride, T* grad_b, MatrixView<T>* delta_in, T alpha,
                     GemmWorkspace<T>& gemm_ws, const SparsePattern* sparse = nullptr) {
-  if constexpr (!std::is_same_v<Act, Identity>) delta.array() *= Act::derivative(out.array());
+  if constexpr (!std::is_same_v<Act, Identity>) {
+    for_column_ranges(delta.rows(), delta.cols(), [&](Index c0, Index c1) {
+      delta.middleCols(c0, c1 - c0).array() *= Act::derivative(out.middleCols(c0, c1 - c0).array());
+    });
+  }
   if (sparse != nullptr) {
     sparse_backward_product(*sparse, w, w_stride, in, MatrixRef<T>(delta), grad_w, grad_stride,
                             delta_in, alpha, gemm_ws);

@@ -16,6 +16,7 @@
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
+#include "neuroplast/loss/check_dataset.hpp"
 #include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/network/network.hpp"
 
@@ -104,25 +105,6 @@ void for_each_scoring_batch(const Dataset<T>& data, Index n, Index batch_size, F
     const Index count = std::min(batch_size, n - first);
     const MatrixRef<T> X = data.features().middleCols(first, count);
     f(first, count, X);
-  }
-}
-
-/// Throws Error naming `who` unless `data` has what `loss` needs for `net`.
-template <Network Net>
-void check_loss_data(const Net& net, const Dataset<scalar_of<Net>>& data, const LossFunction& loss,
-                     std::string_view who) {
-  if (loss.needs_labels()) {
-    if (!data.has_labels()) {
-      fail(who, ": the loss ", loss.name(), " needs class labels but the dataset has ",
-           "regression targets; use .loss = LossKind::mean_squared_error");
-    }
-  } else if (data.has_targets() && data.targets().rows() != net.output_size()) {
-    fail(who, ": the dataset has ", data.targets().rows(),
-         " targets per sample but the network has ", net.output_size(), " outputs");
-  }
-  if (data.has_labels() && data.class_count() > net.output_size()) {
-    fail(who, ": the dataset has labels up to ", data.class_count() - 1, " but the network has ",
-         net.output_size(), " outputs (labels 0..", net.output_size() - 1, ")");
   }
 }
 

@@ -2,7 +2,7 @@
 /// \file
 /// How a trainer turns datasets into batches: the epoch's sample order, the batch buffers
 /// (features and targets copied from a training set and, with rehearsal, a replay memory), and
-/// the checks that a dataset fits the network it trains.
+/// the check that a dataset fits the network it trains (loss/check_dataset.hpp).
 
 #include <numeric>
 #include <span>
@@ -13,6 +13,7 @@
 #include "neuroplast/core/growable_matrix.hpp"
 #include "neuroplast/core/rng.hpp"
 #include "neuroplast/data/dataset.hpp"
+#include "neuroplast/loss/check_dataset.hpp"
 #include "neuroplast/loss/loss_function.hpp"
 #include "neuroplast/loss/targets.hpp"
 
@@ -77,37 +78,5 @@ class Batcher {
   std::vector<int> labels_;
   std::vector<Index> order_;
 };
-
-/// Throws Error, naming `where`, unless `data` can train or evaluate `net` under `loss`: not
-/// empty, one feature per input, labels where the loss needs them (cross-entropy, a custom loss's
-/// `needs_labels`) and below the output count, or one target row per output.
-template <class Net, Scalar T>
-void check_dataset(const Dataset<T>& data, const Net& net, const LossFunction& loss,
-                   const char* where) {
-  if (data.size() == 0) detail::fail(where, ": the dataset is empty");
-  if (data.feature_count() != net.input_size()) {
-    detail::fail(where, ": samples have ", data.feature_count(),
-                 " features but the network expects ", net.input_size(), " inputs (sizes ",
-                 detail::format_sizes(net.sizes()), ")");
-  }
-  if (loss.needs_labels() && !data.has_labels()) {
-    if (loss == LossKind::softmax_cross_entropy) {
-      detail::fail(where,
-                   ": softmax cross-entropy needs class labels; use LossKind::mean_squared_error "
-                   "for real-valued targets");
-    }
-    detail::fail(where, ": the loss ", loss.name(),
-                 " needs class labels but the dataset has real-valued targets");
-  }
-  if (data.has_labels() && data.class_count() > net.output_size()) {
-    detail::fail(where, ": labels go up to ", data.class_count() - 1, " but the network has only ",
-                 net.output_size(), " outputs; build it with at least ", data.class_count(),
-                 " outputs");
-  }
-  if (data.has_targets() && data.targets().rows() != net.output_size()) {
-    detail::fail(where, ": targets have ", data.targets().rows(), " rows but the network has ",
-                 net.output_size(), " outputs");
-  }
-}
 
 }  // namespace neuroplast
