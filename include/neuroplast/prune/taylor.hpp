@@ -114,7 +114,7 @@ struct Taylor {
     using T = scalar_of<Net>;
     using Act = activation_of<Net>;
     const Index n = detail::scoring_samples(net, data, batch_size, max_samples, "Taylor");
-    check_dataset(*data, net, loss, "Taylor");
+    check_targets(*data, net, loss, "Taylor");  // the features: scoring_samples
     const Index layers = net.layer_count();
     if (neurons != nullptr) {
       for (Index h = 0; h < net.hidden_layer_count(); ++h)
