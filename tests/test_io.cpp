@@ -1255,11 +1255,13 @@ TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth inc
 
 TEST_CASE("a policy state from before a progress field existed restores with its default",
           "[io][resume][policy]") {
-  // Earlier versions wrote NeuroplasticPolicy's progress without the early stop's watch_epoch (an
-  // int) and watch_score (a double), the last progress fields, and before that without
-  // prune_failures (an int); then the selector: its kind, and RoundRobin's next layer.
+  // Earlier versions wrote NeuroplasticPolicy's progress without `settling` (a bool, one byte),
+  // the last progress field, before that without the early stop's watch_epoch (an int) and
+  // watch_score (a double), and before that without prune_failures (an int); then the selector:
+  // its kind, and RoundRobin's next layer.
   const std::size_t int_bytes = sizeof(int);
-  const std::size_t watch_bytes = sizeof(int) + sizeof(double);
+  const std::size_t settle_bytes = 1;
+  const std::size_t watch_bytes = settle_bytes + sizeof(int) + sizeof(double);
   for (const bool round_robin : {false, true}) {
     NeuroplasticPolicy p;
     if (round_robin) p.selector = RoundRobin{.next = 1};
@@ -1270,6 +1272,7 @@ TEST_CASE("a policy state from before a progress field existed restores with its
     p.prune_failures = 2;
     p.watch_epoch = 20;
     p.watch_score = 0.8;
+    p.settling = true;
     const std::vector<unsigned char> now = detail::policy_state_bytes(p);
     const std::size_t tail = round_robin ? 9 : 1;
     const auto without = [&](std::size_t cut) {
@@ -1279,13 +1282,19 @@ TEST_CASE("a policy state from before a progress field existed restores with its
       return bytes;
     };
     // Fresh policies, as a resumed trainer is built with.
-    NeuroplasticPolicy restored, before_watch, earlier;
-    if (round_robin) restored.selector = before_watch.selector = earlier.selector = RoundRobin{};
+    NeuroplasticPolicy restored, before_settle, before_watch, earlier;
+    if (round_robin)
+      restored.selector = before_settle.selector = before_watch.selector = earlier.selector =
+          RoundRobin{};
     detail::read_policy_state(now, restored, "test", "now.npl");
     CHECK(restored.prune_failures == 2);
     CHECK(restored.prune_events == 5);
     CHECK(restored.watch_epoch == 20);
     CHECK(restored.watch_score == 0.8);
+    CHECK(restored.settling);
+    detail::read_policy_state(without(settle_bytes), before_settle, "test", "before_settle.npl");
+    CHECK(before_settle.watch_epoch == 20);
+    CHECK_FALSE(before_settle.settling);  // not waiting: the phases go on as they were
     detail::read_policy_state(without(watch_bytes), before_watch, "test", "before_watch.npl");
     CHECK(before_watch.prune_failures == 2);
     CHECK(before_watch.watch_epoch == -1);  // no watch: the fit trains to its end

@@ -511,6 +511,87 @@ TEST_CASE("Algorithm 3 judges the next pruning against a pruned network's measur
   }
 }
 
+TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops learning",
+          "[policy][neuroplastic]") {
+  // A regression task (no accuracy): y = sin(3a)·b on 90 samples, where a pruning may cost
+  // min(5%, √(2/90)) = 5% of the loss. Growth ended at epoch 4, one window after its last step
+  // (growth keeps the function, so the windows span it); the window is one epoch, so the rate is
+  // the gain of epoch e's loss over epoch e − 1's. Over 3 windows, 2% per window (6%) is still
+  // learning, 1.5% (4.5%) is not.
+  Rng rng(3);
+  Matrix<double> X(2, 90), Y(1, 90);
+  for (Index i = 0; i < 90; ++i) {
+    X(0, i) = rng.uniform(-1.0, 1.0);
+    X(1, i) = rng.uniform(-1.0, 1.0);
+    Y(0, i) = std::sin(3 * X(0, i)) * X(1, i);
+  }
+  const Dataset<double> data(X, Y);
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  const auto settled_policy = [](int settle_windows) {
+    NeuroplasticPolicy p{.trigger = Stagnation{.window_steps = 1},
+                         .rollback_to_best = false,
+                         .settle_windows = settle_windows};
+    p.growing = false;
+    p.settling = true;
+    p.growth_events = 2;
+    p.last_event_epoch = 3;
+    return p;
+  };
+  const auto end_epoch = [&](NeuroplasticPolicy& p, Net& net, History& h, int epoch) {
+    std::optional<Net> saved;
+    Ctx ctx{net, h, data, &data, epoch};
+    ctx.saved = &saved;
+    ctx.epochs_left = 10;
+    p.on_epoch_end(ctx);
+  };
+  const auto prunes = [](const History& h) {
+    return std::count_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+      return e.kind == EventKind::prune_connections;
+    });
+  };
+
+  Net net({2, 16, 16, 1}, 4);
+  NeuroplasticPolicy policy = settled_policy(3);
+  History h = losses({1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.49});
+  end_epoch(policy, net, h, 4);  // 0.5 → 0.49: 2% per window
+  CHECK(prunes(h) == 0);
+  CHECK(policy.settling);
+  h.epochs.push_back(EpochRecord{.epoch = 5, .train_loss = 1, .validation_loss = 0.49 * 0.985});
+  end_epoch(policy, net, h, 5);  // 1.5% per window: settled, pruned now
+  CHECK(prunes(h) == 1);
+  CHECK_FALSE(policy.settling);
+  CHECK(policy.pruning);
+  // The loss bar is the best of the last window only, not the phase's 0.49 × 0.985 or earlier.
+  CHECK(policy.reference_loss == 0.49 * 0.985);
+  CHECK(policy.reference_loss > 0.48);
+
+  // settle_windows = 0 prunes as soon as growth ends, falling loss or not.
+  Net eager_net({2, 16, 16, 1}, 4);
+  NeuroplasticPolicy eager = settled_policy(0);
+  History eager_h = losses({1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.4});
+  end_epoch(eager, eager_net, eager_h, 4);
+  CHECK(prunes(eager_h) == 1);
+
+  // A classifier is judged by accuracy and does not wait on its loss.
+  const Dataset<double> blobs = noisy_blobs(90, 8);
+  Mlp<double, Relu> classifier({2, 16, 3}, 2);
+  NeuroplasticPolicy classifying = settled_policy(3);
+  History acc = accuracies({0.6, 0.7, 0.8, 0.8});
+  for (std::size_t i = 0; i < acc.epochs.size(); ++i)
+    acc.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);  // falling by half
+  Ctx classify{classifier, acc, blobs, &blobs, 4};
+  std::optional<Mlp<double, Relu>> saved;
+  classify.saved = &saved;
+  classify.epochs_left = 10;
+  classifying.on_epoch_end(classify);
+  CHECK(prunes(acc) == 1);
+
+  Trainer refused(classifier, Adam<double>{}, NeuroplasticPolicy{.settle_windows = -1},
+                  TrainOptions{});
+  CHECK_THROWS_WITH(refused.fit(blobs), Catch::Contains("settle_windows = -1 must be ≥ 0"));
+}
+
 // ---- the default growth machinery (issue 14) ---------------------------------------------------
 
 namespace {
@@ -836,26 +917,31 @@ TEST_CASE("a network at its bounds ends growth two windows after its last step, 
   // loss halves every epoch (the trigger stays quiet, and no step beats that trend); no validation.
   const auto data = noisy_blobs(11, 4);
   using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
-  for (const Index width : {5, 4}) {
-    Mlp<double, Relu> net({2, width, 3}, 1);
-    History h = with_growth(losses({1, 0.5, 0.25}), {2});
-    NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1},
-                               .bounds = GrowthBounds{.max_parameters_per_target = 1}};
-    plastic.growth_events = 1;
-    plastic.last_event_epoch = 2;
-    Ctx at3{net, h, data, nullptr, 3};
-    at3.steps_per_epoch = 10;
-    at3.epochs_left = 10;
-    plastic.on_epoch_end(at3);
-    CHECK(plastic.growing);  // one window since the step
-    h.epochs.push_back(EpochRecord{.epoch = 4, .train_loss = 0.125});
-    Ctx at4{net, h, data, nullptr, 4};
-    at4.steps_per_epoch = 10;
-    at4.epochs_left = 10;
-    plastic.on_epoch_end(at4);
-    // At the bound the phase ends and pruning begins; one neuron below it, growth waits.
-    CHECK(plastic.growing == (width == 4));
-    CHECK(plastic.prune_events == (width == 4 ? 0 : 1));
+  for (const int settle : {0, 3}) {
+    for (const Index width : {5, 4}) {
+      Mlp<double, Relu> net({2, width, 3}, 1);
+      History h = with_growth(losses({1, 0.5, 0.25}), {2});
+      NeuroplasticPolicy plastic{.trigger = Stagnation{.window_steps = 1},
+                                 .bounds = GrowthBounds{.max_parameters_per_target = 1},
+                                 .settle_windows = settle};
+      plastic.growth_events = 1;
+      plastic.last_event_epoch = 2;
+      Ctx at3{net, h, data, nullptr, 3};
+      at3.steps_per_epoch = 10;
+      at3.epochs_left = 10;
+      plastic.on_epoch_end(at3);
+      CHECK(plastic.growing);  // one window since the step
+      h.epochs.push_back(EpochRecord{.epoch = 4, .train_loss = 0.125});
+      Ctx at4{net, h, data, nullptr, 4};
+      at4.steps_per_epoch = 10;
+      at4.epochs_left = 10;
+      plastic.on_epoch_end(at4);
+      // At the bound the phase ends and pruning begins, unless it waits for a loss that still
+      // halves every epoch (settle_windows); one neuron below it, growth waits.
+      CHECK(plastic.growing == (width == 4));
+      CHECK(plastic.settling == (width == 5 && settle > 0));
+      CHECK(plastic.prune_events == (width == 5 && settle == 0 ? 1 : 0));
+    }
   }
 }
 
