@@ -1162,13 +1162,27 @@ namespace {
 // Resumes the run of `policy` from the checkpoint of every epoch in turn (Trainer::resume) and
 // checks each resumed run makes the uninterrupted run's edits and ends with its parameters.
 // Returns the uninterrupted run's history.
+// y = sin(2x₀) + x₁x₂ on 3 normal inputs: a regression task for the resume checks.
+Dataset<double> waves(Index n, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix<double> X(3, n), Y(1, n);
+  for (Index i = 0; i < n; ++i) {
+    for (Index r = 0; r < 3; ++r) X(r, i) = rng.normal();
+    Y(0, i) = std::sin(2 * X(0, i)) + X(1, i) * X(2, i);
+  }
+  return Dataset<double>(X, Y);
+}
+
 template <class Policy>
 History check_resume_from_every_epoch(const Policy& policy, int epochs,
-                                      const LearningRateSchedule& schedule = ConstantRate{}) {
+                                      const LearningRateSchedule& schedule = ConstantRate{},
+                                      bool regression = false) {
   TempDir dir;
-  const Dataset<double> train = blobs(60, 5), validation = blobs(30, 6);
-  const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 4); };
+  const Dataset<double> train = regression ? waves(60, 5) : blobs(60, 5),
+                        validation = regression ? waves(30, 6) : blobs(30, 6);
+  const auto fresh = [&] { return Mlp<double, Relu>({3, 2, 2, regression ? 1 : 3}, 4); };
   TrainOptions options{.epochs = epochs, .batch_size = 16, .seed = 3};
+  if (regression) options.loss = LossKind::mean_squared_error;
   options.learning_rate_schedule = schedule;
   options.checkpoint = {.path = dir / "run.npl", .every = 1};
   options.on_epoch_end = [&](const EpochRecord& r) {
@@ -1181,6 +1195,7 @@ History check_resume_from_every_epoch(const Policy& policy, int epochs,
     INFO("resumed after epoch " << k);
     Mlp<double, Relu> net = fresh();
     TrainOptions rest{.epochs = epochs - k, .batch_size = 16, .seed = 3};
+    rest.loss = options.loss;
     rest.learning_rate_schedule = schedule;
     Trainer resumed(net, Adam<double>{.learning_rate = 0.05}, policy, rest);
     resumed.resume(dir / ("at" + std::to_string(k) + ".npl"));
@@ -1236,6 +1251,25 @@ TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run exactly from any c
   CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
     return e.reason.find("again at half the fraction") != std::string::npos;
   }));
+}
+
+TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run that waits for its loss to settle",
+          "[io][resume][policy]") {
+  // A regression network is pruned only once its loss stops falling measurably: the checkpoint
+  // must carry that wait (NeuroplasticPolicy::settling). The same run without the wait prunes
+  // earlier, which shows the wait took place.
+  const auto first_prune = [](const History& h) {
+    for (const StructuralEvent& e : h.events)
+      if (e.kind == EventKind::prune_connections) return e.epoch;
+    return -1;
+  };
+  NeuroplasticPolicy policy{.trigger = kEager, .criterion = kImpatient};
+  const History waited = check_resume_from_every_epoch(policy, 16, ConstantRate{}, true);
+  policy.settle_windows = 0;
+  const History eager = check_resume_from_every_epoch(policy, 16, ConstantRate{}, true);
+  CHECK(count(waited, EventKind::grow_neurons) >= 2);
+  REQUIRE(first_prune(eager) > 0);
+  CHECK(first_prune(waited) > first_prune(eager));
 }
 
 TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth included",
