@@ -1159,9 +1159,6 @@ TEST_CASE("inputs the fuzzers found are handled", "[io][fuzz]") {
 #endif
 
 namespace {
-// Resumes the run of `policy` from the checkpoint of every epoch in turn (Trainer::resume) and
-// checks each resumed run makes the uninterrupted run's edits and ends with its parameters.
-// Returns the uninterrupted run's history.
 // y = sin(2x₀) + x₁x₂ on 3 normal inputs: a regression task for the resume checks.
 Dataset<double> waves(Index n, std::uint64_t seed) {
   Rng rng(seed);
@@ -1173,6 +1170,9 @@ Dataset<double> waves(Index n, std::uint64_t seed) {
   return Dataset<double>(X, Y);
 }
 
+// Resumes the run of `policy` from the checkpoint of every epoch in turn (Trainer::resume) and
+// checks each resumed run makes the uninterrupted run's edits and ends with its parameters (on
+// blobs, or with `regression` on waves under MSE). Returns the uninterrupted run's history.
 template <class Policy>
 History check_resume_from_every_epoch(const Policy& policy, int epochs,
                                       const LearningRateSchedule& schedule = ConstantRate{},
