@@ -136,12 +136,16 @@ Result run(Method method, np::ContinualProtocol protocol, const Settings& s, con
     return r;
   }
   if (grows(method)) {
-    // The library's defaults, except what new data does to the old hidden neurons, and no early
-    // stop: the protocol compares every method at equal epochs per task.
+    // The library's defaults, except what new data does to the old hidden neurons, no early
+    // stop (the protocol compares every method at equal epochs per task) and no deepening: every
+    // method keeps the one hidden layer the protocol is defined on.
     const double old = method == Method::grow_plastic_replay ? s.plasticity : 0.0;
-    np::Trainer trainer(net, adam,
-                        np::DropinPolicy{.new_data = {.old_neurons = old}, .early_stop_windows = 0},
-                        options);
+    np::GrowBy grow = np::default_growth();
+    grow.depth = 0;
+    np::Trainer trainer(
+        net, adam,
+        np::DropinPolicy{.grow = grow, .new_data = {.old_neurons = old}, .early_stop_windows = 0},
+        options);
     train_tasks(trainer, net, method, protocol, s, d, tasks, measure);
   } else {
     np::Trainer trainer(net, adam, np::StaticPolicy{}, options);

@@ -400,11 +400,10 @@ void plot(const std::string& path, const Task& task, const std::vector<Run>& run
       width.series.push_back(w);
     }
     for (const auto& e : r->history.events) {
-      if (e.kind != np::EventKind::grow_neurons && e.kind != np::EventKind::prune_connections)
-        continue;
+      if (!e.grows() && e.kind != np::EventKind::prune_connections) continue;
       const ex::Marker mark{.x = static_cast<double>(e.epoch),
                             .label = np::event_name(e.kind),
-                            .color = e.kind == np::EventKind::grow_neurons ? "#d62728" : "#2ca02c"};
+                            .color = e.grows() ? "#d62728" : "#2ca02c"};
       width.markers.push_back(mark);
     }
   }

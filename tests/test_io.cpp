@@ -1172,15 +1172,21 @@ Dataset<double> waves(Index n, std::uint64_t seed) {
 
 // Resumes the run of `policy` from the checkpoint of every epoch in turn (Trainer::resume) and
 // checks each resumed run makes the uninterrupted run's edits and ends with its parameters (on
-// blobs, or with `regression` on waves under MSE). Returns the uninterrupted run's history.
+// blobs, or with `regression` on waves under MSE), from a network with `hidden` hidden layers
+// of 2. Returns the uninterrupted run's history.
 template <class Policy>
 History check_resume_from_every_epoch(const Policy& policy, int epochs,
                                       const LearningRateSchedule& schedule = ConstantRate{},
-                                      bool regression = false) {
+                                      bool regression = false, int hidden = 2) {
   TempDir dir;
   const Dataset<double> train = regression ? waves(60, 5) : blobs(60, 5),
                         validation = regression ? waves(30, 6) : blobs(30, 6);
-  const auto fresh = [&] { return Mlp<double, Relu>({3, 2, 2, regression ? 1 : 3}, 4); };
+  const auto fresh = [&] {
+    std::vector<Index> sizes(static_cast<std::size_t>(hidden) + 2, 2);
+    sizes.front() = 3;
+    sizes.back() = regression ? 1 : 3;
+    return Mlp<double, Relu>(sizes, 4);
+  };
   TrainOptions options{.epochs = epochs, .batch_size = 16, .seed = 3};
   if (regression) options.loss = LossKind::mean_squared_error;
   options.learning_rate_schedule = schedule;
@@ -1270,6 +1276,26 @@ TEST_CASE("Trainer::resume continues a NeuroplasticPolicy run that waits for its
   CHECK(count(waited, EventKind::grow_neurons) >= 2);
   REQUIRE(first_prune(eager) > 0);
   CHECK(first_prune(waited) > first_prune(eager));
+}
+
+TEST_CASE("Trainer::resume continues a run that deepened its network exactly",
+          "[io][resume][policy][depth]") {
+  // From one hidden layer, the first growth step inserts a second (GrowBy::depth): a checkpoint
+  // from before it holds a shallower network than one from after it, and the optimizer state of
+  // the output layer moves with it.
+  const DropinPolicy dropin{
+      .trigger = kEager,
+      .criterion = GrowthPays{.patience = 2, .min_gain = 0.5, .min_accuracy_gain = 0.5}};
+  const History grown = check_resume_from_every_epoch(dropin, 12, ConstantRate{}, false, 1);
+  CHECK(count(grown, EventKind::insert_layer) == 1);
+  CHECK(count(grown, EventKind::grow_neurons) >= 4);
+  const NeuroplasticPolicy neuroplastic{.trigger = kEager,
+                                        .criterion = kImpatient,
+                                        .prune_tolerance = 0,
+                                        .prune_accuracy_tolerance = 0};
+  const History pruned = check_resume_from_every_epoch(neuroplastic, 14, ConstantRate{}, false, 1);
+  CHECK(count(pruned, EventKind::insert_layer) == 1);
+  CHECK(count(pruned, EventKind::prune_connections) >= 2);
 }
 
 TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth included",

@@ -1000,21 +1000,103 @@ TEST_CASE("growth replaces dead neurons and keeps the function", "[policy][grow]
   CHECK(dead[0].empty());
 }
 
+TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first growth step",
+          "[policy][grow][depth]") {
+  const auto data = noisy_blobs(60, 3);
+  using Ctx = EpochContext<Mlp<double, Relu>, Dataset<double>, History>;
+  SECTION("the defaults deepen once, keep the function, then only widen") {
+    Mlp<double, Relu> net({2, 3, 3}, 5);
+    const Matrix<double> before = net.forward(data.features());
+    History h;
+    Ctx ctx{net, h, data, &data, 0};
+    DropinPolicy policy{};
+    policy.on_new_data(ctx);
+    // The identity layer copies hidden layer 0 (3 wide), then both layers double.
+    CHECK(net.sizes() == std::vector<Index>{2, 6, 6, 3});
+    REQUIRE(!h.events.empty());
+    CHECK(h.events[0].kind == EventKind::insert_layer);
+    CHECK(h.events[0].layer == 1);
+    CHECK(h.events[0].count == 3);
+    CHECK(h.events[0].sizes_after == std::vector<Index>{2, 3, 3, 3});
+    CHECK(policy.growth_events == 1);  // one step, however many edits
+    CHECK((net.forward(data.features()) - before).cwiseAbs().maxCoeff() < 1e-12);
+    policy.on_new_data(ctx);
+    CHECK(net.sizes() == std::vector<Index>{2, 12, 12, 3});
+    CHECK(std::count_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+            return e.kind == EventKind::insert_layer;
+          }) == 1);
+  }
+  SECTION("GrowBy::depth deepens one layer per growth step, up to it") {
+    Mlp<double, Relu> net({2, 3, 3}, 5);
+    History h;
+    Ctx ctx{net, h, data, &data, 0};
+    GrowBy grow = default_growth();
+    grow.depth = 3;
+    DropinPolicy policy{.grow = grow};
+    policy.on_new_data(ctx);
+    CHECK(net.hidden_layer_count() == 2);
+    policy.on_new_data(ctx);
+    CHECK(net.hidden_layer_count() == 3);
+    policy.on_new_data(ctx);
+    CHECK(net.hidden_layer_count() == 3);
+  }
+  SECTION("no deepening with depth 0, past the bounds, or with a protected neuron") {
+    GrowBy shallow = default_growth();
+    shallow.depth = 0;
+    Mlp<double, Relu> net({2, 3, 3}, 5);  // 21 parameters; a 3 × 3 layer adds 12
+    History h;
+    Ctx ctx{net, h, data, &data, 0};
+    DropinPolicy no_depth{.grow = shallow};
+    no_depth.on_new_data(ctx);
+    CHECK(net.sizes() == std::vector<Index>{2, 6, 3});
+
+    Mlp<double, Relu> bounded({2, 3, 3}, 5);
+    Ctx at_bound{bounded, h, data, &data, 0};
+    // 30 parameters: no room for the new layer, room for one neuron of 6 (fan-in, bias, fan-out).
+    DropinPolicy capped{.bounds = {.max_parameters = 30, .max_parameters_per_target = 0}};
+    capped.on_new_data(at_bound);
+    CHECK(bounded.sizes() == std::vector<Index>{2, 4, 3});
+
+    Mlp<double, Relu> protected_net({2, 3, 3}, 5);
+    Ctx frozen{protected_net, h, data, &data, 0};
+    DropinPolicy protecting{.new_data = {.old_neurons = 0}};
+    protecting.on_new_data(frozen);  // freezes the old neurons, then grows
+    CHECK(protected_net.hidden_layer_count() == 1);
+    CHECK(protected_net.width(0) == 6);
+  }
+  SECTION("no deepening where an identity layer would change the function") {
+    Mlp<double, Tanh> net({2, 3, 3}, 5);
+    History h;
+    EpochContext<Mlp<double, Tanh>, Dataset<double>, History> ctx{net, h, data, &data, 0};
+    DropinPolicy policy{};
+    policy.on_new_data(ctx);
+    CHECK(net.sizes() == std::vector<Index>{2, 6, 3});
+  }
+  CHECK_THROWS_WITH(GrowBy{.depth = -1}.validate(), Catch::Contains("depth = -1"));
+}
+
 TEST_CASE("default DropinPolicy grows every layer of a tiny network until it fits",
           "[policy][dropin]") {
   // Spirals need more than 2 + 2 hidden neurons; the defaults must grow both layers (a one-layer
-  // selector left the other a bottleneck) and stay far below max_width.
+  // selector left the other a bottleneck) and stay far below max_width. From one hidden layer
+  // of 2 the first growth step inserts the second (GrowBy::depth).
   const auto train = spirals(300, 1), validation = spirals(150, 2);
-  Mlp<double, Relu> net({2, 2, 2, 2}, 3);
-  Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, DropinPolicy{},
-                  TrainOptions{.epochs = 300, .batch_size = 32, .seed = 1});
-  const History h = trainer.fit(train, validation);
-  CHECK(net.width(0) > 2);
-  CHECK(net.width(1) > 2);
-  CHECK(h.epochs.front().validation_accuracy < 0.8);  // the 2-2 start could not do it
-  CHECK(net.width(0) <= 512);
-  CHECK(net.width(1) <= 512);
-  CHECK(trainer.evaluate(validation).accuracy > 0.9);
+  for (const auto& start : {std::vector<Index>{2, 2, 2, 2}, std::vector<Index>{2, 2, 2}}) {
+    INFO("from " << detail::format_sizes(start));
+    Mlp<double, Relu> net(start, 3);
+    Trainer trainer(net, Adam<double>{.learning_rate = 0.01}, DropinPolicy{},
+                    TrainOptions{.epochs = 300, .batch_size = 32, .seed = 1});
+    const History h = trainer.fit(train, validation);
+    REQUIRE(!h.events.empty());
+    CHECK((h.events.front().kind == EventKind::insert_layer) == (start.size() == 3));
+    REQUIRE(net.hidden_layer_count() == 2);
+    CHECK(net.width(0) > 2);
+    CHECK(net.width(1) > 2);
+    CHECK(h.epochs.front().validation_accuracy < 0.8);  // the tiny start could not do it
+    CHECK(net.width(0) <= 512);
+    CHECK(net.width(1) <= 512);
+    CHECK(trainer.evaluate(validation).accuracy > 0.9);
+  }
 }
 
 TEST_CASE("growth on the initial plateau doubles its wait each time", "[policy][dropin]") {

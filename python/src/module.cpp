@@ -234,6 +234,7 @@ void growth_settings(P& p, Settings& s, const char* who) {
   s.read("grow_fraction", p.grow.fraction);
   s.read("replace_dead", p.grow.replace_dead);
   s.read("centre_bias", p.grow.centre_bias);
+  s.read("depth", p.grow.depth);
   if (s.has("init")) p.grow.init = neuron_init(s.get("init").cast<std::string>(), who);
   std::string criterion = "growth_pays";
   s.read("criterion", criterion);
@@ -674,7 +675,8 @@ PYBIND11_MODULE(_neuroplast, m) {
       "Settings (keyword arguments, library defaults when absent): trigger ('stagnation' with "
       "min_improvement, window_steps; or 'plateau', the paper's Eq. 1, with delta, cooldown), "
       "selector ('every_layer', 'lrp', 'narrowest', 'round_robin' or a layer index), "
-      "grow_neurons, grow_fraction, init, replace_dead, centre_bias, criterion ('growth_pays' "
+      "grow_neurons, grow_fraction, init, replace_dead, centre_bias, depth, criterion "
+      "('growth_pays' "
       "with patience, min_gain, min_accuracy_gain, grow_while_paying, stop_when_fit; "
       "'validation_accuracy' or "
       "'validation_loss' "

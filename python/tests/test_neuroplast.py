@@ -229,8 +229,10 @@ def test_history_records_epochs_and_events():
     assert [e.epoch for e in h.epochs] == list(range(1, 41))
     assert h.epochs[-1].sizes == net.sizes
     grown = [e for e in h.events if e.kind == "grow_neurons"]
-    assert grown and all(e.count > 0 and e.layer == 0 for e in grown)
-    assert net.sizes[1] > 1
+    assert grown and all(e.count > 0 and e.layer in (0, 1) for e in grown)
+    # The first growth step gave the network a second hidden layer (the default GrowBy depth 2).
+    assert h.events[0].kind == "insert_layer" and h.events[0].layer == 1
+    assert len(net.sizes) == 4 and net.sizes[1] > 1
     epochs, events = npl.history_to_dicts(trainer.history)
     assert len(epochs) == 40 and epochs[0]["epoch"] == 1 and len(events) == len(h.events)
     assert 0 <= h.epochs[-1].validation_accuracy <= 1
@@ -261,6 +263,18 @@ def test_policies_take_their_settings_as_keyword_arguments():
                       npl.NeuroplasticPolicy(settle_windows=-1), epochs=1, seed=1)
     with pytest.raises(npl.Error, match="settle_windows = -1"):
         bad.fit(X, y)
+    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
+                      npl.DropinPolicy(depth=-1), epochs=1, seed=1)
+    with pytest.raises(npl.Error, match="depth = -1"):
+        bad.fit(X, y)
+    # depth: the first growth step gives a one-hidden-layer network a second (the default, 2),
+    # or leaves it at one (0).
+    for depth, hidden in ((2, 2), (0, 1)):
+        net = npl.Mlp([4, 2, 3], seed=1)
+        eager = npl.DropinPolicy(min_improvement=0.9, window_steps=1, depth=depth)
+        h = npl.Trainer(net, npl.Adam(learning_rate=0.05), eager, epochs=3, seed=1).fit(X, y)
+        assert any(e.kind == "grow_neurons" for e in h.events)
+        assert len(net.sizes) - 2 == hidden
 
 
 # ---- errors ---------------------------------------------------------------------------------

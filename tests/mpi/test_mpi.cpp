@@ -6,6 +6,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <mpi.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -52,12 +53,14 @@ double max_relative_difference(const Mlp<double, Relu>& a, const Mlp<double, Rel
   return worst;
 }
 
-// The same run on one process and on every process of the world; checks they agree.
+// The same run on one process and on every process of the world, from a network of `sizes`;
+// checks they agree and returns the single-process run's history.
 template <class Policy>
-void equal_to_one_process(const Policy& policy, int epochs, Index batch) {
+History equal_to_one_process(const Policy& policy, int epochs, Index batch,
+                             const std::vector<Index>& sizes = {3, 2, 2, 3}) {
   INFO(Policy::name);
   const Dataset<double> train = blobs(150, 1), validation = blobs(60, 2);
-  const auto fresh = [] { return Mlp<double, Relu>({3, 2, 2, 3}, 7); };
+  const auto fresh = [&] { return Mlp<double, Relu>(sizes, 7); };
   const TrainOptions options{.epochs = epochs, .batch_size = batch, .seed = 5};
 
   Mlp<double, Relu> alone = fresh();
@@ -100,6 +103,7 @@ void equal_to_one_process(const Policy& policy, int epochs, Index batch) {
   // Every process ends with the same bits (check_every = 1 compared them after every step too).
   const auto bytes = detail::network_bytes(shared);
   CHECK(many.parallel().same_everywhere(crc32(bytes)));
+  return h1;
 }
 
 }  // namespace
@@ -110,6 +114,11 @@ TEST_CASE("a data-parallel run equals a single-process run, under every policy",
   equal_to_one_process(DropinPolicy{}, 60, 16);
   equal_to_one_process(DropoutPolicy{}, 50, 16);
   equal_to_one_process(NeuroplasticPolicy{}, 80, 16);
+  // From one hidden layer the first growth step inserts a second (GrowBy::depth), on every
+  // process at the same step.
+  const History deepened = equal_to_one_process(DropinPolicy{}, 60, 16, {3, 2, 3});
+  CHECK(std::count_if(deepened.events.begin(), deepened.events.end(),
+                      [](const auto& e) { return e.kind == EventKind::insert_layer; }) == 1);
   // A last batch smaller than the process count (150 = 4 · 37 + 2 on 3+ processes, 1 sample
   // per process of the last 2 on 2) and a batch that does not split evenly.
   equal_to_one_process(StaticPolicy{}, 50, 37);

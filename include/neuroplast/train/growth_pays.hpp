@@ -168,8 +168,7 @@ struct GrowthPays {
   static std::vector<int> growth_steps(const History& h, int since) {
     std::vector<int> steps;
     for (const StructuralEvent& e : h.events)
-      if (e.kind == EventKind::grow_neurons && e.epoch > since &&
-          (steps.empty() || steps.back() != e.epoch))
+      if (e.grows() && e.epoch > since && (steps.empty() || steps.back() != e.epoch))
         steps.push_back(e.epoch);
     return steps;
   }

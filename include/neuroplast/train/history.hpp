@@ -70,6 +70,10 @@ struct StructuralEvent {
   std::string reason{};  ///< e.g. "loss plateau", "new data", "validation worsened"
   double trigger_value = std::numeric_limits<double>::quiet_NaN();  ///< e.g. |Δloss| that fired
   std::vector<Index> sizes_after{};  ///< network sizes right after the event
+
+  /// Whether the event added neurons or a hidden layer: what growth criteria and learning-rate
+  /// schedules count as growth (a growth step may deepen a network, GrowBy::depth).
+  bool grows() const { return kind == EventKind::grow_neurons || kind == EventKind::insert_layer; }
 };
 
 /// The record of a `Trainer::fit` run (accumulated over successive fits of one Trainer).

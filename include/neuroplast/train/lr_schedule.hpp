@@ -55,18 +55,17 @@ using LearningRateSchedule = std::variant<ConstantRate, StepDecay, CosineDecay, 
 
 namespace detail {
 
-/// Whether the network grew after epoch `epoch` (an event recorded at it).
+/// Whether the network grew after epoch `epoch` (an event recorded at it: neurons or a layer).
 inline bool grew_after(const History& h, int epoch) {
-  return std::any_of(h.events.begin(), h.events.end(), [&](const StructuralEvent& e) {
-    return e.kind == EventKind::grow_neurons && e.epoch == epoch;
-  });
+  return std::any_of(h.events.begin(), h.events.end(),
+                     [&](const StructuralEvent& e) { return e.grows() && e.epoch == epoch; });
 }
 
 /// The last epoch before `epoch` after which the network grew (0 = none).
 inline int last_growth_before(const History& h, int epoch) {
   int last = 0;
   for (const StructuralEvent& e : h.events)
-    if (e.kind == EventKind::grow_neurons && e.epoch < epoch) last = std::max(last, e.epoch);
+    if (e.grows() && e.epoch < epoch) last = std::max(last, e.epoch);
   return last;
 }
 

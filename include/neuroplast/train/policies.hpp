@@ -11,12 +11,15 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "neuroplast/layers/activation.hpp"
 #include "neuroplast/layers/dropout.hpp"
 #include "neuroplast/loss/constant_prediction.hpp"
+#include "neuroplast/network/initializers.hpp"
 #include "neuroplast/prune/mean_activation.hpp"
 #include "neuroplast/regularize/relevance_guided.hpp"
 #include "neuroplast/train/grow_by.hpp"
@@ -91,18 +94,56 @@ Index growth_allowed(const Net& net, const Policy& p, Index h, Index targets) {
   return p.bounds.allowed(net, h, p.grow.amount(net.width(h)), p.growth_events, targets);
 }
 
-/// The growth step shared by Algorithms 1 and 3: the layers `p.selector` chooses each grow by
-/// `p.grow` within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per
-/// layer. Counts one growth event and stamps the policy's last event epoch when anything grew.
+/// The deepening of a growth step (`GrowBy::depth`): inserts an identity layer after the last
+/// hidden layer of a network with at least one and fewer than `p.grow.depth` hidden layers, and
+/// records the event; true when it did. It does not deepen a network whose activation is not
+/// ReLU (an identity layer then changes the function: LeakyReLU applied twice scales negative
+/// inputs by 10⁻⁴, not 10⁻²), a network with a neuron learning at plasticity below 1 (a new layer
+/// in front of the output would learn at 1 and change what protected neurons feed it: new data
+/// must leave the old functions exact), or one whose new layer (width² + width parameters) would
+/// exceed the parameter bounds, or past `max_growth_events`.
+template <class Ctx, class Policy>
+bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger_value) {
+  using Net = std::decay_t<decltype(ctx.net)>;
+  if constexpr (!std::is_same_v<activation_of<Net>, Relu> ||
+                !requires(Net & n) { n.insert_layer(Index{0}, init::Identity{}); }) {
+    return false;
+  } else {
+    Net& net = ctx.net;
+    const Index depth = net.hidden_layer_count();
+    if (depth < 1 || depth >= p.grow.depth) return false;
+    if (p.bounds.max_growth_events > 0 && p.growth_events >= p.bounds.max_growth_events)
+      return false;
+    for (Index l = 0; l < net.layer_count(); ++l)
+      if ((net.plasticity(l).array() < 1).any()) return false;
+    const Index h = depth - 1;
+    const Index w = net.width(h);
+    const Index limit = p.bounds.parameter_limit(training_targets(net, ctx.train));
+    if (limit > 0 && net.parameter_count() + w * w + w > limit) return false;
+    net.insert_layer(h, init::Identity{});
+    ctx.record(StructuralEvent{.kind = EventKind::insert_layer,
+                               .layer = h + 1,
+                               .count = w,
+                               .reason = reason + " (identity)",
+                               .trigger_value = trigger_value});
+    return true;
+  }
+}
+
+/// The growth step shared by Algorithms 1 and 3: a network shallower than `p.grow.depth` first
+/// gains a hidden layer (`deepen`), then the layers `p.selector` chooses each grow by `p.grow`
+/// within `p.bounds` (dead neurons replaced when `p.grow.replace_dead`), one event per edit.
+/// Counts one growth event and stamps the policy's last event epoch when anything grew.
 template <class Ctx, class Policy>
 GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double trigger_value) {
   require_growable(p.grow.init, ctx.train, Policy::name);  // before any edit: nothing is lost
+  const bool deepened = deepen(ctx, p, reason, trigger_value);
   const std::vector<Index> layers = select_layers(p.selector, ctx.net, ctx.judge());
-  if (layers.empty()) return GrowthOutcome::none_selected;
+  if (layers.empty() && !deepened) return GrowthOutcome::none_selected;
   const Index targets = training_targets(ctx.net, ctx.train);
   std::vector<std::vector<Index>> dead;
   if (p.grow.replace_dead) dead = dead_neurons(ctx.net, ctx.judge(), kGrowthSamples);
-  bool grew = false;
+  bool grew = deepened;
   for (const Index h : layers) {
     Index k = growth_allowed(ctx.net, p, h, targets);
     if (k < 1) continue;
@@ -390,9 +431,10 @@ inline std::pair<double, double> best_scores(const History& h, int since,
 /// The policies' default growth: relative stagnation over a window of steps.
 inline GrowthTrigger default_growth_trigger() { return Stagnation{}; }
 /// The policies' default growth amount: every selected layer doubles (at least 1 neuron), new
-/// neurons with zero fan-out and centred biases, dead neurons replaced.
+/// neurons with zero fan-out and centred biases, dead neurons replaced; a ReLU network with one
+/// hidden layer gains a second at its first growth step (`GrowBy::depth`).
 inline GrowBy default_growth() {
-  return GrowBy{.neurons = 1, .fraction = 1, .replace_dead = true, .centre_bias = true};
+  return GrowBy{.neurons = 1, .fraction = 1, .replace_dead = true, .centre_bias = true, .depth = 2};
 }
 
 /// Algorithm 1, dropin. After every epoch, while the growth phase lasts: when the loss stagnates
