@@ -1072,6 +1072,15 @@ TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first gro
     policy.on_new_data(ctx);
     CHECK(net.sizes() == std::vector<Index>{2, 6, 3});
   }
+  SECTION("a deepening counts as growth for GrowthPays and the learning-rate schedules") {
+    History h;
+    h.events.push_back(StructuralEvent{.epoch = 3, .kind = EventKind::insert_layer, .layer = 1});
+    h.events.push_back(StructuralEvent{.epoch = 4, .kind = EventKind::prune_connections});
+    CHECK(GrowthPays::growth_steps(h, 0) == std::vector<int>{3});
+    CHECK(detail::grew_after(h, 3));
+    CHECK_FALSE(detail::grew_after(h, 4));
+    CHECK(detail::last_growth_before(h, 6) == 3);
+  }
   CHECK_THROWS_WITH(GrowBy{.depth = -1}.validate(), Catch::Contains("depth = -1"));
 }
 
