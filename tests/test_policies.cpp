@@ -1028,6 +1028,7 @@ TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first gro
   }
   SECTION("GrowBy::depth deepens one layer per growth step, up to it") {
     Mlp<double, Relu> net({2, 3, 3}, 5);
+    net.set_min_width(0, 2);  // the copy keeps the minimum width of the layer it copies
     History h;
     Ctx ctx{net, h, data, &data, 0};
     GrowBy grow = default_growth();
@@ -1035,8 +1036,10 @@ TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first gro
     DropinPolicy policy{.grow = grow};
     policy.on_new_data(ctx);
     CHECK(net.hidden_layer_count() == 2);
+    CHECK(net.min_width(1) == 2);
     policy.on_new_data(ctx);
     CHECK(net.hidden_layer_count() == 3);
+    CHECK(net.min_width(2) == 2);
     policy.on_new_data(ctx);
     CHECK(net.hidden_layer_count() == 3);
   }
@@ -1056,6 +1059,20 @@ TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first gro
     DropinPolicy capped{.bounds = {.max_parameters = 30, .max_parameters_per_target = 0}};
     capped.on_new_data(at_bound);
     CHECK(bounded.sizes() == std::vector<Index>{2, 4, 3});
+
+    Mlp<double, Relu> limited({2, 3, 3}, 5);
+    Ctx at_event_limit{limited, h, data, &data, 0};
+    DropinPolicy one_event{.bounds = {.max_growth_events = 1}};
+    one_event.growth_events = 1;  // the one growth event allowed has been taken
+    one_event.on_new_data(at_event_limit);
+    CHECK(limited.sizes() == std::vector<Index>{2, 3, 3});
+
+    // A selector that grows one layer only would leave the new layer narrow for good.
+    Mlp<double, Relu> selected({2, 3, 3}, 5);
+    Ctx one_layer{selected, h, data, &data, 0};
+    DropinPolicy fixed{.selector = FixedLayer{.layer = 0}};
+    fixed.on_new_data(one_layer);
+    CHECK(selected.sizes() == std::vector<Index>{2, 6, 3});
 
     Mlp<double, Relu> protected_net({2, 3, 3}, 5);
     Ctx frozen{protected_net, h, data, &data, 0};

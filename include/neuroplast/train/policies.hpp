@@ -101,7 +101,9 @@ Index growth_allowed(const Net& net, const Policy& p, Index h, Index targets) {
 /// inputs by 10⁻⁴, not 10⁻²), a network with a neuron learning at plasticity below 1 (a new layer
 /// in front of the output would learn at 1 and change what protected neurons feed it: new data
 /// must leave the old functions exact), or one whose new layer (width² + width parameters) would
-/// exceed the parameter bounds, or past `max_growth_events`.
+/// exceed the parameter bounds, or past `max_growth_events`; and only under the `EveryLayer`
+/// selector: under one that grows some layers only, the new layer could stay as narrow as the
+/// one it copies for good. The new layer keeps the minimum width of the layer it copies.
 template <class Ctx, class Policy>
 bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger_value) {
   using Net = std::decay_t<decltype(ctx.net)>;
@@ -111,7 +113,8 @@ bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger
   } else {
     Net& net = ctx.net;
     const Index depth = net.hidden_layer_count();
-    if (depth < 1 || depth >= p.grow.depth) return false;
+    if (depth < 1 || depth >= p.grow.depth || !std::holds_alternative<EveryLayer>(p.selector))
+      return false;
     if (p.bounds.max_growth_events > 0 && p.growth_events >= p.bounds.max_growth_events)
       return false;
     for (Index l = 0; l < net.layer_count(); ++l)
@@ -121,6 +124,7 @@ bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger
     const Index limit = p.bounds.parameter_limit(training_targets(net, ctx.train));
     if (limit > 0 && net.parameter_count() + w * w + w > limit) return false;
     net.insert_layer(h, init::Identity{});
+    net.set_min_width(h + 1, net.min_width(h));
     ctx.record(StructuralEvent{.kind = EventKind::insert_layer,
                                .layer = h + 1,
                                .count = w,
