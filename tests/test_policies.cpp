@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <limits>
 
 #include "neuroplast/neuroplast.hpp"
@@ -698,6 +699,23 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   CHECK(pays.paid(steady(0.58), 0, at4, 0));        // 20.4%: beats it by more than 1%
   CHECK(pays.paid(steady(0.59), 3, at4, 0));        // no epoch of the trend lies after `since`
 
+  // A slowing curve: the trend stretch (2, 4] gained 10% in its first half (0.8 → 0.72) and
+  // 2.78% in its second (0.72 → 0.7), r = 0.2778, so training alone would gain
+  // 1 − (1 − 0.02778·r)(1 − 0.02778·r²) = 0.98% next, not the stretch's 12.5%: the step pays
+  // below 0.7 × (1 − 0.0098 − 0.01) = 0.6861 (the plain trend would ask for 0.6055).
+  const auto slowing = [](double first_half, double last) {
+    return with_growth(losses({1, 1, 1, 1, 1, 1}, {1.0, 0.8, first_half, 0.7, 0.75, last}), {4});
+  };
+  CHECK(GrowthPays::decelerated_trend(slowing(0.72, 0.68), 0, 2, 4, 0.8, 0.7) ==
+        Approx(1 - (1 - 0.02 / 0.72 * (0.02 / 0.72 / 0.1)) *
+                       (1 - 0.02 / 0.72 * std::pow(0.02 / 0.72 / 0.1, 2))));
+  CHECK(pays.paid(slowing(0.72, 0.68), 0, at4, 0));
+  CHECK_FALSE(pays.paid(slowing(0.72, 0.69), 0, at4, 0));
+  // Speeding up (0.8 → 0.79 → 0.7): the stretch's own gain, 12.5%, stays the bar.
+  CHECK(GrowthPays::decelerated_trend(slowing(0.79, 0.6), 0, 2, 4, 0.8, 0.7) == Approx(0.125));
+  CHECK_FALSE(pays.paid(slowing(0.79, 0.61), 0, at4, 0));
+  CHECK(pays.paid(slowing(0.79, 0.6), 0, at4, 0));  // below 0.7 × 0.865 = 0.6055
+
   // An accuracy gain counts, but only while the loss did not worsen.
   History acc = with_growth(losses({1, 1, 1, 1}, {0.5, 0.5, 0.5, 0.5}), {2});
   acc.epochs[0].validation_accuracy = acc.epochs[1].validation_accuracy = 0.80;
@@ -1080,6 +1098,31 @@ TEST_CASE("a one-hidden-layer ReLU network gains a second layer at its first gro
     protecting.on_new_data(frozen);  // freezes the old neurons, then grows
     CHECK(protected_net.hidden_layer_count() == 1);
     CHECK(protected_net.width(0) == 6);
+  }
+  SECTION("a network that may still deepen is not at the bounds") {
+    Mlp<double, Relu> net({2, 3, 3}, 5);  // 21 parameters
+    History h;
+    Ctx ctx{net, h, data, &data, 0};
+    const GrowthBounds narrow{.max_width = 3, .max_parameters_per_target = 0};
+    DropinPolicy policy{.bounds = narrow};
+    CHECK_FALSE(detail::at_bounds(ctx, policy));  // no layer may widen, but one may be added
+    GrowBy shallow = default_growth();
+    shallow.depth = 0;
+    CHECK(detail::at_bounds(ctx, DropinPolicy{.grow = shallow, .bounds = narrow}));
+    policy.on_new_data(ctx);
+    CHECK(net.sizes() == std::vector<Index>{2, 3, 3, 3});
+    CHECK(detail::at_bounds(ctx, policy));
+    // The room a step has: what the limit leaves, none once the events are spent.
+    const GrowthBounds capped{.max_parameters = 30, .max_parameters_per_target = 0};
+    Mlp<double, Relu> small({2, 3, 3}, 5);
+    CHECK(capped.parameter_room(small, 0) == 9);
+    CHECK(capped.parameter_room(small, 0, 1000) == 9);
+    CHECK(GrowthBounds{.max_parameters = 20, .max_parameters_per_target = 0}.parameter_room(
+              small, 0) == 0);
+    CHECK(GrowthBounds{.max_growth_events = 2}.parameter_room(small, 2) == 0);
+    CHECK(GrowthBounds{.max_parameters_per_target = 0}.parameter_room(small, 5) ==
+          std::numeric_limits<Index>::max());
+    CHECK(GrowthBounds{}.parameter_room(small, 0, 10) == 40 - 21);  // 4 per target value
   }
   SECTION("no deepening where an identity layer would change the function") {
     Mlp<double, Tanh> net({2, 3, 3}, 5);

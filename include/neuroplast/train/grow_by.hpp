@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -129,19 +130,29 @@ struct GrowthBounds {
     return limit;
   }
 
+  /// Parameters one more growth step may add to `net` after `events_so_far` growth events, for a
+  /// network trained on `targets` target values (0 = unknown): 0 once `max_growth_events` are
+  /// spent, else what the parameter limit leaves, or the largest Index when no limit applies.
+  template <Network Net>
+  Index parameter_room(const Net& net, int events_so_far, Index targets = 0) const {
+    if (max_growth_events > 0 && events_so_far >= max_growth_events) return 0;
+    const Index limit = parameter_limit(targets);
+    if (limit == 0) return std::numeric_limits<Index>::max();
+    return std::max<Index>(limit - net.parameter_count(), 0);
+  }
+
   /// How many of `wanted` neurons hidden layer h may receive (0 = none), for a network trained on
   /// `targets` target values (training samples × outputs; 0 = unknown, no per-target bound).
   template <Network Net>
   Index allowed(const Net& net, Index h, Index wanted, int events_so_far, Index targets = 0) const {
-    if (max_growth_events > 0 && events_so_far >= max_growth_events) return 0;
+    const Index room = parameter_room(net, events_so_far, targets);
     Index k = std::min(wanted, max_width - net.width(h));
-    const Index limit = parameter_limit(targets);
-    if (limit > 0 && k > 0) {
+    if (k > 0) {
       // Each neuron of hidden layer h costs its fan-in, its bias and its fan-out.
       const std::vector<Index> s = net.sizes();
       const Index per_neuron =
           s[static_cast<std::size_t>(h)] + 1 + s[static_cast<std::size_t>(h + 2)];
-      k = std::min(k, (limit - net.parameter_count()) / per_neuron);
+      k = std::min(k, room / per_neuron);
     }
     return std::max<Index>(k, 0);
   }

@@ -94,35 +94,45 @@ Index growth_allowed(const Net& net, const Policy& p, Index h, Index targets) {
   return p.bounds.allowed(net, h, p.grow.amount(net.width(h)), p.growth_events, targets);
 }
 
-/// The deepening of a growth step (`GrowBy::depth`): inserts an identity layer after the last
-/// hidden layer of a network with at least one and fewer than `p.grow.depth` hidden layers, and
-/// records the event; true when it did. It does not deepen a network whose activation is not
-/// ReLU (an identity layer then changes the function: LeakyReLU applied twice scales negative
-/// inputs by 10⁻⁴, not 10⁻²), a network with a neuron learning at plasticity below 1 (a new layer
-/// in front of the output would learn at 1 and change what protected neurons feed it: new data
-/// must leave the old functions exact), or one whose new layer (width² + width parameters) would
-/// exceed the parameter bounds, or past `max_growth_events`; and only under the `EveryLayer`
-/// selector: under one that grows some layers only, the new layer could stay as narrow as the
-/// one it copies for good. The new layer keeps the minimum width of the layer it copies.
+/// Whether a growth step of `p` deepens the network (`GrowBy::depth`): it has at least one and
+/// fewer than `p.grow.depth` hidden layers, and the step may add a layer as wide as its last one.
+/// Not for an activation other than ReLU (an identity layer then changes the function: LeakyReLU
+/// applied twice scales negative inputs by 10⁻⁴, not 10⁻²), nor with a neuron learning at
+/// plasticity below 1 (a new layer in front of the output would learn at 1 and change what
+/// protected neurons feed it: new data must leave the old functions exact), nor when the new
+/// layer (width² + width parameters) exceeds `p.bounds` or `max_growth_events` are spent; and
+/// only under the `EveryLayer` selector: under one that grows some layers only, the new layer
+/// could stay as narrow as the one it copies for good.
 template <class Ctx, class Policy>
-bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger_value) {
+bool deepens(const Ctx& ctx, const Policy& p) {
   using Net = std::decay_t<decltype(ctx.net)>;
   if constexpr (!std::is_same_v<activation_of<Net>, Relu> ||
                 !requires(Net & n) { n.insert_layer(Index{0}, init::Identity{}); }) {
     return false;
   } else {
-    Net& net = ctx.net;
+    const Net& net = ctx.net;
     const Index depth = net.hidden_layer_count();
     if (depth < 1 || depth >= p.grow.depth || !std::holds_alternative<EveryLayer>(p.selector))
       return false;
-    if (p.bounds.max_growth_events > 0 && p.growth_events >= p.bounds.max_growth_events)
-      return false;
     for (Index l = 0; l < net.layer_count(); ++l)
       if ((net.plasticity(l).array() < 1).any()) return false;
-    const Index h = depth - 1;
+    const Index w = net.width(depth - 1);
+    return w * w + w <=
+           p.bounds.parameter_room(net, p.growth_events, training_targets(net, ctx.train));
+  }
+}
+
+/// The deepening of a growth step: when `deepens` says so, inserts an identity layer after the
+/// last hidden layer (as wide as it, keeping its minimum width) and records the event; true when
+/// it did.
+template <class Ctx, class Policy>
+bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger_value) {
+  using Net = std::decay_t<decltype(ctx.net)>;
+  if constexpr (requires(Net & n) { n.insert_layer(Index{0}, init::Identity{}); }) {
+    if (!deepens(ctx, p)) return false;
+    Net& net = ctx.net;
+    const Index h = net.hidden_layer_count() - 1;
     const Index w = net.width(h);
-    const Index limit = p.bounds.parameter_limit(training_targets(net, ctx.train));
-    if (limit > 0 && net.parameter_count() + w * w + w > limit) return false;
     net.insert_layer(h, init::Identity{});
     net.set_min_width(h + 1, net.min_width(h));
     ctx.record(StructuralEvent{.kind = EventKind::insert_layer,
@@ -131,6 +141,8 @@ bool deepen(Ctx& ctx, const Policy& p, const std::string& reason, double trigger
                                .reason = reason + " (identity)",
                                .trigger_value = trigger_value});
     return true;
+  } else {
+    return false;
   }
 }
 
@@ -172,9 +184,11 @@ GrowthOutcome grow_step(Ctx& ctx, Policy& p, const std::string& reason, double t
   return GrowthOutcome::grew;
 }
 
-/// Whether `p.bounds` let no hidden layer of the network grow by what `p.grow` would add.
+/// Whether `p.bounds` let no hidden layer of the network grow by what `p.grow` would add, and no
+/// growth step would deepen it (`deepens`).
 template <class Ctx, class Policy>
 bool at_bounds(const Ctx& ctx, const Policy& p) {
+  if (deepens(ctx, p)) return false;
   const Index targets = training_targets(ctx.net, ctx.train);
   for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
     if (growth_allowed(ctx.net, p, h, targets) > 0) return false;
