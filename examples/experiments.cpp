@@ -78,7 +78,7 @@ Run train(const std::string& method, std::vector<Index> sizes, Policy policy, co
   r.active_parameters = net.active_parameter_count();
   r.sizes = net.sizes();
   for (const auto& e : r.history.events) {
-    if (e.kind == np::EventKind::grow_neurons) ++r.growth_events;
+    if (e.grows()) ++r.growth_events;
     if (e.kind == np::EventKind::prune_connections) ++r.prune_events;
   }
   std::fprintf(
@@ -91,7 +91,7 @@ Run train(const std::string& method, std::vector<Index> sizes, Policy policy, co
 std::vector<ex::Marker> markers(const np::History& h) {
   std::vector<ex::Marker> m;
   for (const auto& e : h.events) {
-    const bool grow = e.kind == np::EventKind::grow_neurons;
+    const bool grow = e.grows();
     m.push_back({.x = static_cast<double>(e.epoch),
                  .label = np::event_name(e.kind),
                  .color = grow ? "#d62728" : "#2ca02c"});

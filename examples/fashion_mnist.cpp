@@ -107,7 +107,7 @@ int main(int argc, char** argv) try {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int grown = 0, pruned = 0;
     for (const auto& e : h.events) {
-      grown += e.kind == np::EventKind::grow_neurons;
+      grown += e.grows();
       pruned += e.kind == np::EventKind::prune_connections;
     }
     const np::Evaluation result = trainer.evaluate(test);

@@ -20,6 +20,7 @@ inline Marker event_marker(const StructuralEvent& e) {
   const double x = e.epoch;
   switch (e.kind) {
     case EventKind::grow_neurons: return {x, "+" + std::to_string(e.count), "#d62728"};
+    case EventKind::insert_layer: return {x, "+layer", "#d62728"};  // growth, as GrowBy::depth
     case EventKind::remove_neurons: return {x, "-" + std::to_string(e.count), "#ff7f0e"};
     case EventKind::prune_connections: return {x, "prune", "#2ca02c"};
     case EventKind::rollback: return {x, "back", "#7f7f7f"};
