@@ -44,7 +44,7 @@ using NeuronInit =
 /// With `depth` ≥ 2, a growth step on a ReLU network with fewer hidden layers than that first
 /// inserts one after its last hidden layer, as wide as it and initialised as the identity, which
 /// leaves the function unchanged (ReLU(ReLU(x)) = ReLU(x)); the step then grows every selected
-/// layer, the new one included (`detail::deepen` says when it does not; only under the
+/// layer, the new one included (`detail::deepens` says when it does not; only under the
 /// `EveryLayer` selector). One layer per step: a
 /// network started at 2-2-2 grows as one started at 2-2-2-2 would, with a first layer that
 /// learned for longer. The policies' default deepens to 2 hidden layers: from one hidden layer,

@@ -237,10 +237,10 @@ bool growth_phase(Ctx& ctx, Policy& p) {
                                                   p.last_event_epoch, window, chance);
   if (!stagnated && !paying &&
       !growth_overfits(p.criterion, h, std::max(p.last_event_epoch, p.growth_since), window)) {
-    // A network the bounds keep from growing has nothing to wait for once its last step has had
-    // the two windows a step gets: waiting for the trigger, which a loss still falling slowly
-    // may never fire, kept Algorithm 3 from pruning at all (iris: at the bound from epoch 184 of
-    // 300, the trigger never fired again).
+    // A network the bounds keep from growing (no layer may widen, none may be inserted) has
+    // nothing to wait for once its last step has had the two windows a step gets: waiting for
+    // the trigger, which a loss still falling slowly may never fire, kept Algorithm 3 from
+    // pruning at all (iris: at the bound from epoch 184 of 300, the trigger never fired again).
     return !(p.growth_events > 0 && ctx.epoch - p.last_event_epoch >= 2 * window &&
              at_bounds(ctx, p));
   }
