@@ -15,8 +15,8 @@ namespace neuroplast {
 /// Stops growth once each of the last `patience` growth steps failed to improve the best
 /// validation score (training loss without a validation set) by a margin. A growth step is every
 /// growth event of one epoch (a policy may grow several layers at once); step i at epoch t_i pays
-/// when the best score in (t_i, t_{i+1}] (t_{i+1}: the next step, or now) beats the best score up
-/// to t_i by
+/// when the best score in (t_i, t_{i+1}] (t_{i+1}: the next step, or now, but no later than
+/// t_i plus the epochs after `since` up to t_i) beats the best score up to t_i by
 ///
 /// - a relative loss gain of `min_gain` beyond the trend: best loss after < best loss before ×
 ///   (1 − trend − min_gain), where the trend is the relative gain of the best loss over an equally
@@ -99,10 +99,17 @@ struct GrowthPays {
   bool paid(const History& h, int since, const std::vector<int>& steps, std::size_t step,
             double chance = std::numeric_limits<double>::quiet_NaN()) const {
     const int at = steps[step];
-    const int until = step + 1 < steps.size() ? steps[step + 1] : h.epochs.back().epoch;
     // The counterfactual: how much the best scores improved in a stretch as long as the one being
     // judged, ending at the step. Training alone keeps improving them; growth pays only when it
-    // beats that trend by the margin.
+    // beats that trend by the margin. The judged stretch is therefore no longer than the epochs
+    // after `since` before the step: judged over more, the trend would lack epochs to measure
+    // and fall to 0, and a step that did not pay in its window would "pay" once enough later
+    // training had piled up behind it (50 Gaussian classes: a step at epoch 31 that gained no
+    // more than the trend was judged again at epoch 62 against a trend of 0, and the policy
+    // doubled a network that already classified 99.9% of the validation set right).
+    const int first = first_epoch_after(h, since, at);
+    const int until = std::min(step + 1 < steps.size() ? steps[step + 1] : h.epochs.back().epoch,
+                               std::max(at + (at - first), at + 1));
     const int trend_until = at - (until - at);
     constexpr double inf = std::numeric_limits<double>::infinity();
     double loss_before = inf, loss_after = inf, acc_before = -inf, acc_after = -inf;
@@ -139,6 +146,13 @@ struct GrowthPays {
     // sample more or less moves the accuracy by more than any sensible margin.
     return acc_after > -inf && acc_after > acc_before + acc_trend + min_accuracy_gain &&
            loss_after <= loss_before;
+  }
+
+  /// The first epoch of `h` after `since`, or `fallback` when there is none.
+  static int first_epoch_after(const History& h, int since, int fallback) {
+    for (const EpochRecord& e : h.epochs)
+      if (e.epoch > since) return e.epoch;
+    return fallback;
   }
 
   /// The relative gain of the best judged loss that training alone would have made over the
