@@ -281,14 +281,14 @@ void thaw_after_new_data(Ctx& ctx, const NewDataPlasticity& plasticity, int sinc
   plasticity.thaw(ctx.net, ctx.epoch, since);
 }
 
-/// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one;
-/// true when it did.
+/// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one,
+/// recording a rollback event with `reason`; true when it did.
 template <class Ctx, class Policy>
-bool roll_back_to_best(Ctx& ctx, const Policy& p) {
+bool roll_back_to_best(Ctx& ctx, const Policy& p,
+                       std::string reason = "growth ended: back to the best epoch") {
   if (!p.rollback_to_best || ctx.best == nullptr) return false;
   ctx.net = *ctx.best;
-  ctx.record(StructuralEvent{.kind = EventKind::rollback,
-                             .reason = "growth ended: back to the best epoch"});
+  ctx.record(StructuralEvent{.kind = EventKind::rollback, .reason = std::move(reason)});
   return true;
 }
 
@@ -372,16 +372,14 @@ inline bool worse_since(const History& h, int from, double kept, Index judged) {
 /// network or `rollback_to_best`.
 template <class Ctx, class Policy>
 void hand_back_best_at_fit_end(Ctx& ctx, Policy& p) {
-  if (!ctx.final_epoch || !p.growing || !p.rollback_to_best || ctx.best == nullptr ||
-      ctx.validation == nullptr || ctx.history.epochs.empty())
+  if (!ctx.final_epoch || !p.growing || ctx.validation == nullptr || ctx.history.epochs.empty())
     return;
   const double best = best_epoch_score(ctx.history, p.growth_since);
   if (!worse_since(ctx.history, ctx.epoch - 1, best, ctx.judge().size())) return;
-  ctx.net = *ctx.best;
-  p.last_event_epoch = ctx.epoch;
-  ctx.record(StructuralEvent{.kind = EventKind::rollback,
-                             .reason = "the fit's last epoch scored measurably worse than the best "
-                                       "epoch while growing: that network is handed back"});
+  if (roll_back_to_best(ctx, p,
+                        "the fit's last epoch scored measurably worse than the best epoch while "
+                        "growing: that network is handed back"))
+    p.last_event_epoch = ctx.epoch;
 }
 
 /// One epoch of that watch: a new best validation score (accuracy, ties by the loss; regression:
