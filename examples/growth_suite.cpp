@@ -1,8 +1,10 @@
 // The task suite of docs/results.md: on each task, a sweep of fixed widths against DropinPolicy{}
 // and NeuroplasticPolicy{} started from a tiny network, all with their library defaults, the
-// same optimizer, in one process. Fixed networks train E epochs, the policies 2E.
+// same optimizer, in one process. Fixed networks train E epochs, the policies 2E (K·E with
+// --policy-epochs K; K = 1 gives them exactly the epochs of a fixed run).
 //
 //   growth_suite [--tasks a,b,...] [--seeds 3] [--out DIR] [--smoke] [--policies-only]
+//                [--policy-epochs K]
 //
 // Tasks: two_spirals (classic, 194 points; judged on the training set), noisy_spirals (600
 // points, label noise), regression (smooth 2-D function, MSE), regression_sgd (the same with SGD
@@ -420,10 +422,10 @@ void write_rows(const Task& task, const std::vector<Run>& runs, std::ostream& cs
 }
 
 void report(const Task& task, const std::vector<Run>& runs, const std::vector<std::string>& fixed,
-            std::ostream& csv, const std::string& out) {
+            int factor, std::ostream& csv, const std::string& out) {
   const char* unit = task.regression ? "test MSE" : "test accuracy (%)";
   std::printf("\n### %s\n\n%s. Fixed runs %d epochs, policies %d; batch %lld, %s %g.\n\n",
-              task.name.c_str(), task.source.c_str(), task.epochs, 2 * task.epochs,
+              task.name.c_str(), task.source.c_str(), task.epochs, factor * task.epochs,
               static_cast<long long>(task.batch), task.sgd ? "SGD (momentum 0.9)" : "Adam",
               task.learning_rate);
   std::printf(
@@ -501,7 +503,8 @@ std::vector<Index> with_width(const Task& task, Index width, int depth) {
   return s;
 }
 
-void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const std::string& out) {
+void run_task(const Task& task, int seeds, bool sweep, int factor, std::ostream& csv,
+              const std::string& out) {
   std::vector<Run> runs;
   std::vector<std::string> fixed;
   const int depths = sweep ? 2 : 0;  // fixed networks of one and two hidden layers
@@ -516,9 +519,9 @@ void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const 
       }
     }
     runs.push_back(
-        train(task, "DropinPolicy{}", task.start, np::DropinPolicy{}, 2 * task.epochs, seed));
+        train(task, "DropinPolicy{}", task.start, np::DropinPolicy{}, factor * task.epochs, seed));
     runs.push_back(train(task, "NeuroplasticPolicy{}", task.start, np::NeuroplasticPolicy{},
-                         2 * task.epochs, seed));
+                         factor * task.epochs, seed));
     for (std::size_t i = runs.size() - 2; i < runs.size(); ++i)
       std::fprintf(stderr,
                    "  %s seed %d %s: %.4f sizes %s active %lld growth %d prunes %d %.1f s "
@@ -532,7 +535,7 @@ void run_task(const Task& task, int seeds, bool sweep, std::ostream& csv, const 
   if (fixed.empty()) {
     write_rows(task, runs, csv);
   } else {
-    report(task, runs, fixed, csv, out);
+    report(task, runs, fixed, factor, csv, out);
   }
 }
 
@@ -710,6 +713,7 @@ int main(int argc, char** argv) try {
   int seeds = 3;
   bool smoke = false;
   bool sweep = true;
+  int factor = 2;  // the policies' epochs, in fixed runs' epochs
   std::string out;
   std::vector<std::string> wanted;
   for (int i = 1; i < argc; ++i) {
@@ -726,13 +730,15 @@ int main(int argc, char** argv) try {
       smoke = true;
     } else if (a == "--policies-only") {
       sweep = false;
+    } else if (a == "--policy-epochs") {
+      factor = neuroplast::examples::parse_number<int>(a, value(), 1);
     } else if (a == "--tasks") {
       std::stringstream list(value());
       for (std::string t; std::getline(list, t, ',');) wanted.push_back(t);
     } else {
       std::fprintf(stderr,
                    "usage: growth_suite [--tasks a,b] [--seeds N] [--out DIR] [--smoke] "
-                   "[--policies-only]\n");
+                   "[--policies-only] [--policy-epochs K]\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -754,7 +760,7 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "growth_suite: no task to run\n");
     return 1;
   }
-  for (const Task& t : tasks) run_task(t, seeds, sweep, *csv_out, out);
+  for (const Task& t : tasks) run_task(t, seeds, sweep, factor, *csv_out, out);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "growth_suite: %s\n", e.what());

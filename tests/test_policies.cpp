@@ -926,6 +926,50 @@ TEST_CASE("GrowthPays grows again one window after a step that paid", "[policy][
   }
 }
 
+TEST_CASE("a growth phase's first step fires at the looser threshold", "[policy][trigger]") {
+  // Window 1 epoch (100 steps per epoch); the training loss gains 15% in it: below the first
+  // step's 20%, above the 10% of every later step.
+  const Stagnation s{};
+  const History h = losses({1.0, 0.85});
+  CHECK(s.fires(h, 0, 100, true));
+  CHECK_FALSE(s.fires(h, 0, 100, false));
+  CHECK_FALSE(s.fires(losses({1.0, 0.75}), 0, 100, true));  // 25%: still learning fast
+  CHECK(s.fires(losses({1.0, 0.95}), 0, 100, false));       // 5%: stagnated either way
+  // first_step_improvement below min_improvement changes nothing; 0 switches the eager step off.
+  CHECK_FALSE((Stagnation{.first_step_improvement = 0.05}.fires(h, 0, 100, true)));
+  CHECK_FALSE((Stagnation{.first_step_improvement = 0}.fires(h, 0, 100, true)));
+  CHECK_THROWS_WITH((Stagnation{.first_step_improvement = 1}.validate()),
+                    Catch::Contains("first_step_improvement"));
+  CHECK_THROWS_AS((Stagnation{.first_step_improvement = -0.1}.validate()), Error);
+
+  // In a policy: at epoch 2 the phase has not grown, so 15% fires its first step, and the event
+  // says why; once it has grown (a step at epoch 2, the next window ending at 4 with 15% again)
+  // the strict threshold applies and the paying rule is off, so nothing grows.
+  const auto data = noisy_blobs(30, 2);
+  for (const bool first : {true, false}) {
+    Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+    History run = first ? losses({1.0, 0.85}, {1.0, 0.86})
+                        : with_growth(losses({1.0, 0.9, 0.8, 0.68}, {1.0, 0.9, 0.8, 0.7}), {2});
+    DropinPolicy dropin{.criterion = GrowthPays{.grow_while_paying = false},
+                        .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+    if (!first) {
+      dropin.last_event_epoch = 2;
+      dropin.growth_events = 1;
+    }
+    end_epoch(dropin, net, run, data, first ? 2 : 4, 100);
+    if (!first) {
+      CHECK(net.width(0) == 4);
+      continue;
+    }
+    CHECK(net.width(0) == 8);
+    CHECK(net.width(1) == 8);
+    REQUIRE(!run.events.empty());
+    CHECK(run.events.back().reason.find("loss slowed (the phase's first step)") !=
+          std::string::npos);
+    CHECK(run.events.back().trigger_value == Approx(0.15));
+  }
+}
+
 TEST_CASE("growth due on a network that classifies every judged sample right ends the phase",
           "[policy][criterion]") {
   History h = losses({1, 0.7, 0.5, 0.49}, {1, 0.7, 0.5, 0.49});

@@ -195,9 +195,11 @@ bool at_bounds(const Ctx& ctx, const Policy& p) {
   return true;
 }
 
-/// Why the trigger fired, for the event record.
-inline std::string trigger_reason(const GrowthTrigger& t) {
-  return std::holds_alternative<Stagnation>(t) ? "loss stagnated" : "loss plateau";
+/// Why the trigger fired at `value` (its `trigger_value`), for the event record.
+inline std::string trigger_reason(const GrowthTrigger& t, double value) {
+  if (const auto* s = std::get_if<Stagnation>(&t))
+    return value < s->min_improvement ? "loss stagnated" : "loss slowed (the phase's first step)";
+  return "loss plateau";
 }
 
 /// Epochs a pruned network trains before it is judged: the trigger's window (Stagnation) or its
@@ -232,7 +234,10 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   if (ctx.epoch - std::max(p.last_event_epoch, p.growth_since) >= window &&
       growth_fits_throughout(p.criterion, h, ctx.epoch - window))
     return false;
-  const bool stagnated = trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
+  // The phase's first step fires at a looser threshold (Stagnation::first_step_improvement).
+  const bool first_step = GrowthPays::growth_steps(h, p.growth_since).empty();
+  const bool stagnated =
+      trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch, first_step);
   const bool paying = !stagnated && growth_paying(p.criterion, h, p.growth_since,
                                                   p.last_event_epoch, window, chance);
   if (!stagnated && !paying &&
@@ -256,11 +261,12 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   }
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
   const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since, chance);
+  const double value = trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
   const GrowthOutcome outcome =
       grow_step(ctx, p,
-                stagnated ? trigger_reason(p.trigger)
+                stagnated ? trigger_reason(p.trigger, value)
                           : (paying ? "the last growth paid" : "validation stalled"),
-                trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch));
+                value);
   // Growth is due and nothing may grow: waiting cannot change that (only new data can, which
   // re-opens the phase), so the phase ends as if growth had stopped paying.
   if (outcome == GrowthOutcome::at_bounds) return false;

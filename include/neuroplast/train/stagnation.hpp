@@ -23,7 +23,8 @@ namespace neuroplast {
 ///
 ///     improvement = (min loss before the window − min loss in the window) / min loss before,
 ///
-/// and it fires when improvement < `min_improvement` for either loss. The window is
+/// and it fires when improvement < `min_improvement` for either loss (for the first growth step
+/// of a phase: < `first_step_improvement`, when that is the larger; see `fires`). The window is
 /// `window_steps` optimizer steps rounded up to whole epochs, at least `min_window_epochs` and at
 /// most `max_window_epochs`; W + 1 epochs must have passed since the last event. This is the
 /// relative stagnation test of cascade-correlation (change below a fraction over a number of
@@ -38,18 +39,23 @@ namespace neuroplast {
 /// after 3 windows without a new best and judges that step like any other.
 struct Stagnation {
   static constexpr std::string_view name = "stagnation";  ///< the trigger's name
-  double min_improvement = 0.1;   ///< relative improvement per window below which it fires
-  Index window_steps = 100;       ///< window length in optimizer steps
-  int min_window_epochs = 1;      ///< the window is at least this many epochs
-  int max_window_epochs = 200;    ///< … and at most this many
-  bool watch_validation = false;  ///< also fire when the validation loss stagnates
+  double min_improvement = 0.1;         ///< relative improvement per window below which it fires
+  Index window_steps = 100;             ///< window length in optimizer steps
+  int min_window_epochs = 1;            ///< the window is at least this many epochs
+  int max_window_epochs = 200;          ///< … and at most this many
+  bool watch_validation = false;        ///< also fire when the validation loss stagnates
+  double first_step_improvement = 0.2;  ///< the threshold for a growth phase's first step
 
-  /// Throws Error unless min_improvement is in (0, 1), window_steps ≥ 1 and
-  /// 1 ≤ min_window_epochs ≤ max_window_epochs.
+  /// Throws Error unless min_improvement is in (0, 1), first_step_improvement in [0, 1),
+  /// window_steps ≥ 1 and 1 ≤ min_window_epochs ≤ max_window_epochs.
   void validate() const {
     if (!(min_improvement > 0 && min_improvement < 1)) {
       detail::fail("Stagnation: min_improvement = ", min_improvement,
                    " must lie in (0, 1) (a relative improvement, e.g. 0.1 for 10%)");
+    }
+    if (!(first_step_improvement >= 0 && first_step_improvement < 1)) {
+      detail::fail("Stagnation: first_step_improvement = ", first_step_improvement,
+                   " must lie in [0, 1) (a relative improvement, e.g. 0.2 for 20%)");
     }
     if (window_steps < 1) detail::fail("Stagnation: window_steps = ", window_steps, " must be ≥ 1");
     if (min_window_epochs < 1 || max_window_epochs < min_window_epochs) {
@@ -95,10 +101,24 @@ struct Stagnation {
   }
 
   /// Whether the loss has stagnated at the end of the last epoch, given the epoch of the last
-  /// structural event (0 = none yet) and the optimizer steps per epoch.
-  bool fires(const History& h, int last_event_epoch, Index steps_per_epoch) const {
+  /// structural event (0 = none yet) and the optimizer steps per epoch. For a growth phase's
+  /// first step (`first_step`, the policy's phase has not grown yet) the threshold is the larger
+  /// of `min_improvement` and `first_step_improvement`.
+  ///
+  /// Why the first step is eager: a tiny network can learn slowly but steadily for the whole
+  /// run, its loss falling by a roughly constant fraction per window, just above the threshold.
+  /// With the policies given as many epochs as a fixed network (600 optimizer steps), wine's
+  /// 13-2-2-3 gained 12–14% per window of 25 epochs, never grew, and ended at 71% where 13-64-3
+  /// reaches 98%. One step taken at 20% shows whether width helps (`GrowthPays` judges it like
+  /// any other, and continues the doubling while steps pay); a network that learns fast (on
+  /// large data the first windows gain 30% and more) is left alone as before. Later steps keep
+  /// the strict threshold: a phase that has grown has already had its probe.
+  bool fires(const History& h, int last_event_epoch, Index steps_per_epoch,
+             bool first_step = false) const {
     const double c = change(h, last_event_epoch, steps_per_epoch);
-    return !std::isnan(c) && c < min_improvement;
+    const double threshold =
+        first_step ? std::max(min_improvement, first_step_improvement) : min_improvement;
+    return !std::isnan(c) && c < threshold;
   }
 };
 
@@ -111,11 +131,12 @@ inline void validate_trigger(const GrowthTrigger& t) {
   std::visit([](const auto& v) { v.validate(); }, t);
 }
 
-/// Whether `t` fires at the end of the last epoch of `h`.
+/// Whether `t` fires at the end of the last epoch of `h`; `first_step`: for the first growth
+/// step of a phase (`Stagnation::fires`).
 inline bool trigger_fires(const GrowthTrigger& t, const History& h, int last_event_epoch,
-                          Index steps_per_epoch) {
+                          Index steps_per_epoch, bool first_step = false) {
   if (const auto* s = std::get_if<Stagnation>(&t))
-    return s->fires(h, last_event_epoch, steps_per_epoch);
+    return s->fires(h, last_event_epoch, steps_per_epoch, first_step);
   return std::get<LossPlateau>(t).fires(h, last_event_epoch);
 }
 
