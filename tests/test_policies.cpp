@@ -968,6 +968,20 @@ TEST_CASE("a growth phase's first step fires at the looser threshold", "[policy]
           std::string::npos);
     CHECK(run.events.back().trigger_value == Approx(0.15));
   }
+
+  // New data re-opens the phase (growth_since = 3): a step before it does not count, so the next
+  // step is a first step again; judged from the start, the same history grows nothing.
+  for (const int since : {3, 0}) {
+    Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+    History run = with_growth(losses({1.0, 0.9, 0.8, 0.7, 0.595}, {1.0, 0.9, 0.8, 0.7, 0.6}), {2});
+    DropinPolicy dropin{.criterion = GrowthPays{.grow_while_paying = false},
+                        .bounds = GrowthBounds{.max_parameters_per_target = 0}};
+    dropin.growth_since = since;
+    dropin.last_event_epoch = 3;
+    dropin.growth_events = 1;
+    end_epoch(dropin, net, run, data, 5, 100);
+    CHECK(net.width(0) == (since == 3 ? 8 : 4));
+  }
 }
 
 TEST_CASE("growth due on a network that classifies every judged sample right ends the phase",
