@@ -1315,12 +1315,14 @@ TEST_CASE("Trainer::resume continues learning-rate schedules exactly, growth inc
 
 TEST_CASE("a policy state from before a progress field existed restores with its default",
           "[io][resume][policy]") {
-  // Earlier versions wrote NeuroplasticPolicy's progress without `settling` (a bool, one byte),
-  // the last progress field, before that without the early stop's watch_epoch (an int) and
-  // watch_score (a double), and before that without prune_failures (an int); then the selector:
-  // its kind, and RoundRobin's next layer.
+  // Earlier versions wrote NeuroplasticPolicy's progress without `handed_back` (a 64-bit
+  // fingerprint), the last progress field, before that without `settling` (a bool, one byte),
+  // before that without the early stop's watch_epoch (an int) and watch_score (a double), and
+  // before that without prune_failures (an int); then the selector: its kind, and RoundRobin's
+  // next layer.
   const std::size_t int_bytes = sizeof(int);
-  const std::size_t settle_bytes = 1;
+  const std::size_t hand_back_bytes = sizeof(std::uint64_t);
+  const std::size_t settle_bytes = hand_back_bytes + 1;
   const std::size_t watch_bytes = settle_bytes + sizeof(int) + sizeof(double);
   for (const bool round_robin : {false, true}) {
     NeuroplasticPolicy p;
@@ -1333,6 +1335,7 @@ TEST_CASE("a policy state from before a progress field existed restores with its
     p.watch_epoch = 20;
     p.watch_score = 0.8;
     p.settling = true;
+    p.handed_back = 0x1234;
     const std::vector<unsigned char> now = detail::policy_state_bytes(p);
     const std::size_t tail = round_robin ? 9 : 1;
     const auto without = [&](std::size_t cut) {
@@ -1342,16 +1345,21 @@ TEST_CASE("a policy state from before a progress field existed restores with its
       return bytes;
     };
     // Fresh policies, as a resumed trainer is built with.
-    NeuroplasticPolicy restored, before_settle, before_watch, earlier;
+    NeuroplasticPolicy restored, before_hand_back, before_settle, before_watch, earlier;
     if (round_robin)
-      restored.selector = before_settle.selector = before_watch.selector = earlier.selector =
-          RoundRobin{};
+      restored.selector = before_hand_back.selector = before_settle.selector =
+          before_watch.selector = earlier.selector = RoundRobin{};
     detail::read_policy_state(now, restored, "test", "now.npl");
+    CHECK(restored.handed_back == 0x1234);
     CHECK(restored.prune_failures == 2);
     CHECK(restored.prune_events == 5);
     CHECK(restored.watch_epoch == 20);
     CHECK(restored.watch_score == 0.8);
     CHECK(restored.settling);
+    detail::read_policy_state(without(hand_back_bytes), before_hand_back, "test",
+                              "before_hand_back.npl");
+    CHECK(before_hand_back.settling);
+    CHECK(before_hand_back.handed_back == 0);  // nothing kept: the next fit goes on as it is
     detail::read_policy_state(without(settle_bytes), before_settle, "test", "before_settle.npl");
     CHECK(before_settle.watch_epoch == 20);
     CHECK_FALSE(before_settle.settling);  // not waiting: the phases go on as they were

@@ -238,8 +238,11 @@ TEST_CASE("new data freezes the existing neurons, which then thaw as set", "[pla
   std::vector<double> seen;
   TrainOptions options{.epochs = 3, .batch_size = 16, .seed = 1};
   options.on_epoch_end = [&](const EpochRecord&) { seen.push_back(net.plasticity(0)(0)); };
+  // Windows of 100 steps, not bounded by the 3-epoch fits: nothing grows before the new data.
   Trainer trainer(net, Adam<double>{.learning_rate = 0.01},
-                  DropinPolicy{.new_data = {.old_neurons = 0.2, .thaw_epochs = 4}}, options);
+                  DropinPolicy{.trigger = Stagnation{.min_phase_windows = 0},
+                               .new_data = {.old_neurons = 0.2, .thaw_epochs = 4}},
+                  options);
   trainer.fit(a, a);
   CHECK(seen == std::vector<double>{1, 1, 1});  // no new data yet: nothing changes
   trainer.notify_new_data(b);

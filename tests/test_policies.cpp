@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <tuple>
+#include <vector>
 
 #include "neuroplast/neuroplast.hpp"
 
@@ -616,9 +619,10 @@ History with_growth(History h, std::initializer_list<int> growth_epochs) {
 // validation set, at `steps_per_epoch`.
 template <class Policy>
 void end_epoch(Policy& policy, Mlp<double, Relu>& net, History& run, const Dataset<double>& data,
-               int epoch, Index steps_per_epoch) {
+               int epoch, Index steps_per_epoch, int epochs_left = 1000) {
   EpochContext<Mlp<double, Relu>, Dataset<double>, History> ctx{net, run, data, &data, epoch};
   ctx.steps_per_epoch = steps_per_epoch;
+  ctx.epochs_left = epochs_left;  // by default a long fit: its length does not bound the window
   policy.on_epoch_end(ctx);
 }
 
@@ -665,6 +669,41 @@ TEST_CASE("Stagnation fires when the loss improved by less than a fraction over 
                     Catch::Contains("min_window_epochs"));
 }
 
+TEST_CASE("a growth phase gets at least min_phase_windows trigger windows", "[policy][trigger]") {
+  // 100 steps at 4 steps per epoch: 25 epochs, bounded to a sixteenth of the phase's epochs.
+  const Stagnation s{};
+  CHECK(s.window(4) == 25);
+  CHECK(s.window(4, 0) == 25);    // the phase's length unknown: no bound
+  CHECK(s.window(4, 800) == 25);  // 800 / 16 = 50: the step window is the shorter
+  CHECK(s.window(4, 300) == 18);  // 300 / 16
+  CHECK(s.window(4, 40) == 2);
+  CHECK(s.window(4, 10) == 1);  // never below min_window_epochs
+  CHECK(s.window(0, 300) == 1);
+  CHECK(Stagnation{.min_phase_windows = 0}.window(4, 40) == 25);
+  CHECK(Stagnation{.min_phase_windows = 4}.window(4, 40) == 10);
+  CHECK_THROWS_WITH(Stagnation{.min_phase_windows = -1}.validate(),
+                    Catch::Contains("min_phase_windows = -1"));
+  // The trigger judges the bounded window: over the last 2 epochs the loss gained 2%.
+  const History h = losses({1.0, 0.9, 0.9, 0.89, 0.882});
+  CHECK(std::isnan(s.change(h, 0, 4)));  // a 25-epoch window needs 26 epochs
+  CHECK(s.change(h, 0, 4, 40) == Approx((0.9 - 0.882) / 0.9));
+  CHECK(s.fires(h, 0, 4, false, 40));
+  CHECK_FALSE(s.fires(h, 0, 4, false, 0));
+
+  // In a policy the phase runs from its start to the end of the fit: at epoch 5 of a 40-epoch fit
+  // (35 epochs left) the window is 2 epochs and the stagnated loss grows the network; in a fit of
+  // 800 epochs, or with the bound off, the 25-epoch window has not passed yet.
+  const auto data = noisy_blobs(30, 2);
+  for (const int epochs_left : {35, 795, -1}) {
+    Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+    History run = losses({1.0, 0.9, 0.9, 0.89, 0.882}, {1.0, 0.9, 0.9, 0.89, 0.882});
+    DropinPolicy dropin{.bounds = GrowthBounds{.max_parameters_per_target = 0}};
+    if (epochs_left < 0) std::get<Stagnation>(dropin.trigger).min_phase_windows = 0;
+    end_epoch(dropin, net, run, data, 5, 4, std::max(epochs_left, 35));
+    CHECK(net.width(0) == (epochs_left == 35 ? 8 : 4));
+  }
+}
+
 TEST_CASE("a fit that ends while growing hands back the best epoch when the last is worse",
           "[policy][dropin]") {
   // Epoch 3 ends the fit in the growth phase. Its validation accuracy 50% is measurably below the
@@ -701,6 +740,91 @@ TEST_CASE("a fit that ends while growing hands back the best epoch when the last
   CHECK_FALSE(end_fit(0.89, true));
   CHECK_FALSE(end_fit(0.5, false));        // the policy does not roll back
   CHECK_FALSE(end_fit(0.5, true, false));  // the trainer kept no best network
+}
+
+TEST_CASE("after a hand-back the next fit grows on from the network that was growing",
+          "[policy][dropin]") {
+  // The fit ends at epoch 3, measurably worse than epoch 2: the best network (8-8) is handed
+  // back and the one that was growing (16-16) kept in the trainer's saved slot. The next fit
+  // takes it back; a network changed in between (here: grown by hand) stays, and the change
+  // counts as a structural event; new data drops the kept network.
+  using Net = Mlp<double, Relu>;
+  using Ctx = EpochContext<Net, Dataset<double>, History>;
+  const Dataset<double> data = noisy_blobs(90, 8);
+  const Net best({2, 8, 8, 3}, 2);
+  const auto check = [&](auto policy) {
+    for (const int between : {0, 1, 2}) {  // nothing, an edit, new data
+      Net net({2, 16, 16, 3}, 1);
+      const std::uint64_t growing = network_fingerprint(net);
+      std::optional<Net> saved;
+      History h = accuracies({0.6, 0.9, 0.5});
+      Ctx end{net, h, data, &data, 3, &best, &saved};
+      end.final_epoch = true;
+      policy.on_epoch_end(end);
+      REQUIRE(net.sizes() == best.sizes());
+      REQUIRE(saved.has_value());
+      CHECK(network_fingerprint(*saved) == growing);
+      CHECK(policy.handed_back == network_fingerprint(best));
+      CHECK(policy.last_event_epoch == 0);  // the phase goes on from the kept network
+      CHECK(h.events.back().kind == EventKind::rollback);
+
+      policy.deferred = false;  // only the hand-back is under test here
+      if (between == 1) net.grow_neurons(0, 1, init::ZeroFanOut{});
+      Ctx begin{net, h, data, &data, 3, &best, &saved};
+      begin.epochs_left = 3;
+      if (between == 2) {
+        policy.on_new_data(begin);
+        CHECK(net.width(0) == 16);  // the handed-back 8 doubled (the kept 16 would give 32)
+      } else {
+        policy.on_fit_begin(begin);
+        if (between == 0) CHECK(network_fingerprint(net) == growing);
+        CHECK(net.width(0) == (between == 0 ? 16 : 9));
+        CHECK(policy.last_event_epoch == (between == 0 ? 0 : 3));
+      }
+      CHECK_FALSE(saved.has_value());
+      CHECK(policy.handed_back == 0);
+      policy.handed_back = 0;
+      policy.last_event_epoch = 0;
+      policy.growing = true;
+    }
+  };
+  check(DropinPolicy{});
+  check(NeuroplasticPolicy{});
+}
+
+TEST_CASE("a run split into fits grows as one fit does, across hand-backs", "[policy][dropin]") {
+  // Spirals from 2-2-2, 120 epochs in one fit or in four of 30. The fits end at epochs 30 and 60
+  // measurably worse than an earlier epoch (a tiny network's lucky validation accuracy) and hand
+  // that epoch's network back; the next fit grows on from the network that was growing, so both
+  // runs make the same edits and end bit-identical. (Before, each hand-back undid the growth since
+  // that epoch and the split run ended at 2-64-32-2 where the single fit ends at 2-32-32-2.) The
+  // window does not depend on the fit's length here (`min_phase_windows = 0`).
+  const auto train = spirals(300, 1), validation = spirals(150, 2);
+  DropinPolicy policy;
+  std::get<Stagnation>(policy.trigger).min_phase_windows = 0;
+  TrainOptions options{.epochs = 120, .batch_size = 32, .seed = 1};
+  Mlp<double, Relu> long_net({2, 2, 2}, 1), split_net({2, 2, 2}, 1);
+  Trainer whole(long_net, Adam<double>{.learning_rate = 0.01}, policy, options);
+  const History& h = whole.fit(train, validation);
+  options.epochs = 30;
+  Trainer split(split_net, Adam<double>{.learning_rate = 0.01}, policy, options);
+  for (int i = 0; i < 4; ++i) split.fit(train, validation);
+  const History& s = split.history();
+
+  const auto is_hand_back = [](const StructuralEvent& e) {
+    return e.kind == EventKind::rollback && e.reason.find("handed back") != std::string::npos;
+  };
+  REQUIRE(std::count_if(s.events.begin(), s.events.end(), is_hand_back) >= 1);
+  CHECK(std::count_if(h.events.begin(), h.events.end(), is_hand_back) == 0);
+  std::vector<std::tuple<int, EventKind, Index, Index>> grown_whole, grown_split;
+  for (const auto& e : h.events)
+    if (e.grows()) grown_whole.emplace_back(e.epoch, e.kind, e.layer, e.count);
+  for (const auto& e : s.events)
+    if (e.grows()) grown_split.emplace_back(e.epoch, e.kind, e.layer, e.count);
+  CHECK(grown_whole.size() >= 4);
+  CHECK(grown_split == grown_whole);
+  CHECK(split_net.sizes() == long_net.sizes());
+  CHECK(network_fingerprint(split_net) == network_fingerprint(long_net));
 }
 
 TEST_CASE("GrowthPays stops growth after growth steps that did not improve the best score",

@@ -220,6 +220,7 @@ void growth_settings(P& p, Settings& s, const char* who) {
     s.read("min_improvement", t.min_improvement);
     s.read("window_steps", t.window_steps);
     s.read("first_step_improvement", t.first_step_improvement);
+    s.read("min_phase_windows", t.min_phase_windows);
     p.trigger = t;
   } else if (trigger == "plateau") {
     np::LossPlateau t;
@@ -674,7 +675,8 @@ PYBIND11_MODULE(_neuroplast, m) {
            py::arg("rate") = 0.5, py::arg("relevance_guided") = false, py::arg("max_rate") = 0.9);
   const char* growth_doc =
       "Settings (keyword arguments, library defaults when absent): trigger ('stagnation' with "
-      "min_improvement, window_steps, first_step_improvement; or 'plateau', the paper's Eq. 1, "
+      "min_improvement, window_steps, first_step_improvement, min_phase_windows; or 'plateau', the "
+      "paper's Eq. 1, "
       "with delta, cooldown), "
       "selector ('every_layer', 'lrp', 'narrowest', 'round_robin' or a layer index), "
       "grow_neurons, grow_fraction, init, replace_dead, centre_bias, depth, criterion "

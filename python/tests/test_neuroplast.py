@@ -264,6 +264,10 @@ def test_policies_take_their_settings_as_keyword_arguments():
     with pytest.raises(npl.Error, match="first_step_improvement = 1.5"):
         bad.fit(X, y)
     bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
+                      npl.DropinPolicy(min_phase_windows=-1), epochs=1, seed=1)
+    with pytest.raises(npl.Error, match="min_phase_windows = -1"):
+        bad.fit(X, y)
+    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
                       npl.NeuroplasticPolicy(settle_windows=-1), epochs=1, seed=1)
     with pytest.raises(npl.Error, match="settle_windows = -1"):
         bad.fit(X, y)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "neuroplast/layers/activation.hpp"
 #include "neuroplast/layers/dropout.hpp"
 #include "neuroplast/loss/constant_prediction.hpp"
+#include "neuroplast/network/fingerprint.hpp"
 #include "neuroplast/network/initializers.hpp"
 #include "neuroplast/prune/mean_activation.hpp"
 #include "neuroplast/regularize/relevance_guided.hpp"
@@ -202,10 +204,19 @@ inline std::string trigger_reason(const GrowthTrigger& t, double value) {
   return "loss plateau";
 }
 
-/// Epochs a pruned network trains before it is judged: the trigger's window (Stagnation) or its
-/// cooldown + 1 (LossPlateau).
-inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch) {
-  if (const auto* s = std::get_if<Stagnation>(&t)) return s->window(steps_per_epoch);
+/// The epochs of the growth phase that began after epoch `since`, from then to the end of the
+/// fit `ctx` belongs to (the trainer's `epochs_left`): what `Stagnation::min_phase_windows`
+/// divides. A run resumed from a checkpoint ends at the same epoch, so it sees the same value.
+template <class Ctx>
+int phase_epochs(const Ctx& ctx, int since) {
+  return std::max(0, ctx.epoch + ctx.epochs_left - since);
+}
+
+/// Epochs a pruned network trains before it is judged: the trigger's window (Stagnation; in a
+/// growth phase of `phase_epochs` epochs, `detail::phase_epochs`) or its cooldown + 1
+/// (LossPlateau).
+inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch, int phase_epochs = 0) {
+  if (const auto* s = std::get_if<Stagnation>(&t)) return s->window(steps_per_epoch, phase_epochs);
   return std::get<LossPlateau>(t).cooldown + 1;
 }
 
@@ -228,7 +239,8 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   // What the initial plateau is measured from: every rank of a data-parallel run holds the same
   // training set, so all compute the same value.
   const double chance = constant_prediction_loss(ctx.loss, ctx.train, ctx.net.output_size());
-  const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch);
+  const int phase = phase_epochs(ctx, p.growth_since);
+  const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch, phase);
   // A network that has classified every judged sample right for a whole window since its last
   // structural event has nothing to wait for (GrowthPays::fits_throughout).
   if (ctx.epoch - std::max(p.last_event_epoch, p.growth_since) >= window &&
@@ -237,7 +249,7 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   // The phase's first step fires at a looser threshold (Stagnation::first_step_improvement).
   const bool first_step = GrowthPays::growth_steps(h, p.growth_since).empty();
   const bool stagnated =
-      trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch, first_step);
+      trigger_fires(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch, phase, first_step);
   const bool paying = !stagnated && growth_paying(p.criterion, h, p.growth_since,
                                                   p.last_event_epoch, window, chance);
   if (!stagnated && !paying &&
@@ -261,7 +273,7 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   }
   const auto* pays = std::get_if<GrowthPays>(&p.criterion);
   const bool stuck = pays != nullptr && pays->stuck(h, p.growth_since, chance);
-  const double value = trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch);
+  const double value = trigger_value(p.trigger, h, p.last_event_epoch, ctx.steps_per_epoch, phase);
   const GrowthOutcome outcome =
       grow_step(ctx, p,
                 stagnated ? trigger_reason(p.trigger, value)
@@ -369,23 +381,63 @@ inline bool worse_since(const History& h, int from, double kept, Index judged) {
 
 /// At the last epoch of a fit whose growth phase goes on: when that epoch scored measurably
 /// worse than the best epoch since growth began (`worse_since`), hands back the best epoch's
-/// network, as the end of the phase would (`rollback_to_best`), and counts the hand-back as the
-/// last structural event; the phase goes on in the next fit. Why: only the end of growth undoes
+/// network, as the end of the phase would (`rollback_to_best`). Why: only the end of growth undoes
 /// a step that did not pay, and a fit may end first, right after a step (50 Gaussian classes in
 /// 30 dimensions, from 30-2-2-50: doubled to 512-512 four epochs before the end, the network's
 /// training diverged in the last three, validation accuracy 98.5% → 92.8%, and it ended at 93.5%
 /// test accuracy; handed back, 98.5%). Nothing happens without a validation set, a kept best
 /// network or `rollback_to_best`.
+///
+/// The phase goes on in the next fit from the network it was growing, not from the one handed
+/// back: that network is kept in `EpochContext::saved` and `p.handed_back` holds the fingerprint
+/// of the one handed back (`grow_on_after_hand_back`). Why: a run split into several fits would
+/// otherwise return, at the end of each, to a best epoch that may lie far back. Three-turn
+/// spirals from 2-2-2 fitted 30 epochs at a time: every fit handed back the network of epoch 4
+/// (a tiny network's lucky validation accuracy, 71.7%, which nothing later matched while its loss
+/// fell), the growth of each fit was undone, and after 300 epochs it stood at 2-4-4-2 with 58%
+/// test accuracy where one fit of 300 epochs reaches 95.8% at 64-40. Without a saved slot the
+/// hand-back counts as the last structural event and the next fit trains on from it.
 template <class Ctx, class Policy>
 void hand_back_best_at_fit_end(Ctx& ctx, Policy& p) {
   if (!ctx.final_epoch || !p.growing || ctx.validation == nullptr || ctx.history.epochs.empty())
     return;
   const double best = best_epoch_score(ctx.history, p.growth_since);
   if (!worse_since(ctx.history, ctx.epoch - 1, best, ctx.judge().size())) return;
-  if (roll_back_to_best(ctx, p,
-                        "the fit's last epoch scored measurably worse than the best epoch while "
-                        "growing: that network is handed back"))
+  if (!p.rollback_to_best || ctx.best == nullptr) return;
+  const bool keep = ctx.saved != nullptr;
+  if (keep) *ctx.saved = ctx.net;
+  roll_back_to_best(ctx, p,
+                    "the fit's last epoch scored measurably worse than the best epoch while "
+                    "growing: that network is handed back");
+  if (keep) {
+    p.handed_back = network_fingerprint(ctx.net);
+  } else {
     p.last_event_epoch = ctx.epoch;
+  }
+}
+
+/// At the start of a fit after `hand_back_best_at_fit_end`: when the network is still the one
+/// handed back (same fingerprint), the growth phase goes on from the network it was growing (and
+/// its optimizer state), so the epochs of one long fit split over several make the same edits.
+/// A network changed in between (loaded, edited, trained by other means) is left as it is and
+/// counts as the last structural event. Either way the kept copy is dropped.
+template <class Ctx, class Policy>
+void grow_on_after_hand_back(Ctx& ctx, Policy& p) {
+  const std::uint64_t handed_back = std::exchange(p.handed_back, 0);
+  if (handed_back == 0 || ctx.saved == nullptr || !*ctx.saved) return;
+  if (network_fingerprint(ctx.net) == handed_back) {
+    ctx.net = std::move(**ctx.saved);
+  } else {
+    p.last_event_epoch = ctx.epoch;
+  }
+  ctx.saved->reset();
+}
+
+/// New data drops what `hand_back_best_at_fit_end` kept: the new phase starts from the network
+/// the user holds.
+template <class Ctx, class Policy>
+void drop_hand_back(Ctx& ctx, Policy& p) {
+  if (std::exchange(p.handed_back, 0) != 0 && ctx.saved != nullptr) ctx.saved->reset();
 }
 
 /// One epoch of that watch: a new best validation score (accuracy, ties by the loss; regression:
@@ -421,7 +473,8 @@ void settle_epoch(Ctx& ctx, Policy& p) {
   // one sample is 0.8 points, and handing back the network of a lucky epoch cost noisy spirals
   // and breast cancer a test sample on average; and SGD's validation loss swings by half from
   // epoch to epoch (regression_sgd), so one window's best says little (docs/results.md).
-  const int patience = p.early_stop_windows * recovery_epochs(p.trigger, ctx.steps_per_epoch);
+  const int patience = p.early_stop_windows * recovery_epochs(p.trigger, ctx.steps_per_epoch,
+                                                              phase_epochs(ctx, p.growth_since));
   if (ctx.epoch - kept >= patience &&
       worse_since(ctx.history, ctx.epoch - patience, p.watch_score, judged)) {
     ctx.net = **ctx.saved;
@@ -500,7 +553,8 @@ inline GrowBy default_growth() {
 /// (`EpochContext::final_epoch`) nothing changes: a grown or rolled-back network would be handed
 /// back untrained, so the decision is taken when the next fit begins, from the same history (new
 /// data cancels it); a long fit and the same epochs split over several fits therefore make the
-/// same edits (until such a hand-back: the later fit trains on from the network handed back).
+/// same edits during growth (a fit that hands back its best epoch's network keeps the one it was
+/// growing, and the next fit grows on from that, `detail::grow_on_after_hand_back`).
 struct DropinPolicy {
   static constexpr std::string_view name = "dropin";  ///< identifies the policy in checkpoints
   GrowthTrigger trigger = default_growth_trigger();   ///< when the loss has stagnated
@@ -524,6 +578,9 @@ struct DropinPolicy {
   bool deferred = false;     ///< progress: the last epoch's decision waits for the next fit
   int watch_epoch = -1;      ///< progress: epoch of the best network since growth ended (-1: none)
   double watch_score = 0;    ///< progress: its `EpochRecord::best_epoch_score`
+  /// progress: fingerprint of the network the last fit handed back while growing (0: none; the
+  /// network it was growing is in `EpochContext::saved`, `detail::hand_back_best_at_fit_end`)
+  std::uint64_t handed_back = 0;
 
   /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -533,7 +590,8 @@ struct DropinPolicy {
   template <class Self>
   static auto progress(Self& self) {
     return std::tie(self.growing, self.growth_events, self.last_event_epoch, self.growth_since,
-                    self.plateau_steps, self.deferred, self.watch_epoch, self.watch_score);
+                    self.plateau_steps, self.deferred, self.watch_epoch, self.watch_score,
+                    self.handed_back);
   }
 
   /// Throws Error for an invalid setting; then takes the decision deferred from the last fit.
@@ -545,6 +603,7 @@ struct DropinPolicy {
     new_data.validate();
     detail::validate_criterion(criterion);
     detail::validate_early_stop("DropinPolicy", early_stop_windows);
+    detail::grow_on_after_hand_back(ctx, *this);
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
@@ -563,6 +622,7 @@ struct DropinPolicy {
   /// New data re-opens the growth phase, grows once now and judges growth from now on.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
+    detail::drop_hand_back(ctx, *this);
     deferred = false;
     growing = true;
     growth_since = ctx.epoch;
@@ -694,6 +754,9 @@ struct NeuroplasticPolicy {
   int watch_epoch = -1;    ///< progress: epoch of the best network since pruning ended (-1: none)
   double watch_score = 0;  ///< progress: its `EpochRecord::best_epoch_score`
   bool settling = false;   ///< progress: growth ended; pruning waits while the network learns
+  /// progress: fingerprint of the network the last fit handed back while growing (0: none; the
+  /// network it was growing is in `EpochContext::saved`, `detail::hand_back_best_at_fit_end`)
+  std::uint64_t handed_back = 0;
 
   /// Whether the trainer must keep the best epoch's network: with `rollback_to_best`.
   bool keeps_best_snapshot() const { return rollback_to_best; }
@@ -704,7 +767,7 @@ struct NeuroplasticPolicy {
     return std::tie(self.growing, self.pruning, self.growth_events, self.prune_events,
                     self.last_event_epoch, self.growth_since, self.reference_loss,
                     self.reference_accuracy, self.plateau_steps, self.deferred, self.prune_failures,
-                    self.watch_epoch, self.watch_score, self.settling);
+                    self.watch_epoch, self.watch_score, self.settling, self.handed_back);
   }
 
   /// The accuracy a pruning may cost, judged on `judged` samples: `prune_accuracy_tolerance`,
@@ -740,7 +803,7 @@ struct NeuroplasticPolicy {
   template <class Ctx>
   bool still_learning(const Ctx& ctx) const {
     if (settle_windows == 0) return false;
-    const int window = detail::recovery_epochs(trigger, ctx.steps_per_epoch);
+    const int window = window_epochs(ctx);
     // Growth keeps the network's function (zero fan-out), so the windows may span growth steps.
     const int split = ctx.epoch - window;
     if (split <= growth_since) return false;
@@ -750,6 +813,13 @@ struct NeuroplasticPolicy {
     if (!std::isnan(recent_accuracy)) return false;
     const double rate = (previous - recent) / std::abs(previous);
     return rate * settle_windows > loss_tolerance(ctx.judge().size());
+  }
+
+  /// The trigger's window in epochs at the end of the epoch `ctx` describes.
+  template <class Ctx>
+  int window_epochs(const Ctx& ctx) const {
+    return detail::recovery_epochs(trigger, ctx.steps_per_epoch,
+                                   detail::phase_epochs(ctx, growth_since));
   }
 
   /// The share of connections the next pruning takes: `prune.fraction` halved once per undone
@@ -782,6 +852,7 @@ struct NeuroplasticPolicy {
     }
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
       ctx.net.set_min_width(h, std::min(bounds.min_width, ctx.net.width(h)));
+    detail::grow_on_after_hand_back(ctx, *this);
     if (std::exchange(deferred, false)) decide(ctx);
   }
 
@@ -802,6 +873,7 @@ struct NeuroplasticPolicy {
   /// New data re-opens the growth phase (the network may need capacity for it) and grows now.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
+    detail::drop_hand_back(ctx, *this);
     deferred = false;
     growing = true;
     settling = false;
@@ -826,7 +898,7 @@ struct NeuroplasticPolicy {
     if (settling) {
       if (still_learning(ctx)) return;
       settling = false;
-      const int window = detail::recovery_epochs(trigger, ctx.steps_per_epoch);
+      const int window = window_epochs(ctx);
       detail::roll_back_to_best(ctx, *this);
       // The accuracy bar is the best since growth began (raised later when beaten); the loss
       // bar, the best of the last window, as long as the window a pruning is judged over: the
@@ -847,8 +919,7 @@ struct NeuroplasticPolicy {
         prune_now(ctx, "validation worsened");
       return;
     }
-    if (ctx.epoch - last_event_epoch < detail::recovery_epochs(trigger, ctx.steps_per_epoch))
-      return;
+    if (ctx.epoch - last_event_epoch < window_epochs(ctx)) return;
     judge_pruning(ctx, true);
   }
 
@@ -893,8 +964,7 @@ struct NeuroplasticPolicy {
         reference_accuracy = accuracy;
       if (max_prune_events > 0 && prune_events >= max_prune_events) {
         end_pruning(ctx, detail::last_epoch_score(ctx.history));  // the last pruning stands
-      } else if (may_prune &&
-                 ctx.epochs_left >= detail::recovery_epochs(trigger, ctx.steps_per_epoch)) {
+      } else if (may_prune && ctx.epochs_left >= window_epochs(ctx)) {
         prune_now(ctx, "validation held after the last pruning");
       }
       // Otherwise this fit has no window left to judge another pruning in: wait.
@@ -912,7 +982,7 @@ struct NeuroplasticPolicy {
     // The network it returned to was trained and held: it can be pruned again at once, by less.
     if (undone && may_prune && prune_failures < prune_retries &&
         (max_prune_events == 0 || prune_events < max_prune_events) &&
-        ctx.epochs_left >= detail::recovery_epochs(trigger, ctx.steps_per_epoch)) {
+        ctx.epochs_left >= window_epochs(ctx)) {
       ++prune_failures;
       prune_now(ctx, "the last pruning was undone: again at half the fraction");
       return;

@@ -21,6 +21,7 @@
 #include "neuroplast/data/dataset.hpp"
 #include "neuroplast/loss/batch_targets.hpp"
 #include "neuroplast/loss/loss_function.hpp"
+#include "neuroplast/network/fingerprint.hpp"
 #include "neuroplast/network/network.hpp"
 #include "neuroplast/network/workspace.hpp"
 #include "neuroplast/optim/gradient_clipping.hpp"
@@ -681,22 +682,8 @@ class Trainer {
     if (!failure.empty()) detail::fail(failure);
   }
 
-  // FNV-1a over the sizes and every parameter's bytes.
-  std::uint64_t network_hash() const {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    auto mix = [&](const void* data, std::size_t bytes) {
-      const auto* c = static_cast<const unsigned char*>(data);
-      for (std::size_t i = 0; i < bytes; ++i) h = (h ^ c[i]) * 0x100000001b3ULL;
-    };
-    for (Index s : net_.sizes()) mix(&s, sizeof s);
-    for (Index l = 0; l < net_.layer_count(); ++l) {
-      const auto w = net_.weights(l);
-      for (Index r = 0; r < w.rows(); ++r)
-        mix(&w(r, 0), sizeof(T) * static_cast<std::size_t>(w.cols()));
-      mix(net_.bias(l).data(), sizeof(T) * static_cast<std::size_t>(net_.bias(l).size()));
-    }
-    return h;
-  }
+  // Every rank's network must match: compared by fingerprint.
+  std::uint64_t network_hash() const { return network_fingerprint(net_); }
 
   // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
   // gradients are packed as backward finishes them (last layer first) and a bucket's sum starts
