@@ -825,6 +825,17 @@ TEST_CASE("a run split into fits grows as one fit does, across hand-backs", "[po
   CHECK(grown_split == grown_whole);
   CHECK(split_net.sizes() == long_net.sizes());
   CHECK(network_fingerprint(split_net) == network_fingerprint(long_net));
+
+  // With TrainOptions::restore_best the trainer finds the best epoch's network handed back
+  // already and records no second rollback for it.
+  const TrainOptions restoring{.epochs = 30, .batch_size = 32, .seed = 1, .restore_best = true};
+  Mlp<double, Relu> restored_net({2, 2, 2}, 1);
+  Trainer restorer(restored_net, Adam<double>{.learning_rate = 0.01}, policy, restoring);
+  const History& r = restorer.fit(train, validation);
+  CHECK(std::count_if(r.events.begin(), r.events.end(), [](const StructuralEvent& e) {
+          return e.kind == EventKind::rollback && e.epoch == 30;
+        }) == 1);
+  CHECK(std::count_if(r.events.begin(), r.events.end(), is_hand_back) == 1);
 }
 
 TEST_CASE("GrowthPays stops growth after growth steps that did not improve the best score",

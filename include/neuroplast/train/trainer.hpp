@@ -448,6 +448,9 @@ class Trainer {
     if (!best_ || history_.epochs.empty() ||
         !(history_.epochs.back().best_epoch_score() < best_score_))
       return;
+    // A policy may have handed the best epoch's network back already (DropinPolicy at the end of
+    // a fit that scored measurably worse): nothing to restore, nothing to record.
+    if (network_fingerprint(net_) == network_fingerprint(*best_)) return;
     const std::size_t before = history_.events.size();
     net_ = *best_;
     history_.events.push_back(StructuralEvent{.epoch = epoch_,
