@@ -452,6 +452,26 @@ TEST_CASE("Algorithm 3 retries an undone pruning at half the fraction, then ends
   CHECK_THROWS_WITH(refused.fit(data), Catch::Contains("prune_retries = -1 must lie in [0, 30]"));
 }
 
+TEST_CASE("Algorithm 3 ends the pruning phase when a pruning would remove nothing",
+          "[policy][neuroplastic]") {
+  // 2-2-3 has 4 + 6 active connections: 10% of either rounds down to none. The last pruning held
+  // (validation accuracy 0.9 against 0.9), so another is due; it would remove nothing, so the
+  // phase ends without an event and the watch for overfitting begins from this network. (Before,
+  // such empty prunings "held" once per window for the rest of the run.)
+  const auto data = noisy_blobs(90, 8);
+  Mlp<double, Relu> net({2, 2, 3}, 2);
+  const std::uint64_t before = network_fingerprint(net);
+  NeuroplasticPolicy policy = pruned_once(0.1, 1, 0.9);
+  std::optional<Mlp<double, Relu>> saved = net;
+  History h = accuracies({0.9, 0.9, 0.9});
+  end_pruning_epoch(policy, net, h, data, saved, 3);
+  CHECK(h.events.empty());
+  CHECK_FALSE(policy.pruning);
+  CHECK(policy.prune_events == 1);
+  CHECK(policy.watch_epoch == 3);
+  CHECK(network_fingerprint(net) == before);
+}
+
 TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss too",
           "[policy][neuroplastic]") {
   const auto data = noisy_blobs(90, 8);

@@ -899,7 +899,7 @@ struct NeuroplasticPolicy {
       if (still_learning(ctx)) return;
       settling = false;
       const int window = window_epochs(ctx);
-      detail::roll_back_to_best(ctx, *this);
+      const bool back = detail::roll_back_to_best(ctx, *this);
       // The accuracy bar is the best since growth began (raised later when beaten); the loss
       // bar, the best of the last window, as long as the window a pruning is judged over: the
       // best of a whole phase is the luckiest of many noisy epochs, which no pruned network
@@ -909,14 +909,17 @@ struct NeuroplasticPolicy {
       reference_accuracy = detail::best_scores(ctx.history, growth_since).second;
       reference_loss =
           detail::best_scores(ctx.history, std::max(growth_since, ctx.epoch - window)).first;
-      prune_now(ctx, "growth ended");
+      if (!prune_now(ctx, "growth ended")) {
+        end_pruning(ctx, back ? detail::best_epoch_score(ctx.history, growth_since)
+                              : detail::last_epoch_score(ctx.history));
+      }
       return;
     }
     if (!pruning) return;
     if (!std::holds_alternative<GrowthPays>(criterion)) {
       if ((max_prune_events == 0 || prune_events < max_prune_events) &&
           detail::criterion_worsened(criterion, ctx.history, last_event_epoch))
-        prune_now(ctx, "validation worsened");
+        prune_now(ctx, "validation worsened");  // may remove nothing: then nothing is recorded
       return;
     }
     if (ctx.epoch - last_event_epoch < window_epochs(ctx)) return;
@@ -964,8 +967,9 @@ struct NeuroplasticPolicy {
         reference_accuracy = accuracy;
       if (max_prune_events > 0 && prune_events >= max_prune_events) {
         end_pruning(ctx, detail::last_epoch_score(ctx.history));  // the last pruning stands
-      } else if (may_prune && ctx.epochs_left >= window_epochs(ctx)) {
-        prune_now(ctx, "validation held after the last pruning");
+      } else if (may_prune && ctx.epochs_left >= window_epochs(ctx) &&
+                 !prune_now(ctx, "validation held after the last pruning")) {
+        end_pruning(ctx, detail::last_epoch_score(ctx.history));  // nothing left to prune
       }
       // Otherwise this fit has no window left to judge another pruning in: wait.
       return;
@@ -984,8 +988,7 @@ struct NeuroplasticPolicy {
         (max_prune_events == 0 || prune_events < max_prune_events) &&
         ctx.epochs_left >= window_epochs(ctx)) {
       ++prune_failures;
-      prune_now(ctx, "the last pruning was undone: again at half the fraction");
-      return;
+      if (prune_now(ctx, "the last pruning was undone: again at half the fraction")) return;
     }
     // The network now was judged at the last epoch unless it is the one the pruning was undone to.
     end_pruning(ctx, undone ? -std::numeric_limits<double>::infinity()
@@ -1001,13 +1004,22 @@ struct NeuroplasticPolicy {
     detail::watch_for_overfitting(ctx, *this, score);
   }
 
+  // Prunes one step; false, with nothing recorded or counted, when the step removes nothing (a
+  // network so small that the fraction of every layer's active connections rounds down to none):
+  // the pruning phase is then over. Why: such "prunings" held forever, one empty event per window
+  // for the rest of the run (a Tanh network pruned down to 2-8-1 recorded 76 of them), and kept
+  // the watch for overfitting from starting.
   template <class Ctx>
-  void prune_now(Ctx& ctx, const char* reason) {
+  bool prune_now(Ctx& ctx, const char* reason) {
     // Kept so that a pruning found too costly can be undone (GrowthPays mode).
     if (ctx.saved != nullptr && std::holds_alternative<GrowthPays>(criterion)) *ctx.saved = ctx.net;
     PruneLeastRelevant step = prune;
     step.fraction = prune_fraction();
     const auto result = step.apply(ctx.net, ctx.judge());
+    if (result.connections == 0 &&
+        std::all_of(result.neurons_removed.begin(), result.neurons_removed.end(),
+                    [](Index n) { return n == 0; }))
+      return false;
     ++prune_events;
     last_event_epoch = ctx.epoch;
     ctx.record(StructuralEvent{
@@ -1019,6 +1031,7 @@ struct NeuroplasticPolicy {
                                  .count = result.neurons_removed[h],
                                  .reason = "dead after pruning"});
     }
+    return true;
   }
 };
 
