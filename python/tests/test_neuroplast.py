@@ -251,30 +251,17 @@ def test_policies_take_their_settings_as_keyword_arguments():
     with pytest.raises(npl.Error, match="unknown setting"):
         npl.DropinPolicy(criterion="validation_loss", grow_while_paying=False)
     # Reaches the C++ policy: an out-of-range value is refused when training starts.
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.NeuroplasticPolicy(prune_retries=-1), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="prune_retries = -1"):
-        bad.fit(X, y)
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.DropinPolicy(early_stop_windows=-1), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="early_stop_windows = -1"):
-        bad.fit(X, y)
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.DropinPolicy(first_step_improvement=1.5), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="first_step_improvement = 1.5"):
-        bad.fit(X, y)
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.DropinPolicy(min_phase_windows=-1), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="min_phase_windows = -1"):
-        bad.fit(X, y)
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.NeuroplasticPolicy(settle_windows=-1), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="settle_windows = -1"):
-        bad.fit(X, y)
-    bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05),
-                      npl.DropinPolicy(depth=-1), epochs=1, seed=1)
-    with pytest.raises(npl.Error, match="depth = -1"):
-        bad.fit(X, y)
+    for policy, message in ((npl.NeuroplasticPolicy(prune_retries=-1), "prune_retries = -1"),
+                            (npl.DropinPolicy(early_stop_windows=-1), "early_stop_windows = -1"),
+                            (npl.DropinPolicy(first_step_improvement=1.5),
+                             "first_step_improvement = 1.5"),
+                            (npl.DropinPolicy(min_phase_windows=-1), "min_phase_windows = -1"),
+                            (npl.NeuroplasticPolicy(settle_windows=-1), "settle_windows = -1"),
+                            (npl.DropinPolicy(depth=-1), "depth = -1")):
+        bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05), policy,
+                          epochs=1, seed=1)
+        with pytest.raises(npl.Error, match=message):
+            bad.fit(X, y)
     # depth: the first growth step gives a one-hidden-layer network a second (the default, 2),
     # or leaves it at one (0).
     for depth, hidden in ((2, 2), (0, 1)):
