@@ -1007,7 +1007,7 @@ struct NeuroplasticPolicy {
   // Prunes one step; false, with nothing recorded or counted, when the step removes nothing (a
   // network so small that the fraction of every layer's active connections rounds down to none):
   // the pruning phase is then over. Why: such "prunings" held forever, one empty event per window
-  // for the rest of the run (a Tanh network pruned down to 2-8-1 recorded 76 of them), and kept
+  // for the rest of the run (a Tanh network pruned down to 2-8-1 recorded 62 of them), and kept
   // the watch for overfitting from starting.
   template <class Ctx>
   bool prune_now(Ctx& ctx, const char* reason) {
