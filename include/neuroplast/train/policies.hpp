@@ -220,6 +220,13 @@ inline int recovery_epochs(const GrowthTrigger& t, Index steps_per_epoch, int ph
   return std::get<LossPlateau>(t).cooldown + 1;
 }
 
+/// `p`'s trigger window in epochs (`recovery_epochs`) in the growth phase that began after
+/// `p.growth_since`: what growth steps, prunings and the early stop are judged over.
+template <class Ctx, class Policy>
+int phase_window(const Ctx& ctx, const Policy& p) {
+  return recovery_epochs(p.trigger, ctx.steps_per_epoch, phase_epochs(ctx, p.growth_since));
+}
+
 /// One epoch of a growth phase: false once it ended (the criterion worsened; growth was due and
 /// had stopped paying, was forbidden by the bounds, or met a network that classifies every
 /// judged sample right (`GrowthPays::fits`); the network classified every judged sample right
@@ -240,7 +247,7 @@ bool growth_phase(Ctx& ctx, Policy& p) {
   // training set, so all compute the same value.
   const double chance = constant_prediction_loss(ctx.loss, ctx.train, ctx.net.output_size());
   const int phase = phase_epochs(ctx, p.growth_since);
-  const int window = recovery_epochs(p.trigger, ctx.steps_per_epoch, phase);
+  const int window = phase_window(ctx, p);
   // A network that has classified every judged sample right for a whole window since its last
   // structural event has nothing to wait for (GrowthPays::fits_throughout).
   if (ctx.epoch - std::max(p.last_event_epoch, p.growth_since) >= window &&
@@ -299,12 +306,18 @@ void thaw_after_new_data(Ctx& ctx, const NewDataPlasticity& plasticity, int sinc
   plasticity.thaw(ctx.net, ctx.epoch, since);
 }
 
+/// Whether `roll_back_to_best` can act: the policy asks for it and the trainer kept a best network.
+template <class Ctx, class Policy>
+bool can_roll_back_to_best(const Ctx& ctx, const Policy& p) {
+  return p.rollback_to_best && ctx.best != nullptr;
+}
+
 /// Returns the network to the best epoch's, when the policy asks for it and the trainer kept one,
 /// recording a rollback event with `reason`; true when it did.
 template <class Ctx, class Policy>
 bool roll_back_to_best(Ctx& ctx, const Policy& p,
                        std::string reason = "growth ended: back to the best epoch") {
-  if (!p.rollback_to_best || ctx.best == nullptr) return false;
+  if (!can_roll_back_to_best(ctx, p)) return false;
   ctx.net = *ctx.best;
   ctx.record(StructuralEvent{.kind = EventKind::rollback, .reason = std::move(reason)});
   return true;
@@ -403,7 +416,7 @@ void hand_back_best_at_fit_end(Ctx& ctx, Policy& p) {
     return;
   const double best = best_epoch_score(ctx.history, p.growth_since);
   if (!worse_since(ctx.history, ctx.epoch - 1, best, ctx.judge().size())) return;
-  if (!p.rollback_to_best || ctx.best == nullptr) return;
+  if (!can_roll_back_to_best(ctx, p)) return;
   const bool keep = ctx.saved != nullptr;
   if (keep) *ctx.saved = ctx.net;
   roll_back_to_best(ctx, p,
@@ -473,8 +486,7 @@ void settle_epoch(Ctx& ctx, Policy& p) {
   // one sample is 0.8 points, and handing back the network of a lucky epoch cost noisy spirals
   // and breast cancer a test sample on average; and SGD's validation loss swings by half from
   // epoch to epoch (regression_sgd), so one window's best says little (docs/results.md).
-  const int patience = p.early_stop_windows * recovery_epochs(p.trigger, ctx.steps_per_epoch,
-                                                              phase_epochs(ctx, p.growth_since));
+  const int patience = p.early_stop_windows * phase_window(ctx, p);
   if (ctx.epoch - kept >= patience &&
       worse_since(ctx.history, ctx.epoch - patience, p.watch_score, judged)) {
     ctx.net = **ctx.saved;
@@ -818,8 +830,7 @@ struct NeuroplasticPolicy {
   /// The trigger's window in epochs at the end of the epoch `ctx` describes.
   template <class Ctx>
   int window_epochs(const Ctx& ctx) const {
-    return detail::recovery_epochs(trigger, ctx.steps_per_epoch,
-                                   detail::phase_epochs(ctx, growth_since));
+    return detail::phase_window(ctx, *this);
   }
 
   /// The share of connections the next pruning takes: `prune.fraction` halved once per undone
