@@ -345,6 +345,46 @@ TEST_CASE("on_gradients sees every step's gradients before the step and may repl
   for (const double norm : norms) CHECK(norm == 0);
 }
 
+TEST_CASE("a gradient written into pruned connections by on_gradients does not revive them",
+          "[training][mask]") {
+  // The optimizers keep a pruned weight at 0 because its gradient is 0; a hook that writes a
+  // gradient everywhere (here: a constant 0.5 added to every entry) must not move the pruned
+  // weights or give them optimizer state, under Adam with decoupled weight decay and SGD with
+  // momentum alike. The active weights do move.
+  const auto train = blobs<double>(60, 3);
+  Matrix<double> mask = Matrix<double>::Ones(8, 2);
+  mask(0, 0) = mask(3, 1) = 0;
+  mask.row(5).setZero();
+  auto check = [&](auto optimizer) {
+    Mlp<double, Relu> net({2, 8, 3}, 9);
+    net.prune_connections(0, mask);
+    const Matrix<double> before = net.weights(0);
+    Trainer(net, optimizer, StaticPolicy{},
+            TrainOptions{.epochs = 2,
+                         .batch_size = 16,
+                         .seed = 4,
+                         .on_gradients =
+                             [&](const BatchRecord&) {
+                               net.for_each_param([](Param<double>& p, ParamKind) {
+                                 p.grad.view().array() += 0.5;
+                               });
+                             }})
+        .fit(train);
+    const Matrix<double> w = net.weights(0);
+    CHECK(w(0, 0) == 0);
+    CHECK(w(3, 1) == 0);
+    CHECK(w.row(5).isZero());
+    CHECK(w(1, 1) != before(1, 1));
+    for (const auto& plane : net.layer_params(0).weight_param().state) {
+      CHECK(plane.view()(0, 0) == 0);
+      CHECK(plane.view()(3, 1) == 0);
+      CHECK(plane.view().row(5).isZero());
+    }
+  };
+  check(AdamW<double>{.learning_rate = 0.01, .weight_decay = 0.1});
+  check(Sgd<double>{.learning_rate = 0.01, .momentum = 0.9, .weight_decay = 0.1});
+}
+
 TEST_CASE("the best epoch is the most accurate, and among equally accurate ones the lowest loss",
           "[training]") {
   auto rec = [](double accuracy, double loss) {

@@ -94,9 +94,6 @@ class AdamCore {
                               (col_c2.max(r2) * v.row(r).array().sqrt() + eps);
         }
       }
-      // reapply_mask's insurance while the rows are still in L1, instead of another pass over
-      // the whole tensor afterwards.
-      if (p.masked) wb *= p.mask.view().middleRows(i, n).array();
     };
     const std::vector<T>& plasticity = p.row_plasticity;
     detail::parallel_rows(w.rows(), cols, [&](Index begin, Index end) {

@@ -46,13 +46,5 @@ inline void stamp_births(std::vector<std::int64_t>& births, std::int64_t step) {
     if (b == kUnbornStep) b = step;
 }
 
-/// After a dense update, masked weights go back to exactly 0 (only matters if a user wrote into
-/// them without `apply_mask`: with masked gradients the optimizer itself never moves them). An
-/// update of the active entries only never touched them.
-template <Scalar T>
-void reapply_mask(Param<T>& p) {
-  if (p.masked && !p.computes_sparse()) p.value.view().array() *= p.mask.view().array();
-}
-
 }  // namespace detail
 }  // namespace neuroplast

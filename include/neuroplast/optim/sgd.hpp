@@ -102,7 +102,6 @@ struct Sgd {
         }
       }
     }
-    detail::reapply_mask(p);
   }
 };
 

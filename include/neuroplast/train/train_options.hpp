@@ -51,7 +51,9 @@ struct TrainOptions {
   /// batch's record (`step` is the step about to be taken; `gradient_norm` is NaN). The gradients
   /// live in the network the trainer edits (`Mlp::for_each_param`, `Param::grad`, one plane per
   /// weight matrix and bias) and may be read and replaced there: the step applies what they hold
-  /// when the hook returns. This is where a data-parallel trainer sums them across processes.
+  /// when the hook returns, masked again where connections are pruned (pruned weights stay 0
+  /// because their gradients are 0). This is where a data-parallel trainer sums them across
+  /// processes.
   std::function<void(const struct BatchRecord&)> on_gradients{};
   /// Before every optimizer step, scale the gradients so that their global L2 norm is at most
   /// this (`clip_gradient_norm`); 0 = no clipping.

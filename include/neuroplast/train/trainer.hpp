@@ -546,9 +546,7 @@ class Trainer {
                          .samples = b,
                          .loss = static_cast<double>(loss),
                          .step = opt_.steps + 1};
-      if (options_.on_gradients) options_.on_gradients(record);
-      clip_gradients(record);
-      opt_.step(net_);
+      step(record);
       loss_sum += static_cast<double>(loss) * static_cast<double>(b);
       samples += b;
       if (options_.on_batch_end) options_.on_batch_end(record);
@@ -615,9 +613,7 @@ class Trainer {
                          .samples = b,
                          .loss = stats[0] / static_cast<double>(b),
                          .step = opt_.steps + 1};
-      if (options_.on_gradients) options_.on_gradients(record);
-      clip_gradients(record);
-      opt_.step(net_);
+      step(record);
       loss_sum += stats[0];
       check_lockstep();
       if (options_.on_batch_end) options_.on_batch_end(record);
@@ -626,6 +622,20 @@ class Trainer {
   }
 
   using Sample = typename Batcher<T>::Sample;
+
+  // The step after backward: the gradient hook, clipping, the optimizer. The optimizers keep a
+  // pruned weight at exactly 0 only because its gradient is 0 (backward makes it so; they no
+  // longer re-zero masked weights after every update, a pass over every weight matrix that made a
+  // half-pruned network train up to 16% slower than the unpruned one), so gradients a hook may
+  // have written into are masked again.
+  void step(BatchRecord& record) {
+    if (options_.on_gradients) {
+      options_.on_gradients(record);
+      net_.for_each_param([](Param<T>& p, ParamKind) { p.mask_gradient(); });
+    }
+    clip_gradients(record);
+    opt_.step(net_);
+  }
 
   // TrainOptions::clip_gradient_norm on the step's gradients, recording the norm. Clipping an
   // infinite norm would silently zero the step and a NaN one would not clip: NumericError.
@@ -651,7 +661,7 @@ class Trainer {
         check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
     });
-    std::uint64_t h = network_hash();
+    std::uint64_t h = network_fingerprint(net_);
     auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
     for (const Dataset<T>* d : {&train, validation}) {
       if (d == nullptr) continue;
@@ -684,9 +694,6 @@ class Trainer {
     const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
     if (!failure.empty()) detail::fail(failure);
   }
-
-  // Every rank's network must match: compared by fingerprint.
-  std::uint64_t network_hash() const { return network_fingerprint(net_); }
 
   // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
   // gradients are packed as backward finishes them (last layer first) and a bucket's sum starts
@@ -757,7 +764,7 @@ class Trainer {
   // Every `check_every` steps: Error unless every process holds bit-identical parameters.
   void check_lockstep() {
     if (parallel_.check_every <= 0 || opt_.steps % parallel_.check_every != 0) return;
-    if (!parallel_.same_everywhere(network_hash())) {
+    if (!parallel_.same_everywhere(network_fingerprint(net_))) {
       detail::fail("fit: the processes' networks differ after step ", opt_.steps, " (epoch ",
                    epoch_, "): they must start from the same network, seed and options");
     }
