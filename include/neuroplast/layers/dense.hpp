@@ -206,17 +206,13 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
     return;
   }
   // The row-major dW is the column-major dWᵀ = in dZᵀ.
-  Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>(grad_w, cols, rows,
-                                                                Eigen::OuterStride<>(grad_stride))
-      .setZero();
   gemm<Op::none, Op::transpose>(cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(),
-                                delta.outerStride(), grad_w, grad_stride, alpha, gemm_ws);
+                                delta.outerStride(), grad_w, grad_stride, alpha, gemm_ws, true);
   VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
   if (delta_in != nullptr) {
-    delta_in->setZero();
     gemm<Op::none, Op::none>(cols, delta_in->cols(), rows, w, w_stride, delta.data(),
                              delta.outerStride(), delta_in->data(), delta_in->outerStride(), alpha,
-                             gemm_ws);
+                             gemm_ws, true);
   }
 }
 
