@@ -149,15 +149,16 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
                                                                  b_order, false, ColMajor, 1>;
   // Each thread packs all of the operand along the side of C it does not split. Packing a
   // transposed (row-major) operand is the slow packing, so a product with one transposed operand
-  // splits along that operand's side and each thread packs only its share of it: B's (columns
-  // of C) for the weight gradient in dZᵀ, A's (rows) for the forward product Wᵀ-stored W in.
-  // Otherwise the larger side of C is split, duplicating the smaller packing. Measured on two
-  // threads (Zen 4, best of 3, 20 shapes of the forward, input-gradient and weight-gradient
+  // splits along that operand's side and each thread packs only its share of it: B's (columns of
+  // C) for the weight gradient in·dZᵀ, A's (rows) for the forward product W·in with W stored
+  // row-major. Otherwise the larger side of C is split, duplicating the smaller packing. Measured
+  // on two threads (Zen 4, best of 3, 20 shapes of the forward, input-gradient and weight-gradient
   // products): the weight gradient of a 784-128 layer at batch 64 took 64 µs split by columns
-  // against 80 µs by rows, of 1024-1024 at batch 64 653 against 725 µs, and no product got
-  // measurably slower (the largest at batch 256 moved within the noise). Split points are multiples
-  // of Eigen's register blocks (3 packets of rows, 4 columns) so every element goes through the
-  // same kernel path as in the undivided product.
+  // against 80 µs by rows, of 256-256 at batch 32 22 against 42 µs, of 1024-1024 at batch 64 654
+  // against 719 µs; the one product it made slower, 784-128's at batch 256, by 2% (262 against
+  // 256 µs; docs/performance.md). Split points are multiples of Eigen's register blocks (3
+  // packets of rows, 4 columns) so every element goes through the same kernel path as in the
+  // undivided product.
   const bool by_columns = OpA == OpB ? n > m : OpB == Op::transpose;
   const auto piece = [&](int part) {
     const int parts = threads;
