@@ -190,20 +190,23 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
 
 namespace detail {
 
-/// C += op(A) op(B) through `gemm`, where op transposes when `TransA` / `TransB` is set. `c`
+/// C += op(A) op(B) through `gemm` (C = op(A) op(B) with `overwrite`), where op transposes when
+/// `TransA` / `TransB` is set. `c`
 /// points at a column-major `m × n` block with outer stride `ldc`; A and B are dense Eigen operands
 /// of either storage order with unit inner stride (a row-major matrix is the column-major storage
 /// of its transpose, which picks each Op). For callers that hold Eigen matrices rather than
 /// pointers; the relevance pass multiplies through it so that its products follow the threading
 /// rule and give the same bits on any thread count.
 template <bool TransA, bool TransB, class AM, class BM, Scalar T>
-void add_product_to(T* c, Index ldc, const AM& a, const BM& b, GemmWorkspace<T>& ws) {
+void add_product_to(T* c, Index ldc, const AM& a, const BM& b, GemmWorkspace<T>& ws,
+                    bool overwrite = false) {
   constexpr Op op_a = TransA != static_cast<bool>(AM::IsRowMajor) ? Op::transpose : Op::none;
   constexpr Op op_b = TransB != static_cast<bool>(BM::IsRowMajor) ? Op::transpose : Op::none;
   const Index m = TransA ? a.cols() : a.rows();
   const Index k = TransA ? a.rows() : a.cols();
   const Index n = TransB ? b.rows() : b.cols();
-  gemm<op_a, op_b>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c, ldc, T(1), ws);
+  gemm<op_a, op_b>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c, ldc, T(1), ws,
+                   overwrite);
 }
 
 }  // namespace detail

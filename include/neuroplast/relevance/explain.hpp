@@ -75,8 +75,8 @@ ForwardPass<scalar_of<Net>> forward(const Net& net, const MatrixRef<scalar_of<Ne
     const auto i = static_cast<std::size_t>(l);
     const WeightRef<T> w = net.weights(l);
     const MatrixRef<T> in = l == 0 ? X : MatrixRef<T>(f.out[i - 1]);
-    f.lin[i].setZero(w.rows(), in.cols());
-    add_product_to<false, false>(f.lin[i].data(), f.lin[i].outerStride(), w, in, ws);
+    f.lin[i].resize(w.rows(), in.cols());
+    add_product_to<false, false>(f.lin[i].data(), f.lin[i].outerStride(), w, in, ws, true);
     // Inference may scale the product (the paper's dropout convention): explain what it computes.
     if (const T alpha = net.inference_scale(l); alpha != T(1)) f.lin[i] *= alpha;
     const Eigen::Ref<const Vector<T>> b = net.bias(l);

@@ -306,9 +306,8 @@ Matrix<T> relevance_in(const Decomposition<T>& d, const LayerData<T>& data, cons
   for (int k = 0; k < d.term_count; ++k) {
     const Term<T>& t = d.terms[static_cast<std::size_t>(k)];
     const Matrix<T>& sg = s[static_cast<std::size_t>(t.group)];
-    c.setZero();
     with_weights(t, data, [&](const auto& w) {
-      add_product_to<true, false>(c.data(), c.outerStride(), w, sg, *data.gemm);
+      add_product_to<true, false>(c.data(), c.outerStride(), w, sg, *data.gemm, true);
     });
     // The first term writes, later ones add: one pass less for the common single-term rules.
     const auto put = [&](const auto& value) {
@@ -341,8 +340,7 @@ void add_connection_relevance(const Decomposition<T>& d, const LayerData<T>& dat
   Matrix<T> buffer, abs_s, abs_phi;
   // p = S φᵀ; the row-major p is the column-major pᵀ = φ Sᵀ.
   const auto product = [&](const auto& s_part, const auto& phi_part) {
-    p.setZero();
-    add_product_to<false, true>(p.data(), p.outerStride(), phi_part, s_part, *data.gemm);
+    add_product_to<false, true>(p.data(), p.outerStride(), phi_part, s_part, *data.gemm, true);
   };
   for (int k = 0; k < d.term_count; ++k) {
     const Term<T>& t = d.terms[static_cast<std::size_t>(k)];
