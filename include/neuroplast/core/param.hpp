@@ -35,8 +35,10 @@ enum class GrowValues {
 /// The mask is materialised on the first prune; until then every connection is active and growth
 /// does not pay for a mask plane.
 ///
-/// Invariant: where the mask is 0, `value`, `grad` and every state plane are exactly 0. Optimizers
-/// re-establish it after each update, so a masked connection never drifts.
+/// Invariant: where the mask is 0, `value`, `grad` and every state plane are exactly 0. Backward
+/// passes mask the gradient, so an optimizer's update keeps it (the moments stay 0 and weight
+/// decay scales a 0); code that writes into `value` or `grad` there restores it with `apply_mask`
+/// or `mask_gradient` (the Trainer does after an `on_gradients` hook).
 template <Scalar T>
 struct Param {
   ParamMatrix<T> value;  ///< the parameters
