@@ -191,12 +191,11 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
 namespace detail {
 
 /// C += op(A) op(B) through `gemm` (C = op(A) op(B) with `overwrite`), where op transposes when
-/// `TransA` / `TransB` is set. `c`
-/// points at a column-major `m × n` block with outer stride `ldc`; A and B are dense Eigen operands
-/// of either storage order with unit inner stride (a row-major matrix is the column-major storage
-/// of its transpose, which picks each Op). For callers that hold Eigen matrices rather than
-/// pointers; the relevance pass multiplies through it so that its products follow the threading
-/// rule and give the same bits on any thread count.
+/// `TransA` / `TransB` is set. `c` points at a column-major `m × n` block with outer stride `ldc`;
+/// A and B are dense Eigen operands of either storage order with unit inner stride (a row-major
+/// matrix is the column-major storage of its transpose, which picks each Op). For callers that
+/// hold Eigen matrices rather than pointers; the relevance pass multiplies through it so that its
+/// products follow the threading rule and give the same bits on any thread count.
 template <bool TransA, bool TransB, class AM, class BM, Scalar T>
 void add_product_to(T* c, Index ldc, const AM& a, const BM& b, GemmWorkspace<T>& ws,
                     bool overwrite = false) {
