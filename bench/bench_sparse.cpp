@@ -6,7 +6,9 @@
 //     crossovers behind `sparse_product_pays` (core/sparse_product.hpp);
 // (b) a 784-1024-1024-10 network with every weight matrix pruned at random to 100% (none), 50%
 //     and 10% density, as a user runs it (the density rule decides): inference at batch 1, 64 and
-//     256 and a training step (forward, softmax cross-entropy, backward, Adam) at batch 64 and 256.
+//     256 and a training step (forward, softmax cross-entropy, backward, Adam) at batch 64 and 256;
+// (c) the same networks served from an InferenceSnapshot (pruned layers' weights packed), at
+//     batch 1, 64 and 256: compare with (b)'s inference, above all the unpruned network's.
 //
 // Set NEUROPLAST_NUM_THREADS to compare one and two threads.
 
@@ -154,11 +156,29 @@ void bm_net_train_step(benchmark::State& state) {
   net_label(state, net, batch);
 }
 
+void bm_snapshot_inference(benchmark::State& state) {
+  const Index batch = state.range(1);
+  const np::InferenceSnapshot<float, np::Relu> snapshot(
+      network(static_cast<double>(state.range(0)) / 100));
+  const np::Matrix<float> X = np::Matrix<float>::Random(784, batch);
+  np::InferenceSnapshot<float, np::Relu>::Workspace ws;
+  benchmark::DoNotOptimize(snapshot.forward(X, ws).data());  // untimed: allocates the workspace
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot.forward(X, ws).data());
+  int packed = 0;
+  for (Index l = 0; l < 3; ++l) packed += snapshot.packed(l) ? 1 : 0;
+  state.SetLabel("density " + std::to_string(state.range(0)) + "%, " + std::to_string(packed) +
+                 " of 3 layers packed");
+}
+
 }  // namespace
 
 BENCHMARK(bm_layer_forward)->Apply(layer_args);
 BENCHMARK(bm_layer_train)->Apply(layer_args);
 BENCHMARK(bm_net_inference)
+    ->ArgNames({"density%", "batch"})
+    ->ArgsProduct({{100, 50, 10}, {1, 64, 256}})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_snapshot_inference)
     ->ArgNames({"density%", "batch"})
     ->ArgsProduct({{100, 50, 10}, {1, 64, 256}})
     ->Unit(benchmark::kMicrosecond);

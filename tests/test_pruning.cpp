@@ -2,6 +2,12 @@
 // widths, removal cost proportional to what is removed.
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/fixtures.hpp"
@@ -129,6 +135,95 @@ TEST_CASE("SparsePattern indexes the active entries by row and by column", "[pru
 
 namespace {
 
+// The bits of `x` (float or double), so that a test can demand equality of representations.
+template <class T>
+auto bits_of(T x) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  U u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+
+template <class T>
+void check_packet_kernels_match_entrywise() {
+  Rng rng(95);
+  const auto fill = [&](std::vector<T>& v) {
+    for (T& x : v) x = static_cast<T>(rng.normal(0.0, 1.0));
+  };
+  // Transposes of every shape class: both sides a multiple of the packet size, ragged edges, and
+  // tiles cut short by the thread split; with the plain copy, the scale and the scale plus bias.
+  for (const auto& [rows, cols] : {std::pair<Index, Index>{64, 48}, {37, 21}, {5, 3}, {130, 70}}) {
+    std::vector<T> src(static_cast<std::size_t>(rows * cols)), bias(static_cast<std::size_t>(cols));
+    fill(src);
+    fill(bias);
+    for (int op = 0; op < 3; ++op) {
+      INFO("transpose " << rows << " x " << cols << ", op " << op);
+      const T alpha = op == 0 ? T(1) : T(0.37);
+      const T* b = op == 2 ? bias.data() : nullptr;
+      std::vector<T> dst(src.size(), T(-1)), want(src.size(), T(-2));
+      detail::transpose_into(src.data(), rows, cols, rows, dst.data(), cols, alpha, b);
+      // The reference: one source row at a time, which the transpose can only move entry by entry
+      // (the same operation on each entry; written out here, a compiler may fuse the multiply
+      // and add of a bias differently from the library's code and differ in the last bit).
+      for (Index i = 0; i < rows; ++i)
+        detail::transpose_into(src.data() + i, 1, cols, rows, want.data() + i * cols, cols, alpha,
+                               b);
+      bool same = true;
+      for (std::size_t e = 0; e < src.size(); ++e)
+        same = same && bits_of(dst[e]) == bits_of(want[e]);
+      CHECK(same);
+      // The reference is a transpose with the operation applied (the single-row call is no
+      // tautology): within rounding of the fused or unfused multiply-add.
+      bool close = true;
+      for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) {
+          const T x = src[static_cast<std::size_t>(i + j * rows)];
+          const T expect = b ? alpha * x + b[j] : alpha * x;
+          close = close && std::abs(want[static_cast<std::size_t>(j + i * cols)] - expect) <=
+                               T(1e-5) * (1 + std::abs(expect));
+        }
+      CHECK(close);
+    }
+  }
+  // Weight-gradient rows: every batch length class (below one packet, odd and even packet counts,
+  // not a multiple of a packet) and column counts with and without a remainder of the groups of 4.
+  using Vec = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+  for (const Index n : {Index{3}, Index{8}, Index{16}, Index{24}, Index{64}, Index{100}}) {
+    const Index in_cols = 40;
+    std::vector<T> d(static_cast<std::size_t>(n)), in_t(static_cast<std::size_t>(n * in_cols));
+    fill(d);
+    fill(in_t);
+    const std::vector<std::int32_t> cols{0, 3, 4, 9, 17, 18, 25, 31, 39};
+    for (const std::int32_t count : {4, 7, 9}) {
+      INFO("gradient row, batch " << n << ", " << count << " columns");
+      std::vector<T> g(static_cast<std::size_t>(in_cols), T(0));
+      const T alpha = T(0.5);
+      detail::sparse_gradient_row(cols.data(), count, d.data(), in_t.data(), n, n, alpha, g.data());
+      bool same = true;
+      for (std::int32_t k = 0; k < count; ++k) {
+        const auto c = static_cast<std::size_t>(cols[static_cast<std::size_t>(k)]);
+        const T want = alpha * Vec(d.data(), n).dot(Vec(in_t.data() + c * std::size_t(n), n));
+        same = same && bits_of(g[c]) == bits_of(want);
+      }
+      CHECK(same);
+      CHECK(g[1] == T(0));  // a column not in the row is not written
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the packet kernels of the sparse products give the entry-wise results bit for bit",
+          "[prune][sparse]") {
+  // Pruned networks train bit-identically whichever kernel computes a product (results files and
+  // resumed runs depend on it): the transposes move entries through registers, and the weight
+  // gradient sums four dot products at once in the order of Eigen's dot product.
+  check_packet_kernels_match_entrywise<float>();
+  check_packet_kernels_match_entrywise<double>();
+}
+
+namespace {
+
 // A random 0/1 mask of `rows × cols` with about `density` ones.
 Matrix<double> random_mask(Index rows, Index cols, double density, std::uint64_t seed) {
   Rng rng(seed);
@@ -136,6 +231,17 @@ Matrix<double> random_mask(Index rows, Index cols, double density, std::uint64_t
   for (Index c = 0; c < cols; ++c)
     for (Index r = 0; r < rows; ++r) m(r, c) = rng.uniform() < density ? 1.0 : 0.0;
   return m;
+}
+
+// A 40-96-80-6 ReLU network (seed `seed`) with random biases (seed + 1) whose first two weight
+// matrices are pruned at random to about `density` (seeds from seed + 2).
+Mlp<double, Relu> pruned_network(std::uint64_t seed, double density) {
+  Mlp<double, Relu> net({40, 96, 80, 6}, seed);
+  randomise_biases(net, seed + 1);
+  for (Index l = 0; l < 2; ++l)
+    net.prune_connections(l, random_mask(net.width(l), net.sizes()[std::size_t(l)], density,
+                                         seed + 2 + static_cast<std::uint64_t>(l)));
+  return net;
 }
 
 // Whether layer l of `net` computes a batch of `batch` on its sparse pattern.
@@ -150,17 +256,15 @@ TEST_CASE("pruned layers compute on their active connections with the dense path
           "[prune][sparse]") {
   // `sparse` has 98% of its hidden connections pruned, `dense` the same weights zeroed without a
   // mask: the sparse products must give what the GEMM gives on the zeros.
-  Mlp<double, Relu> sparse({40, 96, 80, 6}, 91);
-  randomise_biases(sparse, 92);
-  for (Index l = 0; l < 2; ++l)
-    sparse.prune_connections(l, random_mask(sparse.width(l), sparse.sizes()[std::size_t(l)], 0.02,
-                                            93 + static_cast<std::uint64_t>(l)));
+  Mlp<double, Relu> sparse = pruned_network(91, 0.02);
   Mlp<double, Relu> dense({40, 96, 80, 6}, 91);
   for (Index l = 0; l < 3; ++l) {
     dense.weights(l) = sparse.weights(l);
     dense.bias(l) = sparse.bias(l);
   }
-  for (Index batch : {Index{1}, Index{5}, Index{64}, Index{200}}) {
+  // Batches that run each kernel of the sparse products: one sample, the dynamic-size tail alone
+  // (5), a half and a quarter block (48), one full block (64), and every kind at once (250).
+  for (Index batch : {Index{1}, Index{5}, Index{48}, Index{64}, Index{250}}) {
     INFO("batch " << batch);
     REQUIRE(computes_sparse(sparse, 0, batch));
     REQUIRE(computes_sparse(sparse, 1, batch));
@@ -272,4 +376,75 @@ TEST_CASE("optimizers update only the active connections of a sparse layer, as t
         .learning_rate = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true});
   }
   SECTION("plain sgd") { check_sparse_training_matches_dense(Sgd<double>{.learning_rate = 0.05}); }
+}
+
+TEST_CASE("an InferenceSnapshot answers as the network's forward did when it was built",
+          "[prune][sparse][snapshot]") {
+  // Layers 0 and 1 pruned to 5% (packed), layer 2 dense; hidden layer 0 with dropout in the
+  // paper's convention, so that inference scales its outputs (the snapshot must copy the scale).
+  Mlp<double, Relu> net = pruned_network(111, 0.05);
+  net.set_dropout(0, Dropout{.rate = 0.25, .convention = DropoutConvention::paper});
+  REQUIRE(net.inference_scale(1) != 1.0);
+  const InferenceSnapshot<double, Relu> snapshot(net);
+  CHECK(snapshot.layer_count() == 3);
+  CHECK(snapshot.sizes() == net.sizes());
+  CHECK(snapshot.packed(0));
+  CHECK(snapshot.packed(1));
+  CHECK_FALSE(snapshot.packed(2));
+  std::vector<Matrix<double>> inputs, before;
+  for (Index batch : {Index{1}, Index{5}, Index{48}, Index{64}, Index{250}}) {
+    INFO("batch " << batch);
+    inputs.push_back(random_batch(40, batch, 114 + static_cast<std::uint64_t>(batch)));
+    before.push_back(net.forward(inputs.back()));
+    const Matrix<double> got = snapshot.forward(inputs.back());
+    CHECK(relative_difference(got, before.back()) < 1e-12);
+    // A batch takes the same sparse products as the network's own pass: the same bits. A single
+    // sample sums the packed weights in another order.
+    if (batch > 1) CHECK(got == before.back());
+    CHECK(snapshot.predict(inputs.back()) == net.predict(inputs.back()));
+  }
+  // Training and editing the network afterwards do not reach the snapshot.
+  Adam<double> opt{.learning_rate = 0.05};
+  train_step(net, opt, inputs[2], labels_for(48, 6));
+  net.grow_neurons(1, 3, init::He{});
+  InferenceSnapshot<double, Relu>::Workspace ws;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    CHECK(relative_difference(net.forward(inputs[i]), before[i]) > 1e-6);
+    CHECK(relative_difference(Matrix<double>(snapshot.forward(inputs[i], ws)), before[i]) < 1e-12);
+  }
+}
+
+TEST_CASE("an InferenceSnapshot of a pruned float network stays within 1e-6 of its forward",
+          "[prune][sparse][snapshot]") {
+  for (const double density : {0.02, 0.1, 0.2, 0.5}) {
+    INFO("density " << density);
+    Mlp<float, Relu> net({64, 128, 96, 10}, 121);
+    for (Index l = 0; l < 3; ++l) {
+      const Matrix<double> mask =
+          random_mask(net.sizes()[std::size_t(l) + 1], net.sizes()[std::size_t(l)], density,
+                      122 + static_cast<std::uint64_t>(l));
+      net.prune_connections(l, mask.cast<float>());
+    }
+    const InferenceSnapshot<float, Relu> snapshot(net);
+    CHECK(snapshot.packed(0) == (density <= kMaxSparseDensity));
+    for (Index batch : {Index{1}, Index{3}, Index{64}}) {
+      const Matrix<float> X = random_batch(64, batch, 123).cast<float>();
+      CHECK(relative_difference(snapshot.forward(X).cast<double>(), net.forward(X).cast<double>()) <
+            1e-6);
+    }
+  }
+}
+
+TEST_CASE("an InferenceSnapshot refuses bad input and bad layers with the network's errors",
+          "[prune][snapshot][error]") {
+  Mlp<double, Relu> net({4, 6, 2}, 131);
+  const InferenceSnapshot<double, Relu> snapshot(net);
+  CHECK_THROWS_WITH(snapshot.forward(Matrix<double>::Zero(5, 2)),
+                    Catch::Contains("input has 5 rows but the network expects 4"));
+  CHECK_THROWS_WITH(snapshot.forward(Matrix<double>::Zero(4, 0)), Catch::Contains("empty"));
+  Matrix<double> X = Matrix<double>::Zero(4, 3);
+  X(2, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(snapshot.forward(X), NumericError);
+  CHECK_THROWS_WITH(snapshot.packed(2), Catch::Contains("layer 2 does not exist"));
+  CHECK_THROWS_AS(snapshot.packed(-1), Error);
 }

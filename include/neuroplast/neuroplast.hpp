@@ -38,6 +38,7 @@
 #include "neuroplast/network/dropout_engine.hpp"
 #include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/fingerprint.hpp"
+#include "neuroplast/network/inference_snapshot.hpp"
 #include "neuroplast/network/initializers.hpp"
 #include "neuroplast/network/layer_stack.hpp"
 #include "neuroplast/network/mlp.hpp"

@@ -23,6 +23,7 @@ from ._neuroplast import (  # noqa: F401
     Evaluation,
     FileError,
     History,
+    InferenceSnapshot,
     Mlp,
     NeuroplasticPolicy,
     NumericError,
@@ -48,14 +49,14 @@ from .interop import (  # noqa: F401
 
 # help() and repr() name the package, not its compiled part.
 for _name in ("Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Evaluation",
-              "History", "Mlp", "NeuroplasticPolicy", "Sgd", "StaticPolicy", "StructuralEvent",
+              "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "Sgd", "StaticPolicy", "StructuralEvent",
               "Trainer"):
     globals()[_name].__module__ = __name__
 del _name
 
 __all__ = [
     "Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Error", "Evaluation",
-    "FileError", "History", "Mlp", "NeuroplasticPolicy", "NumericError", "SGD", "Sgd",
+    "FileError", "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "NumericError", "SGD", "Sgd",
     "StaticPolicy", "StructuralEvent", "Trainer", "from_safetensors", "from_torch",
     "history_to_dicts", "load", "lrp", "read_safetensors", "save", "save_onnx",
     "save_safetensors", "to_torch",

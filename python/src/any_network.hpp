@@ -108,6 +108,16 @@ class AnyTrainer {
   virtual double learning_rate() const = 0;
 };
 
+/// An InferenceSnapshot of a float32 Mlp of any of the module's activations; methods as there.
+class AnySnapshot {
+ public:
+  virtual ~AnySnapshot() = default;
+  virtual std::vector<Index> sizes() const = 0;
+  virtual bool packed(Index l) const = 0;
+  virtual Mat forward(const ConstMatRef& X) const = 0;
+  virtual std::vector<int> predict(const ConstMatRef& X) const = 0;
+};
+
 /// A float32 Mlp of any of the module's activations. Every method is the Mlp's (or the free
 /// function's) of the same name; shapes as there.
 class AnyNetwork {
@@ -122,6 +132,8 @@ class AnyNetwork {
 
   virtual Mat forward(const ConstMatRef& X) const = 0;
   virtual std::vector<int> predict(const ConstMatRef& X) const = 0;
+  /// A read-only copy of the network's inference, pruned layers packed.
+  virtual std::unique_ptr<AnySnapshot> snapshot() const = 0;
 
   virtual Mat weights(Index l) const = 0;
   virtual Vec bias(Index l) const = 0;

@@ -32,6 +32,7 @@ using np::Index;
 using np::python::AnyNetwork;
 using np::python::AnyOptimizer;
 using np::python::AnyPolicy;
+using np::python::AnySnapshot;
 using np::python::AnyTrainer;
 using np::python::Mat;
 using np::python::Vec;
@@ -108,6 +109,10 @@ bool is_integer_array(const py::array& a) {
 // The Python object: shared with every Trainer built on it, so the network outlives them.
 struct PyMlp {
   std::shared_ptr<AnyNetwork> net;
+};
+
+struct PySnapshot {
+  std::shared_ptr<AnySnapshot> snapshot;
 };
 
 std::shared_ptr<AnyNetwork> make_network(std::vector<Index> sizes, const std::string& activation,
@@ -505,6 +510,35 @@ PYBIND11_MODULE(_neuroplast, m) {
   py::register_exception<np::NumericError>(m, "NumericError", error.ptr());
 
   // ---- network ----
+  py::class_<PySnapshot>(m, "InferenceSnapshot",
+                         "A read-only copy of an Mlp's inference (Mlp.snapshot()), for serving.")
+      .def_property_readonly(
+          "sizes", [](const PySnapshot& s) { return s.snapshot->sizes(); },
+          "[inputs, hidden..., outputs] of the network it was taken from.")
+      .def(
+          "packed", [](const PySnapshot& s, Index l) { return s.snapshot->packed(l); },
+          py::arg("l"), "Whether dense layer l holds its active weights packed.")
+      .def(
+          "forward",
+          [](const PySnapshot& s, const FloatArray& X) {
+            const auto view =
+                columns(X, s.snapshot->sizes().front(), "InferenceSnapshot.forward", "X");
+            Mat logits;
+            {
+              py::gil_scoped_release unlocked;
+              logits = s.snapshot->forward(view);
+            }
+            return transposed_numpy(std::move(logits));
+          },
+          py::arg("X"), "Logits (batch, outputs) of X (batch, features), as Mlp.forward gave.")
+      .def(
+          "predict",
+          [](const PySnapshot& s, const FloatArray& X) {
+            return s.snapshot->predict(
+                columns(X, s.snapshot->sizes().front(), "InferenceSnapshot.predict", "X"));
+          },
+          py::arg("X"), "The class (argmax of the logits) of each sample of X (batch, features).");
+
   py::class_<PyMlp>(m, "Mlp",
                     "A multilayer perceptron (float32): hidden layers use `activation`, the output "
                     "layer is linear (logits). Arrays are numpy (batch, features).")
@@ -546,6 +580,11 @@ PYBIND11_MODULE(_neuroplast, m) {
             return n.net->predict(columns(X, n.net->sizes().front(), "Mlp.predict", "X"));
           },
           py::arg("X"), "The class (argmax of the logits) of each sample of X (batch, features).")
+      .def(
+          "snapshot", [](const PyMlp& n) { return PySnapshot{n.net->snapshot()}; },
+          "A read-only InferenceSnapshot of the network as it is now: the same forward, with "
+          "pruned layers' active weights packed (single samples gain from pruning). Later "
+          "training or edits of the network do not reach it.")
       .def(
           "weights", [](const PyMlp& n, Index l) { return numpy_copy(n.net->weights(l)); },
           py::arg("l"), "A copy of dense layer l's weights, (sizes[l+1], sizes[l]).")

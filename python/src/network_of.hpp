@@ -43,6 +43,19 @@ class TrainerOf final : public AnyTrainer {
 };
 
 template <class Act>
+class SnapshotOf final : public AnySnapshot {
+ public:
+  explicit SnapshotOf(const Mlp<float, Act>& net) : snapshot_(net) {}
+  std::vector<Index> sizes() const override { return snapshot_.sizes(); }
+  bool packed(Index l) const override { return snapshot_.packed(l); }
+  Mat forward(const ConstMatRef& X) const override { return snapshot_.forward(X); }
+  std::vector<int> predict(const ConstMatRef& X) const override { return snapshot_.predict(X); }
+
+ private:
+  InferenceSnapshot<float, Act> snapshot_;
+};
+
+template <class Act>
 class NetworkOf final : public AnyNetwork {
  public:
   using Net = Mlp<float, Act>;
@@ -57,6 +70,9 @@ class NetworkOf final : public AnyNetwork {
 
   Mat forward(const ConstMatRef& X) const override { return net_.forward(X); }
   std::vector<int> predict(const ConstMatRef& X) const override { return net_.predict(X); }
+  std::unique_ptr<AnySnapshot> snapshot() const override {
+    return std::make_unique<SnapshotOf<Act>>(net_);
+  }
 
   Mat weights(Index l) const override { return net_.weights(l); }
   Vec bias(Index l) const override { return net_.bias(l); }

@@ -128,6 +128,29 @@ def test_pruned_connections_stay_zero():
     assert net.weights(0)[0, 1] == 0
 
 
+def test_snapshot_of_a_pruned_network_answers_as_forward_did():
+    rng = np.random.default_rng(8)
+    net = npl.Mlp([20, 64, 48, 5], seed=8)
+    for l in range(2):
+        net.prune_connections(l, (rng.random(net.weights(l).shape) < 0.1).astype(np.float32))
+    served = net.snapshot()
+    assert isinstance(served, npl.InferenceSnapshot)
+    assert served.sizes == net.sizes
+    assert served.packed(0) and served.packed(1) and not served.packed(2)
+    X = rng.standard_normal((7, 20)).astype(np.float32)
+    before = net.forward(X)
+    for batch in (1, 7):
+        got = served.forward(X[:batch])
+        assert got.shape == (batch, 5)
+        np.testing.assert_allclose(got, before[:batch], rtol=1e-5, atol=1e-6)
+    assert served.predict(X) == net.predict(X)
+    # Edits of the network after the snapshot do not reach it.
+    net.set_weights(2, np.zeros((5, 48), dtype=np.float32))
+    np.testing.assert_allclose(served.forward(X), before, rtol=1e-5, atol=1e-6)
+    with pytest.raises(npl.Error, match="InferenceSnapshot.forward: X has 3 columns"):
+        served.forward(np.zeros((2, 3), dtype=np.float32))
+
+
 def test_frozen_neurons_keep_their_parameters_bit_for_bit():
     X, y = blobs(64, seed=7)
     net = npl.Mlp([4, 6, 3], seed=7)

@@ -12,11 +12,18 @@
 /// density 0.32, at 20% 0.49, at 30% 0.92; batch 256 at 20% 0.64, at 30% 0.89; batch 16 at 10%
 /// 0.73 (but 1.30 for the forward pass on two threads); batch 1 at 2% 0.57, at 5% 1.00: Eigen's
 /// matrix-vector product streams a cached matrix faster than a gather over a twentieth of it.
+/// These crossovers predate the kernels' speed-ups of 2026-12-05 (blocks of 64 samples, packet
+/// transposes, four gradient dot products at a time), which only made the sparse side faster, so
+/// the rule errs towards the dense path.
 
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "neuroplast/core/gemm.hpp"
 #include "neuroplast/core/sparse_pattern.hpp"
@@ -83,50 +90,216 @@ T sparse_row_dot(const std::int32_t* cols, std::int32_t count, const T* w, const
   return (a0 + a1) + (a2 + a3);
 }
 
-// Samples of a batch handled together by the sparse kernels: 128 bytes, so a block of the
-// accumulator stays in four AVX registers while a row's connections are summed into it.
+// Σ values[k] x[cols[k]] over one compressed row whose weights are packed (`values` holds the
+// row's active weights in the order of `cols`), as the packed copy of an InferenceSnapshot stores
+// them. Reading a tenth of the weights contiguously instead of gathering them from the dense
+// plane, whose cache lines a tenth of the entries still mostly covers, is what lets a single
+// sample gain from pruning. Under AVX2 the inputs are gathered eight (floats) or four (doubles)
+// at a time into four independent sums (two measured 5% slower); otherwise four scalar sums, as
+// `sparse_row_dot`.
 template <Scalar T>
-inline constexpr Index kSparseBlock = static_cast<Index>(128 / sizeof(T));
+T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, const T* x) {
+  std::int32_t k = 0;
+  T tail = 0;
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    // The masked form with every lane set: GCC's plain gather warns of an uninitialised source.
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    const auto gather = [&](__m256i i) {
+      return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, i, all, 4);
+    };
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    const auto add = [&](int j, std::int32_t at) {
+      const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cols + at));
+      a[j] = _mm256_add_ps(a[j], _mm256_mul_ps(_mm256_loadu_ps(values + at), gather(i)));
+    };
+    for (; k + 32 <= count; k += 32)
+      for (int j = 0; j < 4; ++j) add(j, k + 8 * j);
+    for (; k + 8 <= count; k += 8) add(0, k);
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    tail = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+  } else if constexpr (std::is_same_v<T, double>) {
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    const auto gather = [&](__m128i i) {
+      return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), x, i, all, 8);
+    };
+    __m256d a[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                    _mm256_setzero_pd()};
+    const auto add = [&](int j, std::int32_t at) {
+      const __m128i i = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cols + at));
+      a[j] = _mm256_add_pd(a[j], _mm256_mul_pd(_mm256_loadu_pd(values + at), gather(i)));
+    };
+    for (; k + 16 <= count; k += 16)
+      for (int j = 0; j < 4; ++j) add(j, k + 4 * j);
+    for (; k + 4 <= count; k += 4) add(0, k);
+    const __m256d sum = _mm256_add_pd(_mm256_add_pd(a[0], a[1]), _mm256_add_pd(a[2], a[3]));
+    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
+    tail = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+  }
+#endif
+  T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (; k + 4 <= count; k += 4) {
+    a0 += values[k] * x[cols[k]];
+    a1 += values[k + 1] * x[cols[k + 1]];
+    a2 += values[k + 2] * x[cols[k + 2]];
+    a3 += values[k + 3] * x[cols[k + 3]];
+  }
+  for (; k < count; ++k) a0 += values[k] * x[cols[k]];
+  return tail + ((a0 + a1) + (a2 + a3));
+}
+
+// Samples of a batch handled together by the sparse kernels: 256 bytes, so a block of the
+// accumulator stays in eight AVX registers while a row's connections are summed into it. Eight
+// independent multiply-add chains hide the adder's latency, which four did not: with 128 bytes,
+// a 10%-dense 1024 × 1024 forward pass at batch 64 took 1.5 × as long on one thread.
+template <Scalar T>
+inline constexpr Index kSparseBlock = static_cast<Index>(256 / sizeof(T));
+
+// GCC warns that a SIMD type's alignment attribute is dropped when it is a template argument;
+// Eigen's own headers silence this for the same uses.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+// dst(j0 .. j0 + P, i0 + m) = op(src(i0 + m, j0 .. j0 + P)) for m < P, a P × P block moved with
+// P packet loads, an in-register transpose and P packet stores (P: Eigen's packet size for T;
+// 8 floats under AVX). `op(packet, j0)` is the entry-wise operation of `transpose_into` on a packet
+// of dst's rows j0 .. j0 + P, with the same arithmetic as on a single entry, so that the result is
+// the same bit for bit as the entry-by-entry loop's (tests/test_pruning.cpp checks it): pruned
+// networks must train to the same bits whichever kernel moved an entry.
+template <Scalar T, class PacketOp>
+void transpose_packet_block(const T* src, Index lds, T* dst, Index ldd, Index i0, Index j0,
+                            const PacketOp& op) {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  constexpr int P = Eigen::internal::packet_traits<T>::size;
+  Eigen::internal::PacketBlock<Packet, P> block;
+  for (int k = 0; k < P; ++k)
+    block.packet[k] = Eigen::internal::ploadu<Packet>(src + i0 + (j0 + k) * lds);
+  Eigen::internal::ptranspose(block);
+  for (int m = 0; m < P; ++m)
+    Eigen::internal::pstoreu(dst + j0 + (i0 + m) * ldd, op(block.packet[m], j0));
+}
 
 // dst = alpha · srcᵀ (+ bias, one entry per row of dst) for a column-major `rows × cols` src
 // (outer stride lds) and a column-major `cols × rows` dst (outer stride ldd), in square tiles so
 // that both sides are read and written a cache line at a time; split over threads by src's
-// columns (each thread writes its own rows of dst) under the element-wise rule.
+// columns (each thread writes its own rows of dst) under the element-wise rule. Within a tile,
+// blocks of P × P entries (P: the packet size) go through registers (`transpose_packet_block`;
+// entry by entry, the transposes took 11% of a 10%-dense 784-1024-1024-10 training step), the
+// tile's ragged edges entry by entry.
 template <Scalar T>
 void transpose_into(const T* src, Index rows, Index cols, Index lds, T* dst, Index ldd,
                     T alpha = T(1), const T* bias = nullptr) {
-  constexpr Index tile = 16;
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  constexpr Index P = Eigen::internal::packet_traits<T>::size;
+  constexpr Index tile = std::max<Index>(16, P);
   const double entries = static_cast<double>(rows) * static_cast<double>(cols);
   const int threads = threads_for(entries, kMinEntriesPerThread);
   // The entry-wise operation is chosen once, outside the loops, so they stay branch-free.
-  const auto run = [&](auto op) {
+  const auto run = [&](auto op, auto packet_op) {
     parallel_ranges(cols, threads, entries, [&](Index c0, Index c1) {
       for (Index j0 = c0; j0 < c1; j0 += tile) {
         const Index j1 = std::min(c1, j0 + tile);
         for (Index i0 = 0; i0 < rows; i0 += tile) {
           const Index i1 = std::min(rows, i0 + tile);
-          // Along the side with the smaller stride innermost: the other side's rows, a power of
-          // two apart (1024 floats), would otherwise share a cache set and evict each other
-          // (5-10× slower).
-          if (ldd > lds) {
-            for (Index i = i0; i < i1; ++i)
-              for (Index j = j0; j < j1; ++j) dst[j + i * ldd] = op(src[i + j * lds], j);
-          } else {
-            for (Index j = j0; j < j1; ++j)
-              for (Index i = i0; i < i1; ++i) dst[j + i * ldd] = op(src[i + j * lds], j);
+          // Full packet blocks first; what is left of the tile, a band of fewer than P columns
+          // of dst and one of fewer than P rows, entry by entry.
+          const Index jp = P > 1 ? j0 + (j1 - j0) / P * P : j0;
+          const Index ip = P > 1 ? i0 + (i1 - i0) / P * P : i0;
+          if constexpr (P > 1) {
+            for (Index i = i0; i < ip; i += P)
+              for (Index j = j0; j < jp; j += P)
+                transpose_packet_block(src, lds, dst, ldd, i, j, packet_op);
           }
+          const auto entries_in = [&](Index ia, Index ib, Index ja, Index jb) {
+            // Along the side with the smaller stride innermost: the other side's rows, a power
+            // of two apart (1024 floats), would otherwise share a cache set and evict each other
+            // (5-10× slower).
+            if (ldd > lds) {
+              for (Index i = ia; i < ib; ++i)
+                for (Index j = ja; j < jb; ++j) dst[j + i * ldd] = op(src[i + j * lds], j);
+            } else {
+              for (Index j = ja; j < jb; ++j)
+                for (Index i = ia; i < ib; ++i) dst[j + i * ldd] = op(src[i + j * lds], j);
+            }
+          };
+          entries_in(i0, ip, jp, j1);
+          entries_in(ip, i1, j0, j1);
         }
       }
     });
   };
+  namespace ei = Eigen::internal;
+  const Packet a = ei::pset1<Packet>(alpha);
   if (bias != nullptr) {
-    run([&](T x, Index j) { return alpha * x + bias[j]; });
+    run([&](T x, Index j) { return alpha * x + bias[j]; },
+        [&](const Packet& x, Index j) {
+          return ei::padd(ei::pmul(a, x), ei::ploadu<Packet>(bias + j));
+        });
   } else if (alpha != T(1)) {
-    run([&](T x, Index) { return alpha * x; });
+    run([&](T x, Index) { return alpha * x; },
+        [&](const Packet& x, Index) { return ei::pmul(a, x); });
   } else {
-    run([](T x, Index) { return x; });
+    run([](T x, Index) { return x; }, [](const Packet& x, Index) { return x; });
   }
 }
+
+// g[c] = alpha · d · in_t(:, c) for the `count` columns c of one compressed row, d and each
+// in_t column `n` long. Four columns at a time share the loads of d and keep independent sums,
+// each summed in the order of Eigen's dot product of dynamic vectors (two packet sums over
+// alternate packets from index 0, added, then a last odd packet, then Eigen's horizontal sum), so
+// the gradient is the same bit for bit as `d.dot(column)` gives, which is what the remaining
+// columns and batches that are not a multiple of two packets use. One dot at a time spent most of
+// its time in the horizontal sum's dependent shuffles and in the loop's bookkeeping.
+template <Scalar T>
+void sparse_gradient_row(const std::int32_t* cols, std::int32_t count, const T* d, const T* in_t,
+                         Index ld_in, Index n, T alpha, T* g) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<T>::type;
+  constexpr Index P = ei::packet_traits<T>::size;
+  using Vec = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+  std::int32_t k = 0;
+  if constexpr (P > 1) {
+    constexpr int G = 4;
+    if (n % P == 0 && n >= 2 * P) {
+      for (; k + G <= count; k += G) {
+        const T* x[G];
+        Packet r0[G], r1[G];
+        Packet a0 = ei::ploadu<Packet>(d), a1 = ei::ploadu<Packet>(d + P);
+        for (int j = 0; j < G; ++j) {
+          x[j] = in_t + static_cast<Index>(cols[k + j]) * ld_in;
+          r0[j] = ei::pmul(a0, ei::ploadu<Packet>(x[j]));
+          r1[j] = ei::pmul(a1, ei::ploadu<Packet>(x[j] + P));
+        }
+        Index i = 2 * P;
+        for (; i + 2 * P <= n; i += 2 * P) {
+          a0 = ei::ploadu<Packet>(d + i);
+          a1 = ei::ploadu<Packet>(d + i + P);
+          for (int j = 0; j < G; ++j) {
+            r0[j] = ei::padd(r0[j], ei::pmul(a0, ei::ploadu<Packet>(x[j] + i)));
+            r1[j] = ei::padd(r1[j], ei::pmul(a1, ei::ploadu<Packet>(x[j] + i + P)));
+          }
+        }
+        for (int j = 0; j < G; ++j) r0[j] = ei::padd(r0[j], r1[j]);
+        if (i < n) {
+          a0 = ei::ploadu<Packet>(d + i);
+          for (int j = 0; j < G; ++j)
+            r0[j] = ei::padd(r0[j], ei::pmul(a0, ei::ploadu<Packet>(x[j] + i)));
+        }
+        for (int j = 0; j < G; ++j) g[cols[k + j]] = alpha * ei::predux(r0[j]);
+      }
+    }
+  }
+  for (; k < count; ++k)
+    g[cols[k]] = alpha * Vec(d, n).dot(Vec(in_t + static_cast<Index>(cols[k]) * ld_in, n));
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // acc[0, n) += w · x[0, n) for n = kSparseBlock<T> (a register-resident block) or fewer.
 template <Scalar T, Index N>
@@ -137,7 +310,9 @@ struct BatchBlock {
 
 // For every row r in [r0, r1): out_t(b0 .. b0 + n, r) = Σ over r's active columns c of
 // w(r, c) · in_t(b0 .. b0 + n, c), with n = N (compile-time) or `n` when N = 0 (a batch's tail).
-template <Index N, Scalar T>
+// `Packed`: w holds the active weights in the pattern's order (w[k] for row_cols[k]), not the
+// dense plane.
+template <Index N, bool Packed = false, Scalar T>
 void sparse_rows_block(const SparsePattern& p, const T* w, Index ldw, const T* in_t, Index ld_in,
                        T* out_t, Index ld_out, Index b0, Index n, Index r0, Index r1) {
   using Array = typename BatchBlock<T, N>::Array;
@@ -149,7 +324,7 @@ void sparse_rows_block(const SparsePattern& p, const T* w, Index ldw, const T* i
     const T* wr = w + r * ldw;
     for (auto k = rs[r]; k < rs[r + 1]; ++k) {
       const Index c = cols[k];
-      acc += wr[c] * Map(in_t + b0 + c * ld_in, N == 0 ? n : N);
+      acc += (Packed ? w[k] : wr[c]) * Map(in_t + b0 + c * ld_in, N == 0 ? n : N);
     }
     Eigen::Map<Array>(out_t + b0 + r * ld_out, N == 0 ? n : N) = acc;
   }
@@ -183,25 +358,34 @@ void sparse_scatter_block(const SparsePattern& p, const T* w, Index ldw, const T
   }
 }
 
-// Runs kernel<N>(…, b0, n, …) over the batch in blocks of kSparseBlock samples, the tail with the
-// dynamic-size kernel.
+// Runs kernel<N>(…, b0, n, …) over the batch in blocks of kSparseBlock samples, then at most one
+// block each of a half and a quarter of that, the tail with the dynamic-size kernel (several
+// times slower per sample: batch 16 would otherwise run on it entirely).
 template <Scalar T, class Kernel>
 void over_batch_blocks(Index batch, const Kernel& kernel) {
   constexpr Index block = kSparseBlock<T>;
   Index b0 = 0;
   for (; b0 + block <= batch; b0 += block)
     kernel(std::integral_constant<Index, block>{}, b0, block);
+  const auto smaller = [&](auto size) {
+    if (b0 + size() > batch) return;
+    kernel(size, b0, size());
+    b0 += size();
+  };
+  smaller(std::integral_constant<Index, block / 2>{});
+  smaller(std::integral_constant<Index, block / 4>{});
   if (b0 < batch) kernel(std::integral_constant<Index, 0>{}, b0, batch - b0);
 }
 
 /// out = bias + alpha · W in, over the active connections of the row-major `W` (`p.rows ×
 /// p.cols`, outer stride `ldw`) only. `in`: `p.cols × batch`; `out`: `p.rows × batch`, not
 /// aliasing `in`. For a batch, the input is transposed once so that each active weight scales a
-/// contiguous block of samples held in registers.
+/// contiguous block of samples held in registers. With `packed`, `w` holds only the active
+/// weights, in the pattern's order (`p.nonzeros()` of them; `ldw` is not used).
 template <Scalar T>
 void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const T* bias,
                             const MatrixRef<T>& in, MatrixView<T> out, T alpha,
-                            GemmWorkspace<T>& ws) {
+                            GemmWorkspace<T>& ws, bool packed = false) {
   const Index batch = in.cols();
   const int threads = sparse_threads(p, batch);
   const double work = sparse_work(p, batch);
@@ -211,8 +395,11 @@ void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const
     const T* x = in.data();
     T* y = out.data();
     parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
-      for (Index r = r0; r < r1; ++r)
-        y[r] = bias[r] + alpha * sparse_row_dot(cols + rs[r], rs[r + 1] - rs[r], w + r * ldw, x);
+      for (Index r = r0; r < r1; ++r) {
+        const auto count = rs[r + 1] - rs[r];
+        y[r] = bias[r] + alpha * (packed ? packed_row_dot(cols + rs[r], w + rs[r], count, x)
+                                         : sparse_row_dot(cols + rs[r], count, w + r * ldw, x));
+      }
     });
     return;
   }
@@ -221,8 +408,13 @@ void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const
   transpose_into(in.data(), p.cols, batch, in.outerStride(), in_t.data(), batch);
   parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
     over_batch_blocks<T>(batch, [&](auto size, Index b0, Index n) {
-      sparse_rows_block<decltype(size)::value>(p, w, ldw, in_t.data(), batch, out_t.data(), batch,
-                                               b0, n, r0, r1);
+      constexpr Index N = decltype(size)::value;
+      if (packed) {
+        sparse_rows_block<N, true>(p, w, ldw, in_t.data(), batch, out_t.data(), batch, b0, n, r0,
+                                   r1);
+      } else {
+        sparse_rows_block<N>(p, w, ldw, in_t.data(), batch, out_t.data(), batch, b0, n, r0, r1);
+      }
     });
   });
   transpose_into(out_t.data(), batch, p.rows, batch, out.data(), out.outerStride(), alpha, bias);
@@ -248,9 +440,8 @@ void sparse_backward_product(const SparsePattern& p, const T* w, Index ldw, cons
   const auto* cols = p.row_cols.data();
   parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
-      const auto d = dz_t.col(r);
-      T* g = grad_w + r * ldg;
-      for (auto k = rs[r]; k < rs[r + 1]; ++k) g[cols[k]] = alpha * d.dot(in_t.col(cols[k]));
+      sparse_gradient_row(cols + rs[r], rs[r + 1] - rs[r], dz_t.data() + r * batch, in_t.data(),
+                          batch, batch, alpha, grad_w + r * ldg);
     }
   });
   if (delta_in == nullptr) return;

@@ -69,6 +69,19 @@ bool all_finite(const Eigen::DenseBase<Derived>& m) {
   return !std::isnan(static_cast<double>((m.derived().array() * S(0)).sum()));
 }
 
+/// The row of the largest coefficient of each column of `m` (the first on ties): the class a
+/// network predicts from each column of logits.
+template <class Derived>
+std::vector<int> argmax_per_column(const Eigen::MatrixBase<Derived>& m) {
+  std::vector<int> out(static_cast<std::size_t>(m.cols()));
+  for (Index c = 0; c < m.cols(); ++c) {
+    Index best = 0;
+    m.col(c).maxCoeff(&best);
+    out[static_cast<std::size_t>(c)] = static_cast<int>(best);
+  }
+  return out;
+}
+
 /// "3 × 64" — how shapes appear in error messages.
 inline std::string format_shape(Index rows, Index cols) {
   std::ostringstream os;

@@ -161,13 +161,15 @@ void for_column_ranges(Index rows, Index cols, const F& f) {
 
 /// out = f(alpha · W in + b) for a row-major `W` (`rows × cols`, pointer and outer stride) and a
 /// bias of `rows` entries. `alpha` carries dropout scales folded into the product for free. With
-/// `sparse` (W's active connections), the product visits only those.
+/// `sparse` (W's active connections), the product visits only those, read from `packed` (the
+/// active weights in the pattern's order) when given, else from W.
 template <class Act, Scalar T>
 void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* bias,
                    const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws,
-                   const SparsePattern* sparse = nullptr) {
+                   const SparsePattern* sparse = nullptr, const T* packed = nullptr) {
   if (sparse != nullptr) {
-    sparse_forward_product(*sparse, w, w_stride, bias, in, out, alpha, gemm_ws);
+    sparse_forward_product(*sparse, packed != nullptr ? packed : w, w_stride, bias, in, out, alpha,
+                           gemm_ws, packed != nullptr);
   } else {
     // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e.
     // the column-major storage of Wᵀ: hence Op::transpose.

@@ -121,14 +121,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
   }
   /// Index of the largest logit of each column of `X`.
   std::vector<int> predict(const MatrixRef<T>& X) const {
-    const Matrix<T> logits = forward(X);
-    std::vector<int> out(static_cast<std::size_t>(logits.cols()));
-    for (Index c = 0; c < logits.cols(); ++c) {
-      Index best = 0;
-      logits.col(c).maxCoeff(&best);
-      out[static_cast<std::size_t>(c)] = static_cast<int>(best);
-    }
-    return out;
+    return detail::argmax_per_column(forward(X));
   }
   /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input
   /// is not checked for finiteness (a Dataset is checked once when built). Allocation-free in
