@@ -435,6 +435,12 @@ TEST_CASE("an InferenceSnapshot of a pruned float network stays within 1e-6 of i
   }
 }
 
+// A snapshot computes as Dense<T, Act> does: a network of another activation or scalar must not
+// convert (it would be answered wrongly).
+static_assert(std::is_constructible_v<InferenceSnapshot<float, Relu>, const Mlp<float, Relu>&>);
+static_assert(!std::is_constructible_v<InferenceSnapshot<float, Relu>, const Mlp<float, Tanh>&>);
+static_assert(!std::is_constructible_v<InferenceSnapshot<float, Relu>, const Mlp<double, Relu>&>);
+
 TEST_CASE("an InferenceSnapshot refuses bad input and bad layers with the network's errors",
           "[prune][snapshot][error]") {
   Mlp<double, Relu> net({4, 6, 2}, 131);

@@ -3,7 +3,6 @@
 /// A read-only copy of a trained network for serving, with the active weights of pruned layers
 /// packed so that single samples gain from pruning too.
 
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/layers/activation.hpp"
 #include "neuroplast/layers/dense.hpp"
+#include "neuroplast/network/mlp.hpp"
 
 namespace neuroplast {
 
@@ -66,12 +66,10 @@ class InferenceSnapshot {
     GemmWorkspace<T> gemm{};           ///< the products' packing and transposition buffers
   };
 
-  /// Copies the inference of `net`, any network whose dense layers are DenseParams and whose
-  /// hidden layers use `Act`: Mlp<T, Act> and its kin (`layer_count`, `layer_params(l)`,
-  /// `inference_scale(l)`). Throws Error for a network without layers.
-  template <class Net>
-    requires std::same_as<typename Net::scalar, T>
-  explicit InferenceSnapshot(const Net& net) {
+  /// Copies the inference of `net`. Only an Mlp of `Dense` layers with this scalar and hidden
+  /// activation converts: the snapshot computes as `Dense` does, so a network of another layer
+  /// type or activation would be answered wrongly, not refused.
+  explicit InferenceSnapshot(const Mlp<T, Act, Dense>& net) {
     const Index count = net.layer_count();
     if (count < 1) detail::fail("InferenceSnapshot: the network has no layers");
     layers_.reserve(static_cast<std::size_t>(count));
