@@ -34,6 +34,7 @@
 #include "neuroplast/loss/mse.hpp"
 #include "neuroplast/loss/softmax_cross_entropy.hpp"
 #include "neuroplast/loss/targets.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/connection_edits.hpp"
 #include "neuroplast/network/dropout_engine.hpp"
 #include "neuroplast/network/edit_record.hpp"

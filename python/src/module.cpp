@@ -71,6 +71,19 @@ py::array_t<float> transposed_numpy(Mat m) {
       owned->data(), free_it);
 }
 
+// The logits of X (batch, features) through `model` (an Mlp or an InferenceSnapshot) as numpy
+// (batch, outputs); the pass runs without the GIL, so other Python threads go on meanwhile.
+template <class Model>
+py::array_t<float> logits_of(const Model& model, const FloatArray& X, const char* who) {
+  const auto view = columns(X, model.sizes().front(), who, "X");
+  Mat logits;
+  {
+    py::gil_scoped_release unlocked;
+    logits = model.forward(view);
+  }
+  return transposed_numpy(std::move(logits));
+}
+
 // A matrix as numpy (rows, cols) (a copy in C order: weights and masks are small and the network
 // may change under a view).
 py::array_t<float> numpy_copy(const Mat& m) {
@@ -521,14 +534,7 @@ PYBIND11_MODULE(_neuroplast, m) {
       .def(
           "forward",
           [](const PySnapshot& s, const FloatArray& X) {
-            const auto view =
-                columns(X, s.snapshot->sizes().front(), "InferenceSnapshot.forward", "X");
-            Mat logits;
-            {
-              py::gil_scoped_release unlocked;
-              logits = s.snapshot->forward(view);
-            }
-            return transposed_numpy(std::move(logits));
+            return logits_of(*s.snapshot, X, "InferenceSnapshot.forward");
           },
           py::arg("X"), "Logits (batch, outputs) of X (batch, features), as Mlp.forward gave.")
       .def(
@@ -564,15 +570,7 @@ PYBIND11_MODULE(_neuroplast, m) {
           "Weights and biases without the pruned connections.")
       .def(
           "forward",
-          [](const PyMlp& n, const FloatArray& X) {
-            const auto view = columns(X, n.net->sizes().front(), "Mlp.forward", "X");
-            Mat logits;
-            {
-              py::gil_scoped_release unlocked;
-              logits = n.net->forward(view);
-            }
-            return transposed_numpy(std::move(logits));
-          },
+          [](const PyMlp& n, const FloatArray& X) { return logits_of(*n.net, X, "Mlp.forward"); },
           py::arg("X"), "Logits (batch, outputs) of the inference pass on X (batch, features).")
       .def(
           "predict",

@@ -3,6 +3,7 @@
 /// A read-only copy of a trained network for serving, with the active weights of pruned layers
 /// packed so that single samples gain from pruning too.
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/layers/activation.hpp"
 #include "neuroplast/layers/dense.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/mlp.hpp"
 
 namespace neuroplast {
@@ -71,7 +73,7 @@ class InferenceSnapshot {
   /// type or activation would be answered wrongly, not refused.
   explicit InferenceSnapshot(const Mlp<T, Act, Dense>& net) {
     const Index count = net.layer_count();
-    if (count < 1) detail::fail("InferenceSnapshot: the network has no layers");
+    assert(count >= 1);  // an Mlp always has its output layer
     layers_.reserve(static_cast<std::size_t>(count));
     for (Index l = 0; l < count; ++l) {
       const DenseParams<T>& d = net.layer_params(l);
@@ -125,16 +127,7 @@ class InferenceSnapshot {
   /// As `forward(X)`, every intermediate in `ws`. The returned view points into `ws` and lives
   /// until its next use. Safe to call from several threads at once with a workspace each.
   ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace& ws) const {
-    if (X.rows() != layers_.front().weights.cols()) {
-      detail::fail("InferenceSnapshot::forward: input has ", X.rows(),
-                   " rows but the network expects ", layers_.front().weights.cols(),
-                   " (samples are columns: pass features × batch)");
-    }
-    if (X.cols() == 0) detail::fail("InferenceSnapshot::forward: the input batch is empty");
-    if (!detail::all_finite(X)) {
-      detail::fail<NumericError>(
-          "InferenceSnapshot::forward: the input batch contains NaN or infinity; clean the data");
-    }
+    detail::check_batch(X, layers_.front().weights.cols(), "InferenceSnapshot::forward", true);
     ws.outputs.resize(layers_.size());
     const Index batch = X.cols();
     for (std::size_t l = 0; l < layers_.size(); ++l) {

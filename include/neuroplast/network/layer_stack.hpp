@@ -14,6 +14,7 @@
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/layers/dropout.hpp"
 #include "neuroplast/layers/editable_layer.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/edit_journal.hpp"
 #include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/initializers.hpp"
@@ -220,11 +221,7 @@ class LayerStack {
 
   /// Throws Error (prefixed `where`) unless `X` is a non-empty `inputs × batch` batch.
   void check_input(const MatrixRef<T>& X, const char* where) const {
-    if (X.rows() != input_size()) {
-      detail::fail(where, ": input has ", X.rows(), " rows but the network expects ", input_size(),
-                   " (samples are columns: pass features × batch)");
-    }
-    if (X.cols() == 0) detail::fail(where, ": the input batch is empty (0 columns)");
+    detail::check_batch(X, input_size(), where, false);
   }
 
   /// Draws `d`'s weights from a stream split off the network's: He normal or Glorot uniform.

@@ -103,11 +103,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// As `forward(X)`, reusing `ws` for every intermediate: no allocation once `ws` has seen a batch
   /// of this size. The returned view points into `ws` and lives until its next use.
   ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace<T>& ws) const {
-    check_input(X, "forward");
-    if (!detail::all_finite(X)) {
-      detail::fail<NumericError>(
-          "forward: the input batch contains NaN or infinity; clean the data");
-    }
+    detail::check_batch(X, this->input_size(), "forward", true);
     detail::forward_pass(*this, X, ws, detail::Pass::inference);
     return ws.output();
   }

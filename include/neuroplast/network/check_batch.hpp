@@ -1,0 +1,24 @@
+#pragma once
+/// \file
+/// The input check every inference entry point makes, in one place so that each answers a bad
+/// batch with the same message.
+
+#include "neuroplast/core/error.hpp"
+#include "neuroplast/core/types.hpp"
+
+namespace neuroplast::detail {
+
+/// Throws Error (prefixed `where`) unless `X` is a non-empty batch of `inputs` rows (features ×
+/// batch, samples are columns); with `finite`, NumericError when `X` holds NaN or infinity.
+template <class Derived>
+void check_batch(const Eigen::DenseBase<Derived>& X, Index inputs, const char* where, bool finite) {
+  if (X.rows() != inputs) {
+    fail(where, ": input has ", X.rows(), " rows but the network expects ", inputs,
+         " (samples are columns: pass features × batch)");
+  }
+  if (X.cols() == 0) fail(where, ": the input batch is empty (0 columns)");
+  if (finite && !all_finite(X))
+    fail<NumericError>(where, ": the input batch contains NaN or infinity; clean the data");
+}
+
+}  // namespace neuroplast::detail
