@@ -7,6 +7,7 @@
 //
 // (as root: add --allow-run-as-root; on fewer cores than processes: --oversubscribe). While
 // process 0 times the single-process run, the others wait without spinning, so it has a core.
+// Last, the cost of a structural event (LRP pruning, growth) on one process and on all.
 
 #include <mpi.h>
 
@@ -18,7 +19,9 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "neuroplast/mpi.hpp"
@@ -78,6 +81,64 @@ void wait_quietly(MPI_Comm comm) {
   }
 }
 
+// Times one structural event of each kind, made at the end of the first epoch by every process
+// alike: Algorithm 3's pruning step (LRP relevance of every connection over the validation set,
+// the least relevant fifth masked, dead neurons removed) and a growth step of every hidden layer
+// by a quarter of its width (the edit, the optimizer's state following it).
+struct TimedEvents {
+  static constexpr std::string_view name = "timed_events";
+  double* prune_seconds = nullptr;
+  double* grow_seconds = nullptr;
+
+  template <class Context>
+  void on_epoch_end(Context& ctx) {
+    if (ctx.epoch != 1) return;
+    auto t = std::chrono::steady_clock::now();
+    np::PruneLeastRelevant{}.apply(ctx.net, ctx.judge());
+    *prune_seconds = seconds_since(t);
+    t = std::chrono::steady_clock::now();
+    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
+      const Index k = std::max<Index>(ctx.net.width(h) / 4, 1);
+      ctx.net.grow_neurons(h, k, np::init::ZeroFanOut{});
+      ctx.record(np::StructuralEvent{.kind = np::EventKind::grow_neurons, .layer = h, .count = k});
+    }
+    *grow_seconds = seconds_since(t);
+  }
+};
+
+// The best of `repeats` times of a pruning and of a growth event (seconds), each on a fresh
+// network trained for one epoch first, under `Trainer<…, Parallel>`.
+template <class Parallel>
+std::pair<double, double> event_seconds(const Shape& s, const np::Dataset<float>& data, int repeats,
+                                        Parallel p) {
+  double prune = 1e300, grow = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    double pruned = 0, grown = 0;
+    np::Mlp<float, np::Relu> net(s.sizes, 1);
+    np::Trainer trainer(net, np::Adam<float>{.learning_rate = 1e-4f},
+                        TimedEvents{.prune_seconds = &pruned, .grow_seconds = &grown},
+                        np::TrainOptions{.epochs = 2, .batch_size = s.batch, .seed = 1}, p);
+    trainer.fit(data, data);
+    prune = std::min(prune, pruned);
+    grow = std::min(grow, grown);
+  }
+  return {prune, grow};
+}
+
+// Runs `f` on process 0 alone while the others wait without spinning, then lines them all up.
+template <class F>
+void alone_then_together(int rank, F&& f) {
+  if (rank == 0) {
+    f();
+    MPI_Request release;  // the barrier the others wait in
+    MPI_Ibarrier(MPI_COMM_WORLD, &release);
+    MPI_Wait(&release, MPI_STATUS_IGNORE);
+  } else {
+    wait_quietly(MPI_COMM_WORLD);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,15 +160,7 @@ int main(int argc, char** argv) {
   for (const Shape& s : shapes) {
     const np::Dataset<float> data = make_data(s);
     double one = 0;
-    if (rank == 0) {
-      one = step_seconds(s, data, repeats, np::SingleProcess{});
-      MPI_Request release;  // the barrier the others wait in
-      MPI_Ibarrier(MPI_COMM_WORLD, &release);
-      MPI_Wait(&release, MPI_STATUS_IGNORE);
-    } else {
-      wait_quietly(MPI_COMM_WORLD);
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
+    alone_then_together(rank, [&] { one = step_seconds(s, data, repeats, np::SingleProcess{}); });
     const double many = step_seconds(s, data, repeats, dp);
     // The same with per-layer buckets of 1 MiB, each summed non-blocking as backward finishes it.
     np::mpi::DataParallel buckets = dp;
@@ -140,6 +193,29 @@ int main(int argc, char** argv) {
           1e3 * many, one / many, 1e3 * many_buckets, one / many_buckets, 1e3 * reduce,
           4.0 * static_cast<double>(count) / 1e6, 100 * reduce / many, 1e3 * started);
       std::fflush(stdout);
+    }
+  }
+  // A structural event, on one process and on all of them: every process makes the same edit
+  // from the same full validation set, so it should cost each what it costs one.
+  {
+    const Shape& s = shapes[0];
+    const np::Dataset<float> data = make_data(s);
+    std::pair<double, double> one{};
+    alone_then_together(rank, [&] { one = event_seconds(s, data, repeats, np::SingleProcess{}); });
+    const auto many = event_seconds(s, data, repeats, dp);
+    double slowest[2] = {many.first, many.second};  // an edit is done when every process is done
+    MPI_Allreduce(MPI_IN_PLACE, slowest, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0) {
+      std::printf(
+          "\nStructural events on %s (validation set %lld samples), best of %d\n\n"
+          "| event | 1 process | %d processes (slowest) | ratio |\n|---|---|---|---|\n"
+          "| LRP pruning (a fifth of the connections, relevance over 512 samples) | %.1f ms | "
+          "%.1f ms | %.2fx |\n"
+          "| growth of every hidden layer by a quarter of its width | %.2f ms | %.2f ms | %.2fx "
+          "|\n",
+          np::detail::format_sizes(s.sizes).c_str(), static_cast<long long>(data.size()), repeats,
+          size, 1e3 * one.first, 1e3 * slowest[0], slowest[0] / one.first, 1e3 * one.second,
+          1e3 * slowest[1], slowest[1] / one.second);
     }
   }
   MPI_Finalize();
