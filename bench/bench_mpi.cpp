@@ -94,8 +94,10 @@ struct TimedEvents {
   void on_epoch_end(Context& ctx) {
     if (ctx.epoch != 1) return;
     auto t = std::chrono::steady_clock::now();
-    np::PruneLeastRelevant{}.apply(ctx.net, ctx.judge());
+    const auto pruned = np::PruneLeastRelevant{}.apply(ctx.net, ctx.judge());
     *prune_seconds = seconds_since(t);
+    ctx.record(
+        np::StructuralEvent{.kind = np::EventKind::prune_connections, .count = pruned.connections});
     t = std::chrono::steady_clock::now();
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
       const Index k = std::max<Index>(ctx.net.width(h) / 4, 1);
