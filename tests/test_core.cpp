@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "neuroplast/neuroplast.hpp"
+#include "support/kernel_checks.hpp"
 
 #if defined(__linux__)
 #include <unistd.h>
@@ -346,6 +347,51 @@ TEST_CASE("Param applies one edit to every plane and records births", "[core][pa
   CHECK(sgd.size() == 1);
   CHECK(sgd[0].view().isZero());
   CHECK(p.row_birth == std::vector<std::int64_t>{kUnbornStep});
+}
+
+TEST_CASE("MaskBits multiplies by its mask bit for bit and follows every edit of a Param",
+          "[core][param]") {
+  testing::check_mask_bits_multiply<float>();
+  testing::check_mask_bits_multiply<double>();
+
+  // In a Param the bits are derived state: after every mask change and axis edit they must equal
+  // the mask, and mask_gradient must equal the product with the mask plane.
+  Param<float> p(6, 11, true);
+  p.materialise_mask();
+  CHECK(p.mask_bits.empty());  // all ones: nothing is masked, no bits
+  for (Index r = 0; r < p.rows(); ++r) p.mask.view()(r, (3 * r) % p.cols()) = 0;
+  p.refresh_masked();
+  REQUIRE(p.masked);
+  Rng rng(5);
+  const auto check_in_step = [&](const char* after) {
+    INFO("after " << after);
+    REQUIRE(p.mask_bits.rows == p.rows());
+    REQUIRE(p.mask_bits.cols == p.cols());
+    bool same = true;
+    for (Index r = 0; r < p.rows(); ++r)
+      for (Index c = 0; c < p.cols(); ++c)
+        same = same && p.mask_bits.test(r, c) == (p.mask.view()(r, c) != 0);
+    CHECK(same);
+    for (Index r = 0; r < p.rows(); ++r)
+      for (Index c = 0; c < p.cols(); ++c) p.grad.view()(r, c) = float(rng.normal(0.0, 1.0));
+    const Matrix<float> want = p.grad.view().array() * p.mask.view().array();
+    p.mask_gradient();
+    CHECK(Matrix<float>(p.grad.view()) == want);
+  };
+  check_in_step("pruning");
+  p.apply(AxisEdit::grow(11, 6), Dim::cols);  // 17 columns: a byte and a tail
+  check_in_step("growing columns");
+  p.apply(AxisEdit::remove(6, {0, 4}), Dim::rows);
+  check_in_step("removing rows");
+  p.apply(AxisEdit::permute({3, 0, 2, 1}), Dim::rows);
+  check_in_step("permuting rows");
+  p.apply(AxisEdit::remove(17, {0, 3, 6, 9}), Dim::cols);
+  check_in_step("removing columns");
+  // Removing every pruned connection leaves nothing masked: the bits go with it.
+  p.mask.view().setOnes();
+  p.refresh_masked();
+  CHECK_FALSE(p.masked);
+  CHECK(p.mask_bits.empty());
 }
 
 TEST_CASE("row-major planes grow rows contiguously", "[core][storage]") {

@@ -11,6 +11,7 @@
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/fixtures.hpp"
+#include "support/kernel_checks.hpp"
 
 using namespace neuroplast;
 using namespace neuroplast::testing;
@@ -132,86 +133,6 @@ TEST_CASE("SparsePattern indexes the active entries by row and by column", "[pru
   CHECK_FALSE(p.build(mask, 0.3));
   CHECK(p.empty());
 }
-
-namespace {
-
-// The bits of `x` (float or double), so that a test can demand equality of representations.
-template <class T>
-auto bits_of(T x) {
-  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  U u;
-  std::memcpy(&u, &x, sizeof u);
-  return u;
-}
-
-template <class T>
-void check_packet_kernels_match_entrywise() {
-  Rng rng(95);
-  const auto fill = [&](std::vector<T>& v) {
-    for (T& x : v) x = static_cast<T>(rng.normal(0.0, 1.0));
-  };
-  // Transposes of every shape class: both sides a multiple of the packet size, ragged edges, and
-  // tiles cut short by the thread split; with the plain copy, the scale and the scale plus bias.
-  for (const auto& [rows, cols] : {std::pair<Index, Index>{64, 48}, {37, 21}, {5, 3}, {130, 70}}) {
-    std::vector<T> src(static_cast<std::size_t>(rows * cols)), bias(static_cast<std::size_t>(cols));
-    fill(src);
-    fill(bias);
-    for (int op = 0; op < 3; ++op) {
-      INFO("transpose " << rows << " x " << cols << ", op " << op);
-      const T alpha = op == 0 ? T(1) : T(0.37);
-      const T* b = op == 2 ? bias.data() : nullptr;
-      std::vector<T> dst(src.size(), T(-1)), want(src.size(), T(-2));
-      detail::transpose_into(src.data(), rows, cols, rows, dst.data(), cols, alpha, b);
-      // The reference: one source row at a time, which the transpose can only move entry by entry
-      // (the same operation on each entry; written out here, a compiler may fuse the multiply
-      // and add of a bias differently from the library's code and differ in the last bit).
-      for (Index i = 0; i < rows; ++i)
-        detail::transpose_into(src.data() + i, 1, cols, rows, want.data() + i * cols, cols, alpha,
-                               b);
-      bool same = true;
-      for (std::size_t e = 0; e < src.size(); ++e)
-        same = same && bits_of(dst[e]) == bits_of(want[e]);
-      CHECK(same);
-      // The reference is a transpose with the operation applied (the single-row call is no
-      // tautology): within rounding of the fused or unfused multiply-add.
-      bool close = true;
-      for (Index i = 0; i < rows; ++i)
-        for (Index j = 0; j < cols; ++j) {
-          const T x = src[static_cast<std::size_t>(i + j * rows)];
-          const T expect = b ? alpha * x + b[j] : alpha * x;
-          close = close && std::abs(want[static_cast<std::size_t>(j + i * cols)] - expect) <=
-                               T(1e-5) * (1 + std::abs(expect));
-        }
-      CHECK(close);
-    }
-  }
-  // Weight-gradient rows: every batch length class (below one packet, odd and even packet counts,
-  // not a multiple of a packet) and column counts with and without a remainder of the groups of 4.
-  using Vec = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-  for (const Index n : {Index{3}, Index{8}, Index{16}, Index{24}, Index{64}, Index{100}}) {
-    const Index in_cols = 40;
-    std::vector<T> d(static_cast<std::size_t>(n)), in_t(static_cast<std::size_t>(n * in_cols));
-    fill(d);
-    fill(in_t);
-    const std::vector<std::int32_t> cols{0, 3, 4, 9, 17, 18, 25, 31, 39};
-    for (const std::int32_t count : {4, 7, 9}) {
-      INFO("gradient row, batch " << n << ", " << count << " columns");
-      std::vector<T> g(static_cast<std::size_t>(in_cols), T(0));
-      const T alpha = T(0.5);
-      detail::sparse_gradient_row(cols.data(), count, d.data(), in_t.data(), n, n, alpha, g.data());
-      bool same = true;
-      for (std::int32_t k = 0; k < count; ++k) {
-        const auto c = static_cast<std::size_t>(cols[static_cast<std::size_t>(k)]);
-        const T want = alpha * Vec(d.data(), n).dot(Vec(in_t.data() + c * std::size_t(n), n));
-        same = same && bits_of(g[c]) == bits_of(want);
-      }
-      CHECK(same);
-      CHECK(g[1] == T(0));  // a column not in the row is not written
-    }
-  }
-}
-
-}  // namespace
 
 TEST_CASE("the packet kernels of the sparse products give the entry-wise results bit for bit",
           "[prune][sparse]") {

@@ -3,12 +3,14 @@
 /// A trainable tensor and every plane of data that shares its shape.
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/growable_matrix.hpp"
+#include "neuroplast/core/mask_bits.hpp"
 #include "neuroplast/core/sparse_pattern.hpp"
 #include "neuroplast/core/threading.hpp"
 
@@ -63,6 +65,9 @@ struct Param {
   /// pruned ones (density ≤ kMaxSparseDensity); empty otherwise. Rebuilt by `refresh_masked`,
   /// which every mask change and every axis edit of a masked tensor calls.
   SparsePattern active{};
+  /// The mask one bit per entry while `masked` (empty otherwise): what `mask_gradient` reads, a
+  /// 32nd of the mask plane's bytes. Rebuilt by `refresh_masked`, like `active`.
+  MaskBits mask_bits{};
 
   Param() = default;
 
@@ -139,12 +144,14 @@ struct Param {
   /// tenths of its memory traffic on zeros).
   bool computes_sparse() const noexcept { return masked && !active.empty(); }
 
-  /// Zeroes the gradient where the mask is 0, split over threads by the element-wise rule. What
-  /// a dense backward pass does after its GEMM, which computes every entry.
+  /// Zeroes the gradient where the mask is 0 (multiplies it by the mask, reading `mask_bits`),
+  /// split over threads by the element-wise rule. What a dense backward pass does after its GEMM,
+  /// which computes every entry.
   void mask_gradient() {
     if (!masked) return;
+    assert(mask_bits.rows == rows() && mask_bits.cols == cols());
     detail::parallel_rows(rows(), cols(), [&](Index r0, Index r1) {
-      grad.view().middleRows(r0, r1 - r0).array() *= mask.view().middleRows(r0, r1 - r0).array();
+      mask_bits.multiply_rows(grad.data(), grad.outer_stride(), r0, r1);
     });
   }
 
@@ -157,11 +164,16 @@ struct Param {
     for (auto& plane : state) plane.view().array() *= m.array();
   }
 
-  /// Recomputes `masked` and the sparse pattern after the mask changed. With a pattern, the
-  /// gradient plane is zeroed: sparse backward passes write only the active entries, so the pruned
-  /// ones must already be 0 (the gradient is scratch between passes, so nothing is lost).
+  /// Recomputes `masked`, the mask's bits and the sparse pattern after the mask changed. With a
+  /// pattern, the gradient plane is zeroed: sparse backward passes write only the active entries,
+  /// so the pruned ones must already be 0 (the gradient is scratch between passes, so nothing is
+  /// lost).
   void refresh_masked() {
     masked = has_mask() && (mask.view().array() == T(0)).any();
+    if (masked)
+      mask_bits.build(mask.view());
+    else
+      mask_bits.clear();
     if (!masked || !active.build(mask.view())) {
       active.clear();
       return;
