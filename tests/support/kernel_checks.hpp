@@ -1,7 +1,8 @@
 #pragma once
 // Checks of the library's vector kernels against their entry-wise definitions, shared by the test
-// executables built for the default target (test_network, test_core) and the one built with AVX2
-// (test_avx2), so that both code paths of each kernel are held to the same results.
+// executables built for x86-64-v3 (test_network, test_core: the AVX2 paths) and the one built for
+// the baseline x86-64 (test_baseline: the fallbacks), so that both paths of each kernel are held
+// to the same results.
 
 #include <catch2/catch.hpp>
 #include <cmath>
