@@ -17,6 +17,9 @@ quiet="-Wno-maybe-uninitialized -Wno-array-bounds -Wno-stringop-overflow"
 # Without MPI: its test is not run under the sanitizers (Open MPI's own allocations at init and
 # finalize read as leaks), so it is not built either.
 
+# ccache caches the translation units that use the project's precompiled headers only with these
+# sloppiness settings (cmake/ProjectSettings.cmake); without them it compiles them uncached.
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS="$sanitizers $quiet" \
