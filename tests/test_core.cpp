@@ -387,7 +387,7 @@ TEST_CASE("MaskBits multiplies by its mask bit for bit and follows every edit of
   check_in_step("permuting rows");
   p.apply(AxisEdit::remove(17, {0, 3, 6, 9}), Dim::cols);
   check_in_step("removing columns");
-  // Removing every pruned connection leaves nothing masked: the bits go with it.
+  // With every connection active again nothing is masked: the bits go with the mask's zeros.
   p.mask.view().setOnes();
   p.refresh_masked();
   CHECK_FALSE(p.masked);

@@ -19,10 +19,10 @@ namespace neuroplast {
 ///
 /// A dense backward pass computes every entry of a pruned layer's weight gradient and then zeroes
 /// the pruned ones. Read from the float mask plane, that pass cost a half-pruned 784-1024-1024-10
-/// network 6% of its training step (one thread, `perf`): the mask's 4 bytes per entry come from
-/// memory, while the gradient the product has just written is still in cache. This copy is a
-/// 32nd of those bytes. Param keeps it in step with the mask (`Param::refresh_masked`, which
-/// every mask change and every axis edit of a masked tensor calls).
+/// network 6% of its training step (one thread, `perf`): the mask's 4 bytes per entry, last read a
+/// step ago, weigh as much as the gradient the product has just written. This copy is a 32nd of
+/// those bytes (3.3% of the step with it). Param keeps it in step with the mask
+/// (`Param::refresh_masked`, which every mask change and every axis edit of a masked tensor calls).
 struct MaskBits {
   Index rows = 0;                   ///< rows of the mask it was built from
   Index cols = 0;                   ///< columns of the mask it was built from
