@@ -117,6 +117,12 @@ void check_mask_bits_multiply() {
     for (Index r = 0; r < rows; ++r)
       for (Index c = 0; c < cols; ++c) tested = tested && bits.test(r, c) == (mask(r, c) != T(0));
     CHECK(tested);
+    CHECK(bits.count() == static_cast<Index>((mask.array() != T(0)).count()));
+    CHECK_FALSE(bits.all_set());
+    // The same mask column-major: built entry by entry, not from memory in rows.
+    MaskBits by_entry;
+    by_entry.build(Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>(mask));
+    CHECK(by_entry.bytes == bits.bytes);
     std::vector<T> data(static_cast<std::size_t>(rows * stride));
     for (T& x : data) x = static_cast<T>(rng.normal(0.0, 1.0));
     // Pruned entries whose product with 0 is no plain +0: −0, NaN (from NaN and from ∞).
@@ -140,6 +146,12 @@ void check_mask_bits_multiply() {
   }
   MaskBits none;
   CHECK(none.empty());
+  for (const Index cols : {Index{8}, Index{13}}) {  // with and without a partial last byte
+    MaskBits ones;
+    ones.build(Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Ones(3, cols));
+    CHECK(ones.all_set());
+    CHECK(ones.count() == 3 * cols);
+  }
 }
 
 }  // namespace neuroplast::testing

@@ -2,6 +2,7 @@
 /// \file
 /// A 0/1 connection mask packed one bit per entry: what masking a weight gradient reads.
 
+#include <bit>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -39,17 +40,61 @@ struct MaskBits {
   }
 
   /// Packs `mask` (any Eigen expression, `rows × cols`): a bit is set where the entry is nonzero.
+  /// Branch-free, a byte at a time, and under AVX2 eight entries to a compare and a movemask for
+  /// a row-major float or double matrix in memory: every axis edit of a masked tensor rebuilds
+  /// the bits, and a branch on each entry of a randomly pruned mask mispredicted half the time
+  /// (10 ms for a half-pruned 1024 × 1024 layer, ten times the rest of the rebuild).
   template <class M>
   void build(const M& mask) {
     rows = mask.rows();
     cols = mask.cols();
     bytes_per_row = (cols + 7) / 8;
-    bytes.assign(static_cast<std::size_t>(rows * bytes_per_row), 0);
+    bytes.resize(static_cast<std::size_t>(rows * bytes_per_row));
+    const Index whole = cols / 8;
     for (Index r = 0; r < rows; ++r) {
       std::uint8_t* row = bytes.data() + r * bytes_per_row;
-      for (Index c = 0; c < cols; ++c)
-        if (mask(r, c) != 0) row[c / 8] = static_cast<std::uint8_t>(row[c / 8] | (1u << (c % 8)));
+      Index k = 0;
+#if defined(__AVX2__)
+      using S = typename M::Scalar;
+      if constexpr (M::IsRowMajor && requires { mask.data(); } &&
+                    (std::is_same_v<S, float> || std::is_same_v<S, double>)) {
+        const S* from = mask.data() + r * mask.outerStride();
+        for (; k < whole; ++k) row[k] = packed_byte(from + 8 * k);
+      }
+#endif
+      for (; k < whole; ++k) {
+        unsigned byte = 0;
+        for (unsigned j = 0; j < 8; ++j)
+          byte |= static_cast<unsigned>(mask(r, 8 * k + j) != 0) << j;
+        row[k] = static_cast<std::uint8_t>(byte);
+      }
+      if (whole < bytes_per_row) {
+        unsigned byte = 0;
+        for (Index c = 8 * whole; c < cols; ++c)
+          byte |= static_cast<unsigned>(mask(r, c) != 0) << (c % 8);
+        row[whole] = static_cast<std::uint8_t>(byte);
+      }
     }
+  }
+
+  /// Whether every entry's bit is set (the mask has no zero; true for an empty mask).
+  bool all_set() const noexcept {
+    const Index whole = cols / 8;
+    const auto tail = static_cast<std::uint8_t>((1u << (cols % 8)) - 1);
+    for (Index r = 0; r < rows; ++r) {
+      const std::uint8_t* row = bytes.data() + r * bytes_per_row;
+      for (Index k = 0; k < whole; ++k)
+        if (row[k] != 0xFF) return false;
+      if (whole < bytes_per_row && row[whole] != tail) return false;
+    }
+    return true;
+  }
+
+  /// How many bits are set.
+  Index count() const noexcept {
+    Index n = 0;
+    for (const std::uint8_t byte : bytes) n += std::popcount(static_cast<unsigned>(byte));
+    return n;
   }
 
   /// Whether entry (r, c) is set.
@@ -104,6 +149,21 @@ struct MaskBits {
   }
 
  private:
+#if defined(__AVX2__)
+  // The byte of the eight entries at `at`: bit j set where at[j] ≠ 0.
+  static std::uint8_t packed_byte(const float* at) {
+    const __m256 nonzero = _mm256_cmp_ps(_mm256_loadu_ps(at), _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    return static_cast<std::uint8_t>(_mm256_movemask_ps(nonzero));
+  }
+  static std::uint8_t packed_byte(const double* at) {
+    const auto half = [](const double* from) {
+      return _mm256_movemask_pd(
+          _mm256_cmp_pd(_mm256_loadu_pd(from), _mm256_setzero_pd(), _CMP_NEQ_UQ));
+    };
+    return static_cast<std::uint8_t>(half(at) | (half(at + 4) << 4));
+  }
+#endif
+
   // Entries c0 … c1 − 1 of one row, one bit at a time.
   template <class T>
   static void scalar(T* row, const std::uint8_t* bits, Index c0, Index c1) {

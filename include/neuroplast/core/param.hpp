@@ -169,12 +169,11 @@ struct Param {
   /// so the pruned ones must already be 0 (the gradient is scratch between passes, so nothing is
   /// lost).
   void refresh_masked() {
-    masked = has_mask() && (mask.view().array() == T(0)).any();
-    if (masked)
-      mask_bits.build(mask.view());
-    else
-      mask_bits.clear();
-    if (!masked || !active.build(mask.view())) {
+    // The bits say whether anything is masked, so the mask is read once for both.
+    if (has_mask()) mask_bits.build(mask.view());
+    masked = has_mask() && !mask_bits.all_set();
+    if (!masked) mask_bits.clear();
+    if (!masked || !active.build(mask.view(), kMaxSparseDensity, mask_bits.count())) {
       active.clear();
       return;
     }

@@ -3,6 +3,7 @@
 /// The positions of a pruned weight matrix's active connections, indexed by row and by column, so
 /// that products can skip the pruned ones.
 
+#include <cassert>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -51,11 +52,15 @@ struct SparsePattern {
   }
 
   /// Builds the pattern of `mask` (any Eigen expression, entries 0 or 1) when its density is at
-  /// most `max_density`, else clears it. Returns whether a pattern was built.
+  /// most `max_density`, else clears it. Returns whether a pattern was built. `nonzero`: the
+  /// mask's nonzero entries when the caller knows them (Param counts its MaskBits), saving a pass
+  /// over the mask; counted here when negative.
   template <class M>
-  bool build(const M& mask, double max_density = kMaxSparseDensity) {
+  bool build(const M& mask, double max_density = kMaxSparseDensity, Index nonzero = -1) {
     const Index r = mask.rows(), c = mask.cols();
-    const Index active = static_cast<Index>((mask.array() != 0).count());
+    // A wrong count would overrun the index arrays below.
+    assert(nonzero < 0 || nonzero == static_cast<Index>((mask.array() != 0).count()));
+    const Index active = nonzero >= 0 ? nonzero : static_cast<Index>((mask.array() != 0).count());
     if (r * c == 0 || r * c >= std::numeric_limits<std::int32_t>::max() ||
         static_cast<double>(active) > max_density * static_cast<double>(r * c)) {
       clear();
