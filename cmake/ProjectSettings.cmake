@@ -30,17 +30,19 @@ endfunction()
 # stays header-only. -DNEUROPLAST_PRECOMPILE_HEADERS=OFF turns it off.
 option(NEUROPLAST_PRECOMPILE_HEADERS "Precompile the common headers of tests, examples, benchmarks" ON)
 
-# neuroplast_precompile(<target> <owner> [<header>...]): <target> compiles with the precompiled
-# <header>s, built for <owner> (pass <target> itself as <owner> the first time, with the headers;
-# later targets name the owner and reuse its precompiled header, so they must share its flags).
-function(neuroplast_precompile target owner)
+# neuroplast_precompile(<target> <group> <header>...): <target> compiles with the <header>s
+# precompiled. The first target of a <group> builds them; the group's later targets reuse that
+# precompiled header, so they must share its flags.
+function(neuroplast_precompile target group)
   if(NOT NEUROPLAST_PRECOMPILE_HEADERS)
     return()
   endif()
-  if(target STREQUAL owner)
-    target_precompile_headers(${target} PRIVATE ${ARGN})
-  else()
+  get_property(owner GLOBAL PROPERTY NEUROPLAST_PCH_OWNER_${group})
+  if(owner)
     target_precompile_headers(${target} REUSE_FROM ${owner})
+  else()
+    set_property(GLOBAL PROPERTY NEUROPLAST_PCH_OWNER_${group} ${target})
+    target_precompile_headers(${target} PRIVATE ${ARGN})
   endif()
 endfunction()
 

@@ -58,9 +58,9 @@ class DenseParams {
     if (!weight_.has_mask()) return Matrix<T>::Ones(outputs(), inputs());
     return weight_.mask.view();
   }
-  /// Number of pruned connections.
+  /// Number of pruned connections (counted from the mask's bits, which exist while it is masked).
   Index pruned_count() const {
-    return weight_.masked ? static_cast<Index>((weight_.mask.view().array() == T(0)).count()) : 0;
+    return weight_.masked ? outputs() * inputs() - weight_.mask_bits.count() : 0;
   }
   /// dLoss/dW of the last backward pass, `outputs × inputs`.
   ConstWeightView<T> weight_gradient() const noexcept { return weight_.grad.view(); }
