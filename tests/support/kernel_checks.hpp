@@ -97,11 +97,13 @@ void check_packet_kernels_match_entrywise() {
 
 // MaskBits against the 0/1 mask it packs: `multiply_rows` must give the bits of the product with
 // the float mask, signed zeros and NaN included, for row lengths below, at and beyond a byte and
-// rows cut anywhere (a thread's share), in a matrix whose outer stride exceeds its width.
+// a four-byte word (the vector path's steps) and rows cut anywhere (a thread's share), in a
+// matrix whose outer stride exceeds its width.
 template <class T>
 void check_mask_bits_multiply() {
   Rng rng(131);
-  for (const Index cols : {Index{3}, Index{8}, Index{13}, Index{64}, Index{77}}) {
+  for (const Index cols :
+       {Index{3}, Index{8}, Index{13}, Index{32}, Index{40}, Index{64}, Index{77}}) {
     const Index rows = 5, stride = cols + 3;
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> mask(rows, cols);
     for (Index r = 0; r < rows; ++r)
