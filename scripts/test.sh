@@ -2,7 +2,8 @@
 # Installs what is missing, builds everything (tests, examples, benchmarks) in build/test in
 # Release with assertions on (-O2, no -DNDEBUG) and runs every test with CTest; exits non-zero on any
 # failure. Arguments are passed on to ctest, e.g. `scripts/test.sh -L fast` skips the [slow] tests.
-# NEUROPLAST_JOBS sets the build parallelism (default 2).
+# NEUROPLAST_JOBS sets the build parallelism (default 2), NEUROPLAST_TEST_JOBS how many tests run
+# at once (default 2: the suite's tests are independent processes with their own files).
 #
 # A full run (no arguments) then runs the robustness steps of docs/reliability.md: the test suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh), the threading tests
@@ -26,7 +27,7 @@ export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_f
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O2 \
   -DNEUROPLAST_BUILD_TESTS=ON -DNEUROPLAST_BUILD_EXAMPLES=ON -DNEUROPLAST_BUILD_BENCHMARKS=ON
 cmake --build "$build" -j "${NEUROPLAST_JOBS:-2}"
-ctest --test-dir "$build" --output-on-failure --no-tests=error "$@"
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j "${NEUROPLAST_TEST_JOBS:-2}" "$@"
 
 if [ $# -eq 0 ] && [ "${NEUROPLAST_ROBUSTNESS:-1}" != 0 ]; then
   echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds test_core with ThreadSanitizer (g++, -O1, assertions on, in build/tsan) and runs its
+# Builds test_core with ThreadSanitizer (g++, -Og, assertions on, in build/tsan) and runs its
 # [threads] cases: the worker pool under concurrent callers, products split over threads, and a
 # training run with growth on two threads. Any data-race report fails the run. Arguments are
 # passed on to the test executable in place of "[threads]". NEUROPLAST_JOBS sets the build
