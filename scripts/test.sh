@@ -23,20 +23,26 @@ exec > >(tee "$log") 2>&1
 # ccache caches the translation units that use the project's precompiled headers only with these
 # sloppiness settings (cmake/ProjectSettings.cmake); without them it compiles them uncached.
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+# Each step's start, with the minutes and seconds since the run began: where CI's time goes.
+step() { echo "== test.sh [$((SECONDS / 60)) min $((SECONDS % 60)) s]: $*"; }
+step "installing what is missing"
 "$root/scripts/install-deps.sh" --tests
+step "the main build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O2 \
   -DNEUROPLAST_BUILD_TESTS=ON -DNEUROPLAST_BUILD_EXAMPLES=ON -DNEUROPLAST_BUILD_BENCHMARKS=ON
 cmake --build "$build" -j "${NEUROPLAST_JOBS:-2}"
+step "the test suite"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "${NEUROPLAST_TEST_JOBS:-2}" "$@"
 
 if [ $# -eq 0 ] && [ "${NEUROPLAST_ROBUSTNESS:-1}" != 0 ]; then
-  echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+  step "the test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
   "$root/scripts/sanitize.sh"
-  echo "== test.sh: the threading tests under ThreadSanitizer"
+  step "the threading tests under ThreadSanitizer"
   "$root/scripts/tsan.sh"
-  echo "== test.sh: fuzzing the file loaders"
+  step "fuzzing the file loaders"
   "$root/scripts/fuzz.sh"
 fi
+step "done"
 
 # One closing line for all the ctest runs above (any failure has already stopped the script).
 passed=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | awk '{sum += $NF} END {print sum + 0}')
