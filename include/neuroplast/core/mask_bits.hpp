@@ -105,10 +105,10 @@ struct MaskBits {
 
   /// Multiplies entry (r, c) of rows r0 … r1 − 1 of the row-major `rows × cols` matrix at `data`
   /// (outer stride `stride`) by its bit, as 0 or 1: exactly the product with the 0/1 mask the bits
-  /// were built from, signed zeros and NaN included. Under AVX2 each byte becomes eight float (two
-  /// times four double) lanes of 0 or 1 by a broadcast, an AND with the lanes' bits and a compare;
-  /// GCC does not vectorise the scalar loop (it converts bit by bit), which made the pass slower
-  /// than the float mask's.
+  /// were built from, signed zeros and NaN included. Under AVX2 each eight floats (two times four
+  /// doubles) get lanes of 0 or 1 from a broadcast of their bits' word, an AND with the lanes'
+  /// bits and a compare; GCC does not vectorise the scalar loop (it converts bit by bit), which
+  /// made the pass slower than the float mask's.
   template <class T>
   void multiply_rows(T* data, Index stride, Index r0, Index r1) const {
     for (Index r = r0; r < r1; ++r) {
