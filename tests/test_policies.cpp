@@ -472,21 +472,27 @@ TEST_CASE("Algorithm 3 ends the pruning phase when a pruning would remove nothin
   CHECK(network_fingerprint(net) == before);
 }
 
-TEST_CASE("Algorithm 3 judges the pruning of a perfect classifier by its loss too",
+TEST_CASE("Algorithm 3 judges a pruning by its loss too where the accuracy cannot show its cost",
           "[policy][neuroplastic]") {
-  const auto data = noisy_blobs(90, 8);
   const Mlp<double, Relu> unpruned({2, 16, 16, 3}, 2);
-  // One pruning at epoch 2, judged on epoch 3 against the best before the phase (loss 0.1). On 90
-  // samples the loss may cost min(5%, √(2/90)) = 5%: 0.102 holds, 0.2 does not — when the
-  // reference accuracy is 100%; below it only the accuracy counts.
+  // One pruning at epoch 2, judged on epoch 3 against the best before the phase (loss 0.1). On
+  // 90–120 samples the loss may cost min(5%, √(2/n)) = 5%: 0.102 holds, 0.2 does not — when the
+  // accuracy cannot show a cost of one point: a perfect reference, or fewer than 100 samples (one
+  // sample is worth more than the point). Otherwise only the accuracy counts.
   struct Case {
+    Index samples;
     double reference_accuracy, accuracy, loss;
     bool held;
   };
-  for (const Case c : {Case{1.0, 1.0, 0.2, false}, Case{1.0, 1.0, 0.102, true},
-                       Case{0.9, 0.9, 0.2, true}, Case{1.0, 0.9, 0.05, false}}) {
+  for (const Case c : {Case{120, 1.0, 1.0, 0.2, false}, Case{120, 1.0, 1.0, 0.102, true},
+                       Case{120, 0.9, 0.9, 0.2, true}, Case{120, 1.0, 0.9, 0.05, false},
+                       Case{100, 0.9, 0.9, 0.2, true}, Case{99, 0.9, 0.9, 0.2, false},
+                       Case{99, 0.9, 0.9, 0.102, true}, Case{90, 0.9, 0.85, 0.05, false}}) {
+    CAPTURE(c.samples, c.reference_accuracy, c.accuracy, c.loss);
+    const auto data = noisy_blobs(c.samples, 8);
     Mlp<double, Relu> net = unpruned;
     NeuroplasticPolicy policy = pruned_once(0.4, 0.1, c.reference_accuracy);
+    CHECK(policy.accuracy_resolves(c.samples) == (c.samples >= 100 && c.reference_accuracy < 1));
     std::optional<Mlp<double, Relu>> saved = unpruned;
     PruneLeastRelevant{.fraction = 0.4}.apply(net, data);
     History h = accuracies({c.reference_accuracy, c.reference_accuracy, c.accuracy});

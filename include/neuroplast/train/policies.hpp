@@ -707,8 +707,9 @@ struct DropoutPolicy {
 /// the trigger's window (`detail::recovery_epochs`), and is pruned again while its best validation
 /// accuracy since the pruning stays within `prune_accuracy_tolerance` of the reference (the best
 /// before the pruning phase, raised to a pruned network's best validation accuracy when that beats
-/// it by more than its standard error; classification, and a classifier perfect before the phase
-/// must also keep its best validation loss within `prune_tolerance`; regression: its best
+/// it by more than its standard error; classification, and a classifier whose accuracy cannot show
+/// the cost (`accuracy_resolves`: perfect before the phase, or fewer validation samples than one
+/// per tolerance) must also keep its best validation loss within `prune_tolerance`; regression: its best
 /// validation loss within `prune_tolerance`, relative, of the best of the last window before the
 /// phase, which begins only once that loss has stopped falling measurably (`settle_windows`;
 /// without validation, the training loss). A pruning that costs more is undone (the network
@@ -791,6 +792,21 @@ struct NeuroplasticPolicy {
   double accuracy_tolerance(Index judged) const {
     return std::min(prune_accuracy_tolerance,
                     detail::accuracy_standard_error(reference_accuracy, judged));
+  }
+
+  /// Whether the validation accuracy can show that a pruning cost more than
+  /// `prune_accuracy_tolerance`, judged on `judged` samples: not when the reference is perfect (a
+  /// pruned network's accuracy cannot rise above it, and a perfect fit that got worse often stays
+  /// perfect), nor when one sample is worth more than the tolerance (fewer than 100 samples for one
+  /// point: the accuracy moves in steps larger than what it should detect). A classifier judged
+  /// where it does not must keep its loss within `loss_tolerance` too. Why: wine (36 validation
+  /// samples, all right) was pruned on while its validation loss rose from 0.044 to 0.078, down to
+  /// 13-2-4-3 and 80% on the test split; a linear rule in 6 inputs judged on 16 samples was pruned
+  /// one connection at a time from 20 to 11 parameters, each pruning "free", and lost two of its
+  /// 16 test samples.
+  bool accuracy_resolves(Index judged) const {
+    return reference_accuracy < 1.0 &&
+           static_cast<double>(judged) * prune_accuracy_tolerance >= 1.0;
   }
 
   /// The relative loss a pruning may cost, judged on `judged` samples: `prune_tolerance`, or the
@@ -953,16 +969,14 @@ struct NeuroplasticPolicy {
     const auto [loss, accuracy] = detail::best_scores(ctx.history, last_event_epoch);
     const Index judged = ctx.judge().size();
     // Classification is judged by accuracy (near a perfect fit the loss moves by large factors
-    // while no decision changes), regression by the loss. A classifier that was perfect before
-    // the pruning phase must keep its loss too: its accuracy cannot show what a pruning cost.
-    // (Wine, 36 validation samples, all right: pruning went on while the validation loss rose
-    // from 0.044 to 0.078, down to 13-2-4-3 and 80% on the test split.)
+    // while no decision changes), regression by the loss. A classifier whose accuracy cannot
+    // show what a pruning cost must keep its loss too (`accuracy_resolves`).
     const bool loss_held =
         loss <= reference_loss + loss_tolerance(judged) * std::abs(reference_loss);
     const bool held = std::isnan(reference_accuracy)
                           ? loss_held
                           : accuracy >= reference_accuracy - accuracy_tolerance(judged) &&
-                                (reference_accuracy < 1.0 || loss_held);
+                                (accuracy_resolves(judged) || loss_held);
     if (held) {
       // A pruned network that measurably beat the reference sets the bar for the next pruning.
       // Growth often ends while the network still learns; judged against the stale reference,
