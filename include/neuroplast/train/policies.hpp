@@ -709,9 +709,9 @@ struct DropoutPolicy {
 /// before the pruning phase, raised to a pruned network's best validation accuracy when that beats
 /// it by more than its standard error; classification, and a classifier whose accuracy cannot show
 /// the cost (`accuracy_resolves`: perfect before the phase, or fewer validation samples than one
-/// per tolerance) must also keep its best validation loss within `prune_tolerance`; regression: its best
-/// validation loss within `prune_tolerance`, relative, of the best of the last window before the
-/// phase, which begins only once that loss has stopped falling measurably (`settle_windows`;
+/// per tolerance) must also keep its best validation loss within `prune_tolerance`; regression: its
+/// best validation loss within `prune_tolerance`, relative, of the best of the last window before
+/// the phase, which begins only once that loss has stopped falling measurably (`settle_windows`;
 /// without validation, the training loss). A pruning that costs more is undone (the network
 /// returns to what it was before it, kept in `EpochContext::saved`) and retried at once with half
 /// the fraction, at most `prune_retries` times; the next failure ends the phase. Why: one step of
