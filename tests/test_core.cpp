@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <numbers>
 #include <numeric>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/kernel_checks.hpp"
@@ -461,6 +464,96 @@ TEST_CASE("products split over threads are bit-identical to one thread", "[core]
         check_threaded_product<Op::none, Op::none>(m, n, k);
       }
   check_threaded_product<Op::transpose, Op::none>(1024, 1, 1024);
+}
+
+namespace {
+
+// C = 0.5 · op(A) op(B) by `gemm` with `overwrite` on `threads` threads, with an epilogue that
+// records each block it is given and copies the block's columns (what they held when passed).
+template <Op OpA, Op OpB>
+Matrix<float> overwritten(const Matrix<float>& a, const Matrix<float>& b, Index m, Index n,
+                          int threads, bool with_epilogue,
+                          std::vector<std::pair<Index, Index>>* blocks, Matrix<float>* seen) {
+  const int before = thread_count();
+  set_thread_count(threads);
+  set_adaptive_split(false);
+  Matrix<float> c = Matrix<float>::Constant(m, n, std::nanf(""));  // overwrite must clear it all
+  GemmWorkspace<float> ws;
+  const Index k = OpA == Op::none ? a.cols() : a.rows();
+  if (with_epilogue) {
+    std::mutex guard;
+    *seen = Matrix<float>::Constant(m, n, -1.0f);
+    gemm<OpA, OpB>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c.data(),
+                   c.outerStride(), 0.5f, ws, true, [&](Index c0, Index c1) {
+                     seen->middleCols(c0, c1 - c0) = c.middleCols(c0, c1 - c0);
+                     const std::lock_guard lock(guard);
+                     blocks->emplace_back(c0, c1);
+                   });
+  } else {
+    gemm<OpA, OpB>(m, n, k, a.data(), a.outerStride(), b.data(), b.outerStride(), c.data(),
+                   c.outerStride(), 0.5f, ws, true);
+  }
+  set_thread_count(before);
+  set_adaptive_split(true);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("an overwriting product in column blocks and its epilogue give the same bits",
+          "[core][threads]") {
+  // 700 rows of floats: blocks of 184 columns (512 KiB / 2 800 bytes, down to a multiple of 8),
+  // so 600 columns are four blocks on one thread and more on two or three. Every block must be
+  // whole columns, passed once, final when passed; the result must not depend on the blocks,
+  // the epilogue or the thread count. The matrix-vector product and k = 0 pass all of C at once.
+  CHECK(detail::gemm_block_columns<float>(700) == 184);
+  CHECK(detail::gemm_block_columns<double>(1 << 20) == 8);
+  struct Shape {
+    Index m, n, k;
+  };
+  for (const Shape sh : {Shape{700, 600, 64}, Shape{700, 1, 64}, Shape{130, 37, 784},
+                         Shape{700, 600, 0}, Shape{40, 300, 16}}) {
+    INFO("m " << sh.m << ", n " << sh.n << ", k " << sh.k);
+    const Matrix<float> a = Matrix<float>::Random(sh.m, sh.k);
+    const Matrix<float> bt = Matrix<float>::Random(sh.n, sh.k);  // op(B) = btᵀ
+    const Matrix<float> b = bt.transpose();
+    Matrix<float> expected = Matrix<float>::Zero(sh.m, sh.n);
+    expected.noalias() += 0.5f * a * b;
+    const Matrix<float> plain =
+        overwritten<Op::none, Op::transpose>(a, bt, sh.m, sh.n, 1, false, nullptr, nullptr);
+    CHECK((plain - expected).cwiseAbs().maxCoeff() <= 1e-4f * static_cast<float>(sh.k + 1));
+    for (int threads : {1, 2, 3}) {
+      INFO(threads << " threads");
+      std::vector<std::pair<Index, Index>> blocks;
+      Matrix<float> seen;
+      const Matrix<float> c =
+          overwritten<Op::none, Op::transpose>(a, bt, sh.m, sh.n, threads, true, &blocks, &seen);
+      CHECK(std::memcmp(c.data(), plain.data(),
+                        sizeof(float) * static_cast<std::size_t>(c.size())) == 0);
+      CHECK(std::memcmp(seen.data(), c.data(),
+                        sizeof(float) * static_cast<std::size_t>(c.size())) == 0);
+      std::sort(blocks.begin(), blocks.end());
+      Index next = 0;
+      for (const auto& [c0, c1] : blocks) {
+        CHECK(c0 == next);
+        CHECK(c1 > c0);
+        CHECK((c1 == sh.n || c1 % 8 == 0));
+        if (sh.n > 1 && sh.k > 0) CHECK(c1 - c0 <= detail::gemm_block_columns<float>(sh.m));
+        next = c1;
+      }
+      CHECK(next == sh.n);
+      if (sh.m == 700 && sh.n == 600 && sh.k > 0) CHECK(blocks.size() >= 4);
+      // The same with both operands as stored (which alone would split by rows when n ≤ m): an
+      // epilogue splits by columns, with the same bits.
+      const Matrix<float> cn =
+          overwritten<Op::none, Op::none>(a, b, sh.m, sh.n, threads, true, &blocks, &seen);
+      const Matrix<float> pn =
+          overwritten<Op::none, Op::none>(a, b, sh.m, sh.n, threads, false, nullptr, nullptr);
+      CHECK(std::memcmp(cn.data(), pn.data(),
+                        sizeof(float) * static_cast<std::size_t>(cn.size())) == 0);
+      CHECK((pn - expected).cwiseAbs().maxCoeff() <= 1e-4f * static_cast<float>(sh.k + 1));
+    }
+  }
 }
 
 TEST_CASE("threading rule and settings", "[core][threads]") {

@@ -145,8 +145,9 @@ struct Param {
   bool computes_sparse() const noexcept { return masked && !active.empty(); }
 
   /// Zeroes the gradient where the mask is 0 (multiplies it by the mask, reading `mask_bits`),
-  /// split over threads by the element-wise rule. What a dense backward pass does after its GEMM,
-  /// which computes every entry.
+  /// split over threads by the element-wise rule. A dense backward pass, whose GEMM computes every
+  /// entry, does the same block by block inside the product (`gemm`'s epilogue); call this after
+  /// writing into a masked gradient yourself.
   void mask_gradient() {
     if (!masked) return;
     assert(mask_bits.rows == rows() && mask_bits.cols == cols());

@@ -190,12 +190,15 @@ void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* 
 /// Backward of dense_forward. On entry `delta` holds dLoss/d`out`, on exit dLoss/dz. Writes
 /// dLoss/dW = alpha · dZ inᵀ into the row-major `grad_w` (`rows × cols`), dLoss/db into `grad_b`,
 /// and, when `delta_in` is given, dLoss/d`in` = alpha · Wᵀ dZ. With `sparse` (W's active
-/// connections), only those are visited and only their gradient entries written.
+/// connections), only those are visited and only their gradient entries written; otherwise, with
+/// `gradient_mask` (W's mask bits, `rows × cols`), dW is multiplied by the mask block by block of
+/// rows, each just after the product wrote it (`gemm`'s epilogue).
 template <class Act, Scalar T>
 void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const MatrixRef<T>& in,
                     const ConstMatrixView<T>& out, MatrixView<T> delta, T* grad_w,
                     Index grad_stride, T* grad_b, MatrixView<T>* delta_in, T alpha,
-                    GemmWorkspace<T>& gemm_ws, const SparsePattern* sparse = nullptr) {
+                    GemmWorkspace<T>& gemm_ws, const SparsePattern* sparse = nullptr,
+                    const MaskBits* gradient_mask = nullptr) {
   if constexpr (!std::is_same_v<Act, Identity>) {
     for_column_ranges(delta.rows(), delta.cols(), [&](Index c0, Index c1) {
       delta.middleCols(c0, c1 - c0).array() *= Act::derivative(out.middleCols(c0, c1 - c0).array());
@@ -207,9 +210,18 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
     VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
     return;
   }
-  // The row-major dW is the column-major dWᵀ = in dZᵀ.
-  gemm<Op::none, Op::transpose>(cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(),
-                                delta.outerStride(), grad_w, grad_stride, alpha, gemm_ws, true);
+  // The row-major dW is the column-major dWᵀ = in dZᵀ: a block of its columns is a block of rows
+  // of dW, masked while the product has just left it in cache.
+  if (gradient_mask != nullptr) {
+    gemm<Op::none, Op::transpose>(
+        cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(), delta.outerStride(),
+        grad_w, grad_stride, alpha, gemm_ws, true,
+        [&](Index r0, Index r1) { gradient_mask->multiply_rows(grad_w, grad_stride, r0, r1); });
+  } else {
+    gemm<Op::none, Op::transpose>(cols, rows, delta.cols(), in.data(), in.outerStride(),
+                                  delta.data(), delta.outerStride(), grad_w, grad_stride, alpha,
+                                  gemm_ws, true);
+  }
   VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
   if (delta_in != nullptr) {
     gemm<Op::none, Op::none>(cols, delta_in->cols(), rows, w, w_stride, delta.data(),
@@ -280,10 +292,12 @@ class Dense : public DenseParams<T> {
     }
     const DenseOperand<T> w = own_operand();
     const SparsePattern* sparse = sparse_for(in.cols());
+    // A sparse product computes only the active entries; a dense one masks the rest per block.
+    assert(!p.masked || (p.mask_bits.rows == p.rows() && p.mask_bits.cols == p.cols()));
     detail::dense_backward<Act>(w.weights, w.stride, w.rows, w.cols, in, out, delta, p.grad.data(),
                                 p.grad.outer_stride(), this->bias_param().grad.data(), delta_in,
-                                alpha, gemm_ws, sparse);
-    if (sparse == nullptr) p.mask_gradient();
+                                alpha, gemm_ws, sparse,
+                                sparse == nullptr && p.masked ? &p.mask_bits : nullptr);
   }
 
   /// The active connections the products over a batch of `batch` samples visit instead of the
