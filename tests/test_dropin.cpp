@@ -355,3 +355,42 @@ TEST_CASE("refused edits throw and leave the network exactly as it was", "[dropi
   CHECK_THROWS_AS(net.insert_layer(-1, init::Identity{}), Error);
   unchanged();
 }
+
+namespace {
+
+// A neuron initialiser whose `initialise` draws from the network's generator and then fails (a
+// custom initialiser that only finds out it cannot apply while it writes).
+struct FailsWhileWriting {
+  static constexpr std::string_view name = "fails_while_writing";
+  void validate(const Mlp<double, Relu>& /*net*/, Index /*h*/, Index /*count*/) const {}
+  void initialise(GrowthSite<Mlp<double, Relu>>& site) const {
+    auto fan_in = site.new_fan_in();
+    for (Index r = 0; r < fan_in.rows(); ++r)
+      for (Index c = 0; c < fan_in.cols(); ++c) fan_in(r, c) = site.rng.normal();
+    throw Error("fails_while_writing: cannot apply");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a grow whose initialiser throws leaves the network as if it had never been tried",
+          "[dropin][errors]") {
+  // The new neurons go again, and the generator and the neuron ids are put back: a later grow
+  // draws the same weights and gives the same ids as in a twin that never tried.
+  Mlp<double, Relu> net({3, 4, 4, 2}, 71);
+  Mlp<double, Relu> twin = net;
+  CHECK_THROWS_WITH(net.grow_neurons(0, 3, FailsWhileWriting{}),
+                    Catch::Contains("fails_while_writing: cannot apply"));
+  CHECK(net.sizes() == twin.sizes());
+  CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(twin.weights(0)));
+  CHECK(Matrix<double>(net.weights(1)) == Matrix<double>(twin.weights(1)));
+  CHECK(net.neuron_ids(0) == twin.neuron_ids(0));
+  CHECK(net.edit_log().empty());
+  net.grow_neurons(0, 2, init::He{});
+  twin.grow_neurons(0, 2, init::He{});
+  CHECK(Matrix<double>(net.weights(0)) == Matrix<double>(twin.weights(0)));
+  CHECK(Matrix<double>(net.bias(0)) == Matrix<double>(twin.bias(0)));
+  CHECK(net.neuron_ids(0) == twin.neuron_ids(0));
+  const Matrix<double> X = Matrix<double>::Random(3, 5);
+  CHECK(net.forward(X) == twin.forward(X));
+}

@@ -263,7 +263,8 @@ struct Identity {
 }  // namespace init
 
 /// A neuron initialiser: `name`, `validate(net, h, count)` (throws Error before anything changes)
-/// and `initialise(GrowthSite&)` (writes every new entry).
+/// and `initialise(GrowthSite&)` (writes every new entry; if it must throw, before it writes
+/// anything outside them: `Mlp::grow_neurons` then undoes the growth, not such writes).
 template <class I, class Net>
 concept NeuronInitializer = requires(const I& init, const Net& net, GrowthSite<Net>& site) {
   { I::name } -> std::convertible_to<std::string_view>;

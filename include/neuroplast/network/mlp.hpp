@@ -255,7 +255,10 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// active), optimizer state (zero, with the new entries' age counted from the optimizer's next
   /// step: optim/adam.hpp). Within `capacity(h)` nothing is reallocated and only the new rows and
   /// columns are written. Throws Error, leaving the network unchanged, for a bad layer, count < 1,
-  /// or an initialiser that cannot apply. Returns (and logs) the record of the edit.
+  /// or an initialiser that cannot apply (its `validate`). An exception from the initialiser's
+  /// `initialise` removes the new neurons again and puts back the generator and the next neuron
+  /// id, then propagates; what a custom initialiser wrote outside the new neurons' entries before
+  /// throwing is not undone. Returns (and logs) the record of the edit.
   template <class Init>
   EditRecord grow_neurons(Index h, Index count, const Init& init) {
     static_assert(
@@ -276,6 +279,12 @@ class Mlp : public LayerStack<T, Act, Layer> {
     const bool frozen_out = out.has_frozen();
     const Matrix<T> kept_w = frozen_out ? Matrix<T>(out.weights()) : Matrix<T>();
     const Vector<T> kept_b = frozen_out ? Vector<T>(out.bias()) : Vector<T>();
+    // An initialiser that throws after the grow leaves the network as it was: the new neurons go
+    // again, and the generator and the next neuron id are put back, so that a retried or another
+    // grow draws and numbers its neurons as if the failed one had never happened. (The journal
+    // keeps the grow and its undo, which cancel for state catching up through it.)
+    const Rng rng_before = this->rng_;
+    const std::uint64_t next_id_before = this->next_neuron_id_;
     apply_axis_edit(h, AxisEdit::grow(old, count), GrowValues::caller);
     GrowthSite<Mlp> site{*this, params(h, "grow_neurons"), out, h, old, count, this->rng_};
     try {
@@ -290,6 +299,8 @@ class Mlp : public LayerStack<T, Act, Layer> {
       std::vector<Index> added(static_cast<std::size_t>(count));
       for (Index j = 0; j < count; ++j) added[static_cast<std::size_t>(j)] = old + j;
       apply_axis_edit(h, AxisEdit::remove(old + count, std::move(added)), GrowValues::zero);
+      this->rng_ = rng_before;
+      this->next_neuron_id_ = next_id_before;
       throw;
     }
     return log({.kind = EditKind::grow_neurons,
