@@ -8,7 +8,12 @@
 //     and 10% density, as a user runs it (the density rule decides): inference at batch 1, 64 and
 //     256 and a training step (forward, softmax cross-entropy, backward, Adam) at batch 64 and 256;
 // (c) the same networks served from an InferenceSnapshot (pruned layers' weights packed), at
-//     batch 1, 64 and 256: compare with (b)'s inference, above all the unpruned network's.
+//     batch 1, 64 and 256: compare with (b)'s inference, above all the unpruned network's;
+// (d) the weight-gradient product of a half-pruned 1024 × 1024 layer at batch 64 and its mask:
+//     the product alone (one kernel call per thread, the unpruned layer's backward pass), then
+//     the mask over the whole gradient (the pruned one's before 2026-12-06), and the product in
+//     `gemm`'s blocks of columns, alone and with each block masked by the epilogue (the pruned
+//     layer's backward pass now).
 //
 // Set NEUROPLAST_NUM_THREADS to compare one and two threads.
 
@@ -170,6 +175,43 @@ void bm_snapshot_inference(benchmark::State& state) {
                  " of 3 layers packed");
 }
 
+enum GradientMode : int { whole = 0, whole_then_mask = 1, blocks = 2, blocks_masked = 3 };
+
+void bm_weight_gradient(benchmark::State& state) {
+  const auto mode = static_cast<GradientMode>(state.range(0));
+  const Index batch = 64;
+  const np::Matrix<float> in = np::Matrix<float>::Random(kWidth, batch);
+  const np::Matrix<float> dz = np::Matrix<float>::Random(kWidth, batch);
+  np::MaskBits bits;
+  bits.build(Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>(
+      random_mask(kWidth, kWidth, 0.5, 7)));
+  np::Matrix<float> grad(kWidth, kWidth);  // column-major dWᵀ: the row-major dW of the layer
+  np::GemmWorkspace<float> ws;
+  const auto run = [&] {
+    using np::Op;
+    if (mode == whole || mode == whole_then_mask) {
+      // One kernel call per thread's share of C, as a product without an epilogue is computed.
+      np::gemm<Op::none, Op::transpose>(kWidth, kWidth, batch, in.data(), kWidth, dz.data(), kWidth,
+                                        grad.data(), kWidth, 1.0f, ws, true);
+      if (mode == whole_then_mask) bits.multiply_rows(grad.data(), kWidth, 0, kWidth);
+    } else if (mode == blocks) {
+      // An epilogue that does nothing: the blocks alone.
+      np::gemm<Op::none, Op::transpose>(kWidth, kWidth, batch, in.data(), kWidth, dz.data(), kWidth,
+                                        grad.data(), kWidth, 1.0f, ws, true, [](Index, Index) {});
+    } else {
+      np::gemm<Op::none, Op::transpose>(
+          kWidth, kWidth, batch, in.data(), kWidth, dz.data(), kWidth, grad.data(), kWidth, 1.0f,
+          ws, true, [&](Index r0, Index r1) { bits.multiply_rows(grad.data(), kWidth, r0, r1); });
+    }
+    benchmark::DoNotOptimize(grad.data());
+  };
+  run();  // untimed: the workspace's packing buffers
+  for (auto _ : state) run();
+  static const char* const names[] = {"one call", "one call, then the mask", "in blocks",
+                                      "in blocks, each masked after its product"};
+  state.SetLabel(names[mode]);
+}
+
 }  // namespace
 
 BENCHMARK(bm_layer_forward)->Apply(layer_args);
@@ -186,3 +228,4 @@ BENCHMARK(bm_net_train_step)
     ->ArgNames({"density%", "batch"})
     ->ArgsProduct({{100, 50, 10}, {64, 256}})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_weight_gradient)->ArgName("mode")->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);

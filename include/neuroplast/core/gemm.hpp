@@ -125,12 +125,13 @@ Index gemm_block_columns(Index m) {
 /// `epilogue(c0, c1)`, when given, is called once for every block of whole columns c0 … c1 − 1 of
 /// C as soon as they hold the result, on the thread that computed them (blocks of different
 /// threads concurrently, so it must only touch those columns); together the blocks cover C once.
-/// Such a product is split by columns, and a product that overwrites C or has an epilogue runs
-/// each share in blocks of about `kGemmBlockBytes` of C, cleared just before and passed to the
-/// epilogue just after their product, while they are still in cache. Why: the weight gradient of
-/// a pruned layer is masked after its product; as a separate pass over a 1024 × 1024 gradient that
-/// took 8% of the product's time (one thread, read back from L3), in blocks of 512 KiB about half
-/// of that, and clearing in blocks saves a little even without a mask (docs/performance.md).
+/// Such a product is split by columns, and each share runs in blocks of about `kGemmBlockBytes`
+/// of C, cleared (with `overwrite`) just before and passed to the epilogue just after their
+/// product, while they are still in cache. Why: the weight gradient of a pruned layer is masked
+/// after its product; as a separate pass over a 1024 × 1024 gradient that took 7–17% of the
+/// product's time (read back from L3), in blocks of 512 KiB 1–5% (`neuroplast_bench_sparse`,
+/// `bm_weight_gradient`; docs/performance.md). Without an epilogue a share is one kernel call:
+/// Eigen packs the other operand once per call, and blocks alone gained nothing (−3 to +3%).
 template <Op OpA, Op OpB, Scalar T, class Epilogue = detail::NoEpilogue>
 void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc,
           T alpha, GemmWorkspace<T>& ws, bool overwrite = false, const Epilogue& epilogue = {}) {
@@ -192,10 +193,10 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   // packets of rows, 4 columns) so every element goes through the same kernel path as in the
   // undivided product.
   const bool by_columns = has_epilogue || (OpA == OpB ? n > m : OpB == Op::transpose);
-  // Blocks of columns per kernel call (above): only when split by columns, so a block is whole
-  // columns; a block boundary is a multiple of 8 columns like a share's, so the bits are the same.
-  const Index block = by_columns && (overwrite || has_epilogue) ? detail::gemm_block_columns<T>(m)
-                                                                : std::numeric_limits<Index>::max();
+  // Blocks of columns per kernel call, for an epilogue only (above): a block is whole columns, and
+  // its boundary a multiple of 8 columns like a share's, so the bits are the same.
+  const Index block =
+      has_epilogue ? detail::gemm_block_columns<T>(m) : std::numeric_limits<Index>::max();
   const auto piece = [&](int part) {
     const int parts = threads;
     Index r0 = 0, r1 = m, c0 = 0, c1 = n;
