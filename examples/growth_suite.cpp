@@ -421,6 +421,41 @@ void write_rows(const Task& task, const std::vector<Run>& runs, std::ostream& cs
   }
 }
 
+// The best fixed network as a user without the test set would find it: for each seed, the fixed
+// method with the best mean metric over the *other* seeds, scored on that seed; the mean of those
+// scores (NaN with fewer than two seeds). Why: the sweep's best is chosen on the very test
+// metrics it reports, and the maximum of fourteen noisy means lies above the true best network's
+// expected score by about the test set's noise (wine: 98.10% in-sample, 95.24% chosen this way).
+double held_out_choice(const std::vector<Run>& runs, const std::vector<std::string>& fixed,
+                       bool regression) {
+  std::vector<int> seeds;
+  for (const Run& r : runs)
+    if (std::find(seeds.begin(), seeds.end(), r.seed) == seeds.end()) seeds.push_back(r.seed);
+  if (seeds.size() < 2 || fixed.empty()) return std::nan("");
+  const auto metric_of = [&](const std::string& m, int seed) {
+    for (const Run& r : runs)
+      if (r.method == m && r.seed == seed) return r.metric;
+    return std::nan("");
+  };
+  double total = 0;
+  for (const int held : seeds) {
+    std::string choice;
+    double best = regression ? 1e300 : -1e300;
+    for (const std::string& m : fixed) {
+      double sum = 0;
+      for (const int s : seeds)
+        if (s != held) sum += metric_of(m, s);
+      const double mean = sum / static_cast<double>(seeds.size() - 1);
+      if (regression ? mean < best : mean > best) {
+        best = mean;
+        choice = m;
+      }
+    }
+    total += metric_of(choice, held);
+  }
+  return total / static_cast<double>(seeds.size());
+}
+
 void report(const Task& task, const std::vector<Run>& runs, const std::vector<std::string>& fixed,
             int factor, std::ostream& csv, const std::string& out) {
   const char* unit = task.regression ? "test MSE" : "test accuracy (%)";
@@ -485,6 +520,19 @@ void report(const Task& task, const std::vector<Run>& runs, const std::vector<st
         "Neuroplastic: %+.2f points, %.2f× its parameters active.\n",
         best_method.c_str(), best, dropin.mean - best, dropin_s.mean / sweep_seconds,
         plastic.mean - best, plastic_active.mean / best_params.mean);
+  }
+  if (const double honest = held_out_choice(runs, fixed, task.regression); !std::isnan(honest)) {
+    if (task.regression) {
+      std::printf(
+          "Best fixed chosen on the other seeds (each seed's test MSE of the width that won on "
+          "the rest): %.4f; Dropin %.2f×, Neuroplastic %.2f× that.\n",
+          honest, dropin.mean / honest, plastic.mean / honest);
+    } else {
+      std::printf(
+          "Best fixed chosen on the other seeds (each seed's test accuracy of the width that won "
+          "on the rest): %.2f%%; Dropin %+.2f, Neuroplastic %+.2f points against that.\n",
+          honest, dropin.mean - honest, plastic.mean - honest);
+    }
   }
   for (const char* m : {"DropinPolicy{}", "NeuroplasticPolicy{}"}) {
     const auto share = summarise(
