@@ -103,6 +103,9 @@ class AnyTrainer {
   virtual History fit(const Dataset<float>& train, const Dataset<float>* validation) = 0;
   virtual Evaluation evaluate(const Dataset<float>& data) = 0;
   virtual void notify_new_data(const Dataset<float>& data) = 0;
+  /// Trainer::set_replay with a copy of `memory` (which may borrow its caller's memory).
+  virtual void set_replay(const Dataset<float>& memory, double ratio) = 0;
+  virtual void clear_replay() = 0;
   virtual const History& history() const = 0;
   virtual const TrainOptions& options() const = 0;
   virtual double learning_rate() const = 0;

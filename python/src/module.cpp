@@ -386,6 +386,15 @@ class PyTrainer {
     trainer(data).notify_new_data(data);
   }
 
+  void set_replay(const FloatArray& X, const py::array& y, double ratio) {
+    const np::Dataset<float> memory = dataset(*net_, X, y, "Trainer.set_replay");
+    trainer(memory).set_replay(memory, ratio);
+  }
+
+  void clear_replay() {
+    if (trainer_) trainer_->clear_replay();
+  }
+
   np::History history() const { return trainer_ ? trainer_->history() : np::History{}; }
   PyMlp network() const { return {net_}; }
 
@@ -832,6 +841,12 @@ PYBIND11_MODULE(_neuroplast, m) {
            "Mean loss and accuracy of the network on (X, y).")
       .def("notify_new_data", &PyTrainer::notify_new_data, py::arg("X"), py::arg("y"),
            "The 'new data' trigger of Algorithms 1 and 3 (call before fitting on the new data).")
+      .def("set_replay", &PyTrainer::set_replay, py::arg("X"), py::arg("y"), py::arg("ratio"),
+           "Rehearsal: from the next fit on, `ratio` in (0, 1) of every batch are samples drawn "
+           "from the memory (X (n, features), y as for fit; copied), the rest from the training "
+           "set; an epoch is still one pass over the training set.")
+      .def("clear_replay", &PyTrainer::clear_replay,
+           "Ends rehearsal: batches come from the training set alone again.")
       .def_property_readonly("history", &PyTrainer::history)
       .def_property_readonly("network", &PyTrainer::network);
 

@@ -32,6 +32,11 @@ class TrainerOf final : public AnyTrainer {
   }
   Evaluation evaluate(const Dataset<float>& data) override { return trainer_.evaluate(data); }
   void notify_new_data(const Dataset<float>& data) override { trainer_.notify_new_data(data); }
+  // A copy, by the parameter's value: the trainer keeps an owned memory however `memory` holds it.
+  void set_replay(const Dataset<float>& memory, double ratio) override {
+    trainer_.set_replay(memory, ratio);
+  }
+  void clear_replay() override { trainer_.clear_replay(); }
   const History& history() const override { return trainer_.history(); }
   const TrainOptions& options() const override { return trainer_.options(); }
   double learning_rate() const override {

@@ -54,22 +54,25 @@ double max_relative_difference(const Mlp<double, Relu>& a, const Mlp<double, Rel
 }
 
 // The same run on one process and on every process of the world, from a network of `sizes`;
-// checks they agree and returns the single-process run's history.
+// checks they agree and returns the single-process run's history. With `replay` > 0 both
+// rehearse that share of every batch from a memory of 40 other samples (`set_replay`).
 template <class Policy>
 History equal_to_one_process(const Policy& policy, int epochs, Index batch,
-                             const std::vector<Index>& sizes = {3, 2, 2, 3}) {
-  INFO(Policy::name);
-  const Dataset<double> train = blobs(150, 1), validation = blobs(60, 2);
+                             const std::vector<Index>& sizes = {3, 2, 2, 3}, double replay = 0) {
+  INFO(Policy::name << ", replay " << replay);
+  const Dataset<double> train = blobs(150, 1), validation = blobs(60, 2), memory = blobs(40, 3);
   const auto fresh = [&] { return Mlp<double, Relu>(sizes, 7); };
   const TrainOptions options{.epochs = epochs, .batch_size = batch, .seed = 5};
 
   Mlp<double, Relu> alone = fresh();
   Trainer one(alone, Adam<double>{.learning_rate = 0.01}, policy, options);
+  if (replay > 0) one.set_replay(memory, replay);
   const History h1 = one.fit(train, validation);
 
   Mlp<double, Relu> shared = fresh();
   Trainer many(shared, Adam<double>{.learning_rate = 0.01}, policy, options,
                mpi::DataParallel{.comm = MPI_COMM_WORLD, .check_every = 1});
+  if (replay > 0) many.set_replay(memory, replay);
   const History h2 = many.fit(train, validation);
 
   REQUIRE(h2.epochs.size() == h1.epochs.size());
@@ -94,10 +97,10 @@ History equal_to_one_process(const Policy& policy, int epochs, Index batch,
   INFO("max relative parameter difference " << diff);
   if (world_rank() == 0) {
     std::printf(
-        "%s, %d epochs, batch %lld: %zu events, sizes %s, max relative parameter "
+        "%s, %d epochs, batch %lld, replay %.2f: %zu events, sizes %s, max relative parameter "
         "difference to one process %.2e\n",
-        std::string(Policy::name).c_str(), epochs, static_cast<long long>(batch), h1.events.size(),
-        detail::format_sizes(alone.sizes()).c_str(), diff);
+        std::string(Policy::name).c_str(), epochs, static_cast<long long>(batch), replay,
+        h1.events.size(), detail::format_sizes(alone.sizes()).c_str(), diff);
   }
   CHECK(diff <= 1e-9);
   // Every process ends with the same bits (check_every = 1 compared them after every step too).
@@ -122,6 +125,18 @@ TEST_CASE("a data-parallel run equals a single-process run, under every policy",
   // A last batch smaller than the process count (150 = 4 · 37 + 2 on 3+ processes, 1 sample
   // per process of the last 2 on 2) and a batch that does not split evenly.
   equal_to_one_process(StaticPolicy{}, 50, 37);
+}
+
+TEST_CASE("rehearsal under data parallelism equals a single-process run with it", "[mpi]") {
+  // Every process draws the same memory samples from the shared stream and computes its share of
+  // the whole batch, recalled samples included. A batch of 16 with a quarter recalled is 12 of
+  // the training set and 4 of the memory: 13 steps an epoch, the last of 6 + 4 samples.
+  const History h = equal_to_one_process(StaticPolicy{}, 50, 16, {3, 2, 2, 3}, 0.25);
+  CHECK(h.epochs.back().train_loss < h.epochs.front().train_loss);
+  equal_to_one_process(DropinPolicy{}, 60, 16, {3, 2, 2, 3}, 0.25);
+  // A batch of 3 over 2 processes with a third recalled: shares of 1 and 2 samples, the memory's
+  // sample always on process 1.
+  equal_to_one_process(StaticPolicy{}, 20, 3, {3, 4, 3}, 0.34);
 }
 
 TEST_CASE("gradients summed in per-layer buckets during backward equal one sum after it", "[mpi]") {

@@ -74,9 +74,10 @@ struct Evaluation {
 /// computes forward and backward on its share of every global batch (`options.batch_size`), the
 /// gradients and losses are summed over processes (bit-identical everywhere), and every process
 /// takes the same step and makes the same structural decisions. Validation and `evaluate` are
-/// split the same way. Only process 0 writes checkpoints. An error on any process (a non-finite
-/// loss, a failed checkpoint write) ends `fit` on every process with the same exception type.
-/// docs/distributed.md.
+/// split the same way; with rehearsal (`set_replay`) every process recalls the same memory
+/// samples into a batch and computes its share of them. Only process 0 writes checkpoints. An error
+/// on any process (a non-finite loss, a failed checkpoint write) ends `fit` on every process with
+/// the same exception type. docs/distributed.md.
 template <class Net, class Opt, class Policy = StaticPolicy, class Parallel = SingleProcess>
   requires EditableNetwork<Net> && OptimizerFor<Opt, Net> && ParallelStrategy<Parallel>
 class Trainer {
@@ -146,11 +147,10 @@ class Trainer {
   /// is still one pass over the training set, in steps of round(batch_size × (1 − ratio)) of its
   /// samples. `memory` must hold labels where the training set does (targets of the same count
   /// otherwise) and the network's inputs; it is copied. Not saved in checkpoints: set it again
-  /// before `resume`. Single-process trainers only. Throws Error for a bad ratio or memory.
+  /// before `resume`. In data-parallel training every process must set the same memory and ratio:
+  /// the draws come from the shuffling stream all processes share, and each process computes its
+  /// share of the whole batch, recalled samples included. Throws Error for a bad ratio or memory.
   void set_replay(Dataset<T> memory, double ratio) {
-    if constexpr (Parallel::distributed) {
-      detail::fail("set_replay: rehearsal is not available in data-parallel training yet");
-    }
     if (!(ratio > 0 && ratio < 1))
       detail::fail("set_replay: ratio = ", ratio, " must lie in (0, 1)");
     check_dataset(memory, net_, options_.loss, "set_replay (memory)");
@@ -499,15 +499,37 @@ class Trainer {
     }
   }
 
-  double train_epoch(const Dataset<T>& data) {
-    if constexpr (Parallel::distributed) return train_epoch_shared(data);
-    const Index n = data.size();
-    batcher_.shuffle(n, options_.shuffle, rng_);
+  using Sample = typename Batcher<T>::Sample;
+
+  // The memory of `set_replay` must hold what `data` holds: labels, or targets.
+  void check_replay_matches(const Dataset<T>& data) const {
     if (replay_ && replay_->has_labels() != data.has_labels()) {
       detail::fail(
           "fit: the replay memory and the training set must both hold labels, or both "
           "targets (set_replay)");
     }
+  }
+
+  // Draws the memory samples of the next batch (`recalled` of them) from the shuffling stream:
+  // every process of a data-parallel run draws the same ones.
+  void draw_recalled(Index recalled) {
+    recall_.resize(static_cast<std::size_t>(recalled));
+    for (Index& r : recall_)
+      r = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(replay_->size())));
+  }
+
+  // Sample i of a batch that starts at the training set's `start`-th sample in shuffled order and
+  // holds `own` of them: those first, then the memory's draws (`draw_recalled`).
+  Sample batch_sample(const Dataset<T>& data, Index start, Index own, Index i) const {
+    if (i < own) return {&data, batcher_.order(start + i)};
+    return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
+  }
+
+  double train_epoch(const Dataset<T>& data) {
+    if constexpr (Parallel::distributed) return train_epoch_shared(data);
+    const Index n = data.size();
+    batcher_.shuffle(n, options_.shuffle, rng_);
+    check_replay_matches(data);
     // With rehearsal, each batch is `fresh` samples of the training set and `recalled` from the
     // memory; without, all of a batch is fresh.
     const Index bs = std::min(options_.batch_size, n);
@@ -519,14 +541,9 @@ class Trainer {
     for (Index start = 0; start < n; start += fresh, ++batch_index) {
       const Index own = std::min(fresh, n - start);
       const Index b = own + recalled;
-      // Sample i of the batch: the training set's (start + i)-th in order, then the memory's draws.
-      recall_.resize(static_cast<std::size_t>(recalled));
-      for (Index& r : recall_)
-        r = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(replay_->size())));
-      const Targets<T> targets = batcher_.gather(data, b, b, [&](Index i) -> Sample {
-        if (i < own) return {&data, batcher_.order(start + i)};
-        return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
-      });
+      draw_recalled(recalled);
+      const Targets<T> targets = batcher_.gather(
+          data, b, b, [&](Index i) -> Sample { return batch_sample(data, start, own, i); });
       const auto X = batcher_.features();
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
@@ -554,10 +571,11 @@ class Trainer {
     return loss_sum / static_cast<double>(samples);
   }
 
-  // Data-parallel epoch: every process builds the same global batches (the same shuffled order),
-  // computes forward and backward on its share (dropout masks drawn for the whole batch, so they
-  // are a single process's), and one reduction sums the gradients; a second the loss and a
-  // failure flag. Every process then takes the same step.
+  // Data-parallel epoch: every process builds the same global batches (the same shuffled order
+  // and, with rehearsal, the same memory draws), computes forward and backward on its share
+  // (dropout masks drawn for the whole batch, so they are a single process's), and one reduction
+  // sums the gradients; a second the loss and a failure flag. Every process then takes the same
+  // step.
   double train_epoch_shared(const Dataset<T>& data) {
     // However the epoch ends, later passes (evaluation, Monte Carlo dropout) are whole batches.
     struct WindowReset {
@@ -566,18 +584,22 @@ class Trainer {
     } window_reset{ws_};
     const Index n = data.size();
     batcher_.shuffle(n, options_.shuffle, rng_);
-    const Index bs = std::min(options_.batch_size, n);
+    check_replay_matches(data);
+    const Index fresh = fresh_per_batch(n);
+    const Index recalled = std::min(options_.batch_size, n) - fresh;
     double loss_sum = 0;
+    Index samples = 0;  // the training set's, and the memory's
     Index batch_index = 0;
-    for (Index start = 0; start < n; start += bs, ++batch_index) {
-      const Index b = std::min(bs, n - start);
+    for (Index start = 0; start < n; start += fresh, ++batch_index) {
+      const Index own = std::min(fresh, n - start);
+      const Index b = own + recalled;
+      draw_recalled(recalled);
       const Share mine = share_of(b, parallel_.rank(), parallel_.size());
       // A process whose share is empty (a last batch smaller than the process count) runs one
       // zero sample with a zero loss gradient: its streams and step counter stay in step.
       const Targets<T> targets = batcher_.gather(
-          data, mine.size(), std::max<Index>(mine.size(), 1), [&](Index i) -> Sample {
-            return {&data, batcher_.order(start + mine.begin + i)};
-          });
+          data, mine.size(), std::max<Index>(mine.size(), 1),
+          [&](Index i) -> Sample { return batch_sample(data, start, own, mine.begin + i); });
       const auto X = batcher_.features();
       ws_.set_sample_window(mine.size() > 0 ? mine.begin : 0, b);
       const auto logits = net_.forward_train(X, ws_);
@@ -609,19 +631,18 @@ class Trainer {
       backward_and_sum(X);
       BatchRecord record{.epoch = epoch_,
                          .batch = batch_index,
-                         .batches = (n + bs - 1) / bs,
+                         .batches = (n + fresh - 1) / fresh,
                          .samples = b,
                          .loss = stats[0] / static_cast<double>(b),
                          .step = opt_.steps + 1};
       step(record);
       loss_sum += stats[0];
+      samples += b;
       check_lockstep();
       if (options_.on_batch_end) options_.on_batch_end(record);
     }
-    return loss_sum / static_cast<double>(n);
+    return loss_sum / static_cast<double>(samples);
   }
-
-  using Sample = typename Batcher<T>::Sample;
 
   // The step after backward: the gradient hook, clipping, the optimizer. The optimizers keep a
   // pruned weight at exactly 0 only because its gradient is 0 (backward makes it so; they no
