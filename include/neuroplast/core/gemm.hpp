@@ -210,13 +210,14 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
     if (r1 <= r0 || c1 <= c0) return;
     detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));
     blocking.prepare(kc, mc, nc);
-    for (Index b0 = c0; b0 < c1; b0 = b0 + std::min(block, c1 - b0)) {
-      const Index b1 = b0 + std::min(block, c1 - b0);
+    // Shares split by rows have no epilogue (it forces columns), so the call is a no-op there.
+    for (Index b0 = c0, b1 = c0; b0 < c1; b0 = b1) {
+      b1 = b0 + std::min(block, c1 - b0);
       clear(r0, r1, b0, b1);
       Product::run(r1 - r0, b1 - b0, k, detail::op_at<OpA>(a, lda, r0, 0), lda,
                    detail::op_at<OpB>(b, ldb, 0, b0), ldb, c + r0 + b0 * ldc, 1, ldc, alpha,
                    blocking, nullptr);
-      if (by_columns) epilogue(b0, b1);
+      epilogue(b0, b1);
     }
   };
   if (threads < 2) {
