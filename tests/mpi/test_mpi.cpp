@@ -184,6 +184,16 @@ TEST_CASE("bad input on one process ends fit on every process with its Error", "
   // Different data on different processes is refused, not trained on.
   CHECK_THROWS_MATCHES(trainer.fit(world_rank() == 1 ? blobs(40, 9) : good), Error,
                        WhatHas({"processes differ"}));
+  // So is a rehearsal memory (or ratio) that differs, which would draw different samples.
+  const Dataset<double> memory = blobs(12, 5);
+  trainer.set_replay(world_rank() == 1 ? blobs(12, 6) : memory, 0.25);
+  CHECK_THROWS_MATCHES(trainer.fit(good), Error, WhatHas({"processes differ", "rehearsal"}));
+  trainer.set_replay(memory, world_rank() == 1 ? 0.5 : 0.25);
+  CHECK_THROWS_MATCHES(trainer.fit(good), Error, WhatHas({"processes differ", "rehearsal"}));
+  trainer.set_replay(memory, 0.25);
+  const Matrix<double> before = net.weights(0);
+  CHECK_NOTHROW(trainer.fit(good));
+  CHECK(net.weights(0) != before);
 }
 
 TEST_CASE("a non-finite loss on one process ends fit everywhere; rollback stays in lockstep",

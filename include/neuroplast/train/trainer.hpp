@@ -694,11 +694,17 @@ class Trainer {
     mix(static_cast<std::uint64_t>(options_.batch_size));
     mix(static_cast<std::uint64_t>(options_.epochs));
     mix(static_cast<std::uint64_t>(epoch_));
+    // A memory that differs would draw different samples (or from streams that part ways).
+    mix(replay_ ? static_cast<std::uint64_t>(replay_->size()) : 0);
+    if (replay_) {
+      mix(std::bit_cast<std::uint64_t>(static_cast<double>(replay_->features().sum())));
+      mix(std::bit_cast<std::uint64_t>(replay_ratio_));
+    }
     if (!parallel_.same_everywhere(h)) {
       detail::fail(
           "fit: the processes differ in their network, datasets or options (seed, batch "
-          "size, epochs); every process must build the same network from the same seed "
-          "and pass the same full datasets and options");
+          "size, epochs, rehearsal memory); every process must build the same network from the "
+          "same seed and pass the same full datasets, options and set_replay memory");
     }
   }
 
