@@ -27,6 +27,7 @@ from ._neuroplast import (  # noqa: F401
     Mlp,
     NeuroplasticPolicy,
     NumericError,
+    ReplayBuffer,
     SGD,
     Sgd,
     StaticPolicy,
@@ -49,14 +50,15 @@ from .interop import (  # noqa: F401
 
 # help() and repr() name the package, not its compiled part.
 for _name in ("Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Evaluation",
-              "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "Sgd", "StaticPolicy", "StructuralEvent",
-              "Trainer"):
+              "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "ReplayBuffer", "Sgd",
+              "StaticPolicy", "StructuralEvent", "Trainer"):
     globals()[_name].__module__ = __name__
 del _name
 
 __all__ = [
     "Adam", "AdamW", "DropinPolicy", "DropoutPolicy", "EpochRecord", "Error", "Evaluation",
-    "FileError", "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "NumericError", "SGD", "Sgd",
+    "FileError", "History", "InferenceSnapshot", "Mlp", "NeuroplasticPolicy", "NumericError",
+    "ReplayBuffer", "SGD", "Sgd",
     "StaticPolicy", "StructuralEvent", "Trainer", "from_safetensors", "from_torch",
     "history_to_dicts", "load", "lrp", "read_safetensors", "save", "save_onnx",
     "save_safetensors", "to_torch",

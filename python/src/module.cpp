@@ -315,11 +315,10 @@ np::NeuroplasticPolicy neuroplastic_policy(const py::kwargs& kwargs) {
 
 // ---- trainer ----------------------------------------------------------------------------------
 
-// The samples of `X` and `y` as a dataset that borrows X's memory: valid while X is.
-np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py::array& y,
-                           const char* who) {
-  const auto sizes = net.sizes();
-  const auto features = columns(X, sizes.front(), who, "X");
+// The samples `features` (features × n, X's memory) with `y` as labels (integers, (n,)) or
+// targets (floats, (n,) or (n, outputs)), as a dataset that borrows X's memory: valid while X is.
+np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::array& y,
+                              const char* who) {
   if (is_integer_array(y)) {
     if (y.ndim() != 1)
       np::detail::fail(who, ": labels y must be 1-D, got ", y.ndim(), " dimensions");
@@ -344,6 +343,32 @@ np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py:
   Mat t = Eigen::Map<const Mat>(targets.data(), static_cast<Index>(targets.shape(1)),
                                 static_cast<Index>(targets.shape(0)));
   return np::Dataset<float>::borrow(features, std::move(t));
+}
+
+// `dataset_of` for `net`: X must have one column per input of the network.
+np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py::array& y,
+                           const char* who) {
+  return dataset_of(columns(X, net.sizes().front(), who, "X"), y, who);
+}
+
+// ---- replay buffer ----------------------------------------------------------------------------
+
+// ReplayBuffer.add: the samples of X (n, features) with labels or targets y, offered in order.
+void replay_add(np::ReplayBuffer<float>& buffer, const FloatArray& X, const py::array& y) {
+  constexpr const char* who = "ReplayBuffer.add";
+  const auto features = X.ndim() == 2 ? static_cast<Index>(X.shape(1)) : Index{0};
+  buffer.add(dataset_of(columns(X, features, who, "X"), y, who));
+}
+
+// ReplayBuffer.dataset: what is kept as numpy (X (n, features) float32, y (n,) int64 labels or
+// (n, outputs) float32 targets), ready for Trainer.set_replay.
+py::tuple replay_dataset(const np::ReplayBuffer<float>& buffer) {
+  const np::Dataset<float> d = buffer.dataset();
+  py::array_t<float> X = transposed_numpy(Mat(d.features()));
+  if (!d.has_labels()) return py::make_tuple(X, transposed_numpy(d.targets()));
+  py::array_t<long long> y(static_cast<py::ssize_t>(d.size()));
+  std::copy(d.labels().begin(), d.labels().end(), y.mutable_data());
+  return py::make_tuple(X, y);
 }
 
 // The Python Trainer: the settings of its constructor, and the C++ trainer built at the first fit
@@ -801,6 +826,23 @@ PYBIND11_MODULE(_neuroplast, m) {
       });
 
   // ---- trainer ----
+  py::class_<np::ReplayBuffer<float>>(
+      m, "ReplayBuffer",
+      "A bounded memory of past samples for rehearsal: a class-balanced reservoir sample of "
+      "everything added (one reservoir for regression targets), reproducible for a seed.")
+      .def(py::init<Index, std::uint64_t>(), py::arg("capacity"), py::arg("seed") = 0)
+      .def("add", &replay_add, py::arg("X"), py::arg("y"),
+           "Offers every sample of X (n, features) with labels (n,) int or targets (n,) / "
+           "(n, outputs) float, in order; the same kind and feature count every time.")
+      .def("dataset", &replay_dataset,
+           "What is kept, as (X, y) numpy arrays grouped by label: for Trainer.set_replay(X, y, "
+           "ratio). Raises on an empty buffer.")
+      .def("class_counts", &np::ReplayBuffer<float>::class_counts,
+           "Kept samples per label (regression targets under -1).")
+      .def_property_readonly("size", &np::ReplayBuffer<float>::size)
+      .def_property_readonly("capacity", &np::ReplayBuffer<float>::capacity)
+      .def("__len__", &np::ReplayBuffer<float>::size);
+
   py::class_<PyTrainer>(m, "Trainer",
                         "Trains a network in place under a policy. The network is shared (edits "
                         "show in the Python object); optimizer and policy are copied.")

@@ -291,6 +291,51 @@ def test_set_replay_checks_its_input_copies_the_memory_and_clear_replay_ends_it(
         trainer.set_replay(X[:20], np.zeros((20, 3), np.float32), 0.5)
 
 
+def test_a_replay_buffer_keeps_classes_balanced_and_feeds_set_replay():
+    X, y = blobs(300, features=4, classes=3, seed=7)
+    buffer = npl.ReplayBuffer(30, seed=1)
+    assert (len(buffer), buffer.capacity) == (0, 30)
+    with pytest.raises(npl.Error, match="empty"):
+        buffer.dataset()
+    # Class 0 first, alone: it fills the buffer; then classes 1 and 2 take their thirds from it.
+    buffer.add(X[y == 0], y[y == 0])
+    assert buffer.class_counts() == {0: 30}
+    buffer.add(X[y > 0], y[y > 0])
+    assert buffer.class_counts() == {0: 10, 1: 10, 2: 10}
+    Xm, ym = buffer.dataset()
+    assert Xm.shape == (30, 4) and Xm.dtype == np.float32
+    assert list(ym) == [0] * 10 + [1] * 10 + [2] * 10
+    # Every kept sample is one that was added, with its own label.
+    for x, label in zip(Xm, ym):
+        match = np.flatnonzero((X == x).all(axis=1))
+        assert len(match) == 1 and y[match[0]] == label
+    # The same adds with the same seed keep the same samples; another seed others.
+    again = npl.ReplayBuffer(30, seed=1)
+    again.add(X[y == 0], y[y == 0])
+    again.add(X[y > 0], y[y > 0])
+    np.testing.assert_array_equal(again.dataset()[0], Xm)
+    other = npl.ReplayBuffer(30, seed=2)
+    other.add(X[y == 0], y[y == 0])
+    other.add(X[y > 0], y[y > 0])
+    assert not np.array_equal(other.dataset()[0], Xm)
+    # Regression targets form one reservoir; a kind or width that differs is refused.
+    targets = npl.ReplayBuffer(5)
+    targets.add(X[:8], X[:8, 0].copy())
+    Xt, yt = targets.dataset()
+    assert targets.class_counts() == {-1: 5} and yt.shape == (5, 1)
+    with pytest.raises(npl.Error):
+        targets.add(X[:8], y[:8])
+    with pytest.raises(npl.Error, match="ReplayBuffer.add: X must be a 2-D array"):
+        buffer.add(X[0], y[:1])
+    with pytest.raises(npl.Error):
+        npl.ReplayBuffer(0)
+    # What it keeps is what Trainer.set_replay takes.
+    net = npl.Mlp([4, 6, 3], seed=2)
+    trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01), epochs=2, batch_size=16, seed=1)
+    trainer.set_replay(*buffer.dataset(), 0.25)
+    assert len(trainer.fit(X, y).epochs) == 2
+
+
 def test_regression_targets_pick_the_squared_error():
     rng = np.random.default_rng(3)
     X = rng.uniform(-1, 1, size=(200, 2)).astype(np.float32)
