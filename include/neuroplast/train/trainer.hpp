@@ -428,6 +428,11 @@ class Trainer {
         static_cast<Index>(std::lround(static_cast<double>(bs) * (1 - replay_ratio_))), 1, bs);
   }
 
+  // Memory samples per batch: the rest of the batch (0 without rehearsal).
+  Index recalled_per_batch(Index n) const {
+    return std::min(options_.batch_size, n) - fresh_per_batch(n);
+  }
+
   // The best epoch's network, kept only when the policy asks for it.
   const Net* snapshot() const { return best_ ? &*best_ : nullptr; }
 
@@ -532,9 +537,8 @@ class Trainer {
     check_replay_matches(data);
     // With rehearsal, each batch is `fresh` samples of the training set and `recalled` from the
     // memory; without, all of a batch is fresh.
-    const Index bs = std::min(options_.batch_size, n);
     const Index fresh = fresh_per_batch(n);
-    const Index recalled = bs - fresh;
+    const Index recalled = recalled_per_batch(n);
     double loss_sum = 0;
     Index samples = 0;  // the training set's, and the memory's
     Index batch_index = 0;
@@ -586,7 +590,7 @@ class Trainer {
     batcher_.shuffle(n, options_.shuffle, rng_);
     check_replay_matches(data);
     const Index fresh = fresh_per_batch(n);
-    const Index recalled = std::min(options_.batch_size, n) - fresh;
+    const Index recalled = recalled_per_batch(n);
     double loss_sum = 0;
     Index samples = 0;  // the training set's, and the memory's
     Index batch_index = 0;
