@@ -942,6 +942,24 @@ TEST_CASE("GrowthPays stops growth after growth steps that did not improve the b
   acc.epochs[2].validation_loss = acc.epochs[3].validation_loss = 0.6;
   CHECK_FALSE(pays.paid(acc, 0, one, 0));
 
+  // The accuracy's trend is relative: the error rate shrinks again by the factor it shrank by.
+  // Step at epoch 4, judged over (4, 7] against (1, 4]: the best accuracy rose from 40% to 70%
+  // (error 0.6 → 0.3), so training alone would reach an error of 0.15; the step pays above
+  // 85% + 1 point. The same 30 points again would ask for 101% (the loss is flat throughout).
+  const auto rising = [](double after) {
+    History r = with_growth(
+        losses({1, 1, 1, 1, 1, 1, 1, 1}, {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}), {4});
+    const double accuracy[] = {0.4, 0.5, 0.6, 0.7, after, after, after, after};
+    for (std::size_t i = 0; i < r.epochs.size(); ++i) r.epochs[i].validation_accuracy = accuracy[i];
+    return r;
+  };
+  CHECK(GrowthPays::accuracy_trend(0.4, 0.7) == Approx(0.15));
+  CHECK(GrowthPays::accuracy_trend(0.7, 0.7) == 0);
+  CHECK(GrowthPays::accuracy_trend(1.0, 1.0) == 0);
+  CHECK(GrowthPays::accuracy_trend(0.9, 0.95) == Approx(0.025));  // 5 points, halved error: 2.5
+  CHECK(pays.paid(rising(0.87), 0, at4, 0));
+  CHECK_FALSE(pays.paid(rising(0.85), 0, at4, 0));
+
   // On the initial plateau (the best loss not 10% below the first) every step pays.
   const GrowthPays patient{.min_learned = 0.1};
   CHECK(patient.stuck(acc));
