@@ -623,6 +623,25 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   classify.epochs_left = 10;
   classifying.on_epoch_end(classify);
   CHECK(prunes(acc) == 1);
+  // Its 90 validation samples cannot show a pruning's cost (fewer than 100), so it keeps its loss
+  // too, against the higher of the last two windows' best losses: epoch 3's 1/3, not epoch 4's
+  // 1/4 (one window is one epoch here).
+  CHECK_FALSE(classifying.accuracy_resolves(90));
+  CHECK(classifying.reference_loss == Approx(1.0 / 3));
+  // On 150 samples the accuracy resolves it, and the loss bar stays the last window's best.
+  const Dataset<double> more_blobs = noisy_blobs(150, 8);
+  NeuroplasticPolicy resolving = settled_policy(3);
+  History resolved = accuracies({0.6, 0.7, 0.8, 0.8});
+  for (std::size_t i = 0; i < resolved.epochs.size(); ++i)
+    resolved.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);
+  Mlp<double, Relu> other({2, 16, 3}, 2);
+  Ctx resolve{other, resolved, more_blobs, &more_blobs, 4};
+  std::optional<Mlp<double, Relu>> kept;
+  resolve.saved = &kept;
+  resolve.epochs_left = 10;
+  resolving.on_epoch_end(resolve);
+  CHECK(prunes(resolved) == 1);
+  CHECK(resolving.reference_loss == Approx(0.25));
 
   Trainer refused(classifier, Adam<double>{}, NeuroplasticPolicy{.settle_windows = -1},
                   TrainOptions{});
