@@ -592,10 +592,12 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   CHECK(prunes(h) == 1);
   CHECK_FALSE(policy.settling);
   CHECK(policy.pruning);
-  CHECK(policy.reference_loss == 0.49 * 0.985);
+  // The loss bar is the higher of the last two windows' best losses: epoch 4's 0.49, not epoch
+  // 5's 0.49 × 0.985 (a settled network's best moves by that much in a window on its own).
+  CHECK(policy.reference_loss == 0.49);
 
-  // The loss bar is the best of the last window, not of the phase: a last epoch worse than the
-  // one before (no longer learning) sets it at its own 0.5, above the phase's best 0.49.
+  // Nor is it the best of the phase: a last epoch worse than the one before (no longer learning)
+  // sets it at its own 0.5, above the phase's best 0.49.
   Net later_net({2, 16, 16, 1}, 4);
   NeuroplasticPolicy later = settled_policy(3);
   History later_h = losses({1, 1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.49, 0.5});
@@ -610,39 +612,39 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   end_epoch(eager, eager_net, eager_h, 4);
   CHECK(prunes(eager_h) == 1);
 
-  // A classifier is judged by accuracy and does not wait on its loss.
-  const Dataset<double> blobs = noisy_blobs(90, 8);
-  Mlp<double, Relu> classifier({2, 16, 3}, 2);
-  NeuroplasticPolicy classifying = settled_policy(3);
-  History acc = accuracies({0.6, 0.7, 0.8, 0.8});
-  for (std::size_t i = 0; i < acc.epochs.size(); ++i)
-    acc.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);  // falling by half
-  Ctx classify{classifier, acc, blobs, &blobs, 4};
-  std::optional<Mlp<double, Relu>> saved;
-  classify.saved = &saved;
-  classify.epochs_left = 10;
-  classifying.on_epoch_end(classify);
+  // A classifier is judged by accuracy and does not wait on its loss. Accuracies 60–80% and a
+  // validation loss falling by half, on `samples` validation samples; the policy after epoch 4.
+  const auto classified = [&](Index samples, History& h) {
+    const Dataset<double> points = noisy_blobs(samples, 8);
+    Mlp<double, Relu> net({2, 16, 3}, 2);
+    NeuroplasticPolicy p = settled_policy(3);
+    h = accuracies({0.6, 0.7, 0.8, 0.8});
+    for (std::size_t i = 0; i < h.epochs.size(); ++i)
+      h.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);
+    Ctx ctx{net, h, points, &points, 4};
+    std::optional<Mlp<double, Relu>> saved;
+    ctx.saved = &saved;
+    ctx.epochs_left = 10;
+    p.on_epoch_end(ctx);
+    return p;
+  };
+  History acc;
+  const NeuroplasticPolicy classifying = classified(90, acc);
   CHECK(prunes(acc) == 1);
   // Its 90 validation samples cannot show a pruning's cost (fewer than 100), so it keeps its loss
-  // too, against the higher of the last two windows' best losses: epoch 3's 1/3, not epoch 4's
-  // 1/4 (one window is one epoch here).
+  // too, against the higher of the last two windows' best losses, as a regression does: epoch
+  // 3's 1/3, not epoch 4's 1/4 (one window is one epoch here).
   CHECK_FALSE(classifying.accuracy_resolves(90));
   CHECK(classifying.reference_loss == Approx(1.0 / 3));
   // On 150 samples the accuracy resolves it, and the loss bar stays the last window's best.
-  const Dataset<double> more_blobs = noisy_blobs(150, 8);
-  NeuroplasticPolicy resolving = settled_policy(3);
-  History resolved = accuracies({0.6, 0.7, 0.8, 0.8});
-  for (std::size_t i = 0; i < resolved.epochs.size(); ++i)
-    resolved.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);
-  Mlp<double, Relu> other({2, 16, 3}, 2);
-  Ctx resolve{other, resolved, more_blobs, &more_blobs, 4};
-  std::optional<Mlp<double, Relu>> kept;
-  resolve.saved = &kept;
-  resolve.epochs_left = 10;
-  resolving.on_epoch_end(resolve);
+  History resolved;
+  const NeuroplasticPolicy resolving = classified(150, resolved);
   CHECK(prunes(resolved) == 1);
+  CHECK(resolving.accuracy_resolves(150));
   CHECK(resolving.reference_loss == Approx(0.25));
 
+  const Dataset<double> blobs = noisy_blobs(90, 8);
+  Mlp<double, Relu> classifier({2, 16, 3}, 2);
   Trainer refused(classifier, Adam<double>{}, NeuroplasticPolicy{.settle_windows = -1},
                   TrainOptions{});
   CHECK_THROWS_WITH(refused.fit(blobs), Catch::Contains("settle_windows = -1 must be ≥ 0"));
