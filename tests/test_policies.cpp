@@ -650,6 +650,42 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   CHECK_THROWS_WITH(refused.fit(blobs), Catch::Contains("settle_windows = -1 must be ≥ 0"));
 }
 
+TEST_CASE("Algorithm 3's accuracy bar is the best of the last two windows before pruning",
+          "[policy][neuroplastic]") {
+  // Growth ended (one window is one epoch here) on a classifier of 150 validation samples, whose
+  // accuracy resolves a pruning's cost. Epoch 2's 95% was a lucky epoch of the phase: the bar is
+  // the best of epochs `epoch` − 1 and `epoch`, not the luckiest of the whole phase, and never
+  // reaches back before growth began (`growth_since`).
+  const Dataset<double> points = noisy_blobs(150, 8);
+  using Net = Mlp<double, Relu>;
+  const auto bar = [&](std::initializer_list<double> acc, int growth_since) {
+    Net net({2, 16, 3}, 2);
+    NeuroplasticPolicy p{.trigger = Stagnation{.window_steps = 1}, .rollback_to_best = false};
+    p.growing = false;
+    p.settling = true;
+    p.growth_events = 2;
+    p.last_event_epoch = 1;
+    p.growth_since = growth_since;
+    History h = accuracies(acc);
+    for (EpochRecord& e : h.epochs) e.validation_loss = 0.5;
+    const int epoch = static_cast<int>(h.epochs.size());
+    EpochContext<Net, Dataset<double>, History> ctx{net, h, points, &points, epoch};
+    std::optional<Net> saved;
+    ctx.saved = &saved;
+    ctx.epochs_left = 10;
+    p.on_epoch_end(ctx);
+    CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+      return e.kind == EventKind::prune_connections;
+    }));
+    return p.reference_accuracy;
+  };
+  CHECK(bar({0.6, 0.95, 0.8, 0.82, 0.81}, 0) == 0.82);
+  CHECK(bar({0.6, 0.95, 0.8, 0.84}, 0) == 0.84);
+  CHECK(bar({0.6, 0.95, 0.8}, 0) == 0.95);  // epochs 2 and 3
+  // Growth began (new data) after epoch 2: only epoch 3 counts.
+  CHECK(bar({0.6, 0.95, 0.8}, 2) == 0.8);
+}
+
 // ---- the default growth machinery (issue 14) ---------------------------------------------------
 
 namespace {
