@@ -707,24 +707,23 @@ struct DropoutPolicy {
 /// the trigger's window (`detail::recovery_epochs`), and is pruned again while its best validation
 /// accuracy since the pruning stays within `prune_accuracy_tolerance` of the reference (the best of
 /// the last two windows before the pruning phase, raised to a pruned network's best validation
-/// accuracy when that beats
-/// it by more than its standard error; classification, and a classifier whose accuracy cannot show
-/// the cost (`accuracy_resolves`: perfect before the phase, or fewer validation samples than one
-/// per tolerance) must also keep its best validation loss within `prune_tolerance`; regression: its
-/// best validation loss within `prune_tolerance`, relative, of the higher of the best losses of
-/// the last two windows before the phase (the loss bar of a classifier too), which begins only
-/// once that loss has stopped falling measurably (`settle_windows`;
-/// without validation, the training loss). A pruning that costs more is undone (the network
-/// returns to what it was before it, kept in `EpochContext::saved`) and retried at once with half
-/// the fraction, at most `prune_retries` times; the next failure ends the phase. Why: one step of
-/// 30% is often just past what a network can spare (friedman1 recovered to 1.05 × its reference
-/// loss where the tolerance was 1.05 ×) and ending there left the network at 8 × the parameters a
-/// fixed network needs, with most of the run still to go; halving finds the step the network can
-/// take. With the paper's criteria, each later consistent worsening (counted from the last prune)
-/// prunes again. Either way at most `max_prune_events` prunings (0 = no limit). Inference always
-/// uses all remaining neurons. New data re-opens the growth phase. As in DropinPolicy, a decision
-/// due after a fit's final epoch waits for the next fit: a pruning there would be handed back
-/// without an epoch to recover (one such run ended at 49% test accuracy).
+/// accuracy when that beats it by more than its standard error; classification, and a classifier
+/// whose accuracy cannot show the cost (`accuracy_resolves`: perfect before the phase, or fewer
+/// validation samples than one per tolerance) must also keep its best validation loss within
+/// `prune_tolerance`; regression: its best validation loss within `prune_tolerance`, relative, of
+/// the higher of the best losses of the last two windows before the phase (the loss bar of a
+/// classifier too), which begins only once that loss has stopped falling measurably
+/// (`settle_windows`; without validation, the training loss). A pruning that costs more is undone
+/// (the network returns to what it was before it, kept in `EpochContext::saved`) and retried at
+/// once with half the fraction, at most `prune_retries` times; the next failure ends the phase.
+/// Why: one step of 30% is often just past what a network can spare (friedman1 recovered to 1.05 ×
+/// its reference loss where the tolerance was 1.05 ×) and ending there left the network at 8 × the
+/// parameters a fixed network needs, with most of the run still to go; halving finds the step the
+/// network can take. With the paper's criteria, each later consistent worsening (counted from the
+/// last prune) prunes again. Either way at most `max_prune_events` prunings (0 = no limit).
+/// Inference always uses all remaining neurons. New data re-opens the growth phase. As in
+/// DropinPolicy, a decision due after a fit's final epoch waits for the next fit: a pruning there
+/// would be handed back without an epoch to recover (one such run ended at 49% test accuracy).
 struct NeuroplasticPolicy {
   static constexpr std::string_view name = "neuroplastic";  ///< identifies it in checkpoints
   GrowthTrigger trigger = default_growth_trigger();         ///< when the loss has stagnated
