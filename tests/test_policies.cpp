@@ -668,12 +668,8 @@ TEST_CASE("Algorithm 3's accuracy bar is the best of the last two windows before
     p.growth_since = growth_since;
     History h = accuracies(acc);
     for (EpochRecord& e : h.epochs) e.validation_loss = 0.5;
-    const int epoch = static_cast<int>(h.epochs.size());
-    EpochContext<Net, Dataset<double>, History> ctx{net, h, points, &points, epoch};
     std::optional<Net> saved;
-    ctx.saved = &saved;
-    ctx.epochs_left = 10;
-    p.on_epoch_end(ctx);
+    end_pruning_epoch(p, net, h, points, saved, static_cast<int>(h.epochs.size()));
     CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
       return e.kind == EventKind::prune_connections;
     }));
