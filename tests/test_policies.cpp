@@ -90,6 +90,13 @@ void end_pruning_epoch(NeuroplasticPolicy& policy, Mlp<double, Relu>& net, Histo
   policy.on_epoch_end(ctx);
 }
 
+// Connection prunings recorded in `h`.
+std::ptrdiff_t prunings(const History& h) {
+  return std::count_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
+    return e.kind == EventKind::prune_connections;
+  });
+}
+
 }  // namespace
 
 TEST_CASE("LossPlateau fires exactly when Eq. 1 holds", "[policy][trigger]") {
@@ -502,9 +509,7 @@ TEST_CASE("Algorithm 3 judges a pruning by its loss too where the accuracy canno
     CHECK((h.events[0].kind == EventKind::rollback) == !c.held);
     CHECK(policy.prune_failures == (c.held ? 0 : 1));
     // Pruned again, or retried by half (then dead neurons may go too).
-    CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
-      return e.kind == EventKind::prune_connections;
-    }));
+    CHECK(prunings(h) > 0);
   }
 }
 
@@ -557,7 +562,6 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   }
   const Dataset<double> data(X, Y);
   using Net = Mlp<double, Relu>;
-  using Ctx = EpochContext<Net, Dataset<double>, History>;
   const auto settled_policy = [](int settle_windows) {
     NeuroplasticPolicy p{.trigger = Stagnation{.window_steps = 1},
                          .rollback_to_best = false,
@@ -570,26 +574,18 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   };
   const auto end_epoch = [&](NeuroplasticPolicy& p, Net& net, History& h, int epoch) {
     std::optional<Net> saved;
-    Ctx ctx{net, h, data, &data, epoch};
-    ctx.saved = &saved;
-    ctx.epochs_left = 10;
-    p.on_epoch_end(ctx);
-  };
-  const auto prunes = [](const History& h) {
-    return std::count_if(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
-      return e.kind == EventKind::prune_connections;
-    });
+    end_pruning_epoch(p, net, h, data, saved, epoch);
   };
 
   Net net({2, 16, 16, 1}, 4);
   NeuroplasticPolicy policy = settled_policy(3);
   History h = losses({1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.49});
   end_epoch(policy, net, h, 4);  // 0.5 → 0.49: 2% per window
-  CHECK(prunes(h) == 0);
+  CHECK(prunings(h) == 0);
   CHECK(policy.settling);
   h.epochs.push_back(EpochRecord{.epoch = 5, .train_loss = 1, .validation_loss = 0.49 * 0.985});
   end_epoch(policy, net, h, 5);  // 1.5% per window: settled, pruned now
-  CHECK(prunes(h) == 1);
+  CHECK(prunings(h) == 1);
   CHECK_FALSE(policy.settling);
   CHECK(policy.pruning);
   // The loss bar is the higher of the last two windows' best losses: epoch 4's 0.49, not epoch
@@ -602,7 +598,7 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   NeuroplasticPolicy later = settled_policy(3);
   History later_h = losses({1, 1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.49, 0.5});
   end_epoch(later, later_net, later_h, 5);
-  CHECK(prunes(later_h) == 1);
+  CHECK(prunings(later_h) == 1);
   CHECK(later.reference_loss == 0.5);
 
   // settle_windows = 0 prunes as soon as growth ends, falling loss or not.
@@ -610,7 +606,7 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   NeuroplasticPolicy eager = settled_policy(0);
   History eager_h = losses({1, 1, 1, 1}, {0.8, 0.7, 0.5, 0.4});
   end_epoch(eager, eager_net, eager_h, 4);
-  CHECK(prunes(eager_h) == 1);
+  CHECK(prunings(eager_h) == 1);
 
   // A classifier is judged by accuracy and does not wait on its loss. Accuracies 60–80% and a
   // validation loss falling by half, on `samples` validation samples; the policy after epoch 4.
@@ -621,16 +617,13 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
     h = accuracies({0.6, 0.7, 0.8, 0.8});
     for (std::size_t i = 0; i < h.epochs.size(); ++i)
       h.epochs[i].validation_loss = 1.0 / static_cast<double>(i + 1);
-    Ctx ctx{net, h, points, &points, 4};
     std::optional<Mlp<double, Relu>> saved;
-    ctx.saved = &saved;
-    ctx.epochs_left = 10;
-    p.on_epoch_end(ctx);
+    end_pruning_epoch(p, net, h, points, saved, 4);
     return p;
   };
   History acc;
   const NeuroplasticPolicy classifying = classified(90, acc);
-  CHECK(prunes(acc) == 1);
+  CHECK(prunings(acc) == 1);
   // Its 90 validation samples cannot show a pruning's cost (fewer than 100), so it keeps its loss
   // too, against the higher of the last two windows' best losses, as a regression does: epoch
   // 3's 1/3, not epoch 4's 1/4 (one window is one epoch here).
@@ -639,7 +632,7 @@ TEST_CASE("Algorithm 3 prunes a network judged by its loss only once it stops le
   // On 150 samples the accuracy resolves it, and the loss bar stays the last window's best.
   History resolved;
   const NeuroplasticPolicy resolving = classified(150, resolved);
-  CHECK(prunes(resolved) == 1);
+  CHECK(prunings(resolved) == 1);
   CHECK(resolving.accuracy_resolves(150));
   CHECK(resolving.reference_loss == Approx(0.25));
 
@@ -670,9 +663,7 @@ TEST_CASE("Algorithm 3's accuracy bar is the best of the last two windows before
     for (EpochRecord& e : h.epochs) e.validation_loss = 0.5;
     std::optional<Net> saved;
     end_pruning_epoch(p, net, h, points, saved, static_cast<int>(h.epochs.size()));
-    CHECK(std::any_of(h.events.begin(), h.events.end(), [](const StructuralEvent& e) {
-      return e.kind == EventKind::prune_connections;
-    }));
+    CHECK(prunings(h) > 0);
     return p.reference_accuracy;
   };
   CHECK(bar({0.6, 0.95, 0.8, 0.82, 0.81}, 0) == 0.82);
