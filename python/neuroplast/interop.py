@@ -61,18 +61,38 @@ def _read_safetensors(path):
     (n,) = struct.unpack("<Q", raw[:8])
     if 8 + n > len(raw):
         raise ValueError(f"read_safetensors: {path} is damaged: header length {n}")
-    header = json.loads(raw[8 : 8 + n])
+
+    def damaged(why):
+        return ValueError(f"read_safetensors: {path} is not a safetensors file or is damaged: {why}")
+
+    try:
+        header = json.loads(raw[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise damaged(f"its header is not JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise damaged("its header is not a JSON object")
     data = raw[8 + n :]
     metadata = header.get("__metadata__", {})
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info["dtype"] not in _DTYPES:
-            raise ValueError(f"read_safetensors: {path}: tensor {name} has dtype {info['dtype']}")
-        begin, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[begin:end], dtype=_DTYPES[info["dtype"]]).reshape(
-            info["shape"]).copy()
+        try:
+            dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise damaged(f"tensor {name!r} lacks dtype, shape or data_offsets") from None
+        if dtype not in _DTYPES:
+            raise ValueError(f"read_safetensors: {path}: tensor {name} has dtype {dtype}")
+        if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= len(data)):
+            raise damaged(f"tensor {name!r} has data_offsets {[begin, end]} outside the "
+                          f"{len(data)} bytes of data")
+        itemsize = np.dtype(_DTYPES[dtype]).itemsize
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)
+                and math.prod(shape) * itemsize == end - begin):
+            raise damaged(f"tensor {name!r} of shape {shape} does not match its "
+                          f"{end - begin} bytes of {dtype}")
+        values = np.frombuffer(data[begin:end], dtype=_DTYPES[dtype])
+        tensors[name] = values.reshape(shape).copy()
     return tensors, metadata
 
 

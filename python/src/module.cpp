@@ -117,6 +117,20 @@ bool is_integer_array(const py::array& a) {
   return a.dtype().kind() == 'i' || a.dtype().kind() == 'u';
 }
 
+// `y` as a numpy array: any array-like (a list, a tuple, an array) converts, as numpy.asarray
+// would. Labels and targets must be numbers; booleans are the labels 0 and 1 (numpy's bool is
+// not an integer kind, and as float targets a bool column became one regression output).
+py::array labels_or_targets(const py::object& y, const char* who) {
+  py::array a = py::module_::import("numpy").attr("asarray")(y);
+  const char kind = a.dtype().kind();
+  if (kind == 'b') return a.attr("astype")("int64");
+  if (kind != 'i' && kind != 'u' && kind != 'f') {
+    np::detail::fail(who, ": y has dtype ", std::string(py::str(a.dtype())),
+                     "; pass integer class labels (n,) or float targets (n,) or (n, outputs)");
+  }
+  return a;
+}
+
 // ---- network ----------------------------------------------------------------------------------
 
 // The Python object: shared with every Trainer built on it, so the network outlives them.
@@ -317,8 +331,15 @@ np::NeuroplasticPolicy neuroplastic_policy(const py::kwargs& kwargs) {
 
 // The samples `features` (features × n, X's memory) with `y` as labels (integers, (n,)) or
 // targets (floats, (n,) or (n, outputs)), as a dataset that borrows X's memory: valid while X is.
-np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::array& y,
-                              const char* who) {
+np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::object& y_like,
+                              const char* who, Index outputs = 0) {
+  const py::array y = labels_or_targets(y_like, who);
+  // Said in Python's terms (samples are rows) before the C++ Dataset says it in its own.
+  if (y.ndim() == 0 || static_cast<Index>(y.shape(0)) != features.cols()) {
+    np::detail::fail(who, ": X has ", features.cols(), " samples (rows) but y has ",
+                     y.ndim() == 0 ? py::ssize_t{0} : y.shape(0),
+                     "; pass one label, or one row of targets, per row of X");
+  }
   if (is_integer_array(y)) {
     if (y.ndim() != 1)
       np::detail::fail(who, ": labels y must be 1-D, got ", y.ndim(), " dimensions");
@@ -333,6 +354,10 @@ np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::a
     return np::Dataset<float>::borrow(features, std::move(l));
   }
   const FloatArray targets(y);
+  if (targets.ndim() == 1 && outputs > 1) {
+    np::detail::fail(who, ": y is 1-D (one target per sample) but the network has ", outputs,
+                     " outputs; pass y of shape (samples, ", outputs, "), or integer class labels");
+  }
   if (targets.ndim() == 1) {
     Mat t = Eigen::Map<const Mat>(targets.data(), 1, static_cast<Index>(targets.shape(0)));
     return np::Dataset<float>::borrow(features, std::move(t));
@@ -340,21 +365,27 @@ np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::a
   if (targets.ndim() != 2)
     np::detail::fail(who, ": targets y must be 1-D or 2-D (samples, outputs), got ",
                      targets.ndim());
+  if (outputs > 0 && static_cast<Index>(targets.shape(1)) != outputs) {
+    np::detail::fail(who, ": y has ", targets.shape(1),
+                     " columns (targets per sample) but the "
+                     "network has ",
+                     outputs, " outputs; pass y of shape (samples, ", outputs, ")");
+  }
   Mat t = Eigen::Map<const Mat>(targets.data(), static_cast<Index>(targets.shape(1)),
                                 static_cast<Index>(targets.shape(0)));
   return np::Dataset<float>::borrow(features, std::move(t));
 }
 
 // `dataset_of` for `net`: X must have one column per input of the network.
-np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py::array& y,
+np::Dataset<float> dataset(const AnyNetwork& net, const FloatArray& X, const py::object& y,
                            const char* who) {
-  return dataset_of(columns(X, net.sizes().front(), who, "X"), y, who);
+  return dataset_of(columns(X, net.sizes().front(), who, "X"), y, who, net.sizes().back());
 }
 
 // ---- replay buffer ----------------------------------------------------------------------------
 
 // ReplayBuffer.add: the samples of X (n, features) with labels or targets y, offered in order.
-void replay_add(np::ReplayBuffer<float>& buffer, const FloatArray& X, const py::array& y) {
+void replay_add(np::ReplayBuffer<float>& buffer, const FloatArray& X, const py::object& y) {
   constexpr const char* who = "ReplayBuffer.add";
   const auto features = X.ndim() == 2 ? static_cast<Index>(X.shape(1)) : Index{0};
   buffer.add(dataset_of(columns(X, features, who, "X"), y, who));
@@ -387,33 +418,34 @@ class PyTrainer {
     optimizer_.validate();
   }
 
-  np::History fit(const FloatArray& X, const py::array& y, const std::optional<FloatArray>& X_val,
-                  const std::optional<py::array>& y_val) {
+  np::History fit(const FloatArray& X, const py::object& y, const std::optional<FloatArray>& X_val,
+                  const std::optional<py::object>& y_val) {
     if (X_val.has_value() != y_val.has_value())
       np::detail::fail("Trainer.fit: give both X_val and y_val, or neither");
     const np::Dataset<float> train = dataset(*net_, X, y, "Trainer.fit");
     std::optional<np::Dataset<float>> validation;
     if (X_val) validation = dataset(*net_, *X_val, *y_val, "Trainer.fit (validation)");
-    AnyTrainer& t = trainer(train);
+    AnyTrainer& t = trainer(train, "Trainer.fit");
+    if (validation) check_targets(*validation, "Trainer.fit (validation)");
     py::gil_scoped_release unlocked;
     return t.fit(train, validation ? &*validation : nullptr);
   }
 
-  np::Evaluation evaluate(const FloatArray& X, const py::array& y) {
+  np::Evaluation evaluate(const FloatArray& X, const py::object& y) {
     const np::Dataset<float> data = dataset(*net_, X, y, "Trainer.evaluate");
-    AnyTrainer& t = trainer(data);
+    AnyTrainer& t = trainer(data, "Trainer.evaluate");
     py::gil_scoped_release unlocked;
     return t.evaluate(data);
   }
 
-  void notify_new_data(const FloatArray& X, const py::array& y) {
+  void notify_new_data(const FloatArray& X, const py::object& y) {
     const np::Dataset<float> data = dataset(*net_, X, y, "Trainer.notify_new_data");
-    trainer(data).notify_new_data(data);
+    trainer(data, "Trainer.notify_new_data").notify_new_data(data);
   }
 
-  void set_replay(const FloatArray& X, const py::array& y, double ratio) {
+  void set_replay(const FloatArray& X, const py::object& y, double ratio) {
     const np::Dataset<float> memory = dataset(*net_, X, y, "Trainer.set_replay");
-    trainer(memory).set_replay(memory, ratio);
+    trainer(memory, "Trainer.set_replay").set_replay(memory, ratio);
   }
 
   void clear_replay() {
@@ -431,14 +463,28 @@ class PyTrainer {
                      "\"; use \"cross_entropy\" (labels) or \"mse\" (regression targets)");
   }
 
-  AnyTrainer& trainer(const np::Dataset<float>& first) {
-    if (!trainer_) {
-      if (loss_.empty())
-        options_.loss = first.has_labels() ? np::LossKind::softmax_cross_entropy
-                                           : np::LossKind::mean_squared_error;
-      trainer_ = net_->trainer(optimizer_, policy_, options_);
-    }
+  // The C++ trainer, made at the first data it is given (`data`, whose labels or targets pick the
+  // loss unless `loss` was given), after `check_targets`.
+  AnyTrainer& trainer(const np::Dataset<float>& data, const char* who) {
+    if (!trainer_ && loss_.empty())
+      options_.loss = data.has_labels() ? np::LossKind::softmax_cross_entropy
+                                        : np::LossKind::mean_squared_error;
+    check_targets(data, who);
+    if (!trainer_) trainer_ = net_->trainer(optimizer_, policy_, options_);
     return *trainer_;
+  }
+
+  // Float targets given to a Trainer that trains with cross-entropy, said in Python's terms (the
+  // library's own message names the C++ setting).
+  void check_targets(const np::Dataset<float>& data, const char* who) const {
+    if (data.has_labels() || !(options_.loss == np::LossKind::softmax_cross_entropy)) return;
+    np::detail::fail(
+        who,
+        ": y holds float targets, but this Trainer trains with softmax "
+        "cross-entropy (",
+        loss_.empty() ? "chosen by the integer labels of its first data" : "loss='cross_entropy'",
+        "); pass integer class labels, or train on float targets with "
+        "Trainer(..., loss='mse')");
   }
 
   std::shared_ptr<AnyNetwork> net_;
@@ -877,8 +923,8 @@ PYBIND11_MODULE(_neuroplast, m) {
            "targets (integer labels: cross_entropy, floats: mse).")
       .def("fit", &PyTrainer::fit, py::arg("X"), py::arg("y"), py::arg("X_val") = py::none(),
            py::arg("y_val") = py::none(),
-           "Trains for `epochs` epochs on X (n, features) with labels y (n,) int or targets "
-           "(n, outputs) float; returns the History so far.")
+           "Trains for `epochs` epochs on X (n, features) with labels y (n,) int (or bool) or "
+           "targets (n,) or (n, outputs) float, any array-like; returns the History so far.")
       .def("evaluate", &PyTrainer::evaluate, py::arg("X"), py::arg("y"),
            "Mean loss and accuracy of the network on (X, y).")
       .def("notify_new_data", &PyTrainer::notify_new_data, py::arg("X"), py::arg("y"),
@@ -934,8 +980,13 @@ PYBIND11_MODULE(_neuroplast, m) {
       [](const PyMlp& n, const FloatArray& x, const std::string& rule, int target,
          const py::kwargs& kwargs) {
         const np::lrp::Composite r = lrp_rule(rule, kwargs);
+        const Index inputs = n.net->sizes().front();
         if (x.ndim() != 1 && !(x.ndim() == 2 && x.shape(0) == 1))
-          np::detail::fail("lrp.explain: x must be one sample, shape (features,)");
+          np::detail::fail("lrp.explain: x must be one sample, shape (", inputs, ",)");
+        if (static_cast<Index>(x.size()) != inputs) {
+          np::detail::fail("lrp.explain: x has ", x.size(), " features but the network has ",
+                           inputs, " inputs; pass one sample of shape (", inputs, ",)");
+        }
         const Vec v = Eigen::Map<const Vec>(x.data(), static_cast<Index>(x.size()));
         return n.net->explain(v, r, target);
       },

@@ -287,7 +287,7 @@ def test_set_replay_checks_its_input_copies_the_memory_and_clear_replay_ends_it(
     np.testing.assert_array_equal(trained(overwritten), recalled)
     # Targets for a classifier's memory: rejected as any training set's would be.
     trainer = npl.Trainer(npl.Mlp([4, 6, 3], seed=2), npl.Adam(), loss="cross_entropy")
-    with pytest.raises(npl.Error, match="set_replay .memory.: softmax cross-entropy needs class"):
+    with pytest.raises(npl.Error, match=r"set_replay: y holds float targets.*loss='mse'"):
         trainer.set_replay(X[:20], np.zeros((20, 3), np.float32), 0.5)
 
 
@@ -432,6 +432,58 @@ def test_errors_arrive_as_neuroplast_error_with_the_cpp_message(tmp_path):
     assert issubclass(npl.FileError, npl.Error) and issubclass(npl.Error, Exception)
     # A refused edit leaves the network as it was.
     assert net.sizes == [4, 3, 2]
+
+
+def test_labels_and_targets_are_checked_in_python_terms():
+    X, y = blobs(40, features=4, classes=2, seed=5)
+
+    def first_losses(labels):
+        net = npl.Mlp([4, 5, 2], seed=3)
+        trainer = npl.Trainer(net, npl.Adam(learning_rate=0.01), epochs=2, batch_size=8, seed=1)
+        return [e.train_loss for e in trainer.fit(X, labels).epochs]
+
+    # Any array-like converts as numpy.asarray would; booleans are the labels 0 and 1.
+    assert first_losses(y.tolist()) == first_losses(y)
+    assert first_losses(y == 1) == first_losses(y)
+    trainer = npl.Trainer(npl.Mlp([4, 5, 2], seed=3), npl.Adam(), epochs=1)
+    with pytest.raises(npl.Error, match=r"Trainer.fit: X has 40 samples \(rows\) but y has 39"):
+        trainer.fit(X, y[:39])
+    with pytest.raises(npl.Error, match=r"Trainer.fit \(validation\): X has 10 samples"):
+        trainer.fit(X, y, X[:10], y[:11])
+    with pytest.raises(npl.Error, match="y has dtype <U"):
+        trainer.fit(X, y.astype(str))
+    regression = npl.Trainer(npl.Mlp([4, 5, 2], seed=3), npl.Adam(), epochs=1, loss="mse")
+    with pytest.raises(npl.Error, match=r"y has 3 columns .* 2 outputs; pass y of shape \(samples, 2\)"):
+        regression.fit(X, np.zeros((40, 3), np.float32))
+    with pytest.raises(npl.Error, match=r"y is 1-D \(one target per sample\) but the network has 2"):
+        regression.fit(X, np.zeros(40, np.float32))
+    # The loss follows the first data's labels; float targets later are refused, saying how.
+    trainer.fit(X, y)
+    with pytest.raises(npl.Error, match=r"Trainer.evaluate: y holds float targets.*first data"):
+        trainer.evaluate(X, np.zeros((40, 2), np.float32))
+    with pytest.raises(npl.Error, match="lrp.explain: x has 3 features but the network has 4"):
+        npl.lrp.explain(npl.Mlp([4, 5, 2], seed=3), np.zeros(3, np.float32))
+
+
+def test_a_damaged_safetensors_file_is_a_value_error_that_says_so(tmp_path):
+    def file_with(header, data=b""):
+        raw = json.dumps(header).encode() if not isinstance(header, bytes) else header
+        path = tmp_path / "damaged.safetensors"
+        path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+        return str(path)
+
+    good = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+    assert npl.read_safetensors(file_with(good, b"\0" * 8))["w"].shape == (2,)
+    for header, data, why in [
+        (b"\xff not json", b"", "its header is not JSON"),
+        ([1, 2], b"", "its header is not a JSON object"),
+        ({"w": {"dtype": "F32"}}, b"", "lacks dtype, shape or data_offsets"),
+        (good, b"\0" * 4, r"data_offsets \[0, 8\] outside the 4 bytes"),
+        ({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8,
+         "shape \\[3\\] does not match its 8 bytes"),
+    ]:
+        with pytest.raises(ValueError, match="is not a safetensors file or is damaged: .*" + why):
+            npl.read_safetensors(file_with(header, data))
 
 
 # ---- files ----------------------------------------------------------------------------------
