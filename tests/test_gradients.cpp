@@ -19,7 +19,7 @@ Matrix<double> random_mask(Index rows, Index cols, Rng& rng) {
 }
 
 template <class Net>
-void randomise_biases(Net& net, Rng& rng) {
+void set_normal_biases(Net& net, Rng& rng) {
   for (Index l = 0; l < net.layer_count(); ++l)
     for (Index r = 0; r < net.bias(l).size(); ++r) net.bias(l)(r) = rng.normal(0.0, 0.1);
 }
@@ -32,7 +32,7 @@ TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]"
   for (std::size_t s = 0; s < shapes.size(); ++s) {
     Mlp<double, TestType> net(shapes[s], 100 + s);
     Rng rng(7 + s);
-    randomise_biases(net, rng);
+    set_normal_biases(net, rng);
     // Prune part of the first and the last layer: the mask must hold in the backward pass.
     net.prune_connections(0, random_mask(net.sizes()[1], net.sizes()[0], rng));
     const Index last = net.layer_count() - 1;
@@ -136,7 +136,7 @@ TEST_CASE("backward's layer hook sees each layer's final gradients, last layer f
           "[gradients]") {
   Mlp<double, Relu> net({4, 6, 5, 3}, 11);
   Rng rng(3);
-  randomise_biases(net, rng);
+  set_normal_biases(net, rng);
   net.prune_connections(1, random_mask(5, 6, rng));  // masked gradients are final too
   Matrix<double> X(4, 7);
   for (Index c = 0; c < X.cols(); ++c)
