@@ -367,9 +367,8 @@ np::Dataset<float> dataset_of(const Eigen::Map<const Mat>& features, const py::o
                      targets.ndim());
   if (outputs > 0 && static_cast<Index>(targets.shape(1)) != outputs) {
     np::detail::fail(who, ": y has ", targets.shape(1),
-                     " columns (targets per sample) but the "
-                     "network has ",
-                     outputs, " outputs; pass y of shape (samples, ", outputs, ")");
+                     " columns (targets per sample) but the network has ", outputs,
+                     " outputs; pass y of shape (samples, ", outputs, ")");
   }
   Mat t = Eigen::Map<const Mat>(targets.data(), static_cast<Index>(targets.shape(1)),
                                 static_cast<Index>(targets.shape(0)));
