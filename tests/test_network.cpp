@@ -73,8 +73,9 @@ TEST_CASE("bad construction and bad indices throw clear errors", "[network][erro
   CHECK_THROWS_WITH(
       net.reserve(1, 10),
       Catch::Contains("hidden layer 1 does not exist (the network has 1 hidden layers: 0..0)"));
-  CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(4, 2)),
-                    Catch::Contains("input has 4 rows but the network expects 5"));
+  CHECK_THROWS_WITH(
+      net.forward(Matrix<double>::Zero(4, 2)),
+      Catch::Contains("input has 4 features (rows) but the network expects 5 inputs"));
   CHECK_THROWS_WITH(net.forward(Matrix<double>::Zero(5, 0)), Catch::Contains("empty"));
   Matrix<double> bad = Matrix<double>::Zero(5, 2);
   bad(3, 1) = std::numeric_limits<double>::quiet_NaN();

@@ -366,8 +366,9 @@ TEST_CASE("an InferenceSnapshot refuses bad input and bad layers with the networ
           "[prune][snapshot][error]") {
   Mlp<double, Relu> net({4, 6, 2}, 131);
   const InferenceSnapshot<double, Relu> snapshot(net);
-  CHECK_THROWS_WITH(snapshot.forward(Matrix<double>::Zero(5, 2)),
-                    Catch::Contains("input has 5 rows but the network expects 4"));
+  CHECK_THROWS_WITH(
+      snapshot.forward(Matrix<double>::Zero(5, 2)),
+      Catch::Contains("input has 5 features (rows) but the network expects 4 inputs"));
   CHECK_THROWS_WITH(snapshot.forward(Matrix<double>::Zero(4, 0)), Catch::Contains("empty"));
   Matrix<double> X = Matrix<double>::Zero(4, 3);
   X(2, 1) = std::numeric_limits<double>::quiet_NaN();

@@ -822,7 +822,7 @@ TEST_CASE("bad arguments throw errors that say what, where and how to fix", "[lr
       "target 5 of sample 1");
   // Input sizes.
   throws_with([&] { lrp::explain(net, Vector<double>::Ones(3), lrp::Epsilon{}); },
-              "x has 3 features but the network expects 2 inputs (sizes {2, 3, 2})");
+              "x has 3 features (rows) but the network expects 2 inputs");
   throws_with([&] { lrp::explain_batch(net, Matrix<double>::Ones(3, 2), lrp::Epsilon{}); },
               "pass features × batch");
   throws_with([&] { lrp::explain_batch(net, Matrix<double>(2, 0), lrp::Epsilon{}); }, "empty");

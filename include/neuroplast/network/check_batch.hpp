@@ -10,15 +10,17 @@ namespace neuroplast::detail {
 
 /// Throws Error (prefixed `where`) unless `X` is a non-empty batch of `inputs` rows (features ×
 /// batch, samples are columns); with `finite`, NumericError when `X` holds NaN or infinity.
+/// `what` names the batch in the messages (the argument's name at the entry point).
 template <class Derived>
-void check_batch(const Eigen::DenseBase<Derived>& X, Index inputs, const char* where, bool finite) {
+void check_batch(const Eigen::DenseBase<Derived>& X, Index inputs, const char* where, bool finite,
+                 const char* what = "input") {
   if (X.rows() != inputs) {
-    fail(where, ": input has ", X.rows(), " rows but the network expects ", inputs,
-         " (samples are columns: pass features × batch)");
+    fail(where, ": ", what, " has ", X.rows(), " features (rows) but the network expects ", inputs,
+         " inputs; samples are columns: pass features × batch");
   }
-  if (X.cols() == 0) fail(where, ": the input batch is empty (0 columns)");
+  if (X.cols() == 0) fail(where, ": ", what, " is empty (0 columns, no samples)");
   if (finite && !all_finite(X))
-    fail<NumericError>(where, ": the input batch contains NaN or infinity; clean the data");
+    fail<NumericError>(where, ": ", what, " contains NaN or infinity; clean the data");
 }
 
 }  // namespace neuroplast::detail

@@ -16,6 +16,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/network.hpp"
 #include "neuroplast/relevance/propagation.hpp"
 #include "neuroplast/relevance/rules.hpp"
@@ -94,15 +95,7 @@ ForwardPass<scalar_of<Net>> forward(const Net& net, const MatrixRef<scalar_of<Ne
 template <Network Net>
 void check_batch(const Net& net, const MatrixRef<scalar_of<Net>>& X, const char* who,
                  const char* what) {
-  if (X.rows() != net.input_size()) {
-    fail(who, ": ", what, " has ", X.rows(), " features but the network expects ", net.input_size(),
-         " inputs (sizes ", neuroplast::detail::format_sizes(net.sizes()),
-         "); samples are columns: pass features × batch");
-  }
-  if (X.cols() == 0) fail(who, ": ", what, " is empty (0 samples); pass at least one column");
-  if (!neuroplast::detail::all_finite(X)) {
-    fail<NumericError>(who, ": ", what, " contains NaN or infinity; clean the data first");
-  }
+  neuroplast::detail::check_batch(X, net.input_size(), who, true, what);
 }
 
 /// Throws unless every target is −1 or a valid output index; `count` targets expected.
