@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
 
 using namespace neuroplast;
@@ -18,12 +19,6 @@ Matrix<double> random_mask(Index rows, Index cols, Rng& rng) {
   return m;
 }
 
-template <class Net>
-void set_normal_biases(Net& net, Rng& rng) {
-  for (Index l = 0; l < net.layer_count(); ++l)
-    for (Index r = 0; r < net.bias(l).size(); ++r) net.bias(l)(r) = rng.normal(0.0, 0.1);
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]", Relu, LeakyRelu,
@@ -32,7 +27,7 @@ TEMPLATE_TEST_CASE("analytic gradients match central differences", "[gradients]"
   for (std::size_t s = 0; s < shapes.size(); ++s) {
     Mlp<double, TestType> net(shapes[s], 100 + s);
     Rng rng(7 + s);
-    set_normal_biases(net, rng);
+    neuroplast::testing::randomise_biases(net, rng, 0.1);
     // Prune part of the first and the last layer: the mask must hold in the backward pass.
     net.prune_connections(0, random_mask(net.sizes()[1], net.sizes()[0], rng));
     const Index last = net.layer_count() - 1;
@@ -136,7 +131,7 @@ TEST_CASE("backward's layer hook sees each layer's final gradients, last layer f
           "[gradients]") {
   Mlp<double, Relu> net({4, 6, 5, 3}, 11);
   Rng rng(3);
-  set_normal_biases(net, rng);
+  neuroplast::testing::randomise_biases(net, rng, 0.1);
   net.prune_connections(1, random_mask(5, 6, rng));  // masked gradients are final too
   Matrix<double> X(4, 7);
   for (Index c = 0; c < X.cols(); ++c)

@@ -48,12 +48,19 @@ inline double relative_difference(const Matrix<double>& a, const Matrix<double>&
   return (a - b).cwiseAbs().maxCoeff() / std::max(1e-300, b.cwiseAbs().maxCoeff());
 }
 
-// Normal(0, stddev) biases in every layer, so tests do not rely on the zero-bias start.
+// Normal(0, stddev) biases in every layer, drawn in order from `rng`, so tests do not rely on the
+// zero-bias start.
+template <class Net>
+void randomise_biases(Net& net, Rng& rng, double stddev) {
+  for (Index l = 0; l < net.layer_count(); ++l)
+    for (Index r = 0; r < net.bias(l).size(); ++r) net.bias(l)(r) = rng.normal(0.0, stddev);
+}
+
+// The same from a stream of its own, seeded with `seed`.
 template <class Net>
 void randomise_biases(Net& net, std::uint64_t seed, double stddev = 0.2) {
   Rng rng(seed);
-  for (Index l = 0; l < net.layer_count(); ++l)
-    for (Index r = 0; r < net.bias(l).size(); ++r) net.bias(l)(r) = rng.normal(0.0, stddev);
+  randomise_biases(net, rng, stddev);
 }
 
 // Forward, softmax cross-entropy and backward on one batch: leaves the gradients in `net`.
