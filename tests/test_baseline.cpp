@@ -19,6 +19,11 @@ TEST_CASE("baseline x86-64: the packet kernels of the sparse products give the e
   check_packet_kernels_match_entrywise<double>();
 }
 
+TEST_CASE("baseline x86-64: a packed row's product gives the exact sum", "[baseline][sparse]") {
+  check_packed_row_dot<float>();
+  check_packed_row_dot<double>();
+}
+
 TEST_CASE("baseline x86-64: MaskBits multiplies by its mask bit for bit", "[baseline][param]") {
   check_mask_bits_multiply<float>();
   check_mask_bits_multiply<double>();

@@ -143,6 +143,12 @@ TEST_CASE("the packet kernels of the sparse products give the entry-wise results
   check_packet_kernels_match_entrywise<double>();
 }
 
+TEST_CASE("a packed row's product (a snapshot's single sample) gives the exact sum",
+          "[prune][sparse][snapshot]") {
+  check_packed_row_dot<float>();
+  check_packed_row_dot<double>();
+}
+
 namespace {
 
 // A random 0/1 mask of `rows × cols` with about `density` ones.

@@ -156,4 +156,35 @@ void check_mask_bits_multiply() {
   }
 }
 
+// `packed_row_dot` (an InferenceSnapshot's single-sample product) against the exact sum, for
+// every row length up to past two of the vector path's steps (so each of its blocks, its partial
+// block and its scalar tail is reached) and column indices spread over a larger input. Small
+// integers make every partial sum exact in float, so any order of summation gives the same value
+// and a lane that reads the wrong input or weight cannot hide in rounding.
+template <class T>
+void check_packed_row_dot() {
+  Rng rng(137);
+  const Index inputs = 300;
+  std::vector<T> x(static_cast<std::size_t>(inputs));
+  for (T& v : x) v = static_cast<T>(static_cast<int>(rng.uniform() * 17) - 8);
+  for (std::int32_t count = 0; count <= 70; ++count) {
+    std::vector<std::int32_t> cols;
+    std::vector<T> values;
+    long long exact = 0;
+    for (Index c = 0; c < inputs && static_cast<std::int32_t>(cols.size()) < count; ++c) {
+      if (rng.uniform() * static_cast<double>(inputs - c) >=
+          static_cast<double>(count - static_cast<std::int32_t>(cols.size())))
+        continue;  // keeps `count` columns, each equally likely, in ascending order
+      cols.push_back(static_cast<std::int32_t>(c));
+      values.push_back(static_cast<T>(static_cast<int>(rng.uniform() * 17) - 8));
+      exact += static_cast<long long>(values.back()) *
+               static_cast<long long>(x[static_cast<std::size_t>(c)]);
+    }
+    REQUIRE(static_cast<std::int32_t>(cols.size()) == count);
+    INFO(count << " active connections");
+    CHECK(detail::packed_row_dot(cols.data(), values.data(), count, x.data()) ==
+          static_cast<T>(exact));
+  }
+}
+
 }  // namespace neuroplast::testing
