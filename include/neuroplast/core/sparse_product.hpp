@@ -90,6 +90,23 @@ T sparse_row_dot(const std::int32_t* cols, std::int32_t count, const T* w, const
   return (a0 + a1) + (a2 + a3);
 }
 
+#if defined(__AVX2__)
+// The inputs x[c[0]], …, x[c[lanes − 1]] in one vector: eight floats or four doubles.
+inline __m256 inputs_at(const float* x, const std::int32_t* c) {
+  return _mm256_set_ps(x[c[7]], x[c[6]], x[c[5]], x[c[4]], x[c[3]], x[c[2]], x[c[1]], x[c[0]]);
+}
+inline __m256d inputs_at(const double* x, const std::int32_t* c) {
+  return _mm256_set_pd(x[c[3]], x[c[2]], x[c[1]], x[c[0]]);
+}
+#endif
+
+// GCC warns that a SIMD type's alignment attribute is dropped when it is a template argument;
+// Eigen's own headers silence this for the same uses.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 // Σ values[k] x[cols[k]] over one compressed row whose weights are packed (`values` holds the
 // row's active weights in the order of `cols`), as the packed copy of an InferenceSnapshot stores
 // them. Reading a tenth of the weights contiguously instead of gathering them from the dense
@@ -104,45 +121,23 @@ T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, 
   std::int32_t k = 0;
   T tail = 0;
 #if defined(__AVX2__)
-  if constexpr (std::is_same_v<T, float>) {
-    const auto inputs = [&](std::int32_t at) {
-      const std::int32_t* c = cols + at;
-      return _mm256_set_ps(x[c[7]], x[c[6]], x[c[5]], x[c[4]], x[c[3]], x[c[2]], x[c[1]], x[c[0]]);
-    };
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    namespace ei = Eigen::internal;
+    using Packet = decltype(inputs_at(x, cols));
+    constexpr std::int32_t lanes = sizeof(Packet) / sizeof(T);
     const auto term = [&](std::int32_t at) {
-      return _mm256_mul_ps(_mm256_loadu_ps(values + at), inputs(at));
+      return ei::pmul(ei::ploadu<Packet>(values + at), inputs_at(x, cols + at));
     };
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    for (; k + 16 <= count; k += 16) {
-      a0 = _mm256_add_ps(a0, term(k));
-      a1 = _mm256_add_ps(a1, term(k + 8));
+    Packet a0 = ei::pset1<Packet>(T(0)), a1 = a0;
+    for (; k + 2 * lanes <= count; k += 2 * lanes) {
+      a0 = ei::padd(a0, term(k));
+      a1 = ei::padd(a1, term(k + lanes));
     }
-    if (k + 8 <= count) {
-      a0 = _mm256_add_ps(a0, term(k));
-      k += 8;
+    if (k + lanes <= count) {
+      a0 = ei::padd(a0, term(k));
+      k += lanes;
     }
-    const __m256 sum = _mm256_add_ps(a0, a1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    tail = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
-  } else if constexpr (std::is_same_v<T, double>) {
-    const auto term = [&](std::int32_t at) {
-      const std::int32_t* c = cols + at;
-      return _mm256_mul_pd(_mm256_loadu_pd(values + at),
-                           _mm256_set_pd(x[c[3]], x[c[2]], x[c[1]], x[c[0]]));
-    };
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    for (; k + 8 <= count; k += 8) {
-      a0 = _mm256_add_pd(a0, term(k));
-      a1 = _mm256_add_pd(a1, term(k + 4));
-    }
-    if (k + 4 <= count) {
-      a0 = _mm256_add_pd(a0, term(k));
-      k += 4;
-    }
-    const __m256d sum = _mm256_add_pd(a0, a1);
-    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(sum), _mm256_extractf128_pd(sum, 1));
-    tail = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    tail = ei::predux(ei::padd(a0, a1));
   }
 #endif
   T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -155,6 +150,9 @@ T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, 
   for (; k < count; ++k) a0 += values[k] * x[cols[k]];
   return tail + ((a0 + a1) + (a2 + a3));
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Samples of a batch handled together by the sparse kernels: 256 bytes, so a block of the
 // accumulator stays in eight AVX registers while a row's connections are summed into it. Eight
