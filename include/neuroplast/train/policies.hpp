@@ -737,10 +737,11 @@ struct NeuroplasticPolicy {
   int max_prune_events = 0;      ///< most pruning events (0 = no limit)
   int prune_retries = 2;         ///< undone prunings retried at half the fraction (GrowthPays)
   /// Relative validation-loss cost a pruning may have, at most; less on large validation sets
-  /// (`loss_tolerance`). Why 15% (5% until 2026-12-06): at 5% a regression network kept 1.6–5 ×
-  /// the parameters of the best fixed network while its error stayed well below that network's
-  /// (docs/results.md, "A regression network's pruning may cost two standard errors").
-  double prune_tolerance = 0.15;
+  /// (`loss_tolerance`). Why 10% (5% until 2026-12-06): at 5% a regression network kept 1.6–5 ×
+  /// the parameters of the best fixed network while its error stayed well below that network's;
+  /// at 15% a 30-sample validation set let through prunings that cost 1.7 × the error on the test
+  /// set (docs/results.md, "A regression network's pruning may cost two standard errors").
+  double prune_tolerance = 0.10;
   /// Validation-accuracy cost a pruning may have, at most; less on large validation sets
   /// (`accuracy_tolerance`).
   double prune_accuracy_tolerance = 0.01;
@@ -816,8 +817,8 @@ struct NeuroplasticPolicy {
   /// relative standard errors of a mean squared error over n samples with normal residuals,
   /// 2 √(2/n), when that is less (the reasoning of `accuracy_tolerance`, at two standard errors:
   /// a network's validation loss moves from window to window under the optimizer's noise on top
-  /// of the sampling error of n samples, so one standard error held prunings that cost nothing
-  /// measurable; 15% from n = 356 samples down, 5% at 3 200).
+  /// of the sampling error of n samples, so one standard error undid prunings that cost nothing
+  /// measurable; the cap of 10% binds below 800 samples, 5% is reached at 3 200).
   double loss_tolerance(Index judged) const {
     return std::min(prune_tolerance, 2 * detail::loss_standard_error(judged));
   }
