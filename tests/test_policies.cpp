@@ -83,10 +83,13 @@ NeuroplasticPolicy pruned_once(double fraction, double reference_loss, double re
 // the network before the pruning.
 void end_pruning_epoch(NeuroplasticPolicy& policy, Mlp<double, Relu>& net, History& h,
                        const Dataset<double>& data, std::optional<Mlp<double, Relu>>& saved,
-                       int epoch) {
+                       int epoch, int epochs_left = 10,
+                       LossKind loss = LossKind::softmax_cross_entropy) {
   EpochContext<Mlp<double, Relu>, Dataset<double>, History> ctx{net, h, data, &data, epoch};
   ctx.saved = &saved;
-  ctx.epochs_left = 10;
+  ctx.epochs_left = epochs_left;
+  ctx.final_epoch = epochs_left == 0;
+  ctx.loss = loss;
   policy.on_epoch_end(ctx);
 }
 
@@ -477,6 +480,70 @@ TEST_CASE("Algorithm 3 ends the pruning phase when a pruning would remove nothin
   CHECK(policy.prune_events == 1);
   CHECK(policy.watch_epoch == 3);
   CHECK(network_fingerprint(net) == before);
+}
+
+TEST_CASE("Algorithm 3 keeps a fit's last windows for pruning", "[policy][neuroplastic]") {
+  // A regression network (y = a·b on 90 samples) whose loss halves every epoch: still learning,
+  // so growth neither stagnates nor ends on its own, and a settled network would wait. With a
+  // window of one epoch and `prune_windows` = 8, the pruning phase begins at the first epoch
+  // with fewer than 8 epochs of the fit left, as long as one is left to judge a pruning in and
+  // the phase spans at least 16 epochs.
+  Rng rng(5);
+  Matrix<double> X(2, 90), Y(1, 90);
+  for (Index i = 0; i < 90; ++i) {
+    X(0, i) = rng.uniform(-1.0, 1.0);
+    X(1, i) = rng.uniform(-1.0, 1.0);
+    Y(0, i) = X(0, i) * X(1, i);
+  }
+  const Dataset<double> data(X, Y);
+  using Net = Mlp<double, Relu>;
+  const auto run = [&](NeuroplasticPolicy p, int epochs_left, int epoch = 9) {
+    Net net({2, 16, 16, 1}, 4);
+    History h;
+    for (int e = 1; e <= epoch; ++e) {
+      const double loss = std::ldexp(1.0, 1 - e);
+      h.epochs.push_back(EpochRecord{.epoch = e, .train_loss = loss, .validation_loss = loss});
+    }
+    std::optional<Net> saved;
+    end_pruning_epoch(p, net, h, data, saved, epoch, epochs_left, LossKind::mean_squared_error);
+    return std::pair{p, prunings(h)};
+  };
+  NeuroplasticPolicy growing{.trigger = Stagnation{.window_steps = 1}, .rollback_to_best = false};
+  growing.growth_events = 3;
+  growing.last_event_epoch = 7;
+  NeuroplasticPolicy settling = growing;
+  settling.growing = false;
+  settling.settling = true;
+  for (const NeuroplasticPolicy& p : {growing, settling}) {
+    INFO((p.growing ? "growing" : "settling"));
+    const auto [waits, none] = run(p, 8);
+    CHECK(none == 0);
+    CHECK(waits.growing == p.growing);
+    CHECK(waits.settling == p.settling);
+    const auto [pruned, one] = run(p, 7);
+    CHECK(one == 1);
+    CHECK_FALSE(pruned.growing);
+    CHECK_FALSE(pruned.settling);
+    CHECK(pruned.pruning);
+    // The last epoch of a fit has no window to judge a pruning in: the decision waits.
+    const auto [deferred, zero] = run(p, 0);
+    CHECK(zero == 0);
+    CHECK(deferred.deferred);
+    // prune_windows = 0: no reserve.
+    NeuroplasticPolicy unreserved = p;
+    unreserved.prune_windows = 0;
+    const auto [still, nothing] = run(unreserved, 7);
+    CHECK(nothing == 0);
+    CHECK(still.settling == p.settling);
+    // A phase of 15 epochs is shorter than twice the reserve: a short fit keeps growing.
+    const auto [short_fit, none_yet] = run(p, 7, 8);
+    CHECK(none_yet == 0);
+    CHECK(short_fit.growing == p.growing);
+  }
+  Mlp<double, Relu> net({2, 4, 1}, 1);
+  Trainer refused(net, Adam<double>{}, NeuroplasticPolicy{.prune_windows = -1},
+                  TrainOptions{.loss = LossKind::mean_squared_error});
+  CHECK_THROWS_WITH(refused.fit(data), Catch::Contains("prune_windows = -1 must be ≥ 0"));
 }
 
 TEST_CASE("Algorithm 3 judges a pruning by its loss too where the accuracy cannot show its cost",

@@ -323,6 +323,7 @@ np::NeuroplasticPolicy neuroplastic_policy(const py::kwargs& kwargs) {
   s.read("prune_tolerance", p.prune_tolerance);
   s.read("prune_accuracy_tolerance", p.prune_accuracy_tolerance);
   s.read("settle_windows", p.settle_windows);
+  s.read("prune_windows", p.prune_windows);
   s.finish();
   return p;
 }
@@ -818,7 +819,7 @@ PYBIND11_MODULE(_neuroplast, m) {
                    "validation holds. ") +
        growth_doc +
        " Pruning: prune_fraction, max_prune_events, prune_retries, prune_tolerance, "
-       "prune_accuracy_tolerance, settle_windows.")
+       "prune_accuracy_tolerance, settle_windows, prune_windows.")
           .c_str())
       .def(py::init([](const py::kwargs& kwargs) { return neuroplastic_policy(kwargs); }))
       .def_readonly("growth_events", &np::NeuroplasticPolicy::growth_events)

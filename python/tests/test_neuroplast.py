@@ -389,6 +389,7 @@ def test_policies_take_their_settings_as_keyword_arguments():
                              "first_step_improvement = 1.5"),
                             (npl.DropinPolicy(min_phase_windows=-1), "min_phase_windows = -1"),
                             (npl.NeuroplasticPolicy(settle_windows=-1), "settle_windows = -1"),
+                            (npl.NeuroplasticPolicy(prune_windows=-1), "prune_windows = -1"),
                             (npl.DropinPolicy(depth=-1), "depth = -1")):
         bad = npl.Trainer(npl.Mlp([4, 2, 3], seed=1), npl.Sgd(learning_rate=0.05), policy,
                           epochs=1, seed=1)
