@@ -453,6 +453,22 @@ void drop_hand_back(Ctx& ctx, Policy& p) {
   if (std::exchange(p.handed_back, 0) != 0 && ctx.saved != nullptr) ctx.saved->reset();
 }
 
+/// New data re-opens `p`'s growth phase (growth is judged from now on), lowers the existing
+/// neurons' plasticity as `p.new_data` says and grows once now: the part of `on_new_data` both
+/// growth policies share.
+template <class Ctx, class Policy>
+void reopen_growth(Ctx& ctx, Policy& p) {
+  drop_hand_back(ctx, p);
+  p.deferred = false;
+  p.growing = true;
+  p.growth_since = ctx.epoch;
+  p.plateau_steps = 0;
+  p.watch_epoch = -1;
+  p.new_data.validate();
+  p.new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
+  grow_step(ctx, p, "new data", std::nan(""));
+}
+
 /// One epoch of that watch: a new best validation score (accuracy, ties by the loss; regression:
 /// the loss) replaces the kept network; once every epoch of the last `early_stop_windows` trigger
 /// windows scored measurably worse than the kept one (`worse_since`), the network returns to the
@@ -634,15 +650,7 @@ struct DropinPolicy {
   /// New data re-opens the growth phase, grows once now and judges growth from now on.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
-    detail::drop_hand_back(ctx, *this);
-    deferred = false;
-    growing = true;
-    growth_since = ctx.epoch;
-    plateau_steps = 0;
-    watch_epoch = -1;
-    new_data.validate();
-    new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
-    detail::grow_step(ctx, *this, "new data", std::nan(""));
+    detail::reopen_growth(ctx, *this);
   }
 
  private:
@@ -925,18 +933,10 @@ struct NeuroplasticPolicy {
   /// New data re-opens the growth phase (the network may need capacity for it) and grows now.
   template <class Ctx>
   void on_new_data(Ctx& ctx) {
-    detail::drop_hand_back(ctx, *this);
-    deferred = false;
-    growing = true;
     settling = false;
     pruning = true;
     prune_failures = 0;
-    growth_since = ctx.epoch;
-    plateau_steps = 0;
-    watch_epoch = -1;
-    new_data.validate();
-    new_data.protect(ctx.net);  // before growing: the new neurons learn at 1
-    detail::grow_step(ctx, *this, "new data", std::nan(""));
+    detail::reopen_growth(ctx, *this);
   }
 
  private:
