@@ -534,6 +534,7 @@ TEST_CASE("Algorithm 3 keeps a fit's last windows for pruning", "[policy][neurop
     unreserved.prune_windows = 0;
     const auto [still, nothing] = run(unreserved, 7);
     CHECK(nothing == 0);
+    CHECK(still.growing == p.growing);
     CHECK(still.settling == p.settling);
     // A phase of 15 epochs is shorter than twice the reserve: a short fit keeps growing.
     const auto [short_fit, none_yet] = run(p, 7, 8);
