@@ -530,8 +530,21 @@ class Trainer {
     return {&*replay_, recall_[static_cast<std::size_t>(i - own)]};
   }
 
-  double train_epoch(const Dataset<T>& data) {
-    if constexpr (Parallel::distributed) return train_epoch_shared(data);
+  // One global batch of an epoch: `own` samples of the training set from its `start`-th in
+  // shuffled order, then the memory's draws; `size` in all.
+  struct BatchSpan {
+    Index start = 0;    ///< first training sample, in shuffled order
+    Index own = 0;      ///< training samples in the batch
+    Index size = 0;     ///< own + recalled
+    Index index = 0;    ///< the batch's number in the epoch
+    Index batches = 0;  ///< batches in the epoch
+  };
+
+  // The epoch's batch loop, shared by the serial and the data-parallel epoch: shuffles, draws the
+  // memory's samples for each batch and calls `train_batch(span)`, which returns the batch's
+  // summed loss; returns the epoch's mean loss per sample (the memory's included).
+  template <class TrainBatch>
+  double for_each_batch(const Dataset<T>& data, TrainBatch&& train_batch) {
     const Index n = data.size();
     batcher_.shuffle(n, options_.shuffle, rng_);
     check_replay_matches(data);
@@ -540,21 +553,36 @@ class Trainer {
     const Index fresh = fresh_per_batch(n);
     const Index recalled = recalled_per_batch(n);
     double loss_sum = 0;
-    Index samples = 0;  // the training set's, and the memory's
-    Index batch_index = 0;
-    for (Index start = 0; start < n; start += fresh, ++batch_index) {
+    Index samples = 0;
+    Index index = 0;
+    for (Index start = 0; start < n; start += fresh, ++index) {
       const Index own = std::min(fresh, n - start);
-      const Index b = own + recalled;
       draw_recalled(recalled);
-      const Targets<T> targets = batcher_.gather(
-          data, b, b, [&](Index i) -> Sample { return batch_sample(data, start, own, i); });
+      const BatchSpan span{.start = start,
+                           .own = own,
+                           .size = own + recalled,
+                           .index = index,
+                           .batches = (n + fresh - 1) / fresh};
+      loss_sum += train_batch(span);
+      samples += span.size;
+    }
+    return loss_sum / static_cast<double>(samples);
+  }
+
+  double train_epoch(const Dataset<T>& data) {
+    if constexpr (Parallel::distributed) return train_epoch_shared(data);
+    return for_each_batch(data, [&](const BatchSpan& batch) {
+      const Index b = batch.size;
+      const Targets<T> targets = batcher_.gather(data, b, b, [&](Index i) -> Sample {
+        return batch_sample(data, batch.start, batch.own, i);
+      });
       const auto X = batcher_.features();
       const auto logits = net_.forward_train(X, ws_);
       auto grad = ws_.output_gradient();
       const T loss = evaluate_loss(logits, targets, &grad);
       if (!std::isfinite(static_cast<double>(loss))) {
         detail::fail<NumericError>("fit: the loss became ", static_cast<double>(loss), " at epoch ",
-                                   epoch_, ", batch ", batch_index, " (step ", opt_.steps + 1,
+                                   epoch_, ", batch ", batch.index, " (step ", opt_.steps + 1,
                                    "): ", detail::locate_non_finite_loss(net_, ws_),
                                    ". The batch was not applied. Lower the learning rate or check "
                                    "the data");
@@ -562,17 +590,15 @@ class Trainer {
       net_.backward(X, ws_);
       // One record per step: the hooks see the same batch; `step` counts the step being taken.
       BatchRecord record{.epoch = epoch_,
-                         .batch = batch_index,
-                         .batches = (n + fresh - 1) / fresh,
+                         .batch = batch.index,
+                         .batches = batch.batches,
                          .samples = b,
                          .loss = static_cast<double>(loss),
                          .step = opt_.steps + 1};
       step(record);
-      loss_sum += static_cast<double>(loss) * static_cast<double>(b);
-      samples += b;
       if (options_.on_batch_end) options_.on_batch_end(record);
-    }
-    return loss_sum / static_cast<double>(samples);
+      return static_cast<double>(loss) * static_cast<double>(b);
+    });
   }
 
   // Data-parallel epoch: every process builds the same global batches (the same shuffled order
@@ -586,24 +612,15 @@ class Trainer {
       Workspace<T>& ws;
       ~WindowReset() { ws.set_sample_window(0, 0); }
     } window_reset{ws_};
-    const Index n = data.size();
-    batcher_.shuffle(n, options_.shuffle, rng_);
-    check_replay_matches(data);
-    const Index fresh = fresh_per_batch(n);
-    const Index recalled = recalled_per_batch(n);
-    double loss_sum = 0;
-    Index samples = 0;  // the training set's, and the memory's
-    Index batch_index = 0;
-    for (Index start = 0; start < n; start += fresh, ++batch_index) {
-      const Index own = std::min(fresh, n - start);
-      const Index b = own + recalled;
-      draw_recalled(recalled);
+    return for_each_batch(data, [&](const BatchSpan& batch) {
+      const Index b = batch.size;
       const Share mine = share_of(b, parallel_.rank(), parallel_.size());
       // A process whose share is empty (a last batch smaller than the process count) runs one
       // zero sample with a zero loss gradient: its streams and step counter stay in step.
       const Targets<T> targets = batcher_.gather(
-          data, mine.size(), std::max<Index>(mine.size(), 1),
-          [&](Index i) -> Sample { return batch_sample(data, start, own, mine.begin + i); });
+          data, mine.size(), std::max<Index>(mine.size(), 1), [&](Index i) -> Sample {
+            return batch_sample(data, batch.start, batch.own, mine.begin + i);
+          });
       const auto X = batcher_.features();
       ws_.set_sample_window(mine.size() > 0 ? mine.begin : 0, b);
       const auto logits = net_.forward_train(X, ws_);
@@ -625,7 +642,7 @@ class Trainer {
       if (stats[1] > 0) {
         const std::string failure = parallel_.agree_on_failure(
             failed, detail::message("fit: the loss became non-finite at epoch ", epoch_, ", batch ",
-                                    batch_index, " (step ", opt_.steps + 1, ") on process ",
+                                    batch.index, " (step ", opt_.steps + 1, ") on process ",
                                     parallel_.rank(), " of ", parallel_.size(), ": ",
                                     detail::locate_non_finite_loss(net_, ws_),
                                     ". The batch was not applied. Lower the learning rate or "
@@ -634,18 +651,16 @@ class Trainer {
       }
       backward_and_sum(X);
       BatchRecord record{.epoch = epoch_,
-                         .batch = batch_index,
-                         .batches = (n + fresh - 1) / fresh,
+                         .batch = batch.index,
+                         .batches = batch.batches,
                          .samples = b,
                          .loss = stats[0] / static_cast<double>(b),
                          .step = opt_.steps + 1};
       step(record);
-      loss_sum += stats[0];
-      samples += b;
       check_lockstep();
       if (options_.on_batch_end) options_.on_batch_end(record);
-    }
-    return loss_sum / static_cast<double>(samples);
+      return stats[0];
+    });
   }
 
   // The step after backward: the gradient hook, clipping, the optimizer. The optimizers keep a
