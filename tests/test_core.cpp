@@ -466,6 +466,49 @@ TEST_CASE("products split over threads are bit-identical to one thread", "[core]
   check_threaded_product<Op::transpose, Op::none>(1024, 1, 1024);
 }
 
+TEST_CASE("products give the same bits whatever cache sizes Eigen detects", "[core][gemm]") {
+  // Eigen sizes its passes along k from the L1 cache it finds (48 KiB here: 2 passes of 400 for
+  // k = 784; 32 KiB: 3 of 264), and each element is summed pass by pass, so the product's bits
+  // would follow the machine. `gemm_depth` fixes the passes at Eigen's choice for 48 KiB: the
+  // float kernel's register panels are 24 × kc and kc × 4, (48 Ki − 384) / 112 → 432 at most.
+  CHECK(detail::gemm_depth<float>(100) == 100);
+  CHECK(detail::gemm_depth<float>(432) == 432);
+  CHECK(detail::gemm_depth<float>(784) == 400);  // 432 − 8 · ⌊(431 − 352) / 16⌋
+  CHECK(detail::gemm_depth<float>(1024) == 344);  // three passes: 432 − 8 · ⌊(431 − 160) / 24⌋
+  CHECK(detail::gemm_depth<float>(864) == 432);
+  std::ptrdiff_t l1 = 0, l2 = 0, l3 = 0;
+  Eigen::internal::manage_caching_sizes(Eigen::GetAction, &l1, &l2, &l3);
+  struct Restore {
+    std::ptrdiff_t l1, l2, l3;
+    ~Restore() { Eigen::setCpuCacheSizes(l1, l2, l3); }
+  } restore{l1, l2, l3};
+  const auto run = [](Index m, Index n, Index k) {
+    Rng rng(7);
+    Matrix<float> a(m, k), b(k, n);
+    for (float& v : a.reshaped()) v = static_cast<float>(rng.normal());
+    for (float& v : b.reshaped()) v = static_cast<float>(rng.normal());
+    Matrix<float> c = Matrix<float>::Zero(m, n);
+    GemmWorkspace<float> ws;
+    gemm<Op::none, Op::none>(m, n, k, a.data(), m, b.data(), k, c.data(), m, 1.0f, ws);
+    return c;
+  };
+  struct Shape {
+    Index m, n, k;
+  };
+  for (const Shape sh : {Shape{256, 64, 784}, Shape{128, 96, 1024}, Shape{64, 40, 300}}) {
+    INFO("m " << sh.m << ", n " << sh.n << ", k " << sh.k);
+    Eigen::setCpuCacheSizes(48 * 1024, 1024 * 1024, 32 * 1024 * 1024);
+    const Matrix<float> reference = run(sh.m, sh.n, sh.k);
+    for (const std::ptrdiff_t cache : {16 * 1024, 32 * 1024, 64 * 1024}) {
+      INFO("L1 " << cache);
+      Eigen::setCpuCacheSizes(cache, 16 * cache, 512 * cache);
+      const Matrix<float> c = run(sh.m, sh.n, sh.k);
+      CHECK(std::memcmp(c.data(), reference.data(),
+                        sizeof(float) * static_cast<std::size_t>(c.size())) == 0);
+    }
+  }
+}
+
 namespace {
 
 // C = 0.5 · op(A) op(B) by `gemm` with `overwrite` on `threads` threads, with an epilogue that

@@ -109,6 +109,36 @@ Index gemm_block_columns(Index m) {
   return std::max<Index>(8, kGemmBlockBytes / per_column / 8 * 8);
 }
 
+/// L1 data cache, in bytes, that `gemm_depth` sizes the kernel's passes for: the L1 of current
+/// x86 cores (Intel since Ice Lake, AMD since Zen 5); on a 32 KiB L1 a pass spills a little into
+/// L2.
+inline constexpr Index kGemmDepthL1Bytes = Index{48} * 1024;
+
+/// The depth kc of one pass of Eigen's kernel over C for a product of inner dimension `k`: what
+/// Eigen chooses on a machine whose L1 data cache holds `kGemmDepthL1Bytes`, whatever this
+/// machine's holds (Eigen's rule: a register panel of A and one of B fit in L1, kc a multiple of
+/// 8, the passes as even as their count allows). Why: each element of C is summed pass by pass
+/// along k, so the passes' boundaries decide its rounding, and Eigen sizes them from the cache it
+/// detects: the same program formed other sums for every product with k beyond the detected
+/// cache's depth (Fashion-MNIST's 784 inputs: 2 passes of 400 here, 3 of about 264 with a 32 KiB
+/// L1). Fixed, every machine with the same instruction set forms the same sums
+/// (tests/test_core.cpp sets Eigen's cache sizes to other machines' and compares bits).
+template <Scalar T>
+constexpr Index gemm_depth(Index k) {
+  using Traits = Eigen::internal::gebp_traits<T, T>;
+  Index l1 = kGemmDepthL1Bytes;
+#ifdef EIGEN_VECTORIZE_AVX512
+  l1 *= 4;  // Eigen's own adjustment for its AVX-512 kernels
+#endif
+  constexpr Index peel = 8;
+  constexpr auto panel = static_cast<Index>((Traits::mr + Traits::nr) * sizeof(T));
+  constexpr auto tile = static_cast<Index>(Traits::mr * Traits::nr * sizeof(T));
+  const Index max_kc = std::max<Index>(((l1 - tile) / panel) & ~(peel - 1), 1);
+  if (k <= max_kc) return k;
+  const Index rest = k % max_kc;
+  return rest == 0 ? max_kc : max_kc - peel * ((max_kc - 1 - rest) / (peel * (k / max_kc + 1)));
+}
+
 }  // namespace detail
 
 /// C += alpha · op(A) · op(B) for column-major operands given by pointer and outer stride, or
@@ -116,11 +146,11 @@ Index gemm_block_columns(Index m) {
 /// Allocation-free once `ws` has seen a product of this size (and thread count). A single column
 /// (n = 1) goes to Eigen's matrix-vector kernel, which is faster. Products big enough for the
 /// threading rule (core/threading.hpp) are split into column or row blocks of C over the worker
-/// pool (which side: see the body); the result is bit-identical to the undivided product.
-/// With `overwrite` each share clears its own block of C just before accumulating into it: the
-/// clearing runs on every thread of the product, not before it on the caller's alone (the
-/// weight gradient of a 784-1024-1024-10 step is 7.4 MB to clear), and the result is the same as
-/// clearing C first.
+/// pool (which side: see the body); the result is bit-identical to the undivided product, and on
+/// any machine with the same instruction set (`detail::gemm_depth`). With `overwrite` each share
+/// clears its own block of C just before accumulating into it: the clearing runs on every thread of
+/// the product, not before it on the caller's alone (the weight gradient of a 784-1024-1024-10 step
+/// is 7.4 MB to clear), and the result is the same as clearing C first.
 ///
 /// `epilogue(c0, c1)`, when given, is called once for every block of whole columns c0 … c1 − 1 of
 /// C as soon as they hold the result, on the thread that computed them (blocks of different
@@ -178,6 +208,7 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   }
   Index kc = k, mc = m, nc = n;
   Eigen::internal::computeProductBlockingSizes<T, T>(kc, mc, nc, Index{1});
+  kc = detail::gemm_depth<T>(k);  // the passes along k, independent of this machine's cache
   using Product = Eigen::internal::general_matrix_matrix_product<Index, T, a_order, false, T,
                                                                  b_order, false, ColMajor, 1>;
   // Each thread packs all of the operand along the side of C it does not split. Packing a
