@@ -6,12 +6,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <numbers>
 #include <numeric>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "neuroplast/neuroplast.hpp"
 #include "support/kernel_checks.hpp"
@@ -464,6 +467,64 @@ TEST_CASE("products split over threads are bit-identical to one thread", "[core]
         check_threaded_product<Op::none, Op::none>(m, n, k);
       }
   check_threaded_product<Op::transpose, Op::none>(1024, 1, 1024);
+  // Splits by rows whose shares end inside a row panel, split there by columns: 784-128's forward
+  // product at batch 64 (72 / 56 rows by whole panels), and three shares of 50 rows, two of them
+  // cutting through the same panel.
+  check_threaded_product<Op::transpose, Op::none>(128, 64, 784);
+  check_threaded_product<Op::transpose, Op::none>(50, 256, 784);
+  check_threaded_product<Op::transpose, Op::none>(260, 30, 300);
+}
+
+TEST_CASE("the ReLU family's derivative is the step a > 0, entry by entry and packet by packet",
+          "[core][activation]") {
+  // 37 entries: four packets of 8 floats and a scalar tail; NaN and −0 give 0 like +0.
+  const auto check = [](auto scalar) {
+    using S = decltype(scalar);
+    Eigen::Array<S, Eigen::Dynamic, 1> a(37);
+    for (Index i = 0; i < a.size(); ++i) a(i) = static_cast<S>(i % 3) - S(1);  // −1, 0, 1, …
+    a(5) = std::numeric_limits<S>::quiet_NaN();
+    a(7) = S(-0.0);
+    a(9) = std::numeric_limits<S>::denorm_min();
+    const Eigen::Array<S, Eigen::Dynamic, 1> step = Relu::derivative(a);
+    const Eigen::Array<S, Eigen::Dynamic, 1> leaky = LeakyRelu::derivative(a);
+    for (Index i = 0; i < a.size(); ++i) {
+      INFO("entry " << i << " = " << a(i));
+      const S expected = a(i) > S(0) ? S(1) : S(0);
+      CHECK(step(i) == expected);
+      CHECK(leaky(i) == expected * S(1 - LeakyRelu::slope) + S(LeakyRelu::slope));
+      CHECK(!std::signbit(step(i)));
+    }
+  };
+  check(0.0f);
+  check(0.0);
+}
+
+TEST_CASE("a split by rows keeps row panels whole or cuts them by columns", "[core][threads]") {
+  using detail::gemm_row_cut;
+  // 1024 rows in two: the panel boundary at 504 is 1.6% of a share off, within the tolerance.
+  CHECK(gemm_row_cut(1024, 256, 2, 1).row == 504);
+  CHECK(gemm_row_cut(1024, 256, 2, 1).col == 0);
+  // 128 rows in two: 48 or 72 is 12.5% off; the cut runs through rows 48–71 at column 40
+  // (16 of the panel's 24 rows → 2/3 of 64 columns, rounded to a multiple of 8).
+  CHECK(gemm_row_cut(128, 64, 2, 1).row == 48);
+  CHECK(gemm_row_cut(128, 64, 2, 1).col == 40);
+  CHECK(gemm_row_cut(128, 64, 2, 0).row == 0);
+  CHECK(gemm_row_cut(128, 64, 2, 2).row == 128);
+  // The blocks of all shares tile C exactly once, each starting at a panel and a multiple of 8.
+  for (const auto& [m, n, parts] : std::vector<std::tuple<Index, Index, int>>{
+           {128, 64, 2}, {50, 256, 3}, {260, 30, 3}, {24, 8, 4}, {1000, 64, 3}}) {
+    INFO(m << " × " << n << " in " << parts);
+    Eigen::MatrixXi covered = Eigen::MatrixXi::Zero(m, n);
+    for (int part = 0; part < parts; ++part)
+      detail::for_each_row_block(m, n, parts, part, [&](Index r0, Index r1, Index c0, Index c1) {
+        CHECK(r0 % detail::kGemmRowPanel == 0);
+        CHECK(c0 % 8 == 0);
+        CHECK((r1 == m || r1 % detail::kGemmRowPanel == 0));
+        covered.block(r0, c0, r1 - r0, c1 - c0).array() += 1;
+      });
+    CHECK(covered.minCoeff() == 1);
+    CHECK(covered.maxCoeff() == 1);
+  }
 }
 
 TEST_CASE("products give the same bits whatever cache sizes Eigen detects", "[core][gemm]") {

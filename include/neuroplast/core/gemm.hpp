@@ -9,6 +9,7 @@
 /// only when a product larger than any before it appears.
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -90,6 +91,71 @@ inline Index split_point(Index n, int parts, int part, Index granule) {
   if (part >= parts) return n;
   const Index units = (n + granule - 1) / granule;
   return std::min(n, units * part / parts * granule);
+}
+
+/// Rows of C that a split by rows keeps together: Eigen's row panel for floats under AVX (3
+/// packets of 8; 2 panels for doubles). Inside a call the kernel takes whole panels first and then
+/// the rows left over by narrower paths, whose sums run differently (two accumulators per element
+/// instead of one), so a call that starts at a multiple of this computes each of its rows the way
+/// the undivided product does.
+inline constexpr Index kGemmRowPanel = 24;
+
+/// Where the shares of a product split by rows meet: the cut runs through the row panel starting
+/// at `row`, at column `col` (a multiple of 8), or along the panel's top edge when `col` is 0.
+struct GemmRowCut {
+  Index row = 0;  ///< first row of the panel the cut runs through (m: the end of C)
+  Index col = 0;  ///< columns before it belong to the share above the cut
+};
+
+/// A share whose nearest whole-panel cut is off by at most this part of a share's work keeps
+/// whole panels; further off, the panel holding the ideal cut is split between two shares by its
+/// columns. Why: a panel split by columns is packed by both threads (for k = 784, about what 4 rows
+/// of the product at batch 64 cost), while a whole-panel cut can be off by up to 12 rows: a
+/// 784-128 layer's forward product split 72 / 56 rows took 72 µs on the larger share where 64
+/// would do (docs/performance.md).
+inline constexpr double kGemmRowCutTolerance = 0.04;
+
+/// Cut `part` of `parts` (0 … parts) through an `m × n` C split by rows into shares of equal work.
+inline GemmRowCut gemm_row_cut(Index m, Index n, int parts, int part) {
+  if (part <= 0) return {};
+  if (part >= parts) return {.row = m};
+  const double share = static_cast<double>(m) / parts;
+  const double target = share * part;  // in rows of n columns
+  const Index nearest =
+      std::min(m, static_cast<Index>(std::llround(target / kGemmRowPanel)) * kGemmRowPanel);
+  if (std::abs(static_cast<double>(nearest) - target) <= kGemmRowCutTolerance * share)
+    return {.row = nearest};
+  const Index row = static_cast<Index>(target / kGemmRowPanel) * kGemmRowPanel;
+  const double height = static_cast<double>(std::min(kGemmRowPanel, m - row));
+  const Index col = static_cast<Index>(std::llround((target - static_cast<double>(row)) / height *
+                                                    static_cast<double>(n) / 8.0)) *
+                    8;
+  if (col <= 0) return {.row = row};
+  if (col >= n) return {.row = std::min(m, row + kGemmRowPanel)};
+  return {.row = row, .col = col};
+}
+
+/// Calls `run(r0, r1, c0, c1)` for the blocks of C (at most three) that share `part` of `parts`
+/// of a product split by rows computes: the rest of the panel its upper cut runs through, the
+/// whole panels between its cuts, and the start of the panel its lower cut runs through. Every
+/// block starts at a row panel and its columns at a multiple of 8, so every element is summed as
+/// in the undivided product; together the shares cover C once.
+template <class Run>
+void for_each_row_block(Index m, Index n, int parts, int part, const Run& run) {
+  const GemmRowCut a = gemm_row_cut(m, n, parts, part);
+  const GemmRowCut b = gemm_row_cut(m, n, parts, part + 1);
+  const auto panel_end = [m](Index row) { return std::min(m, row + kGemmRowPanel); };
+  if (a.row == b.row) {
+    if (b.col > a.col) run(a.row, panel_end(a.row), a.col, b.col);
+    return;
+  }
+  Index whole = a.row;
+  if (a.col > 0) {
+    run(a.row, panel_end(a.row), a.col, n);
+    whole = panel_end(a.row);
+  }
+  if (b.row > whole) run(whole, b.row, Index{0}, n);
+  if (b.col > 0) run(b.row, panel_end(b.row), Index{0}, b.col);
 }
 
 /// The epilogue of a `gemm` that has none.
@@ -222,32 +288,31 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   // against 719 µs; the one product it made slower, 784-128's at batch 256, by 2% (262 against
   // 256 µs; docs/performance.md). Split points are multiples of Eigen's register blocks (3
   // packets of rows, 4 columns) so every element goes through the same kernel path as in the
-  // undivided product.
+  // undivided product; by rows, a share may also end inside a panel, split by its columns
+  // (detail::for_each_row_block).
   const bool by_columns = has_epilogue || (OpA == OpB ? n > m : OpB == Op::transpose);
   // Blocks of columns per kernel call, for an epilogue only (above): a block is whole columns, and
   // its boundary a multiple of 8 columns like a share's, so the bits are the same.
   const Index block =
       has_epilogue ? detail::gemm_block_columns<T>(m) : std::numeric_limits<Index>::max();
   const auto piece = [&](int part) {
-    const int parts = threads;
-    Index r0 = 0, r1 = m, c0 = 0, c1 = n;
-    if (by_columns) {
-      c0 = detail::split_point(n, parts, part, 8);
-      c1 = detail::split_point(n, parts, part + 1, 8);
-    } else {
-      r0 = detail::split_point(m, parts, part, 24);
-      r1 = detail::split_point(m, parts, part + 1, 24);
-    }
-    if (r1 <= r0 || c1 <= c0) return;
     detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));
     blocking.prepare(kc, mc, nc);
-    // Shares split by rows have no epilogue (it forces columns), so the call is a no-op there.
+    const auto run = [&](Index r0, Index r1, Index c0, Index c1) {
+      clear(r0, r1, c0, c1);
+      Product::run(r1 - r0, c1 - c0, k, detail::op_at<OpA>(a, lda, r0, 0), lda,
+                   detail::op_at<OpB>(b, ldb, 0, c0), ldb, c + r0 + c0 * ldc, 1, ldc, alpha,
+                   blocking, nullptr);
+    };
+    if (!by_columns) {  // no epilogue here: it forces columns
+      detail::for_each_row_block(m, n, threads, part, run);
+      return;
+    }
+    const Index c0 = detail::split_point(n, threads, part, 8);
+    const Index c1 = detail::split_point(n, threads, part + 1, 8);
     for (Index b0 = c0, b1 = c0; b0 < c1; b0 = b1) {
       b1 = b0 + std::min(block, c1 - b0);
-      clear(r0, r1, b0, b1);
-      Product::run(r1 - r0, b1 - b0, k, detail::op_at<OpA>(a, lda, r0, 0), lda,
-                   detail::op_at<OpB>(b, ldb, 0, b0), ldb, c + r0 + b0 * ldc, 1, ldc, alpha,
-                   blocking, nullptr);
+      run(0, m, b0, b1);
       epilogue(b0, b1);
     }
   };

