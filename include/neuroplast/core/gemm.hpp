@@ -93,6 +93,15 @@ inline Index split_point(Index n, int parts, int part, Index granule) {
   return std::min(n, units * part / parts * granule);
 }
 
+/// Block hooks from two callables `(r0, r1, c0, c1)`: `gemm`'s `hooks`.
+template <class Before, class After>
+struct BlockHooks {
+  Before before_block;  ///< called before a block's product
+  After after_block;    ///< called after it
+  void before(Index r0, Index r1, Index c0, Index c1) const { before_block(r0, r1, c0, c1); }
+  void after(Index r0, Index r1, Index c0, Index c1) const { after_block(r0, r1, c0, c1); }
+};
+
 /// Rows of C that a split by rows keeps together: Eigen's row panel for floats under AVX (3
 /// packets of 8; 2 panels for doubles). Inside a call the kernel takes whole panels first and then
 /// the rows left over by narrower paths, whose sums run differently (two accumulators per element
@@ -163,6 +172,12 @@ struct NoEpilogue {
   void operator()(Index /*c0*/, Index /*c1*/) const noexcept {}
 };
 
+/// The block hooks of a `gemm` that has none.
+struct NoBlockHooks {
+  void before(Index /*r0*/, Index /*r1*/, Index /*c0*/, Index /*c1*/) const noexcept {}
+  void after(Index /*r0*/, Index /*r1*/, Index /*c0*/, Index /*c1*/) const noexcept {}
+};
+
 /// Bytes of C that one call of the kernel writes when `gemm` splits its columns into blocks
 /// (`gemm_block_columns`): what a pass over a block just after its product finds in L2.
 inline constexpr Index kGemmBlockBytes = Index{512} * 1024;
@@ -228,9 +243,20 @@ constexpr Index gemm_depth(Index k) {
 /// product's time (read back from L3), in blocks of 512 KiB 1–5% (`neuroplast_bench_sparse`,
 /// `bm_weight_gradient`; docs/performance.md). Without an epilogue a share is one kernel call:
 /// Eigen packs the other operand once per call, and blocks alone gained nothing (−3 to +3%).
-template <Op OpA, Op OpB, Scalar T, class Epilogue = detail::NoEpilogue>
+///
+/// `hooks.before(r0, r1, c0, c1)` and `hooks.after(r0, r1, c0, c1)`, when given, are called on
+/// the computing thread just before and just after each block (rows r0 … r1 − 1, columns c0 … c1
+/// − 1) of C that one kernel call computes (before the clearing, after the epilogue); the blocks
+/// cover C once, but how C is cut into them depends on the thread count. They change nothing about
+/// the split. Why: a layer's bias, activation and activation derivative are element-wise passes
+/// over the rows of a product; run on the thread that computes (or reads) those rows, they neither
+/// wait on one thread while the other idles nor fetch the other core's half of C from its cache
+/// (784-128-10's training step at batch 64, docs/performance.md).
+template <Op OpA, Op OpB, Scalar T, class Epilogue = detail::NoEpilogue,
+          class Hooks = detail::NoBlockHooks>
 void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc,
-          T alpha, GemmWorkspace<T>& ws, bool overwrite = false, const Epilogue& epilogue = {}) {
+          T alpha, GemmWorkspace<T>& ws, bool overwrite = false, const Epilogue& epilogue = {},
+          const Hooks& hooks = {}) {
   constexpr bool has_epilogue = !std::is_same_v<Epilogue, detail::NoEpilogue>;
   const auto clear = [&](Index r0, Index r1, Index c0, Index c1) {
     if (overwrite)
@@ -238,8 +264,10 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   };
   if (m == 0 || n == 0) return;
   if (k == 0) {
+    hooks.before(Index{0}, m, Index{0}, n);
     clear(0, m, 0, n);
     epilogue(Index{0}, n);
+    hooks.after(Index{0}, m, Index{0}, n);
     return;
   }
   using Eigen::ColMajor;
@@ -260,16 +288,21 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
       const Index r0 = detail::split_point(m, parts, part, 16);
       const Index r1 = detail::split_point(m, parts, part + 1, 16);
       if (r1 <= r0) return;
+      hooks.before(r0, r1, Index{0}, Index{1});
       clear(r0, r1, 0, 1);
       Eigen::Map<Vector<T>> cv(c + r0, r1 - r0);
       const Eigen::Map<const Vector<T>> bv(b, k);
       cv.noalias() +=
           alpha * AMap(detail::op_at<OpA>(a, lda, r0, 0), r1 - r0, k, Eigen::OuterStride<>(lda)) *
           bv;
+      if constexpr (!has_epilogue) hooks.after(r0, r1, Index{0}, Index{1});
     };
     detail::WorkerPool::instance().run(parts, rows,
                                        static_cast<double>(m) * static_cast<double>(k));
-    epilogue(Index{0}, Index{1});
+    if constexpr (has_epilogue) {
+      epilogue(Index{0}, Index{1});
+      hooks.after(Index{0}, m, Index{0}, Index{1});
+    }
     return;
   }
   Index kc = k, mc = m, nc = n;
@@ -299,12 +332,15 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
     detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));
     blocking.prepare(kc, mc, nc);
     const auto run = [&](Index r0, Index r1, Index c0, Index c1) {
+      hooks.before(r0, r1, c0, c1);
       clear(r0, r1, c0, c1);
       Product::run(r1 - r0, c1 - c0, k, detail::op_at<OpA>(a, lda, r0, 0), lda,
                    detail::op_at<OpB>(b, ldb, 0, c0), ldb, c + r0 + c0 * ldc, 1, ldc, alpha,
                    blocking, nullptr);
+      epilogue(c0, c1);  // only by columns, whole columns: an epilogue forces that split
+      hooks.after(r0, r1, c0, c1);
     };
-    if (!by_columns) {  // no epilogue here: it forces columns
+    if (!by_columns) {
       detail::for_each_row_block(m, n, threads, part, run);
       return;
     }
@@ -313,7 +349,6 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
     for (Index b0 = c0, b1 = c0; b0 < c1; b0 = b1) {
       b1 = b0 + std::min(block, c1 - b0);
       run(0, m, b0, b1);
-      epilogue(b0, b1);
     }
   };
   if (threads < 2) {

@@ -126,8 +126,10 @@ concept Activation = requires(const Eigen::ArrayXXd& x) {
 
 }  // namespace neuroplast
 
-/// Eigen vectorises `detail::PositiveStep` where the scalar type has packet comparisons.
+/// \cond
+// Eigen vectorises `detail::PositiveStep` where the scalar type has packet comparisons.
 template <class S>
 struct Eigen::internal::functor_traits<neuroplast::detail::PositiveStep<S>> {
   enum { Cost = 2, PacketAccess = packet_traits<S>::HasCmp };
 };
+/// \endcond

@@ -171,13 +171,28 @@ void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* 
     sparse_forward_product(*sparse, packed != nullptr ? packed : w, w_stride, bias, in, out, alpha,
                            gemm_ws, packed != nullptr);
   } else {
-    // Start from the broadcast bias and let the GEMM accumulate onto it. W is row-major, i.e.
-    // the column-major storage of Wᵀ: hence Op::transpose.
-    for_column_ranges(out.rows(), out.cols(), [&](Index c0, Index c1) {
-      out.middleCols(c0, c1 - c0).colwise() = ConstVectorView<T>(bias, rows);
-    });
+    // Each block of `out` starts from the broadcast bias, the GEMM accumulates onto it, and the
+    // activation follows, all on the thread computing the block (gemm's hooks). W is row-major,
+    // i.e. the column-major storage of Wᵀ: hence Op::transpose.
+    const auto block = [&](Index r0, Index r1, Index c0, Index c1) {
+      return out.block(r0, c0, r1 - r0, c1 - c0);
+    };
+    const BlockHooks hooks{.before_block =
+                               [&](Index r0, Index r1, Index c0, Index c1) {
+                                 block(r0, r1, c0, c1).colwise() =
+                                     ConstVectorView<T>(bias + r0, r1 - r0);
+                               },
+                           .after_block =
+                               [&](Index r0, Index r1, Index c0, Index c1) {
+                                 if constexpr (!std::is_same_v<Act, Identity>) {
+                                   auto b = block(r0, r1, c0, c1).array();
+                                   b = Act::apply(b);
+                                 }
+                               }};
     gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
-                                  out.data(), out.outerStride(), alpha, gemm_ws);
+                                  out.data(), out.outerStride(), alpha, gemm_ws, false,
+                                  NoEpilogue{}, hooks);
+    return;
   }
   if constexpr (!std::is_same_v<Act, Identity>) {
     for_column_ranges(out.rows(), out.cols(), [&](Index c0, Index c1) {
@@ -199,28 +214,41 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
                     Index grad_stride, T* grad_b, MatrixView<T>* delta_in, T alpha,
                     GemmWorkspace<T>& gemm_ws, const SparsePattern* sparse = nullptr,
                     const MaskBits* gradient_mask = nullptr) {
-  if constexpr (!std::is_same_v<Act, Identity>) {
-    for_column_ranges(delta.rows(), delta.cols(), [&](Index c0, Index c1) {
-      delta.middleCols(c0, c1 - c0).array() *= Act::derivative(out.middleCols(c0, c1 - c0).array());
-    });
-  }
   if (sparse != nullptr) {
+    if constexpr (!std::is_same_v<Act, Identity>) {
+      for_column_ranges(delta.rows(), delta.cols(), [&](Index c0, Index c1) {
+        delta.middleCols(c0, c1 - c0).array() *=
+            Act::derivative(out.middleCols(c0, c1 - c0).array());
+      });
+    }
     sparse_backward_product(*sparse, w, w_stride, in, MatrixRef<T>(delta), grad_w, grad_stride,
                             delta_in, alpha, gemm_ws);
     VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
     return;
   }
-  // The row-major dW is the column-major dWᵀ = in dZᵀ: a block of its columns is a block of rows
-  // of dW, masked while the product has just left it in cache.
+  // The row-major dW is the column-major dWᵀ = in dZᵀ, split by its columns (dZ's rows, the
+  // layer's neurons): each block of them turns dLoss/d`out` into dZ just before its product reads
+  // it, on the thread computing it (gemm's hooks; whole columns, so each neuron's row once). A
+  // block of dWᵀ's columns is a block of rows of dW, masked while the product has just left it in
+  // cache.
+  const BlockHooks hooks{.before_block =
+                             [&](Index, Index, Index c0, Index c1) {
+                               if constexpr (!std::is_same_v<Act, Identity>) {
+                                 delta.middleRows(c0, c1 - c0).array() *=
+                                     Act::derivative(out.middleRows(c0, c1 - c0).array());
+                               }
+                             },
+                         .after_block = [](Index, Index, Index, Index) {}};
   if (gradient_mask != nullptr) {
     gemm<Op::none, Op::transpose>(
         cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(), delta.outerStride(),
         grad_w, grad_stride, alpha, gemm_ws, true,
-        [&](Index r0, Index r1) { gradient_mask->multiply_rows(grad_w, grad_stride, r0, r1); });
+        [&](Index r0, Index r1) { gradient_mask->multiply_rows(grad_w, grad_stride, r0, r1); },
+        hooks);
   } else {
     gemm<Op::none, Op::transpose>(cols, rows, delta.cols(), in.data(), in.outerStride(),
                                   delta.data(), delta.outerStride(), grad_w, grad_stride, alpha,
-                                  gemm_ws, true);
+                                  gemm_ws, true, NoEpilogue{}, hooks);
   }
   VectorView<T>(grad_b, rows).noalias() = delta.rowwise().sum();
   if (delta_in != nullptr) {
