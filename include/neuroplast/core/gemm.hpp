@@ -328,7 +328,8 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
   // its boundary a multiple of 8 columns like a share's, so the bits are the same.
   const Index block =
       has_epilogue ? detail::gemm_block_columns<T>(m) : std::numeric_limits<Index>::max();
-  const auto piece = [&](int part) {
+  // Share `part` of `parts`; one share of one is the undivided product, which gives the same bits.
+  const auto share = [&](int parts, int part) {
     detail::GemmBlocking<T>& blocking = ws.thread(static_cast<std::size_t>(part));
     blocking.prepare(kc, mc, nc);
     const auto run = [&](Index r0, Index r1, Index c0, Index c1) {
@@ -341,24 +342,25 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
       hooks.after(r0, r1, c0, c1);
     };
     if (!by_columns) {
-      detail::for_each_row_block(m, n, threads, part, run);
+      detail::for_each_row_block(m, n, parts, part, run);
       return;
     }
-    const Index c0 = detail::split_point(n, threads, part, 8);
-    const Index c1 = detail::split_point(n, threads, part + 1, 8);
+    const Index c0 = detail::split_point(n, parts, part, 8);
+    const Index c1 = detail::split_point(n, parts, part + 1, 8);
     for (Index b0 = c0, b1 = c0; b0 < c1; b0 = b1) {
       b1 = b0 + std::min(block, c1 - b0);
       run(0, m, b0, b1);
     }
   };
+  const auto whole = [&] { share(1, 0); };
   if (threads < 2) {
-    piece(0);
+    whole();
     return;
   }
   ws.thread(static_cast<std::size_t>(threads - 1));  // allocate slots before waking workers
   detail::WorkerPool::instance().run(
-      threads, piece,
-      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
+      threads, [&](int part) { share(threads, part); },
+      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k), whole);
 }
 
 namespace detail {

@@ -154,9 +154,20 @@ class WorkerPool {
   /// between running split and running alone.
   template <class Task>
   void run(int n, const Task& task, double work) {
+    run(n, task, work, [&] {
+      for (int i = 0; i < n; ++i) task(i);
+    });
+  }
+
+  /// The same, but `alone()` instead of the n tasks in turn whenever they would all run on the
+  /// caller; it must do exactly what they do together. Why: a product's shares computed one after
+  /// the other repack what one undivided product packs once (784-128-10 at batch 256 with a core
+  /// busy, where the pool runs products alone: 4% slower than the undivided products).
+  template <class Task, class Alone>
+  void run(int n, const Task& task, double work, const Alone& alone) {
     n = std::min(n, 0xffff);
     if (n < 2 || busy_.test_and_set(std::memory_order_acquire)) {
-      for (int i = 0; i < n; ++i) task(i);
+      alone();
       return;
     }
     if (!adaptive_split_setting().load(std::memory_order_relaxed)) {
@@ -168,7 +179,7 @@ class WorkerPool {
     if (chooser_.split()) {
       split(n, task);
     } else {
-      for (int i = 0; i < n; ++i) task(i);
+      alone();
     }
     const auto took = std::chrono::steady_clock::now() - start;
     chooser_.record(static_cast<double>(std::chrono::nanoseconds(took).count()), work);
