@@ -768,6 +768,27 @@ TEST_CASE("operations run alone while the pool is not splitting give the same bi
   set_thread_count(before);
 }
 
+TEST_CASE("the pool runs an operation's undivided form whenever it runs it on the caller",
+          "[core][threads]") {
+  int shares = 0, whole = 0;
+  const auto task = [&](int) { ++shares; };
+  const auto alone = [&] { ++whole; };
+  detail::WorkerPool::instance().run(1, task, 1.0, alone);  // one share: on the caller
+  CHECK(shares == 0);
+  CHECK(whole == 1);
+  // Split always: the shares run (the second on a worker), never the undivided form.
+  const int before = thread_count();
+  set_thread_count(2);
+  set_adaptive_split(false);
+  std::atomic<int> split_shares{0};
+  detail::WorkerPool::instance().run(
+      2, [&](int) { ++split_shares; }, 1.0, alone);
+  set_adaptive_split(true);
+  set_thread_count(before);
+  CHECK(split_shares == 2);
+  CHECK(whole == 1);
+}
+
 TEST_CASE("user threads sharing the worker pool get correct products", "[core][threads]") {
   // Several user threads multiply at once: one holds the pool, the others run alone.
   const int before = thread_count();
