@@ -357,7 +357,9 @@ void gemm(Index m, Index n, Index k, const T* a, Index lda, const T* b, Index ld
     whole();
     return;
   }
-  ws.thread(static_cast<std::size_t>(threads - 1));  // allocate slots before waking workers
+  // Every share's buffers before waking workers, even when the pool then runs the whole product
+  // on the caller: a step after many run alone must not allocate when the pool splits again.
+  for (int t = 0; t < threads; ++t) ws.thread(static_cast<std::size_t>(t)).prepare(kc, mc, nc);
   detail::WorkerPool::instance().run(
       threads, [&](int part) { share(threads, part); },
       2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k), whole);
