@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "neuroplast/core/threading.hpp"
@@ -93,7 +94,7 @@ inline Index split_point(Index n, int parts, int part, Index granule) {
   return std::min(n, units * part / parts * granule);
 }
 
-/// Block hooks from two callables `(r0, r1, c0, c1)`: `gemm`'s `hooks`.
+/// Block hooks from two callables `(r0, r1, c0, c1)`: `gemm`'s `hooks` (`block_hooks`).
 template <class Before, class After>
 struct BlockHooks {
   Before before_block;  ///< called before a block's product
@@ -101,6 +102,13 @@ struct BlockHooks {
   void before(Index r0, Index r1, Index c0, Index c1) const { before_block(r0, r1, c0, c1); }
   void after(Index r0, Index r1, Index c0, Index c1) const { after_block(r0, r1, c0, c1); }
 };
+
+/// `BlockHooks` calling `before` and `after` (a function, since Clang before 17 deduces no
+/// aggregate's template arguments).
+template <class Before, class After>
+BlockHooks<Before, After> block_hooks(Before before, After after) {
+  return {std::move(before), std::move(after)};
+}
 
 /// Rows of C that a split by rows keeps together: Eigen's row panel for floats under AVX (3
 /// packets of 8; 2 panels for doubles). Inside a call the kernel takes whole panels first and then

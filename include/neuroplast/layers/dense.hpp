@@ -177,18 +177,16 @@ void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* 
     const auto block = [&](Index r0, Index r1, Index c0, Index c1) {
       return out.block(r0, c0, r1 - r0, c1 - c0);
     };
-    const BlockHooks hooks{.before_block =
-                               [&](Index r0, Index r1, Index c0, Index c1) {
-                                 block(r0, r1, c0, c1).colwise() =
-                                     ConstVectorView<T>(bias + r0, r1 - r0);
-                               },
-                           .after_block =
-                               [&](Index r0, Index r1, Index c0, Index c1) {
-                                 if constexpr (!std::is_same_v<Act, Identity>) {
-                                   auto b = block(r0, r1, c0, c1).array();
-                                   b = Act::apply(b);
-                                 }
-                               }};
+    const auto hooks = block_hooks(
+        [&](Index r0, Index r1, Index c0, Index c1) {
+          block(r0, r1, c0, c1).colwise() = ConstVectorView<T>(bias + r0, r1 - r0);
+        },
+        [&](Index r0, Index r1, Index c0, Index c1) {
+          if constexpr (!std::is_same_v<Act, Identity>) {
+            auto b = block(r0, r1, c0, c1).array();
+            b = Act::apply(b);
+          }
+        });
     gemm<Op::transpose, Op::none>(rows, out.cols(), cols, w, w_stride, in.data(), in.outerStride(),
                                   out.data(), out.outerStride(), alpha, gemm_ws, false,
                                   NoEpilogue{}, hooks);
@@ -231,14 +229,14 @@ void dense_backward(const T* w, Index w_stride, Index rows, Index cols, const Ma
   // it, on the thread computing it (gemm's hooks; whole columns, so each neuron's row once). A
   // block of dWᵀ's columns is a block of rows of dW, masked while the product has just left it in
   // cache.
-  const BlockHooks hooks{.before_block =
-                             [&](Index, Index, Index c0, Index c1) {
-                               if constexpr (!std::is_same_v<Act, Identity>) {
-                                 delta.middleRows(c0, c1 - c0).array() *=
-                                     Act::derivative(out.middleRows(c0, c1 - c0).array());
-                               }
-                             },
-                         .after_block = [](Index, Index, Index, Index) {}};
+  const auto hooks = block_hooks(
+      [&](Index, Index, Index c0, Index c1) {
+        if constexpr (!std::is_same_v<Act, Identity>) {
+          delta.middleRows(c0, c1 - c0).array() *=
+              Act::derivative(out.middleRows(c0, c1 - c0).array());
+        }
+      },
+      [](Index, Index, Index, Index) {});
   if (gradient_mask != nullptr) {
     gemm<Op::none, Op::transpose>(
         cols, rows, delta.cols(), in.data(), in.outerStride(), delta.data(), delta.outerStride(),
