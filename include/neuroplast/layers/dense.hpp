@@ -167,10 +167,7 @@ template <class Act, Scalar T>
 void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* bias,
                    const MatrixRef<T>& in, MatrixView<T> out, T alpha, GemmWorkspace<T>& gemm_ws,
                    const SparsePattern* sparse = nullptr, const T* packed = nullptr) {
-  if (sparse != nullptr) {
-    sparse_forward_product(*sparse, packed != nullptr ? packed : w, w_stride, bias, in, out, alpha,
-                           gemm_ws, packed != nullptr);
-  } else {
+  if (sparse == nullptr) {
     // Each block of `out` starts from the broadcast bias, the GEMM accumulates onto it, and the
     // activation follows, all on the thread computing the block (gemm's hooks). W is row-major,
     // i.e. the column-major storage of Wᵀ: hence Op::transpose.
@@ -192,6 +189,8 @@ void dense_forward(const T* w, Index w_stride, Index rows, Index cols, const T* 
                                   NoEpilogue{}, hooks);
     return;
   }
+  sparse_forward_product(*sparse, packed != nullptr ? packed : w, w_stride, bias, in, out, alpha,
+                         gemm_ws, packed != nullptr);
   if constexpr (!std::is_same_v<Act, Identity>) {
     for_column_ranges(out.rows(), out.cols(), [&](Index c0, Index c1) {
       auto block = out.middleCols(c0, c1 - c0).array();
