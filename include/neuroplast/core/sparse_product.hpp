@@ -74,20 +74,28 @@ inline int sparse_threads(const SparsePattern& p, Index batch) {
                      batch == 1 ? kMinGemvEntriesPerThread : kMinFlopsPerThread);
 }
 
-// Σ w[c] x[c] over the columns c of one compressed row, in four independent sums (a single
-// chain of dependent additions runs at the adder's latency, not its throughput).
+// Σ weight(k) x[cols[k]] over k in [k, count) of one compressed row, in four independent sums (a
+// single chain of dependent additions runs at the adder's latency, not its throughput).
+// `weight(k)` is the k-th active weight: gathered from the dense plane or read from a packed copy.
+template <Scalar T, class Weight>
+T scalar_row_dot(const std::int32_t* cols, std::int32_t k, std::int32_t count, Weight weight,
+                 const T* x) {
+  T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (; k + 4 <= count; k += 4) {
+    a0 += weight(k) * x[cols[k]];
+    a1 += weight(k + 1) * x[cols[k + 1]];
+    a2 += weight(k + 2) * x[cols[k + 2]];
+    a3 += weight(k + 3) * x[cols[k + 3]];
+  }
+  for (; k < count; ++k) a0 += weight(k) * x[cols[k]];
+  return (a0 + a1) + (a2 + a3);
+}
+
+// Σ w[c] x[c] over the columns c of one compressed row (w: the row of the dense plane).
 template <Scalar T>
 T sparse_row_dot(const std::int32_t* cols, std::int32_t count, const T* w, const T* x) {
-  T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  std::int32_t k = 0;
-  for (; k + 4 <= count; k += 4) {
-    a0 += w[cols[k]] * x[cols[k]];
-    a1 += w[cols[k + 1]] * x[cols[k + 1]];
-    a2 += w[cols[k + 2]] * x[cols[k + 2]];
-    a3 += w[cols[k + 3]] * x[cols[k + 3]];
-  }
-  for (; k < count; ++k) a0 += w[cols[k]] * x[cols[k]];
-  return (a0 + a1) + (a2 + a3);
+  return scalar_row_dot(
+      cols, 0, count, [&](std::int32_t k) { return w[cols[k]]; }, x);
 }
 
 #if defined(__AVX2__)
@@ -115,7 +123,7 @@ inline __m256d inputs_at(const double* x, const std::int32_t* c) {
 // vector, eight floats or four doubles at a time, into two independent sums; the gather
 // instruction did the same 1.45–1.8 × slower on this project's AMD EPYC (a gather there is many
 // micro-operations, and on Intel parts with the gather-data-sampling mitigation it is slow too).
-// Without AVX2, four scalar sums, as `sparse_row_dot`.
+// Without AVX2 (and for the last few connections), four scalar sums, as `sparse_row_dot`.
 template <Scalar T>
 T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, const T* x) {
   std::int32_t k = 0;
@@ -140,15 +148,8 @@ T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, 
     tail = ei::predux(ei::padd(a0, a1));
   }
 #endif
-  T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  for (; k + 4 <= count; k += 4) {
-    a0 += values[k] * x[cols[k]];
-    a1 += values[k + 1] * x[cols[k + 1]];
-    a2 += values[k + 2] * x[cols[k + 2]];
-    a3 += values[k + 3] * x[cols[k + 3]];
-  }
-  for (; k < count; ++k) a0 += values[k] * x[cols[k]];
-  return tail + ((a0 + a1) + (a2 + a3));
+  return tail + scalar_row_dot(
+                    cols, k, count, [&](std::int32_t i) { return values[i]; }, x);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
