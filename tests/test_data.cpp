@@ -628,6 +628,7 @@ TEST_CASE("IDX readers reject bad files with FileError", "[data][idx]") {
   SECTION("a non-finite scale") {
     write_plain(path, idx_file({2, 2, 3}, two_image_payload()));
     REQUIRE_ERROR(neuroplast::read_idx_images<double>(path, std::nan("")), Error, "scale is nan");
+    REQUIRE_ERROR(neuroplast::read_idx_images<float>(path, 3e38f), Error, "255 times it too");
   }
 }
 
@@ -849,6 +850,7 @@ TEST_CASE("read_csv names the file, line and column of every problem", "[data][c
                   "label_column is 3 but '" + path + "' has 3 columns (0..2)");
     REQUIRE_ERROR(read(CsvOptions{.label_column = -2}), Error, "label_column is -2");
     REQUIRE_ERROR(read(CsvOptions{.delimiter = '.'}), Error, "delimiter '.' cannot separate");
+    REQUIRE_ERROR(read(CsvOptions{.delimiter = 'e'}), Error, "delimiter 'e' cannot separate");
   }
   SECTION("regression targets and headers that do not fit the file") {
     write_text(path, "a,b\n1,2,3\n");
@@ -960,4 +962,22 @@ TEST_CASE("ReplayBuffer keeps regression targets with their samples and refuses 
   CHECK(buffer.size() == 8);
   REQUIRE_ERROR(ReplayBuffer<double>(0), Error, "capacity = 0");
   REQUIRE_ERROR(ReplayBuffer<float>(3).dataset(), Error, "empty");
+}
+
+TEST_CASE("labels and statistics that would overflow are refused", "[data][errors]") {
+  Matrix<double> X = Matrix<double>::Ones(2, 3);
+  X(0, 1) = 2;
+  CHECK_THROWS_WITH(Dataset<double>(X, {0, std::numeric_limits<int>::max(), 1}),
+                    Catch::Contains("label of sample 1 is 2147483647"));
+  CHECK(Dataset<double>(X, {0, std::numeric_limits<int>::max() - 1, 1}).class_count() ==
+        std::numeric_limits<int>::max());
+  Matrix<double> nan = X;
+  nan(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(StandardScaler<double>::fit(nan), Catch::Contains("StandardScaler::fit"));
+  Matrix<double> huge = X;
+  huge.row(0) << -1e200, 1e200, 0;
+  CHECK_THROWS_WITH(StandardScaler<double>::fit(huge),
+                    Catch::Contains("feature 0's standard deviation overflows"));
+  const StandardScaler<double> fine = StandardScaler<double>::fit(X);
+  CHECK(fine.sd(1) == 1);  // a constant feature is only centred
 }

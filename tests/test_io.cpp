@@ -1503,3 +1503,21 @@ TEST_CASE("a trained History's log files, for Python to read", "[.][history-log-
   write_history_csv((fs::path(dir) / "history.csv").string(), h);
   write_events_jsonl((fs::path(dir) / "events.jsonl").string(), h);
 }
+
+TEST_CASE("Trainer::resume refuses policy progress no run reaches", "[io][resume][errors]") {
+  TempDir dir;
+  Mlp<double, Relu> net({3, 4, 3}, 1);
+  TrainOptions options{.epochs = 1, .batch_size = 16, .seed = 1};
+  options.checkpoint = {.path = dir / "run.npl", .every = 1};
+  DropinPolicy odd;
+  odd.growth_since = -4;  // what a corrupted file with a valid checksum could hold
+  Trainer t(net, Adam<double>{}, odd, options);
+  t.fit(blobs(40, 1));
+  Mlp<double, Relu> other({3, 4, 3}, 2);
+  const Matrix<double> before = other.weights(0);
+  Trainer resumed(other, Adam<double>{}, DropinPolicy{}, TrainOptions{});
+  CHECK_THROWS_MATCHES(resumed.resume(dir / "run.npl"), FileError,
+                       WhatHas({"progress holds values no run reaches"}));
+  CHECK(Matrix<double>(other.weights(0)) == before);
+  CHECK(resumed.policy().growth_since == 0);
+}

@@ -113,6 +113,12 @@ TEST_CASE("pruned connections are zero and stay zero through Adam with weight de
   CHECK(net.weights(0)(2, 3) == 0);
   CHECK(net.weights(0).row(5).isZero());
   CHECK(net.weight_gradient(0)(0, 0) == 0);
+  // An Array expression (here of bools) is a mask too: the smallest surviving weight of row 1.
+  const double cut = net.weights(0).row(1).cwiseAbs().minCoeff();
+  net.prune_connections(0, net.weights(0).array().abs() > cut);
+  CHECK(net.connection_mask(0).row(1).sum() == 3);
+  CHECK(net.connection_mask(0)(0, 0) == 0);
+  CHECK(net.weights(0)(2, 3) == 0);
   const auto& state = net.layer_params(0).weight_param().state;
   REQUIRE(state.size() == 2);
   CHECK(state[0].view()(0, 0) == 0);
@@ -198,4 +204,92 @@ TEST_CASE("reserve keeps storage in place while the axis grows", "[network][capa
   net.edit_axis(0, AxisEdit::grow(64, 1));  // past capacity: moves, values kept
   CHECK(net.weights(0).data() != w0);
   CHECK(net.capacity(0) >= 96);
+}
+
+TEST_CASE("backward and full_weight_gradient need the training pass they go back through",
+          "[network][errors]") {
+  Mlp<double, Relu> net({3, 4, 2}, 5);
+  Workspace<double> ws;
+  const Matrix<double> X = random_batch(3, 6, 1);
+  const auto steps = net.training_steps();
+  CHECK_THROWS_WITH(net.backward(X, ws), Catch::Contains("holds no training pass"));
+  CHECK_THROWS_WITH(net.full_weight_gradient(0, X, ws), Catch::Contains("holds no training pass"));
+  net.forward_train(X, ws);
+  CHECK_THROWS_WITH(net.full_weight_gradient(0, X, ws), Catch::Contains("holds no backward pass"));
+  CHECK_THROWS_WITH(net.backward(random_batch(3, 5, 2), ws),
+                    Catch::Contains("X is 3 × 5 but the forward_train pass was over 3 × 6"));
+  net.forward(X, ws);  // an inference pass replaces the training pass
+  CHECK_THROWS_WITH(net.backward(X, ws), Catch::Contains("holds no training pass"));
+  net.forward_train(X, ws);
+  net.grow_neurons(0, 2, init::ZeroFanOut{});
+  CHECK_THROWS_WITH(net.backward(X, ws), Catch::Contains("edited after the forward_train pass"));
+  CHECK(net.training_steps() == steps);  // no refused pass counted
+  net.forward_train(X, ws);
+  ws.output_gradient().setOnes();
+  net.backward(X, ws);
+  CHECK(net.training_steps() == steps + 1);
+  const Matrix<double> g = net.full_weight_gradient(1, X, ws);
+  CHECK(g.isApprox(ws.delta(1) * Matrix<double>(ws.activation(0)).transpose()));
+  CHECK_THROWS_AS(net.full_weight_gradient(2, X, ws), Error);
+}
+
+TEST_CASE("edits refuse what no axis can take and accept what changes nothing",
+          "[network][errors]") {
+  Mlp<double, Relu> net({3, 4, 2}, 5);
+  const Matrix<double> w0 = net.weights(0);
+  CHECK_THROWS_WITH(net.edit_axis(0, AxisEdit::permute({0, 0, 3, 1})),
+                    Catch::Contains("not a permutation"));
+  CHECK_THROWS_WITH(AxisEdit::permute({0, 4, 1, 2}), Catch::Contains("not a permutation"));
+  CHECK_THROWS_WITH(AxisEdit::remove(4, {7}), Catch::Contains("neuron 7 is not on an axis of 4"));
+  CHECK_THROWS_WITH(AxisEdit::remove(4, {1, 1}), Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(AxisEdit::remove(4, {0, 1, 2, 3}), Catch::Contains("would empty the axis"));
+  CHECK_THROWS_WITH(AxisEdit::grow(4, -2), Catch::Contains("count = -2"));
+  CHECK_THROWS_WITH(net.reserve(0, -5), Catch::Contains("neurons = -5"));
+  CHECK_THROWS_WITH(net.grow_neurons(0, std::numeric_limits<Index>::max(), init::ZeroFanOut{}),
+                    Catch::Contains("fewer than 2^31 neurons"));
+  CHECK(net.sizes() == std::vector<Index>{3, 4, 2});
+  CHECK(Matrix<double>(net.weights(0)) == w0);
+  net.edit_axis(0, AxisEdit::permute({3, 2, 1, 0}));  // a valid edit still goes through
+  CHECK(net.weights(0).row(0) == w0.row(3));
+  // Grown pruned connections are ranked by their scores: a NaN has no rank.
+  Matrix<double> mask = Matrix<double>::Ones(4, 3);
+  mask(0, 0) = mask(1, 1) = 0;
+  net.prune_connections(0, mask);
+  Matrix<double> scores = Matrix<double>::Ones(4, 3);
+  scores(1, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(net.grow_connections(0, 1, scores),
+                    Catch::Contains("pruned connection (1, 1) of layer 0 is NaN"));
+  CHECK(net.connection_mask(0)(0, 0) == 0);
+}
+
+TEST_CASE("a moved-from network is empty, not sizes without storage", "[network][errors]") {
+  Mlp<double, Relu> a({3, 4, 2}, 5);
+  const Matrix<double> X = random_batch(3, 2, 1);
+  const Matrix<double> expected = a.forward(X);
+  Mlp<double, Relu> b = std::move(a);
+  CHECK(b.forward(X) == expected);
+  CHECK(a.input_size() == 0);  // NOLINT(bugprone-use-after-move): what a moved-from one does
+  CHECK_THROWS_AS(a.forward(X), Error);
+  a = b;  // and it can be assigned to
+  CHECK(a.forward(X) == expected);
+  GrowableMatrix<double> m(3, 2);
+  GrowableMatrix<double> n(std::move(m));
+  CHECK(m.rows() == 0);  // NOLINT(bugprone-use-after-move)
+  CHECK(m.cols() == 0);
+  CHECK(n.rows() == 3);
+}
+
+TEST_CASE("non-finite inputs and parameters are refused where they would become NaN answers",
+          "[network][errors]") {
+  Mlp<double, Relu> net({3, 4, 2}, 5);
+  Matrix<double> X = random_batch(3, 4, 1);
+  X(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  Workspace<double> ws;
+  CHECK_THROWS_AS(net.forward_sampled(X, ws), NumericError);
+  net.grow_neurons(0, 2, init::ZeroFanOut{});
+  const Vector<double> bias = net.bias(0);
+  CHECK_THROWS_WITH(centre_new_biases(net, 0, 2, X), Catch::Contains("centre_new_biases"));
+  CHECK(Vector<double>(net.bias(0)) == bias);
+  net.weights(1)(0, 0) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(InferenceSnapshot<double>(net), NumericError);
 }

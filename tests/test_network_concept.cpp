@@ -67,7 +67,7 @@ class EditCounter {
     return net_.remove_dead_neurons(h);
   }
   template <class D>
-  EditRecord prune_connections(Index l, const Eigen::MatrixBase<D>& mask) {
+  EditRecord prune_connections(Index l, const Eigen::DenseBase<D>& mask) {
     ++edits;
     return net_.prune_connections(l, mask);
   }

@@ -515,7 +515,8 @@ TEST_CASE("TaylorAccumulator refuses what it cannot account for", "[prune][taylo
                                     "reset()"));
   acc.reset();
   CHECK(acc.batches() == 0);
-  CHECK(neuron_scores(other, acc)[0].isZero());
+  // Reset, it scores nothing (all zeros would prune arbitrary neurons) until it sees a batch.
+  CHECK_THROWS_WITH(neuron_scores(other, acc), Catch::Contains("no batch has been accumulated"));
 }
 
 TEST_CASE("LRP relevance scores neurons by mean |R_j|", "[prune][criteria][lrp]") {
@@ -811,4 +812,13 @@ TEST_CASE("Taylor connection pruning on data", "[prune][selection][connections][
     }
     CHECK(max_pruned <= min_kept);
   }
+}
+
+TEST_CASE("a TaylorAccumulator without a batch refuses to score", "[prune][taylor][errors]") {
+  Mlp<double, Relu> net({3, 6, 2}, 7);
+  const TaylorAccumulator<double> empty;
+  CHECK_THROWS_WITH(neuron_scores(net, empty), Catch::Contains("no batch has been accumulated"));
+  CHECK_THROWS_WITH(prune_neurons(net, empty, {.fraction = 0.5}),
+                    Catch::Contains("no batch has been accumulated"));
+  CHECK(net.sizes() == std::vector<Index>{3, 6, 2});
 }

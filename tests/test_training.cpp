@@ -627,3 +627,91 @@ TEST_CASE("Fashion-MNIST: a static MLP reaches at least 85% test accuracy", "[sl
                                                             << seconds << " s");
   CHECK(e.accuracy >= 0.85);
 }
+
+TEST_CASE("refused settings change nothing: restore, new data, dropout, clipping, selectors",
+          "[training][errors]") {
+  const Dataset<double> data = blobs<double>(30, 4);
+  SECTION("a state no random stream reaches, or a negative epoch") {
+    Mlp<double, Relu> net({2, 4, 3}, 1);
+    Trainer trainer(net, Adam<double>{}, StaticPolicy{}, TrainOptions{.epochs = 1});
+    trainer.fit(data);
+    const TrainerState good = trainer.state();
+    CHECK_THROWS_WITH(trainer.restore(TrainerState{}, History{}),
+                      Catch::Contains("random stream's state is all zero"));
+    TrainerState negative = good;
+    negative.epoch = -5;
+    CHECK_THROWS_WITH(trainer.restore(negative, History{}), Catch::Contains("epoch = -5"));
+    CHECK(trainer.history().epochs.size() == 1);  // unchanged, and it still trains
+    CHECK(trainer.state().shuffle_rng.words == good.shuffle_rng.words);
+    trainer.fit(data);
+    CHECK(trainer.history().epochs.size() == 2);
+    Rng rng(3);
+    CHECK_THROWS_AS(rng.set_state(Rng::State{}), Error);
+    CHECK(rng.next() == Rng(3).next());
+  }
+  SECTION("notify_new_data refuses a policy setting before recording the event") {
+    Mlp<double, Relu> net({2, 4, 3}, 1);
+    const auto sizes = net.sizes();
+    DropinPolicy bad_init;
+    bad_init.grow.init = GradMaxInit{.scale = std::numeric_limits<double>::quiet_NaN()};
+    Trainer t1(net, Adam<double>{}, bad_init);
+    CHECK_THROWS_WITH(t1.notify_new_data(data), Catch::Contains("GradMaxInit::scale = nan"));
+    DropinPolicy bad_layer;
+    bad_layer.selector = FixedLayer{.layer = 5};
+    Trainer t2(net, Adam<double>{}, bad_layer);
+    CHECK_THROWS_WITH(t2.notify_new_data(data), Catch::Contains("hidden layer 5 does not exist"));
+    NeuroplasticPolicy bad_plasticity;
+    bad_plasticity.new_data.old_neurons = 2;
+    Trainer t3(net, Adam<double>{}, bad_plasticity);
+    CHECK_THROWS_AS(t3.notify_new_data(data), Error);
+    CHECK(t3.policy().growth_since == 0);
+    for (const auto* history : {&t1.history(), &t2.history(), &t3.history()})
+      CHECK(history->events.empty());
+    CHECK(net.sizes() == sizes);
+    // A FixedLayer the network lacks is refused when the fit starts, not epochs later.
+    Trainer t4(net, Adam<double>{}, bad_layer, TrainOptions{.epochs = 3});
+    CHECK_THROWS_WITH(t4.fit(data, data), Catch::Contains("hidden layer 5 does not exist"));
+    CHECK(t4.history().epochs.empty());
+    NeuroplasticPolicy negative_events;
+    negative_events.max_prune_events = -1;
+    Trainer t5(net, Adam<double>{}, negative_events);
+    CHECK_THROWS_WITH(t5.fit(data, data), Catch::Contains("max_prune_events = -1"));
+  }
+  SECTION("DropoutPolicy checks every layer's setting before setting any") {
+    Mlp<double, Relu> net({2, 4, 4, 3}, 1);
+    const auto refused = [&](DropoutPolicy p, const char* message) {
+      Trainer t(net, Adam<double>{}, std::move(p), TrainOptions{.epochs = 1});
+      CHECK_THROWS_WITH(t.fit(data, data), Catch::Contains(message));
+      CHECK(net.dropout(0).rate == 0);
+      CHECK(net.dropout(1).rate == 0);
+    };
+    refused(DropoutPolicy{.per_layer = {Dropout{.rate = 0.3}, Dropout{.rate = 2}}},
+            "dropout rate 2");
+    refused(DropoutPolicy{.per_layer = {Dropout{}, Dropout{}, Dropout{}}}, "3 settings");
+    refused(DropoutPolicy{.relevance_guided = true, .max_rate = 5}, "max_rate = 5");
+    refused(DropoutPolicy{.relevance_guided = true, .relevance_samples = -1},
+            "relevance_samples = -1");
+    refused(DropoutPolicy{.dropout = Dropout{.kind = DropoutKind::gaussian, .rate = 0.5},
+                          .relevance_guided = true},
+            "Bernoulli dropout in the inverted convention");
+  }
+  SECTION("clip_gradient_norm refuses a bound that is not finite and positive") {
+    Mlp<double, Relu> net({2, 4, 3}, 1);
+    Workspace<double> ws;
+    const Matrix<double> X = data.features().leftCols(8);
+    net.forward_train(X, ws);
+    ws.output_gradient().setOnes();
+    net.backward(X, ws);
+    const double norm = gradient_norm(net);
+    for (const double bad : {-1.0, 0.0, std::numeric_limits<double>::quiet_NaN(),
+                             std::numeric_limits<double>::infinity()})
+      CHECK_THROWS_WITH(clip_gradient_norm(net, bad), Catch::Contains("max_norm = "));
+    CHECK(gradient_norm(net) == norm);
+    CHECK(clip_gradient_norm(net, norm / 2) == norm);
+    CHECK(gradient_norm(net) == Approx(norm / 2));
+  }
+  SECTION("an AccuracyMatrix needs a task") {
+    CHECK_THROWS_WITH(AccuracyMatrix(0), Catch::Contains("tasks = 0"));
+    CHECK_THROWS_WITH(AccuracyMatrix(-1), Catch::Contains("tasks = -1"));
+  }
+}

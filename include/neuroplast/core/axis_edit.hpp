@@ -27,18 +27,28 @@ class AxisEdit {
   /// What the edit does: append neurons, remove a set, or reorder.
   enum class Kind { grow, remove, permute };
 
-  /// Appends `count` neurons after the existing `old_size`. Contents of the new slots are zeroed.
+  /// Appends `count` ≥ 0 neurons after the existing `old_size`. Contents of the new slots are
+  /// zeroed. Throws Error for a negative count.
   static AxisEdit grow(Index old_size, Index count) {
+    if (count < 0) detail::fail("AxisEdit::grow: count = ", count, "; it must be ≥ 0");
     AxisEdit e(Kind::grow, old_size);
     e.new_size_ = old_size + count;
     return e;
   }
 
-  /// Removes the neurons at `indices` (any order; must be distinct, in range, and leave at least
-  /// one neuron). The caller validates with a message naming the layer; this only asserts.
+  /// Removes the neurons at `indices` (any order; distinct, in range, and leaving at least one
+  /// neuron). Throws Error otherwise (a network validates first, with a message naming the layer).
   static AxisEdit remove(Index old_size, std::vector<Index> indices) {
     AxisEdit e(Kind::remove, old_size);
     std::sort(indices.begin(), indices.end());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      if (indices[i] < 0 || indices[i] >= old_size)
+        detail::fail("AxisEdit::remove: neuron ", indices[i], " is not on an axis of ", old_size);
+      if (i > 0 && indices[i] == indices[i - 1])
+        detail::fail("AxisEdit::remove: neuron ", indices[i], " is listed twice");
+    }
+    if (!indices.empty() && static_cast<Index>(indices.size()) >= old_size)
+      detail::fail("AxisEdit::remove: removing all ", old_size, " neurons would empty the axis");
     e.new_size_ = old_size - static_cast<Index>(indices.size());
     // Holes below the new size are filled by the survivors above it, taken in increasing order.
     std::size_t next_removed_above = static_cast<std::size_t>(
@@ -57,8 +67,18 @@ class AxisEdit {
     return e;
   }
 
-  /// Reorders the axis: new position i holds old neuron `order[i]`. `order` must be a permutation.
+  /// Reorders the axis: new position i holds old neuron `order[i]`. Throws Error unless `order`
+  /// is a permutation of 0 … order.size() − 1.
   static AxisEdit permute(std::vector<Index> order) {
+    std::vector<bool> seen(order.size(), false);
+    for (const Index i : order) {
+      if (i < 0 || i >= static_cast<Index>(order.size()) || seen[static_cast<std::size_t>(i)]) {
+        detail::fail("AxisEdit::permute: the order is not a permutation of 0 … ",
+                     static_cast<Index>(order.size()) - 1, " (", i,
+                     " is out of range or repeated)");
+      }
+      seen[static_cast<std::size_t>(i)] = true;
+    }
     AxisEdit e(Kind::permute, static_cast<Index>(order.size()));
     e.new_size_ = e.old_size_;
     e.order_ = std::move(order);

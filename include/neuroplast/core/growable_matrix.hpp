@@ -178,8 +178,26 @@ class GrowableMatrix {
     }
     return *this;
   }
-  GrowableMatrix(GrowableMatrix&&) noexcept = default;             ///< takes the buffer
-  GrowableMatrix& operator=(GrowableMatrix&&) noexcept = default;  ///< takes the buffer
+  /// Takes the buffer; `o` is left an empty 0 × 0 matrix (not sizes without storage).
+  GrowableMatrix(GrowableMatrix&& o) noexcept
+      : buffer_(std::move(o.buffer_)),
+        rows_(std::exchange(o.rows_, 0)),
+        cols_(std::exchange(o.cols_, 0)),
+        inner_cap_(std::exchange(o.inner_cap_, 0)),
+        outer_cap_(std::exchange(o.outer_cap_, 0)),
+        spare_zero_(std::exchange(o.spare_zero_, true)) {}
+  /// Takes the buffer, as the move constructor does.
+  GrowableMatrix& operator=(GrowableMatrix&& o) noexcept {
+    if (this != &o) {
+      buffer_ = std::move(o.buffer_);
+      rows_ = std::exchange(o.rows_, 0);
+      cols_ = std::exchange(o.cols_, 0);
+      inner_cap_ = std::exchange(o.inner_cap_, 0);
+      outer_cap_ = std::exchange(o.outer_cap_, 0);
+      spare_zero_ = std::exchange(o.spare_zero_, true);
+    }
+    return *this;
+  }
 
   Index rows() const noexcept { return rows_; }  ///< rows of the active block
   Index cols() const noexcept { return cols_; }  ///< columns of the active block

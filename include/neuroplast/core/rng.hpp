@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "neuroplast/core/error.hpp"
 #include "neuroplast/core/lane_rng.hpp"
 #include "neuroplast/core/types.hpp"
 
@@ -155,8 +156,18 @@ class Rng {
   };
   /// The current state.
   State state() const noexcept { return {state_, spare_normal_, has_spare_normal_}; }
-  /// Continues the stream from `s`, as returned by `state()`.
-  void set_state(const State& s) noexcept {
+  /// Whether `s` is a state the stream can be in: xoshiro256** never reaches all-zero words, and
+  /// from them it would draw 0 for ever (`below` would never return).
+  static bool reachable(const State& s) noexcept {
+    return s.words != std::array<std::uint64_t, 4>{};
+  }
+  /// Continues the stream from `s`, as returned by `state()`. Throws Error, leaving the stream as
+  /// it was, for a state it never reaches (all-zero words).
+  void set_state(const State& s) {
+    if (!reachable(s))
+      detail::fail(
+          "Rng::set_state: the state's four words are all zero, which xoshiro256** never "
+          "reaches; pass a state returned by state()");
     state_ = s.words;
     spare_normal_ = s.spare_normal;
     has_spare_normal_ = s.has_spare_normal;

@@ -29,7 +29,8 @@ namespace neuroplast {
 
 /// How `read_csv` splits a file into samples.
 struct CsvOptions {
-  /// Separator between cells; must not be a line break, a digit, '.', '+' or '-'.
+  /// Separator between cells; must not be a line break, a digit, '.', '+', '-', or a letter of
+  /// an exponent, "inf" or "nan".
   char delimiter = ',';
   /// 0-based column holding the class label; -1 means the last column. Every other column is a
   /// feature, in file order.
@@ -202,7 +203,9 @@ Dataset<T> read_csv(const std::string& path, CsvOptions options = {},
     }
   }
   const char d = options.delimiter;
-  if (d == '\n' || d == '\r' || d == '.' || d == '+' || d == '-' || (d >= '0' && d <= '9')) {
+  // 'e' and 'E' belong to exponents, "inf" and "nan" are numbers too.
+  if (d == '\n' || d == '\r' || d == '.' || d == '+' || d == '-' || (d >= '0' && d <= '9') ||
+      std::string_view("eEiInNfFaA").find(d) != std::string_view::npos) {
     detail::fail(who, ": delimiter '", d, "' cannot separate numbers; use ',', ';', '\\t' or ' '");
   }
   std::error_code status_error;

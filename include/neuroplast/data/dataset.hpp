@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <sstream>
@@ -369,7 +370,8 @@ class Dataset {
           transposed ? " (the feature matrix looks transposed: samples must be columns)" : "");
     }
     for (std::size_t j = 0; j < labels_.size(); ++j) {
-      if (labels_[j] < 0) {
+      // The largest label + 1 is the class count: INT_MAX would overflow it.
+      if (labels_[j] < 0 || labels_[j] == std::numeric_limits<int>::max()) {
         detail::fail(who, ": label of sample ", j, " is ", labels_[j],
                      "; class labels must be 0, 1, 2, ... (remap them before building a Dataset)");
       }

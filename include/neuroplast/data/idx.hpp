@@ -246,11 +246,13 @@ inline std::vector<int> idx_labels_from(IdxFile& idx) {
 /// Reads an IDX image file (type 0x08, 3 dims: count, rows, cols) into a `(rows·cols) × count`
 /// matrix, one image per column; pixel (r, c) is row `r·cols + c`. Each byte is multiplied by
 /// `scale` (default 1/255, giving values in [0, 1]). Throws FileError on a missing, malformed,
-/// truncated or over-long file, Error on a non-finite scale.
+/// truncated or over-long file, Error on a scale that is not finite or makes a pixel overflow.
 template <Scalar T>
 Matrix<T> read_idx_images(const std::string& path, T scale = T(1) / T(255)) {
   constexpr const char* who = "read_idx_images";
-  if (!std::isfinite(scale)) detail::fail(who, ": scale is ", scale, "; it must be finite");
+  // The largest byte times the scale must be finite too (255 · 3e38 overflows a float).
+  if (!std::isfinite(scale) || !std::isfinite(static_cast<T>(255) * scale))
+    detail::fail(who, ": scale is ", scale, "; it must be finite, and 255 times it too");
   detail::IdxFile idx = detail::open_idx(path, who, 3, "an image");
   return detail::idx_images_from(idx, scale);
 }

@@ -21,13 +21,15 @@ struct StandardScaler {
   Vector<T> mean{};  ///< per feature, `feature_count`
   Vector<T> sd{};    ///< per feature, `feature_count`; 1 for a feature constant when fitted
 
-  /// The scaler of `features` (`feature_count × n`, n ≥ 1). Throws Error on an empty matrix.
+  /// The scaler of `features` (`feature_count × n`, n ≥ 1). Throws Error on an empty matrix, a
+  /// value that is not finite, or a feature whose spread overflows the scalar type.
   static StandardScaler fit(const MatrixRef<T>& features) {
     if (features.rows() == 0 || features.cols() == 0) {
       detail::fail("StandardScaler::fit: features are ",
                    detail::format_shape(features.rows(), features.cols()),
                    "; need at least one feature and one sample (features × samples)");
     }
+    detail::require_finite(features, "StandardScaler::fit", "feature");
     StandardScaler s;
     // Accumulated in double: a float sum of 60 000 pixels loses the digits the variance needs.
     const Eigen::MatrixXd x = features.template cast<double>();
@@ -35,6 +37,12 @@ struct StandardScaler {
     const Eigen::VectorXd var = (x.colwise() - m).array().square().rowwise().mean();
     s.mean = m.template cast<T>();
     s.sd = var.unaryExpr([](double v) { return v > 0 ? std::sqrt(v) : 1.0; }).template cast<T>();
+    for (Index f = 0; f < s.sd.size(); ++f) {
+      if (!std::isfinite(static_cast<double>(s.sd(f)))) {
+        detail::fail("StandardScaler::fit: feature ", f, "'s standard deviation overflows (values ",
+                     "near the scalar type's largest); rescale that feature first");
+      }
+    }
     return s;
   }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "neuroplast/core/error.hpp"
+#include "neuroplast/data/dataset.hpp"
 #include "neuroplast/network/network.hpp"
 #include "neuroplast/network/workspace.hpp"
 
@@ -24,7 +25,7 @@ namespace neuroplast {
 ///
 /// The network's function changes only through the new neurons' fan-out: after a zero-fan-out
 /// growth (init::ZeroFanOut) it is unchanged. Throws Error when `h` or `count` is out of range or
-/// `X` does not fit the network.
+/// `X` does not fit the network or holds a value that is not finite.
 template <EditableNetwork Net>
 void centre_new_biases(Net& net, Index h, Index count, const MatrixRef<typename Net::scalar>& X) {
   using T = typename Net::scalar;
@@ -37,6 +38,7 @@ void centre_new_biases(Net& net, Index h, Index count, const MatrixRef<typename 
   if (X.rows() != net.sizes().front() || X.cols() < 1)
     detail::fail("centre_new_biases: samples are ", X.rows(), " × ", X.cols(), ", need ",
                  net.sizes().front(), " × n with n ≥ 1");
+  detail::require_finite(X, "centre_new_biases", "sample");  // a NaN median would become a bias
   if (count == 0) return;
   Workspace<T> ws;
   Matrix<T> inputs;

@@ -65,6 +65,9 @@ void read_policy_state(std::span<const unsigned char> bytes, Policy& p, const st
     ByteWriter selector;
     write_selector_state(selector, p);
     read_fields_present(r, Policy::progress(p), selector.take().size());
+    if constexpr (requires { p.progress_valid(); }) {
+      if (!p.progress_valid()) r.corrupt("the policy's progress holds values no run reaches");
+    }
   }
   if constexpr (requires { p.selector; }) {
     const std::uint8_t kind = r.u8("layer selector kind");

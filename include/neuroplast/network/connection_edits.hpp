@@ -4,6 +4,7 @@
 /// best-scored pruned connections (connection dropin), and the full gradient that scores them.
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -18,7 +19,7 @@ namespace neuroplast::detail {
 /// (`d`) and zeroes the pruned weights with their gradients and optimizer state. Throws Error,
 /// changing nothing, on a wrong shape or entries other than 0 and 1.
 template <Scalar T, class D>
-void prune_connections(DenseParams<T>& d, Index l, const Eigen::MatrixBase<D>& mask) {
+void prune_connections(DenseParams<T>& d, Index l, const Eigen::DenseBase<D>& mask) {
   if (mask.rows() != d.outputs() || mask.cols() != d.inputs()) {
     fail("prune_connections: mask is ", format_shape(mask.rows(), mask.cols()), " but weights(", l,
          ") is ", format_shape(d.outputs(), d.inputs()), "; pass a mask of the weights' shape");
@@ -35,10 +36,10 @@ void prune_connections(DenseParams<T>& d, Index l, const Eigen::MatrixBase<D>& m
 
 /// Re-activates up to `count` pruned connections of dense layer `l` (`d`), those with the largest
 /// `scores` (`d.outputs() × d.inputs()`; ties go to the lower row-major index), with weight 0.
-/// Returns how many were re-activated. Throws Error for count < 1 or a wrong shape.
+/// Returns how many were re-activated. Throws Error, changing nothing, for count < 1, a wrong shape
+/// or a NaN score of a pruned connection.
 template <Scalar T, class D>
-Index grow_connections(DenseParams<T>& d, Index l, Index count,
-                       const Eigen::MatrixBase<D>& scores) {
+Index grow_connections(DenseParams<T>& d, Index l, Index count, const Eigen::DenseBase<D>& scores) {
   if (count < 1)
     fail("grow_connections: count = ", count, " for layer ", l, "; re-activate at least one");
   if (scores.rows() != d.outputs() || scores.cols() != d.inputs()) {
@@ -53,6 +54,13 @@ Index grow_connections(DenseParams<T>& d, Index l, Index count,
     for (Index c = 0; c < mask.cols(); ++c)
       if (mask(r, c) == T(0))
         candidates.emplace_back(static_cast<T>(scores(r, c)), r * mask.cols() + c);
+  // A NaN score has no rank: the sort below would order the candidates arbitrarily.
+  for (const auto& [score, at] : candidates) {
+    if (std::isnan(static_cast<double>(score))) {
+      fail("grow_connections: the score of pruned connection (", at / mask.cols(), ", ",
+           at % mask.cols(), ") of layer ", l, " is NaN; pass finite scores");
+    }
+  }
   const Index grown = std::min<Index>(count, static_cast<Index>(candidates.size()));
   std::partial_sort(candidates.begin(), candidates.begin() + grown, candidates.end(),
                     [](const auto& a, const auto& b) {
@@ -67,14 +75,17 @@ Index grow_connections(DenseParams<T>& d, Index l, Index count,
 }
 
 /// dLoss/dW of dense layer `l` (`layer`) at every position, pruned ones included, from the last
-/// backward pass in `ws` over the batch `X`: delta(l) · input(l)ᵀ, `outputs × inputs`.
+/// backward pass in `ws` over the batch `X` (the caller has checked that it holds one:
+/// check_training_pass): delta(l) · input(l)ᵀ, `outputs × inputs`.
 template <Scalar T>
 Matrix<T> full_weight_gradient(const DenseParams<T>& layer, Index l, const MatrixRef<T>& X,
                                Workspace<T>& ws) {
   const auto li = static_cast<std::size_t>(l);
   const Matrix<T> delta = ws.delta(li);
-  if (delta.rows() != layer.outputs())
-    fail("full_weight_gradient: the workspace does not hold a backward pass of this network");
+  if (delta.rows() != layer.outputs()) {  // batch-shared dropout computed only the kept rows
+    fail("full_weight_gradient: layer ", l, "'s last pass computed ", delta.rows(), " of its ",
+         layer.outputs(), " outputs (batch-shared dropout); score connections without it");
+  }
   if (l == 0) return delta * X.transpose();
   return delta * Matrix<T>(ws.activation(li - 1)).transpose();
 }

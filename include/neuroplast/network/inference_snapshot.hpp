@@ -72,10 +72,19 @@ class InferenceSnapshot {
 
   /// Copies the inference of `net`. Only an Mlp of `Dense` layers with this scalar and hidden
   /// activation converts: the snapshot computes as `Dense` does, so a network of another layer
-  /// type or activation would be answered wrongly, not refused.
+  /// type or activation would be answered wrongly, not refused. Throws NumericError when a weight
+  /// or bias is not finite (every answer would be NaN; `save` refuses such a network too).
   explicit InferenceSnapshot(const Mlp<T, Act, Dense>& net) {
     const Index count = net.layer_count();
     assert(count >= 1);  // an Mlp always has its output layer
+    for (Index l = 0; l < count; ++l) {
+      const DenseParams<T>& d = net.layer_params(l);
+      if (!d.weights().allFinite() || !d.bias().allFinite()) {
+        detail::fail<NumericError>("InferenceSnapshot: dense layer ", l,
+                                   " holds a weight or bias that is not finite; a network with "
+                                   "non-finite parameters cannot be served (retrain or reload it)");
+      }
+    }
     layers_.reserve(static_cast<std::size_t>(count));
     for (Index l = 0; l < count; ++l) {
       const DenseParams<T>& d = net.layer_params(l);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,7 +112,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// `ws.rng()`, as in training. Averaging several calls estimates the predictive mean and spread
   /// (Gal & Ghahramani). `forward` itself never applies dropout masks.
   ConstMatrixView<T> forward_sampled(const MatrixRef<T>& X, Workspace<T>& ws) const {
-    check_input(X, "forward_sampled");
+    detail::check_batch(X, this->input_size(), "forward_sampled", true);
     detail::forward_pass(*this, X, ws, detail::Pass::sampled);
     return ws.output();
   }
@@ -129,7 +130,10 @@ class Mlp : public LayerStack<T, Act, Layer> {
   }
   /// Backward pass after `forward_train(X, ws)` and after the loss wrote dLoss/dlogits into
   /// `ws.output_gradient()`. Sets every layer's weight and bias gradient (masked entries 0).
+  /// Throws Error, changing nothing, when `ws` holds no training pass over this `X` of the network
+  /// as it is now (no forward_train, another pass since, another batch, or an edit since).
   void backward(const MatrixRef<T>& X, Workspace<T>& ws) {
+    detail::check_training_pass(*this, X, ws, "backward", false);
     ++this->steps_;
     detail::backward_pass(*this, X, ws);
   }
@@ -138,6 +142,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// starts summing a layer's gradients while the layers below are still computed.
   template <std::invocable<Index> LayerDone>
   void backward(const MatrixRef<T>& X, Workspace<T>& ws, LayerDone&& layer_done) {
+    detail::check_training_pass(*this, X, ws, "backward", false);
     ++this->steps_;
     detail::backward_pass(*this, X, ws, std::forward<LayerDone>(layer_done));
   }
@@ -178,7 +183,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// (count: connections newly pruned), logged when it pruned any. Throws Error (leaving the
   /// network unchanged) on a bad layer, a wrong shape, or entries other than 0 and 1.
   template <class D>
-  EditRecord prune_connections(Index l, const Eigen::MatrixBase<D>& mask) {
+  EditRecord prune_connections(Index l, const Eigen::DenseBase<D>& mask) {
     DenseParams<T>& d = params(l, "prune_connections");
     const Index before = d.pruned_count();
     detail::prune_connections(d, l, mask);
@@ -199,14 +204,18 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// is the number re-activated (fewer than `count` when fewer are pruned). Throws Error for a bad
   /// layer, count < 1 or a wrong shape.
   template <class D>
-  EditRecord grow_connections(Index l, Index count, const Eigen::MatrixBase<D>& scores) {
+  EditRecord grow_connections(Index l, Index count, const Eigen::DenseBase<D>& scores) {
     const Index grown = detail::grow_connections(params(l, "grow_connections"), l, count, scores);
     return log({.kind = EditKind::grow_connections, .layer = l, .count = grown});
   }
   /// dLoss/dW(l) at every position, pruned ones included, from the last `backward(X, ws)` — the
-  /// score connection dropin ranks pruned connections by. `X` is the batch of that pass.
+  /// score connection dropin ranks pruned connections by. `X` is the batch of that pass. Throws
+  /// Error for a bad layer, or when `ws` holds no backward pass over this `X` of the network as
+  /// it is now.
   Matrix<T> full_weight_gradient(Index l, const MatrixRef<T>& X, Workspace<T>& ws) const {
-    return detail::full_weight_gradient(params(l, "full_weight_gradient"), l, X, ws);
+    const DenseParams<T>& layer = params(l, "full_weight_gradient");
+    detail::check_training_pass(*this, X, ws, "full_weight_gradient", true);
+    return detail::full_weight_gradient(layer, l, X, ws);
   }
 
   // Neurons (network/neuron_axis.hpp, network/neuron_edits.hpp) ------------------------------
@@ -217,6 +226,10 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// may grow to, not more. Growth past capacity reallocates geometrically instead.
   void reserve(Index h, Index neurons) {
     check_hidden(h, "reserve");
+    if (neurons < 0) {
+      detail::fail("reserve: neurons = ", neurons, " for hidden layer ", h,
+                   "; pass the width to make room for (≥ 0)");
+    }
     DenseParams<T>& in = params(h, "reserve");
     DenseParams<T>& out = params(h + 1, "reserve");
     in.reserve(in.inputs(), neurons);
@@ -248,17 +261,18 @@ class Mlp : public LayerStack<T, Act, Layer> {
     apply_axis_edit(h, edit, GrowValues::zero);
   }
 
-  /// Dropin (neurogenesis): appends `count` ≥ 1 neurons to hidden layer h, with their fan-in (a
+  /// Dropin (neurogenesis): appends `count` ≥ 0 neurons to hidden layer h, with their fan-in (a
   /// row of W(h)), bias, and fan-out (a column of W(h+1)) written by `init` (see
   /// network/initializers.hpp: init::ZeroFanOut, He, Glorot, Net2Wider; grow/init.hpp:
   /// GradMax). Every tensor bound to the axis grows with it: gradients, masks (new connections
   /// active), optimizer state (zero, with the new entries' age counted from the optimizer's next
   /// step: optim/adam.hpp). Within `capacity(h)` nothing is reallocated and only the new rows and
-  /// columns are written. Throws Error, leaving the network unchanged, for a bad layer, count < 1,
+  /// columns are written. Throws Error, leaving the network unchanged, for a bad layer, count < 0,
   /// or an initialiser that cannot apply (its `validate`). An exception from the initialiser's
   /// `initialise` removes the new neurons again and puts back the generator and the next neuron
   /// id, then propagates; what a custom initialiser wrote outside the new neurons' entries before
-  /// throwing is not undone. Returns (and logs) the record of the edit.
+  /// throwing is not undone. Returns (and logs) the record of the edit; `count` = 0 changes
+  /// nothing and logs nothing.
   template <class Init>
   EditRecord grow_neurons(Index h, Index count, const Init& init) {
     static_assert(
@@ -266,9 +280,18 @@ class Mlp : public LayerStack<T, Act, Layer> {
         "grow_neurons: the initialiser must be a neuron initialiser (init::ZeroFanOut, He, Glorot, "
         "Net2Wider, GradMax); init::Identity initialises whole layers: use insert_layer");
     check_hidden(h, "grow_neurons");
-    if (count < 1) {
+    if (count < 0 || count > std::numeric_limits<std::int32_t>::max() - width(h)) {
       detail::fail("grow_neurons: count = ", count, " for hidden layer ", h,
-                   "; add at least one neuron");
+                   "; pass the number of neurons to add (0 adds none; a layer holds fewer than ",
+                   "2^31 neurons)");
+    }
+    if (count == 0) {  // nothing to add: not an edit, not logged (as an empty removal)
+      return {.kind = EditKind::grow_neurons,
+              .layer = h,
+              .count = 0,
+              .first = width(h),
+              .initializer = Init::name,
+              .step = this->steps_};
     }
     init.validate(*this, h, count);
     const Index old = width(h);
@@ -313,10 +336,16 @@ class Mlp : public LayerStack<T, Act, Layer> {
   /// Structural pruning: removes the neurons `indices` of hidden layer h with their fan-in, bias,
   /// fan-out, gradients, masks and optimizer state, at a cost proportional to how many are removed
   /// (the last neurons move into the freed slots). Returns the old → new index map (−1 = removed);
-  /// `neuron_ids(h)` follows the moves. Throws Error, leaving the network unchanged, for a bad
-  /// layer, an index out of range, a duplicate, or a request that would empty the layer.
+  /// `neuron_ids(h)` follows the moves. An empty `indices` changes nothing and logs nothing (the
+  /// map is the identity). Throws Error, leaving the network unchanged, for a bad layer, an index
+  /// out of range, a duplicate, or a request that would empty the layer.
   std::vector<Index> remove_neurons(Index h, std::vector<Index> indices) {
     check_hidden(h, "remove_neurons");
+    if (indices.empty()) {
+      std::vector<Index> same(static_cast<std::size_t>(width(h)));
+      for (std::size_t j = 0; j < same.size(); ++j) same[j] = static_cast<Index>(j);
+      return same;
+    }
     const auto count = static_cast<Index>(indices.size());
     detail::check_removal(h, width(h), min_width(h), indices);
     const AxisEdit edit = AxisEdit::remove(width(h), std::move(indices));

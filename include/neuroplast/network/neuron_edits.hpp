@@ -19,11 +19,10 @@
 
 namespace neuroplast::detail {
 
-/// Sorts `indices` and checks that removing them from hidden layer `h` (`width` neurons, at least
-/// `min_width` to keep) is valid: each in range, none twice, at least `min_width` left. Throws
-/// Error naming the layer otherwise.
+/// Sorts `indices` (not empty) and checks that removing them from hidden layer `h` (`width`
+/// neurons, at least `min_width` to keep) is valid: each in range, none twice, at least
+/// `min_width` left. Throws Error naming the layer otherwise.
 inline void check_removal(Index h, Index width, Index min_width, std::vector<Index>& indices) {
-  if (indices.empty()) fail("remove_neurons: no neurons given for hidden layer ", h);
   std::sort(indices.begin(), indices.end());
   for (std::size_t i = 0; i < indices.size(); ++i) {
     if (indices[i] < 0 || indices[i] >= width) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
 #include "neuroplast/layers/dense.hpp"
 #include "neuroplast/layers/dropout.hpp"
@@ -40,11 +41,14 @@ void forward_pass(const Net& net, const MatrixRef<T>& X, Workspace<T>& ws, Pass 
   const auto layers = static_cast<std::size_t>(net.layer_count());
   const bool stochastic = pass != Pass::inference;
   const std::int64_t step = net.training_steps();
+  ws.record_pass(-1);  // until this pass has filled every buffer
   for (std::size_t l = 0; l < layers; ++l) {
     const auto li = static_cast<Index>(l);
     const DenseParams<T>& layer = net.layer_params(li);
     ws.shape(layers, l, layer.outputs(), X.cols(), pass == Pass::training);
     auto& sc = ws.scratch(l);
+    sc.outputs = layer.outputs();
+    sc.inputs = layer.inputs();
     sc.alpha = T(1);
     sc.weights = Weights::own;
     sc.multiplied = sc.compact_out = sc.drop_connect = false;
@@ -81,6 +85,37 @@ void forward_pass(const Net& net, const MatrixRef<T>& X, Workspace<T>& ws, Pass 
       multiply_outputs<T>(sc, out, own, p, net.dropout_rates(li), ws.rng(), ws.window_first(),
                           ws.window_total());
     }
+  }
+  if (pass == Pass::training) ws.record_pass(X.cols());
+}
+
+/// Throws Error unless `ws` holds a training pass of `net` over `X` (`inputs × batch`) that the
+/// network has not been edited since (and, with `after_backward`, a backward pass through it):
+/// what `backward` and `full_weight_gradient` read. `what` names the caller.
+template <class Net, Scalar T = typename Net::scalar>
+void check_training_pass(const Net& net, const MatrixRef<T>& X, const Workspace<T>& ws,
+                         const char* what, bool after_backward) {
+  if (ws.trained_batch() < 0) {
+    fail(what,
+         ": the workspace holds no training pass; call forward_train(X, ws) with it first "
+         "(a forward or forward_sampled pass in between replaces it)");
+  }
+  if (after_backward && !ws.backward_done())
+    fail(what, ": the workspace holds no backward pass; call backward(X, ws) after forward_train");
+  const auto layers = static_cast<std::size_t>(net.layer_count());
+  bool same = ws.layers() == layers;
+  for (std::size_t l = 0; same && l < layers; ++l) {
+    const auto& layer = net.layer_params(static_cast<Index>(l));
+    same = ws.scratch(l).outputs == layer.outputs() && ws.scratch(l).inputs == layer.inputs();
+  }
+  if (!same) {
+    fail(what,
+         ": the network was edited after the forward_train pass the workspace holds; run "
+         "forward_train again");
+  }
+  if (X.rows() != net.input_size() || X.cols() != ws.trained_batch()) {
+    fail(what, ": X is ", format_shape(X.rows(), X.cols()), " but the forward_train pass was over ",
+         format_shape(net.input_size(), ws.trained_batch()), "; pass the same batch");
   }
 }
 
@@ -123,6 +158,7 @@ void backward_pass(Net& net, const MatrixRef<T>& X, Workspace<T>& ws, LayerDone&
     });
     layer_done(static_cast<Index>(l));
   }
+  ws.record_backward();
 }
 
 }  // namespace neuroplast::detail

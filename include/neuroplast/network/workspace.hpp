@@ -35,6 +35,8 @@ class Workspace {
     GrowableMatrix<T> mult{};                    ///< elementwise output multipliers
     GrowableMatrix<T> window_mult{};             ///< a whole batch's multipliers (windowed pass)
     GrowableMatrix<T> dropped{};                 ///< output ∘ mult: the next layer's input
+    Index outputs = -1;  ///< the layer's outputs in the pass (a later edit makes it stale)
+    Index inputs = -1;   ///< the layer's inputs in the pass
   };
 
   /// The stream dropout masks are drawn from; seed it for reproducible masks.
@@ -83,6 +85,22 @@ class Workspace {
     }
   }
 
+  /// Records the pass that just filled the buffers: a training pass of `batch` samples (−1 for
+  /// any other pass, whose buffers a backward pass cannot go through), with no backward pass yet.
+  /// Called by the network's passes.
+  void record_pass(Index batch) {
+    trained_batch_ = batch;
+    backward_done_ = false;
+  }
+  /// Records that a backward pass went through the last training pass.
+  void record_backward() { backward_done_ = true; }
+  /// Samples of the last pass if it was a training pass, else −1.
+  Index trained_batch() const noexcept { return trained_batch_; }
+  /// Whether a backward pass went through the last training pass.
+  bool backward_done() const noexcept { return backward_done_; }
+  /// Layers the buffers are shaped for.
+  std::size_t layers() const noexcept { return activations_.size(); }
+
   /// Mutable output buffer of layer l (the network writes it during forward).
   MatrixView<T> activation_buffer(std::size_t l) { return activations_[l].view(); }
   /// Packing buffers of the matrix products.
@@ -96,6 +114,8 @@ class Workspace {
   Rng rng_{0x6e657572'6f706c61ULL};
   Index window_first_ = 0;
   Index window_total_ = 0;
+  Index trained_batch_ = -1;
+  bool backward_done_ = false;
 };
 
 }  // namespace neuroplast

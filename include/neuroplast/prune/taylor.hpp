@@ -271,11 +271,11 @@ class TaylorAccumulator {
   }
 
   /// Scores of every hidden neuron of `net` as it is now (element h has `width(h)` entries);
-  /// neurons no batch has seen score 0. The dataset is ignored (may be null). Throws Error when the
-  /// network's inputs or outputs differ from those accumulated.
+  /// neurons no batch has seen score 0. The dataset is ignored (may be null). Throws Error when no
+  /// batch has been accumulated or the network's inputs or outputs differ from those accumulated.
   template <NetworkOf<T> Net>
   NeuronScores<T> neuron_scores(const Net& net, const Dataset<T>* = nullptr) const {
-    check_network(net, "TaylorAccumulator::neuron_scores");
+    check_network(net, "TaylorAccumulator::neuron_scores", true);
     State fresh;
     const State& s = matches(state_, net) ? state_ : (fresh = caught_up(net));
     NeuronScores<T> scores;
@@ -299,7 +299,7 @@ class TaylorAccumulator {
       detail::fail(who, ": this accumulator does not track connections; construct it with ",
                    "{.connections = true} to score single connections");
     }
-    check_network(net, who);
+    check_network(net, who, true);
     State fresh;
     const State& s = matches(state_, net) ? state_ : (fresh = caught_up(net));
     const std::size_t hidden = s.sums.size();
@@ -422,7 +422,12 @@ class TaylorAccumulator {
   }
 
   template <NetworkOf<T> Net>
-  void check_network(const Net& net, const char* who) const {
+  void check_network(const Net& net, const char* who, bool scoring = false) const {
+    // Scores of nothing would all be 0, and pruning by them would remove arbitrary neurons.
+    if (scoring && state_.inputs == 0) {
+      detail::fail(who, ": no batch has been accumulated; call add(net) after each backward pass ",
+                   "(or use the Taylor criterion on one batch) before scoring");
+    }
     if (state_.inputs == 0) return;
     if (net.input_size() != state_.inputs || net.output_size() != state_.outputs) {
       detail::fail(who, ": the network has ", net.input_size(), " inputs and ", net.output_size(),

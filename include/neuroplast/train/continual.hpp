@@ -102,9 +102,10 @@ struct AccuracyMatrix {
   Matrix<double> after;     ///< R: accuracy on task j after tasks 0 … i, `T × T`
   Vector<double> baseline;  ///< accuracy on task j before any training, `T` (or empty)
 
-  /// T tasks, every entry NaN until measured.
+  /// T tasks, every entry NaN until measured. Throws Error for T < 1.
   explicit AccuracyMatrix(Index tasks)
-      : after(Matrix<double>::Constant(tasks, tasks, std::numeric_limits<double>::quiet_NaN())) {}
+      : after(Matrix<double>::Constant(checked_tasks(tasks), tasks,
+                                       std::numeric_limits<double>::quiet_NaN())) {}
 
   Index tasks() const noexcept { return after.rows(); }  ///< T
 
@@ -164,6 +165,12 @@ struct AccuracyMatrix {
         }
       }
     }
+  }
+
+ private:
+  static Index checked_tasks(Index tasks) {
+    if (tasks < 1) detail::fail("AccuracyMatrix: tasks = ", tasks, "; need at least one task");
+    return tasks;
   }
 };
 

@@ -64,7 +64,8 @@ struct GrowBy {
            !std::holds_alternative<GradMaxInit>(init);
   }
 
-  /// Throws Error unless `neurons` ≥ 1, `fraction` is finite and ≥ 0, and `depth` ≥ 0.
+  /// Throws Error unless `neurons` ≥ 1, `fraction` is finite and ≥ 0, `depth` ≥ 0, and a
+  /// GradMaxInit has a finite scale > 0 and a batch ≥ 1.
   void validate() const {
     if (neurons < 1) detail::fail("GrowBy: neurons = ", neurons, " must be ≥ 1");
     if (depth < 0) {
@@ -74,6 +75,14 @@ struct GrowBy {
     }
     if (!(fraction >= 0 && std::isfinite(fraction)))
       detail::fail("GrowBy: fraction = ", fraction, " must be finite and ≥ 0");
+    if (const auto* g = std::get_if<GradMaxInit>(&init)) {
+      if (!(g->scale > 0 && std::isfinite(g->scale)))
+        detail::fail("GrowBy: GradMaxInit::scale = ", g->scale, " must be finite and > 0");
+      if (g->batch < 1) {
+        detail::fail("GrowBy: GradMaxInit::batch = ", g->batch,
+                     " must be ≥ 1 (GradMax runs on the first this many training samples)");
+      }
+    }
   }
 
   /// Neurons to add to a layer of `width` neurons.

@@ -338,6 +338,17 @@ inline double loss_standard_error(Index n) {
   return n > 0 ? std::sqrt(2.0 / static_cast<double>(n)) : std::numeric_limits<double>::infinity();
 }
 
+/// Throws Error when `selector` names a hidden layer `net` does not have (FixedLayer), before a
+/// fit or a growth step rather than at the first selection, epochs (or a deepening) later.
+template <Network Net>
+void validate_selector(const LayerSelector& selector, const Net& net) {
+  if (const auto* fixed = std::get_if<FixedLayer>(&selector);
+      fixed != nullptr && (fixed->layer < 0 || fixed->layer >= net.hidden_layer_count())) {
+    fail("FixedLayer: hidden layer ", fixed->layer, " does not exist (the network has ",
+         net.hidden_layer_count(), " hidden layers); pick one of them");
+  }
+}
+
 /// Throws Error unless `windows` (a policy's `early_stop_windows`) is ≥ 0.
 inline void validate_early_stop(std::string_view policy, int windows) {
   if (windows < 0) {
@@ -622,15 +633,31 @@ struct DropinPolicy {
                     self.handed_back);
   }
 
-  /// Throws Error for an invalid setting; then takes the decision deferred from the last fit.
-  template <class Ctx>
-  void on_fit_begin(Ctx& ctx) {
+  /// Whether the progress counters hold values a run can reach (a checkpoint's are checked:
+  /// negative epochs or counts would overflow the policy's arithmetic).
+  bool progress_valid() const {
+    return growth_events >= 0 && last_event_epoch >= 0 && growth_since >= 0 && plateau_steps >= 0 &&
+           watch_epoch >= -1;
+  }
+
+  /// Throws Error for a setting out of range or one `net` cannot take (a FixedLayer it lacks).
+  /// The trainer calls it before any change: at the start of every fit and on new data.
+  template <Network Net>
+  void validate(const Net& net) const {
     detail::validate_trigger(trigger);
     grow.validate();
     bounds.validate();
     new_data.validate();
     detail::validate_criterion(criterion);
     detail::validate_early_stop("DropinPolicy", early_stop_windows);
+    detail::validate_selector(selector, net);
+  }
+
+  /// Throws Error for an invalid setting (`validate`); then takes the decision deferred from the
+  /// last fit.
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    validate(ctx.net);
     detail::grow_on_after_hand_back(ctx, *this);
     if (std::exchange(deferred, false)) decide(ctx);
   }
@@ -679,13 +706,43 @@ struct DropoutPolicy {
   double max_rate = 0.9;             ///< cap of a relevance-guided neuron's rate
   Index relevance_samples = 512;     ///< validation samples the relevance is measured on
 
-  /// Sets every hidden layer's dropout and, with `relevance_guided`, its per-neuron rates.
+  /// Throws Error for a setting `net` cannot take: a bad rate, a `per_layer` list longer than its
+  /// hidden layers, or, with `relevance_guided`, a `max_rate` outside [rate, 1), fewer than one
+  /// relevance sample, or a layer whose dropout is not Bernoulli in the inverted convention.
+  template <Network Net>
+  void validate(const Net& net) const {
+    const Index hidden = net.hidden_layer_count();
+    if (static_cast<Index>(per_layer.size()) > hidden) {
+      detail::fail("DropoutPolicy: per_layer has ", per_layer.size(), " settings but the network ",
+                   "has ", hidden, " hidden layers; give at most one per hidden layer");
+    }
+    dropout.validate("DropoutPolicy (dropout)");
+    for (const Dropout& d : per_layer) d.validate("DropoutPolicy (per_layer)");
+    if (!relevance_guided) return;
+    if (relevance_samples < 1) {
+      detail::fail("DropoutPolicy: relevance_samples = ", relevance_samples,
+                   " must be ≥ 1 (validation samples the relevance is measured on)");
+    }
+    for (Index h = 0; h < hidden; ++h) {
+      const Dropout& d = setting(h);
+      if (d.rate <= 0) continue;
+      if (!(max_rate >= d.rate && max_rate < 1)) {
+        detail::fail("DropoutPolicy: max_rate = ", max_rate, " must lie in [", d.rate,
+                     ", 1) (hidden layer ", h, "'s rate, below 1)");
+      }
+      if (d.kind != DropoutKind::bernoulli || d.convention != DropoutConvention::inverted) {
+        detail::fail("DropoutPolicy: relevance_guided needs Bernoulli dropout in the inverted ",
+                     "convention, but hidden layer ", h, "'s is not");
+      }
+    }
+  }
+
+  /// Checks the settings (`validate`: a refused fit leaves every layer's dropout as it was), then
+  /// sets every hidden layer's dropout and, with `relevance_guided`, its per-neuron rates.
   template <class Ctx>
   void on_fit_begin(Ctx& ctx) {
-    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) {
-      const auto i = static_cast<std::size_t>(h);
-      ctx.net.set_dropout(h, i < per_layer.size() ? per_layer[i] : dropout);
-    }
+    validate(ctx.net);
+    for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h) ctx.net.set_dropout(h, setting(h));
     refresh(ctx);
   }
   /// Recomputes the per-neuron rates, with `relevance_guided`.
@@ -695,6 +752,11 @@ struct DropoutPolicy {
   }
 
  private:
+  const Dropout& setting(Index h) const {
+    const auto i = static_cast<std::size_t>(h);
+    return i < per_layer.size() ? per_layer[i] : dropout;
+  }
+
   template <class Ctx>
   void refresh(Ctx& ctx) const {
     if (!relevance_guided) return;
@@ -808,6 +870,13 @@ struct NeuroplasticPolicy {
                     self.watch_epoch, self.watch_score, self.settling, self.handed_back);
   }
 
+  /// Whether the progress counters hold values a run can reach (a checkpoint's are checked:
+  /// negative epochs or counts would overflow the policy's arithmetic).
+  bool progress_valid() const {
+    return growth_events >= 0 && prune_events >= 0 && last_event_epoch >= 0 && growth_since >= 0 &&
+           plateau_steps >= 0 && prune_failures >= 0 && prune_failures <= 31 && watch_epoch >= -1;
+  }
+
   /// The accuracy a pruning may cost, judged on `judged` samples: `prune_accuracy_tolerance`,
   /// or less when the validation set can resolve less, namely the standard error of the
   /// reference accuracy p on n samples (Agresti–Coull: p̃ = (pn + 2)/(n + 4), √(p̃(1 − p̃)/(n + 4)),
@@ -881,10 +950,10 @@ struct NeuroplasticPolicy {
   /// pruning.
   double prune_fraction() const { return std::ldexp(prune.fraction, -prune_failures); }
 
-  /// Throws Error for an invalid setting; sets each hidden layer's minimum width from `bounds`
-  /// (capped at its width), then takes the decision deferred from the last fit.
-  template <class Ctx>
-  void on_fit_begin(Ctx& ctx) {
+  /// Throws Error for a setting out of range or one `net` cannot take (a FixedLayer it lacks).
+  /// The trainer calls it before any change: at the start of every fit and on new data.
+  template <Network Net>
+  void validate(const Net& net) const {
     detail::validate_trigger(trigger);
     grow.validate();
     prune.validate();
@@ -910,6 +979,18 @@ struct NeuroplasticPolicy {
       detail::fail("NeuroplasticPolicy: prune_retries = ", prune_retries,
                    " must lie in [0, 30] (each retry halves the pruned fraction)");
     }
+    if (max_prune_events < 0) {
+      detail::fail("NeuroplasticPolicy: max_prune_events = ", max_prune_events,
+                   " must be ≥ 0 (0 = no limit)");
+    }
+    detail::validate_selector(selector, net);
+  }
+
+  /// Throws Error for an invalid setting (`validate`); sets each hidden layer's minimum width from
+  /// `bounds` (capped at its width), then takes the decision deferred from the last fit.
+  template <class Ctx>
+  void on_fit_begin(Ctx& ctx) {
+    validate(ctx.net);
     for (Index h = 0; h < ctx.net.hidden_layer_count(); ++h)
       ctx.net.set_min_width(h, std::min(bounds.min_width, ctx.net.width(h)));
     detail::grow_on_after_hand_back(ctx, *this);

@@ -128,9 +128,12 @@ class Trainer {
 
   /// The paper's "new data" condition of Algorithms 1 and 3: the policy's growth path runs once,
   /// now, judged on `data` (call it before fitting on the new data). A policy without
-  /// `on_new_data` only records the event.
+  /// `on_new_data` only records the event. Throws Error, changing nothing, for a `data` the
+  /// network cannot take or a policy setting its `validate(net)` refuses.
   void notify_new_data(const Dataset<T>& data) {
     check_dataset(data, net_, options_.loss, "notify_new_data");
+    // A setting the policy refuses throws before the event is recorded or anything changes.
+    if constexpr (requires { policy_.validate(net_); }) policy_.validate(net_);
     // Epochs before the new data were judged on other data: their best no longer compares.
     best_.reset();
     Context context{net_, history_, data, nullptr, epoch_, snapshot(), &saved_};
@@ -227,8 +230,15 @@ class Trainer {
     commit(std::move(c));
   }
 
-  /// Continues from a saved state and history, as if this trainer had run them.
+  /// Continues from a saved state and history, as if this trainer had run them. Throws Error,
+  /// leaving the trainer unchanged, for a negative epoch or a random state no stream reaches.
   void restore(const TrainerState& s, History history) {
+    if (s.epoch < 0) detail::fail("Trainer::restore: epoch = ", s.epoch, "; it must be ≥ 0");
+    if (!Rng::reachable(s.shuffle_rng) || !Rng::reachable(s.dropout_rng)) {
+      detail::fail(
+          "Trainer::restore: a random stream's state is all zero (a default TrainerState?)"
+          "; pass a state this library wrote (Trainer::state or a checkpoint)");
+    }
     epoch_ = s.epoch;
     rng_.set_state(s.shuffle_rng);
     ws_.rng().set_state(s.dropout_rng);
