@@ -955,12 +955,23 @@ TEST_CASE("TrainOptions::checkpoint writes after structural events, bad options 
   negative.checkpoint = {.path = dir / "x.npl", .every = -1};
   CHECK_THROWS_MATCHES(Trainer(net, Sgd<double>{}, StaticPolicy{}, negative), Error,
                        WhatHas({"checkpoint.every = -1"}));
-  // A failed checkpoint write stops the run with FileError and leaves no file behind.
+  // A checkpoint directory that does not exist is refused before training, leaving no file.
   TrainOptions unwritable{.epochs = 2, .batch_size = 16};
   unwritable.checkpoint = {.path = dir / "missing/dir/run.npl", .every = 1};
   Trainer failing(net, Sgd<double>{}, StaticPolicy{}, unwritable);
-  CHECK_THROWS_AS(failing.fit(blobs(40, 3)), FileError);
+  CHECK_THROWS_MATCHES(failing.fit(blobs(40, 3)), FileError,
+                       WhatHas({"missing/dir' of TrainOptions::checkpoint.path does not exist"}));
+  CHECK(failing.history().epochs.empty());
   CHECK_FALSE(fs::exists(dir / "missing"));
+  // One that disappears during the run stops it with FileError at the next write.
+  fs::create_directories(dir / "gone");
+  TrainOptions vanishing{.epochs = 3, .batch_size = 16};
+  vanishing.checkpoint = {.path = dir / "gone/run.npl", .every = 1};
+  vanishing.on_epoch_end = [&](const EpochRecord&) { fs::remove_all(dir / "gone"); };
+  Trainer late(net, Sgd<double>{}, StaticPolicy{}, vanishing);
+  CHECK_THROWS_AS(late.fit(blobs(40, 3)), FileError);
+  CHECK(late.history().epochs.size() == 2);  // the second epoch trained, its write failed
+  CHECK_FALSE(fs::exists(dir / "gone"));
 }
 
 TEST_CASE("files of format version 4 (no plasticity) still load, every neuron at 1",

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -261,6 +262,7 @@ class Trainer {
       if (validation != nullptr)
         check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
+      check_checkpoint_directory();
     }
     {
       Context begin{net_, history_, train, validation, epoch_, snapshot(), &saved_};
@@ -701,6 +703,19 @@ class Trainer {
     }
   }
 
+  // A checkpoint directory that does not exist would fail the first write, an epoch or more into
+  // the fit: refused before training.
+  void check_checkpoint_directory() const {
+    if (options_.checkpoint.path.empty()) return;
+    const std::filesystem::path dir = std::filesystem::path(options_.checkpoint.path).parent_path();
+    std::error_code error;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, error)) {
+      detail::fail<FileError>("fit: the directory '", dir.string(),
+                              "' of TrainOptions::checkpoint.path does not exist (or is not a "
+                              "directory); create it or choose another path");
+    }
+  }
+
   // Before a data-parallel fit: every process checks its inputs, and all of them throw the first
   // failing process's Error if any fails (none is left waiting in a collective); then they must
   // hold the same datasets, network and options, or all throw.
@@ -710,6 +725,10 @@ class Trainer {
       if (validation != nullptr)
         check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
+    });
+    // Checked by the one process that writes checkpoints, and thrown everywhere as FileError.
+    agree_on_inputs<FileError>([&] {
+      if (parallel_.rank() == 0) check_checkpoint_directory();
     });
     std::uint64_t h = network_fingerprint(net_);
     auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
@@ -738,8 +757,8 @@ class Trainer {
   }
 
   // Runs `check` on every process; if it throws on any, every process throws the first failing
-  // process's Error (none is left waiting in a collective).
-  template <class Check>
+  // process's message as an `E` (none is left waiting in a collective).
+  template <class E = Error, class Check>
   void agree_on_inputs(Check&& check) {
     std::string error;
     try {
@@ -748,7 +767,7 @@ class Trainer {
       error = e.what();
     }
     const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
-    if (!failure.empty()) detail::fail(failure);
+    if (!failure.empty()) detail::fail<E>(failure);
   }
 
   // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
