@@ -410,7 +410,7 @@ Mlp<T, Act> read_network(const std::vector<Section>& sections, std::size_t& used
   for (auto& word : rng.words) word = r.u64("random state");
   rng.spare_normal = r.f64("random state");
   rng.has_spare_normal = r.boolean("random state");
-  if (rng.words == std::array<std::uint64_t, 4>{})
+  if (!Rng::reachable(rng))
     r.corrupt("the random stream's state is all zero, which xoshiro256** never reaches");
   if (!std::isfinite(rng.spare_normal)) r.corrupt("the random stream's spare normal is not finite");
 

@@ -132,7 +132,7 @@ inline Rng::State read_rng(ByteReader& r) {
   for (auto& word : s.words) word = r.u64("random state");
   s.spare_normal = r.f64("random state");
   s.has_spare_normal = r.boolean("random state");
-  if (s.words == std::array<std::uint64_t, 4>{}) r.corrupt("a random stream's state is all zero");
+  if (!Rng::reachable(s)) r.corrupt("a random stream's state is all zero");
   return s;
 }
 

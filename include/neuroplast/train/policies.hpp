@@ -358,6 +358,19 @@ inline void validate_early_stop(std::string_view policy, int windows) {
   }
 }
 
+/// The checks both growth policies share: trigger, growth, bounds, new-data plasticity,
+/// criterion, early stopping and a selector `net` can take. `who` names the policy.
+template <class Policy, Network Net>
+void validate_growth(const Policy& p, const Net& net, std::string_view who) {
+  validate_trigger(p.trigger);
+  p.grow.validate();
+  p.bounds.validate();
+  p.new_data.validate();
+  validate_criterion(p.criterion);
+  validate_early_stop(who, p.early_stop_windows);
+  validate_selector(p.selector, net);
+}
+
 /// The last epoch's `EpochRecord::best_epoch_score` (−∞ before the first epoch).
 inline double last_epoch_score(const History& h) {
   return h.epochs.empty() ? -std::numeric_limits<double>::infinity()
@@ -644,13 +657,7 @@ struct DropinPolicy {
   /// The trainer calls it before any change: at the start of every fit and on new data.
   template <Network Net>
   void validate(const Net& net) const {
-    detail::validate_trigger(trigger);
-    grow.validate();
-    bounds.validate();
-    new_data.validate();
-    detail::validate_criterion(criterion);
-    detail::validate_early_stop("DropinPolicy", early_stop_windows);
-    detail::validate_selector(selector, net);
+    detail::validate_growth(*this, net, "DropinPolicy");
   }
 
   /// Throws Error for an invalid setting (`validate`); then takes the decision deferred from the
@@ -954,17 +961,12 @@ struct NeuroplasticPolicy {
   /// The trainer calls it before any change: at the start of every fit and on new data.
   template <Network Net>
   void validate(const Net& net) const {
-    detail::validate_trigger(trigger);
-    grow.validate();
+    detail::validate_growth(*this, net, "NeuroplasticPolicy");
     prune.validate();
-    bounds.validate();
-    new_data.validate();
-    detail::validate_criterion(criterion);
     if (!(prune_tolerance >= 0) || !(prune_accuracy_tolerance >= 0)) {
       detail::fail("NeuroplasticPolicy: prune_tolerance = ", prune_tolerance,
                    " and prune_accuracy_tolerance = ", prune_accuracy_tolerance, " must be ≥ 0");
     }
-    detail::validate_early_stop("NeuroplasticPolicy", early_stop_windows);
     if (prune_windows < 0) {
       detail::fail("NeuroplasticPolicy: prune_windows = ", prune_windows,
                    " must be ≥ 0 (trigger windows at the end of a fit kept for pruning; 0 = "
@@ -983,7 +985,6 @@ struct NeuroplasticPolicy {
       detail::fail("NeuroplasticPolicy: max_prune_events = ", max_prune_events,
                    " must be ≥ 0 (0 = no limit)");
     }
-    detail::validate_selector(selector, net);
   }
 
   /// Throws Error for an invalid setting (`validate`); sets each hidden layer's minimum width from
