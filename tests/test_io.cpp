@@ -234,6 +234,28 @@ TEST_CASE("a masked-but-never-pruned mask and a network with no hidden layer rou
   check_same_network(net, load<float, Relu>(dir / "a.npl"));
 }
 
+TEST_CASE("no file is written for a moved-from (empty) network", "[io][errors]") {
+  TempDir dir;
+  Mlp<float, Relu> a({3, 4, 2}, 5);
+  save(a, dir / "a.npl");
+  const auto before = bytes_of(dir / "a.npl");
+  Mlp<float, Relu> b = std::move(a);
+  // NOLINTBEGIN(bugprone-use-after-move): what happens to a moved-from network is the point
+  CHECK_THROWS_WITH(save(a, dir / "a.npl"), Catch::Contains("save: the network is empty"));
+  CHECK(bytes_of(dir / "a.npl") == before);  // the earlier file is untouched
+  CHECK_THROWS_WITH(save_safetensors(a, dir / "a.safetensors"),
+                    Catch::Contains("save_safetensors: the network is empty"));
+  CHECK_THROWS_WITH(save_onnx(a, dir / "a.onnx"),
+                    Catch::Contains("save_onnx: the network is empty"));
+  CHECK_THROWS_WITH(save_checkpoint(dir / "a.ckpt", a, Adam<float>{}),
+                    Catch::Contains("save: the network is empty"));
+  // NOLINTEND(bugprone-use-after-move)
+  CHECK_FALSE(fs::exists(dir / "a.safetensors"));
+  CHECK_FALSE(fs::exists(dir / "a.onnx"));
+  CHECK_FALSE(fs::exists(dir / "a.ckpt"));
+  CHECK(load<float, Relu>(dir / "a.npl").sizes() == b.sizes());
+}
+
 TEST_CASE("load refuses a truncated file at every length", "[io][corruption]") {
   TempDir dir;
   Adam<float> opt;

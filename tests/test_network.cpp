@@ -270,6 +270,14 @@ TEST_CASE("a moved-from network is empty, not sizes without storage", "[network]
   CHECK(b.forward(X) == expected);
   CHECK(a.input_size() == 0);  // NOLINT(bugprone-use-after-move): what a moved-from one does
   CHECK_THROWS_AS(a.forward(X), Error);
+  // A batch of 0 rows matches its 0 inputs: still refused (predict used to abort on 0 logits).
+  const Matrix<double> none(0, 2);
+  Workspace<double> ws;
+  CHECK_THROWS_WITH(a.forward(none), Catch::Contains("forward: the network is empty"));
+  CHECK_THROWS_WITH(a.forward(none, ws), Catch::Contains("forward: the network is empty"));
+  CHECK_THROWS_WITH(a.predict(none), Catch::Contains("predict: the network is empty"));
+  CHECK_THROWS_WITH(InferenceSnapshot<double>(a),
+                    Catch::Contains("InferenceSnapshot: the network is empty"));
   a = b;  // and it can be assigned to
   CHECK(a.forward(X) == expected);
   GrowableMatrix<double> m(3, 2);
@@ -292,4 +300,34 @@ TEST_CASE("non-finite inputs and parameters are refused where they would become 
   CHECK(Vector<double>(net.bias(0)) == bias);
   net.weights(1)(0, 0) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_AS(InferenceSnapshot<double>(net), NumericError);
+}
+
+TEST_CASE("forward and predict answer non-finite logits with NumericError saying why",
+          "[network][errors]") {
+  Mlp<float, Relu> net({3, 4, 2}, 5);
+  net.weights(0).setConstant(0.5f);  // three inputs of 3e38 then sum past float's 3.4e38
+  const Matrix<float> X = random_batch(3, 4, 1).cast<float>();
+  const Matrix<float> logits = net.forward(X);
+  const InferenceSnapshot<float> snapshot(net);
+  // Finite parameters, an input too large for float: the logits of that sample overflow.
+  Matrix<float> huge = X;
+  huge.col(2).setConstant(3e38f);
+  CHECK_THROWS_MATCHES(net.forward(huge), NumericError,
+                       WhatHas({"forward: the logits of sample 2 (column) overflowed"}));
+  CHECK_THROWS_MATCHES(net.predict(huge), NumericError,
+                       WhatHas({"predict: the logits of sample 2"}));
+  CHECK_THROWS_MATCHES(snapshot.forward(huge), NumericError,
+                       WhatHas({"InferenceSnapshot::forward: the logits of sample 2"}));
+  CHECK_THROWS_AS(snapshot.predict(huge), NumericError);
+  // A parameter written as NaN outside training: the message names its layer.
+  const float kept = net.bias(1)(1);
+  net.bias(1)(1) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_MATCHES(net.forward(X), NumericError,
+                       WhatHas({"because dense layer 1's weights or bias are not finite"}));
+  CHECK_THROWS_AS(net.predict(X), NumericError);
+  // The workspace pass leaves the check to its caller (the trainer checks its losses).
+  Workspace<float> ws;
+  CHECK_FALSE(Matrix<float>(net.forward(X, ws)).allFinite());
+  net.bias(1)(1) = kept;
+  CHECK(net.forward(X) == logits);
 }

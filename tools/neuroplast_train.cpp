@@ -287,6 +287,8 @@ int run(const Settings& s) {
   const Data* v = has_validation ? &validation : nullptr;
   const Scaler* sc = scaler ? &*scaler : nullptr;
   if (s.activation == "tanh") return train_with<np::Tanh>(s, train_set, v, sc);
+  if (s.activation == "leaky_relu") return train_with<np::LeakyRelu>(s, train_set, v, sc);
+  if (s.activation == "sigmoid") return train_with<np::Sigmoid>(s, train_set, v, sc);
   return train_with<np::Relu>(s, train_set, v, sc);
 }
 
@@ -365,8 +367,10 @@ int main(int argc, char** argv) {
                  "growing policies, 64 otherwise)")
       ->delimiter(',')
       ->check(positive_int);
-  app.add_option("--activation", s.activation, "Hidden activation")
-      ->check(CLI::IsMember({"relu", "tanh"}))
+  app.add_option("--activation", s.activation,
+                 "Hidden activation (leaky_relu: slope 0.01 below 0; model.npl records it, and "
+                 "np::load takes the matching type)")
+      ->check(CLI::IsMember({"relu", "tanh", "leaky_relu", "sigmoid"}))
       ->capture_default_str();
   app.add_option("--policy", s.policy,
                  "static (plain training), dropin (Algorithm 1), dropout (Algorithm 2), "

@@ -156,15 +156,23 @@ with tempfile.TemporaryDirectory() as tmp:
         check(mse < 0.1, f"regression: fits y = sin(a) + b/2 (MSE {mse})")
         check(rows[-1]["size_1"] == "16", "regression: the static network keeps its widths")
 
-    # No validation split: judged on the training set; neuroplastic policy.
+    # No validation split: judged on the training set; neuroplastic policy, leaky ReLU.
     out = os.path.join(tmp, "plastic")
     r = run("--data", blobs, "--policy", "neuroplastic", "--validation-split", "0",
-            "--epochs", "20", "--lr", "0.01", "--out", out, "--quiet")
+            "--activation", "leaky_relu", "--epochs", "20", "--lr", "0.01", "--out", out,
+            "--quiet")
     check(r.returncode == 0, f"neuroplastic run without validation: {r.stderr.strip()}")
     if r.returncode == 0:
         check("training accuracy" in r.stdout, "without validation the training set is judged")
         rows, _ = outputs_ok(out, 20, "plastic")
         check(all(r["validation_loss"] == "" for r in rows), "no validation loss recorded")
+        try:
+            import onnx
+            ops = [n.op_type for n in onnx.load(os.path.join(out, "model.onnx")).graph.node]
+            check("LeakyRelu" in ops and "Relu" not in ops,
+                  f"--activation leaky_relu reaches the exported graph ({ops})")
+        except ImportError:
+            print("note: python3-onnx not installed; the exported activation is not checked")
 
     # --help is complete: every option the tool has is listed with its text.
     r = run("--help")

@@ -25,6 +25,7 @@
 #include "neuroplast/io/byte_io.hpp"
 #include "neuroplast/io/container.hpp"
 #include "neuroplast/io/mlp_access.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/mlp.hpp"
 #include "neuroplast/optim/adam.hpp"
 #include "neuroplast/optim/sgd.hpp"
@@ -226,6 +227,7 @@ void write_plasticity(ByteWriter& w, const DenseParams<T>& d) {
 /// Writes the NETW section and one LAYR section per dense layer.
 template <Scalar T, Activation Act>
 void write_network(ContainerWriter& file, const Mlp<T, Act>& net, const SaveOptions& options) {
+  check_not_empty(net.input_size(), "save");
   using Access = MlpAccess<Mlp<T, Act>>;
   const std::int64_t steps = Access::steps(net);
   for (Index l = 0; l < net.layer_count(); ++l) {

@@ -26,6 +26,7 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/io/atomic_file.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/mlp.hpp"
 #include "neuroplast/network/network.hpp"
 #include "neuroplast/version.hpp"
@@ -230,6 +231,7 @@ std::vector<unsigned char> onnx_bytes(const Net& net) {
 template <Network Net>
 void save_onnx(const Net& net, const std::string& path) {
   using T = scalar_of<Net>;
+  detail::check_not_empty(net.input_size(), "save_onnx");
   for (Index l = 0; l < net.layer_count(); ++l) {
     const T alpha = net.inference_scale(l);
     const bool finite =

@@ -33,6 +33,7 @@
 #include "neuroplast/io/atomic_file.hpp"
 #include "neuroplast/io/byte_io.hpp"
 #include "neuroplast/io/json.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/mlp.hpp"
 #include "neuroplast/network/network.hpp"
 
@@ -324,6 +325,7 @@ Mlp<T, Act> load_safetensors_bytes(std::span<const unsigned char> bytes, const s
 template <Network Net>
 void save_safetensors(const Net& net, const std::string& path) {
   using T = scalar_of<Net>;
+  detail::check_not_empty(net.input_size(), "save_safetensors");
   for (Index l = 0; l < net.layer_count(); ++l) {
     const DenseParams<T>& d = net.layer_params(l);
     if (!detail::all_finite(d.weights()) || !detail::all_finite(d.bias())) {

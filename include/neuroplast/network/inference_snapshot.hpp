@@ -75,6 +75,7 @@ class InferenceSnapshot {
   /// type or activation would be answered wrongly, not refused. Throws NumericError when a weight
   /// or bias is not finite (every answer would be NaN; `save` refuses such a network too).
   explicit InferenceSnapshot(const Mlp<T, Act, Dense>& net) {
+    detail::check_not_empty(net.input_size(), "InferenceSnapshot");
     const Index count = net.layer_count();
     assert(count >= 1);  // an Mlp always has its output layer
     for (Index l = 0; l < count; ++l) {
@@ -129,10 +130,14 @@ class InferenceSnapshot {
 
   /// The logits of the batch `X` (`sizes()[0] × batch`, samples are columns): `sizes().back() ×
   /// batch`, what the network's `forward(X)` gave when the snapshot was built. Throws Error on a
-  /// wrong row count or an empty batch, NumericError on NaN or infinity in `X`.
+  /// wrong row count or an empty batch, NumericError on NaN or infinity in `X` or in the logits
+  /// (an input too large for the network).
   Matrix<T> forward(const MatrixRef<T>& X) const {
     Workspace ws;
-    return Matrix<T>(forward(X, ws));
+    Matrix<T> logits(forward(X, ws));
+    // The parameters are finite (the constructor checks): only an input can overflow.
+    detail::check_logits(logits, "InferenceSnapshot::forward", [] { return Index{-1}; });
+    return logits;
   }
 
   /// As `forward(X)`, every intermediate in `ws`. The returned view points into `ws` and lives

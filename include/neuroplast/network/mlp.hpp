@@ -14,6 +14,7 @@
 #include "neuroplast/core/axis_edit.hpp"
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/layers/dropout.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/network/connection_edits.hpp"
 #include "neuroplast/network/edit_record.hpp"
 #include "neuroplast/network/initializers.hpp"
@@ -96,13 +97,13 @@ class Mlp : public LayerStack<T, Act, Layer> {
   // Inference and training passes (network/passes.hpp) --------------------------------------
 
   /// Logits for a batch: `X` is `sizes()[0] × batch`, the result `sizes().back() × batch`.
-  /// Throws Error on a wrong row count, an empty batch, or a non-finite input.
-  Matrix<T> forward(const MatrixRef<T>& X) const {
-    Workspace<T> ws;
-    return forward(X, ws);
-  }
+  /// Throws Error on a wrong row count, an empty batch or an empty (moved-from) network,
+  /// NumericError on a non-finite input and on logits that are not finite (a weight or bias
+  /// written as NaN or infinity, or an input too large), naming which.
+  Matrix<T> forward(const MatrixRef<T>& X) const { return checked_logits(X, "forward"); }
   /// As `forward(X)`, reusing `ws` for every intermediate: no allocation once `ws` has seen a batch
-  /// of this size. The returned view points into `ws` and lives until its next use.
+  /// of this size. The returned view points into `ws` and lives until its next use. Its logits
+  /// are not checked for finiteness (the loops that call it check the losses they compute).
   ConstMatrixView<T> forward(const MatrixRef<T>& X, Workspace<T>& ws) const {
     detail::check_batch(X, this->input_size(), "forward", true);
     detail::forward_pass(*this, X, ws, detail::Pass::inference);
@@ -116,9 +117,17 @@ class Mlp : public LayerStack<T, Act, Layer> {
     detail::forward_pass(*this, X, ws, detail::Pass::sampled);
     return ws.output();
   }
-  /// Index of the largest logit of each column of `X`.
+  /// Index of the largest logit of each column of `X`; throws as `forward(X)`.
   std::vector<int> predict(const MatrixRef<T>& X) const {
-    return detail::argmax_per_column(forward(X));
+    return detail::argmax_per_column(checked_logits(X, "predict"));
+  }
+  /// The first dense layer whose weights or bias hold NaN or infinity, or -1.
+  Index nonfinite_layer() const {
+    for (Index l = 0; l < this->layer_count(); ++l) {
+      const DenseParams<T>& d = this->layer_params(l);
+      if (!detail::all_finite(d.weights()) || !detail::all_finite(d.bias())) return l;
+    }
+    return -1;
   }
   /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input
   /// is not checked for finiteness (a Dataset is checked once when built). Allocation-free in
@@ -405,6 +414,18 @@ class Mlp : public LayerStack<T, Act, Layer> {
     this->hidden_.erase(this->hidden_.begin() + static_cast<std::ptrdiff_t>(h));
     this->journal_.restart();
     return log({.kind = EditKind::remove_layer, .layer = h, .count = 1});
+  }
+
+ private:
+  // `forward(X)` and `predict`: the workspace pass, then its logits checked (check_logits), with
+  // `where` naming the call in every message.
+  Matrix<T> checked_logits(const MatrixRef<T>& X, const char* where) const {
+    detail::check_batch(X, this->input_size(), where, true);
+    Workspace<T> ws;
+    detail::forward_pass(*this, X, ws, detail::Pass::inference);
+    Matrix<T> logits = ws.output();
+    detail::check_logits(logits, where, [&] { return nonfinite_layer(); });
+    return logits;
   }
 };
 
