@@ -323,8 +323,10 @@ TEST_CASE("forward and predict answer non-finite logits with NumericError saying
   const float kept = net.bias(1)(1);
   net.bias(1)(1) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_MATCHES(net.forward(X), NumericError,
-                       WhatHas({"because dense layer 1's weights or bias are not finite"}));
-  CHECK_THROWS_AS(net.predict(X), NumericError);
+                       WhatHas({"forward: the logits hold NaN or infinity because the bias of "
+                                "layer 1 is not finite"}));
+  CHECK_THROWS_MATCHES(net.predict(X), NumericError,
+                       WhatHas({"predict", "the bias of layer 1 is not finite"}));
   // The workspace pass leaves the check to its caller (the trainer checks its losses).
   Workspace<float> ws;
   CHECK_FALSE(Matrix<float>(net.forward(X, ws)).allFinite());

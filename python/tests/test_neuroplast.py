@@ -128,6 +128,20 @@ def test_pruned_connections_stay_zero():
     assert net.weights(0)[0, 1] == 0
 
 
+def test_logits_that_overflow_raise_numeric_error_instead_of_nan():
+    net = npl.Mlp([3, 4, 2], seed=6)
+    net.set_weights(0, np.full((4, 3), 0.5, dtype=np.float32))
+    X = np.ones((3, 3), dtype=np.float32)
+    assert np.all(np.isfinite(net.forward(X)))
+    X[1] = 3e38  # three such inputs sum past float's range in the first layer
+    with pytest.raises(npl.NumericError, match="forward: the logits of sample 1"):
+        net.forward(X)
+    with pytest.raises(npl.NumericError, match="logits of sample 1"):
+        net.predict(X)
+    with pytest.raises(npl.NumericError, match="logits of sample 1"):
+        net.snapshot().forward(X)
+
+
 def test_snapshot_of_a_pruned_network_answers_as_forward_did():
     rng = np.random.default_rng(8)
     net = npl.Mlp([20, 64, 48, 5], seed=8)

@@ -196,6 +196,67 @@ TEST_CASE("bad input on one process ends fit on every process with its Error", "
   CHECK(net.weights(0) != before);
 }
 
+TEST_CASE("a hook that throws on one process ends fit on every process with its message", "[mpi]") {
+  const Dataset<double> data = blobs(40, 3);
+  const bool one = world_rank() == 1;
+  const auto fit_with = [&](TrainOptions options) {
+    Mlp<double, Relu> net({3, 2, 3}, 1);
+    options.epochs = 3;
+    options.batch_size = 8;
+    Trainer trainer(net, Adam<double>{.learning_rate = 0.05}, DropinPolicy{}, options,
+                    mpi::DataParallel{});
+    return trainer.fit(data);
+  };
+  // The printing hooks may be set on some processes only (process 0 printing is the usual use);
+  // here they are set on process 1 alone, which throws.
+  TrainOptions batch_end;
+  if (one) {
+    batch_end.on_batch_end = [&](const BatchRecord& r) {
+      if (r.epoch == 2 && r.batch == 1) throw std::runtime_error("disk full");
+    };
+  }
+  CHECK_THROWS_MATCHES(
+      fit_with(batch_end), Error,
+      WhatHas({"on_batch_end hook threw on process 1 of", "epoch 2", "disk full"}));
+  TrainOptions epoch_end;
+  if (one) {
+    epoch_end.on_epoch_end = [&](const EpochRecord& r) {
+      if (r.epoch == 2) throw 42;  // not even a std::exception
+    };
+  }
+  CHECK_THROWS_MATCHES(fit_with(epoch_end), Error,
+                       WhatHas({"on_epoch_end hook threw on process 1", "not a std::exception"}));
+  // on_event, here from notify_new_data's event (outside fit: the same agreement).
+  TrainOptions events;
+  if (one)
+    events.on_event = [&](const StructuralEvent&) { throw std::runtime_error("log closed"); };
+  {
+    Mlp<double, Relu> net({3, 2, 3}, 1);
+    Trainer trainer(net, Adam<double>{}, DropinPolicy{}, events, mpi::DataParallel{});
+    CHECK_THROWS_MATCHES(trainer.notify_new_data(data), Error,
+                         WhatHas({"on_event hook threw on process 1", "log closed"}));
+  }
+  // on_gradients changes the step: set on every process, it may throw on one ...
+  TrainOptions gradients;
+  gradients.on_gradients = [&](const BatchRecord& r) {
+    if (one && r.step == 3) throw std::runtime_error("bad gradient");
+  };
+  CHECK_THROWS_MATCHES(fit_with(gradients), Error,
+                       WhatHas({"on_gradients hook threw on process 1", "bad gradient"}));
+  // ... but set on one process only it would make the processes' parameters part: refused.
+  TrainOptions lopsided;
+  if (one) lopsided.on_gradients = [](const BatchRecord&) {};
+  CHECK_THROWS_MATCHES(fit_with(lopsided), Error,
+                       WhatHas({"fit: on_gradients is set on 1 of", "every process or on none"}));
+  // Every process is still in step: a run with a hook on process 0 alone completes everywhere,
+  // and the hook saw every batch.
+  int batches = 0;
+  TrainOptions counting;
+  if (!one) counting.on_batch_end = [&](const BatchRecord&) { ++batches; };
+  CHECK_NOTHROW(fit_with(counting));
+  CHECK(batches == (one ? 0 : 3 * 5));
+}
+
 TEST_CASE("a non-finite loss on one process ends fit everywhere; rollback stays in lockstep",
           "[mpi]") {
   // One sample that overflows the logits, in the last process's share of the first batch.

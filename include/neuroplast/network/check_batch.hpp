@@ -1,8 +1,10 @@
 #pragma once
 /// \file
-/// The checks every inference entry point makes on its batch and on the logits it returns, in one
-/// place so that each answers a bad batch, an empty (moved-from) network or a non-finite answer
-/// with the same message.
+/// The checks every inference entry point makes on its batch and on the logits it returns, and
+/// the search for a non-finite parameter that the trainer's messages share, in one place so that
+/// each answers a bad batch, an empty (moved-from) network or a non-finite answer alike.
+
+#include <string>
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
@@ -35,24 +37,35 @@ void check_batch(const Eigen::DenseBase<Derived>& X, Index inputs, const char* w
     fail<NumericError>(where, ": ", what, " contains NaN or infinity; clean the data");
 }
 
-/// Throws NumericError (prefixed `where`) when `logits` (outputs × batch) holds NaN or infinity,
-/// so that `forward(X)` and `predict` never answer with a silent NaN. `nonfinite_layer()` returns
-/// the first dense layer whose weights or bias are not finite, or -1: called only on failure, it
-/// tells parameters written outside training from inputs too large for finite parameters.
-/// (The workspace passes `forward(X, ws)` are not checked: their callers, the trainer among them,
-/// check the losses they compute, in lockstep across processes.)
-template <class Derived, class FindLayer>
+/// "the weights of layer l are not finite" (or its bias) for the first such layer of `net`, or
+/// "" when every parameter is finite.
+template <class Net>
+std::string first_non_finite_parameter(const Net& net) {
+  for (Index l = 0; l < net.layer_count(); ++l) {
+    if (!all_finite(net.weights(l))) return message("the weights of layer ", l, " are not finite");
+    if (!all_finite(net.bias(l))) return message("the bias of layer ", l, " is not finite");
+  }
+  return {};
+}
+
+/// Throws NumericError (prefixed `where`) when `logits` (outputs × batch) hold NaN or infinity,
+/// so that `forward(X)` and `predict` never answer with a silent NaN: naming the non-finite
+/// parameter `parameter_fault()` describes (as `first_non_finite_parameter`: written outside
+/// training), else the first sample whose logits overflowed (an input too large for finite
+/// parameters). The parameters are read only on failure. (The workspace passes `forward(X, ws)`
+/// are not checked: their callers, the trainer among them, check the losses they compute, in
+/// lockstep across processes.)
+template <class Derived, class ParameterFault>
 void check_logits(const Eigen::DenseBase<Derived>& logits, const char* where,
-                  FindLayer&& nonfinite_layer) {
+                  ParameterFault&& parameter_fault) {
   if (all_finite(logits)) return;
+  const std::string parameter = parameter_fault();
+  if (!parameter.empty()) {
+    fail<NumericError>(where, ": the logits hold NaN or infinity because ", parameter,
+                       " (changed outside training?); restore them, or load a saved network");
+  }
   Index sample = 0;
   while (sample + 1 < logits.cols() && all_finite(logits.col(sample))) ++sample;
-  const Index layer = nonfinite_layer();
-  if (layer >= 0) {
-    fail<NumericError>(where, ": the logits hold NaN or infinity because dense layer ", layer,
-                       "'s weights or bias are not finite (changed outside training?); restore "
-                       "them, or load a saved network");
-  }
   fail<NumericError>(where, ": the logits of sample ", sample,
                      " (column) overflowed although every weight and bias is finite; the input "
                      "is too large for this network: scale it as the training data was "

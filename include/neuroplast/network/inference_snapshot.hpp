@@ -136,7 +136,7 @@ class InferenceSnapshot {
     Workspace ws;
     Matrix<T> logits(forward(X, ws));
     // The parameters are finite (the constructor checks): only an input can overflow.
-    detail::check_logits(logits, "InferenceSnapshot::forward", [] { return Index{-1}; });
+    detail::check_logits(logits, "InferenceSnapshot::forward", [] { return std::string(); });
     return logits;
   }
 

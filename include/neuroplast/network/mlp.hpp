@@ -121,14 +121,6 @@ class Mlp : public LayerStack<T, Act, Layer> {
   std::vector<int> predict(const MatrixRef<T>& X) const {
     return detail::argmax_per_column(checked_logits(X, "predict"));
   }
-  /// The first dense layer whose weights or bias hold NaN or infinity, or -1.
-  Index nonfinite_layer() const {
-    for (Index l = 0; l < this->layer_count(); ++l) {
-      const DenseParams<T>& d = this->layer_params(l);
-      if (!detail::all_finite(d.weights()) || !detail::all_finite(d.bias())) return l;
-    }
-    return -1;
-  }
   /// Training forward pass: like `forward(X, ws)` and also shapes the gradient buffers. The input
   /// is not checked for finiteness (a Dataset is checked once when built). Allocation-free in
   /// steady state.
@@ -424,7 +416,7 @@ class Mlp : public LayerStack<T, Act, Layer> {
     Workspace<T> ws;
     detail::forward_pass(*this, X, ws, detail::Pass::inference);
     Matrix<T> logits = ws.output();
-    detail::check_logits(logits, where, [&] { return nonfinite_layer(); });
+    detail::check_logits(logits, where, [&] { return detail::first_non_finite_parameter(*this); });
     return logits;
   }
 };

@@ -9,22 +9,12 @@
 
 #include "neuroplast/core/error.hpp"
 #include "neuroplast/core/types.hpp"
+#include "neuroplast/network/check_batch.hpp"
 #include "neuroplast/train/checkpoint_store.hpp"
 
 namespace neuroplast {
 
 namespace detail {
-
-/// "the weights of layer l are not finite" (or its bias) for the first such layer of `net`, or
-/// "" when every parameter is finite.
-template <class Net>
-std::string first_non_finite_parameter(const Net& net) {
-  for (Index l = 0; l < net.layer_count(); ++l) {
-    if (!all_finite(net.weights(l))) return message("the weights of layer ", l, " are not finite");
-    if (!all_finite(net.bias(l))) return message("the bias of layer ", l, " is not finite");
-  }
-  return {};
-}
 
 /// For a non-finite loss after a forward pass into `ws`: the first non-finite parameter, else
 /// the first layer whose output overflowed, else the loss itself.

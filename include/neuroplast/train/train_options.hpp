@@ -41,6 +41,10 @@ struct TrainOptions {
   /// event. The best epoch is kept across fits until `Trainer::notify_new_data`, after which
   /// earlier epochs, judged on other data, no longer count.
   bool restore_best = false;
+  // The four hooks below: under a data-parallel strategy a hook that throws on any process ends
+  // `fit` on every process with an Error carrying its message (Trainer::call_hook); in one
+  // process its exception propagates unchanged. All but `on_gradients` (which changes the step:
+  // every process or none) may be set on some processes only, e.g. printing from process 0.
   /// Called after every epoch with its record (after the policy ran).
   std::function<void(const struct EpochRecord&)> on_epoch_end{};
   /// Called for every structural event, as it is recorded.

@@ -132,9 +132,18 @@ class Trainer {
   /// `on_new_data` only records the event. Throws Error, changing nothing, for a `data` the
   /// network cannot take or a policy setting its `validate(net)` refuses.
   void notify_new_data(const Dataset<T>& data) {
-    check_dataset(data, net_, options_.loss, "notify_new_data");
-    // A setting the policy refuses throws before the event is recorded or anything changes.
-    if constexpr (requires { policy_.validate(net_); }) policy_.validate(net_);
+    // A setting the policy refuses throws before the event is recorded or anything changes; in
+    // a data-parallel run on every process, with the first failing process's message.
+    const auto check = [&] {
+      check_dataset(data, net_, options_.loss, "notify_new_data");
+      if constexpr (requires { policy_.validate(net_); }) policy_.validate(net_);
+    };
+    if constexpr (Parallel::distributed) {
+      agree_on_inputs(check);
+      agree_on_hooks("notify_new_data");
+    } else {
+      check();
+    }
     // Epochs before the new data were judged on other data: their best no longer compares.
     best_.reset();
     Context context{net_, history_, data, nullptr, epoch_, snapshot(), &saved_};
@@ -298,7 +307,7 @@ class Trainer {
       }
       if (options_.verbose) detail::print_epoch(record);
       announce_events(before);
-      if (options_.on_epoch_end) options_.on_epoch_end(record);
+      call_hook(options_.on_epoch_end, kEpochEndHook, "on_epoch_end", record);
       if (stop) break;
     }
     if (options_.restore_best) restore_best_epoch();
@@ -488,7 +497,7 @@ class Trainer {
     for (std::size_t i = from; i < history_.events.size(); ++i) {
       const StructuralEvent& ev = history_.events[i];
       if (options_.verbose) detail::print_event(ev);
-      if (options_.on_event) options_.on_event(ev);
+      call_hook(options_.on_event, kEventHook, "on_event", ev);
     }
   }
 
@@ -608,7 +617,7 @@ class Trainer {
                          .loss = static_cast<double>(loss),
                          .step = opt_.steps + 1};
       step(record);
-      if (options_.on_batch_end) options_.on_batch_end(record);
+      call_hook(options_.on_batch_end, kBatchEndHook, "on_batch_end", record);
       return static_cast<double>(loss) * static_cast<double>(b);
     });
   }
@@ -670,7 +679,7 @@ class Trainer {
                          .step = opt_.steps + 1};
       step(record);
       check_lockstep();
-      if (options_.on_batch_end) options_.on_batch_end(record);
+      call_hook(options_.on_batch_end, kBatchEndHook, "on_batch_end", record);
       return stats[0];
     });
   }
@@ -682,7 +691,7 @@ class Trainer {
   // gradients a hook may have written into are masked again.
   void step(BatchRecord& record) {
     if (options_.on_gradients) {
-      options_.on_gradients(record);
+      call_hook(options_.on_gradients, kGradientsHook, "on_gradients", record);
       net_.for_each_param([](Param<T>& p, ParamKind) { p.mask_gradient(); });
     }
     clip_gradients(record);
@@ -730,6 +739,7 @@ class Trainer {
     agree_on_inputs<FileError>([&] {
       if (parallel_.rank() == 0) check_checkpoint_directory();
     });
+    agree_on_hooks("fit");
     std::uint64_t h = network_fingerprint(net_);
     auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
     for (const Dataset<T>* d : {&train, validation}) {
@@ -753,6 +763,55 @@ class Trainer {
           "fit: the processes differ in their network, datasets or options (seed, batch "
           "size, epochs, rehearsal memory); every process must build the same network from the "
           "same seed and pass the same full datasets, options and set_replay memory");
+    }
+  }
+
+  // The TrainOptions hooks, as bits of `hooks_anywhere_`.
+  static constexpr unsigned kEpochEndHook = 1, kEventHook = 2, kBatchEndHook = 4,
+                            kGradientsHook = 8;
+
+  // Data-parallel runs: which hooks some process has set (`hooks_anywhere_`), so that every
+  // process takes part in the agreement after each call of one (call_hook). Printing from process
+  // 0 alone is the usual use; `on_gradients`, which changes the step, must be set on every
+  // process or on none, or the processes' parameters would part ways.
+  void agree_on_hooks(const char* where) {
+    double set[4] = {options_.on_epoch_end ? 1.0 : 0.0, options_.on_event ? 1.0 : 0.0,
+                     options_.on_batch_end ? 1.0 : 0.0, options_.on_gradients ? 1.0 : 0.0};
+    parallel_.sum(std::span<double>(set));
+    if (set[3] != 0 && set[3] != static_cast<double>(parallel_.size())) {
+      detail::fail(where, ": on_gradients is set on ", set[3], " of ", parallel_.size(),
+                   " processes; it changes the step, so set it on every process or on none");
+    }
+    hooks_anywhere_ = 0;
+    for (unsigned b = 0; b < 4; ++b)
+      if (set[b] > 0) hooks_anywhere_ |= 1u << b;
+  }
+
+  // Calls a TrainOptions hook (`bit` names it). In one process: if set, and its exception
+  // propagates as it is. In a data-parallel run, when any process has the hook set, every process
+  // agrees after the call whether it threw on any of them, and then every process throws Error
+  // with the first failing process's message: a hook that threw on one process alone would
+  // otherwise leave the others waiting in the next collective.
+  template <class Hook, class Arg>
+  void call_hook(const Hook& hook, unsigned bit, const char* name, Arg& arg) {
+    if constexpr (!Parallel::distributed) {
+      (void)bit;
+      if (hook) hook(arg);
+    } else {
+      if ((hooks_anywhere_ & bit) == 0) return;
+      std::string why;  // empty while the hook has not thrown
+      try {
+        if (hook) hook(arg);
+      } catch (const std::exception& e) {
+        why = std::string(": ") + e.what();
+      } catch (...) {
+        why = " (not a std::exception)";
+      }
+      const std::string failure = parallel_.agree_on_failure(
+          !why.empty(),
+          detail::message("Trainer: the ", name, " hook threw on process ", parallel_.rank(),
+                          " of ", parallel_.size(), " at epoch ", epoch_, why));
+      if (!failure.empty()) detail::fail(failure);
     }
   }
 
@@ -869,6 +928,7 @@ class Trainer {
   double best_score_ = 0;
   std::optional<Net> saved_;              // a network the policy keeps (EpochContext::saved)
   NumericGuard<Net, Opt, Policy> guard_;  // rollback target (NumericErrorAction::rollback)
+  unsigned hooks_anywhere_ = 0;  // data-parallel runs: hooks some process has set (agree_on_hooks)
 };
 
 /// Deduces `Trainer<Net, Opt, Policy, Parallel>` from the constructor arguments.
