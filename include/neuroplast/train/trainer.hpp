@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -789,9 +790,9 @@ class Trainer {
 
   // Calls a TrainOptions hook (`bit` names it). In one process: if set, and its exception
   // propagates as it is. In a data-parallel run, when any process has the hook set, every process
-  // agrees after the call whether it threw on any of them, and then every process throws Error
-  // with the first failing process's message: a hook that threw on one process alone would
-  // otherwise leave the others waiting in the next collective.
+  // agrees after the call whether it threw on any of them (agree_on_inputs), and then every
+  // process throws Error with the first failing process's message: a hook that threw on one
+  // process alone would otherwise leave the others waiting in the next collective.
   template <class Hook, class Arg>
   void call_hook(const Hook& hook, unsigned bit, const char* name, Arg& arg) {
     if constexpr (!Parallel::distributed) {
@@ -799,19 +800,19 @@ class Trainer {
       if (hook) hook(arg);
     } else {
       if ((hooks_anywhere_ & bit) == 0) return;
-      std::string why;  // empty while the hook has not thrown
-      try {
-        if (hook) hook(arg);
-      } catch (const std::exception& e) {
-        why = std::string(": ") + e.what();
-      } catch (...) {
-        why = " (not a std::exception)";
-      }
-      const std::string failure = parallel_.agree_on_failure(
-          !why.empty(),
-          detail::message("Trainer: the ", name, " hook threw on process ", parallel_.rank(),
-                          " of ", parallel_.size(), " at epoch ", epoch_, why));
-      if (!failure.empty()) detail::fail(failure);
+      agree_on_inputs([&] {
+        const auto threw = [&](std::string_view why) {
+          detail::fail("Trainer: the ", name, " hook threw on process ", parallel_.rank(), " of ",
+                       parallel_.size(), " at epoch ", epoch_, why);
+        };
+        try {
+          if (hook) hook(arg);
+        } catch (const std::exception& e) {
+          threw(std::string(": ") + e.what());
+        } catch (...) {
+          threw(" (not a std::exception)");
+        }
+      });
     }
   }
 
