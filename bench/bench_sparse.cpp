@@ -171,8 +171,12 @@ void bm_snapshot_inference(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(snapshot.forward(X, ws).data());
   int packed = 0;
   for (Index l = 0; l < 3; ++l) packed += snapshot.packed(l) ? 1 : 0;
+  // Which way this processor fetches a packed row's inputs (picked once per process by timing
+  // both, the same bits either way): reported so that runs on different hosts can be compared.
+  const bool gathered = np::detail::gather_fetch_pays<float>();
   state.SetLabel("density " + std::to_string(state.range(0)) + "%, " + std::to_string(packed) +
-                 " of 3 layers packed");
+                 " of 3 layers packed" +
+                 (packed > 0 ? (gathered ? ", inputs gathered" : ", inputs by lanes") : ""));
 }
 
 enum GradientMode : int { whole = 0, whole_then_mask = 1, blocks = 2, blocks_masked = 3 };

@@ -156,11 +156,12 @@ void check_mask_bits_multiply() {
   }
 }
 
-// `packed_row_dot` (an InferenceSnapshot's single-sample product) against the exact sum, for
-// every row length up to past two of the vector path's steps (so each of its blocks, its partial
-// block and its scalar tail is reached) and column indices spread over a larger input. Small
-// integers make every partial sum exact in float, so any order of summation gives the same value
-// and a lane that reads the wrong input or weight cannot hide in rounding.
+// `packed_row_dot` (an InferenceSnapshot's single-sample product), with either way of fetching
+// its inputs, against the exact sum, for every row length up to past two of the vector path's
+// steps (so each of its blocks, its partial block and its scalar tail is reached) and column
+// indices spread over a larger input. Small integers make every partial sum exact in float, so
+// any order of summation gives the same value and a lane that reads the wrong input or weight
+// cannot hide in rounding.
 template <class T>
 void check_packed_row_dot() {
   Rng rng(137);
@@ -184,6 +185,16 @@ void check_packed_row_dot() {
     INFO(count << " active connections");
     CHECK(detail::packed_row_dot(cols.data(), values.data(), count, x.data()) ==
           static_cast<T>(exact));
+    CHECK(detail::packed_row_dot<T, detail::InputFetch::gather>(cols.data(), values.data(), count,
+                                                                x.data()) == static_cast<T>(exact));
+    // With weights whose sums round, the two ways of fetching the inputs must still agree bit
+    // for bit: an InferenceSnapshot picks one per processor (`gather_fetch_pays`), and its
+    // answers may not depend on that pick.
+    std::vector<T> rounding(values.size());
+    for (T& v : rounding) v = static_cast<T>(rng.uniform() * 2 - 1) / 3;
+    CHECK(detail::packed_row_dot(cols.data(), rounding.data(), count, x.data()) ==
+          detail::packed_row_dot<T, detail::InputFetch::gather>(cols.data(), rounding.data(), count,
+                                                                x.data()));
   }
 }
 

@@ -17,6 +17,8 @@
 /// the rule errs towards the dense path.
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -98,6 +100,12 @@ T sparse_row_dot(const std::int32_t* cols, std::int32_t count, const T* w, const
       cols, 0, count, [&](std::int32_t k) { return w[cols[k]]; }, x);
 }
 
+// How `packed_row_dot` fetches the inputs of a vector of connections under AVX2: `lanes` loads
+// them one by one into the vector's lanes, `gather` with the gather instruction. Both fill the
+// same lanes with the same values, so the products are the same bit for bit; which is faster
+// depends on the processor (`gather_fetch_pays`).
+enum class InputFetch { lanes, gather };
+
 #if defined(__AVX2__)
 // The inputs x[c[0]], …, x[c[lanes − 1]] in one vector: eight floats or four doubles.
 inline __m256 inputs_at(const float* x, const std::int32_t* c) {
@@ -105,6 +113,36 @@ inline __m256 inputs_at(const float* x, const std::int32_t* c) {
 }
 inline __m256d inputs_at(const double* x, const std::int32_t* c) {
   return _mm256_set_pd(x[c[3]], x[c[2]], x[c[1]], x[c[0]]);
+}
+// (The masked form with every lane set is the same instruction; GCC 12 warns, wrongly, that the
+// unmasked double one reads an uninitialised register.)
+inline __m256 inputs_gathered(const float* x, const std::int32_t* c) {
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x,
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)),
+                                  _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4);
+}
+inline __m256d inputs_gathered(const double* x, const std::int32_t* c) {
+  return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), x,
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(c)),
+                                  _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
+}
+// values[i] · x[c[i]] in lane i < n (0 < n < 8, or 4 for doubles), 0 in the others; nothing at
+// or past c + n or values + n is read (the masked loads and gather skip those lanes).
+inline __m256 partial_term(const std::int32_t* c, const float* values, std::int32_t n,
+                           const float* x) {
+  const __m256i m =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256 inputs = _mm256_mask_i32gather_ps(
+      _mm256_setzero_ps(), x, _mm256_maskload_epi32(c, m), _mm256_castsi256_ps(m), 4);
+  return _mm256_mul_ps(_mm256_maskload_ps(values, m), inputs);
+}
+inline __m256d partial_term(const std::int32_t* c, const double* values, std::int32_t n,
+                            const double* x) {
+  const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3));
+  const __m256i wide = _mm256_cvtepi32_epi64(m);  // each lane's all-ones or zero, 64 bits wide
+  const __m256d inputs = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), x, _mm_maskload_epi32(c, m),
+                                                  _mm256_castsi256_pd(wide), 8);
+  return _mm256_mul_pd(_mm256_maskload_pd(values, wide), inputs);
 }
 #endif
 
@@ -119,23 +157,28 @@ inline __m256d inputs_at(const double* x, const std::int32_t* c) {
 // row's active weights in the order of `cols`), as the packed copy of an InferenceSnapshot stores
 // them. Reading a tenth of the weights contiguously instead of gathering them from the dense
 // plane, whose cache lines a tenth of the entries still mostly covers, is what lets a single
-// sample gain from pruning. Under AVX2 the inputs are loaded one by one into the lanes of a
-// vector, eight floats or four doubles at a time, into two independent sums; the gather
-// instruction did the same 1.45–1.8 × slower on this project's AMD EPYC (a gather there is many
-// micro-operations, and on Intel parts with the gather-data-sampling mitigation it is slow too).
-// Without AVX2 (and for the last few connections), four scalar sums, as `sparse_row_dot`.
-template <Scalar T>
+// sample gain from pruning. Under AVX2 the inputs are fetched into vectors of eight floats or
+// four doubles (`fetch`: lane by lane or with the gather instruction, the same bits), which feed
+// two independent sums; the last count mod 8 (or 4) connections go into one more vector whose
+// other lanes stay 0, read with a masked gather that touches neither the inputs nor the weights
+// past the row (one instruction instead of a scalar tail: 13% of a 10%-dense 784-1024-1024-10
+// single-sample pass, where rows hold about 100 connections). Without AVX2, four scalar sums, as
+// `sparse_row_dot`.
+template <Scalar T, InputFetch fetch = InputFetch::lanes>
 T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, const T* x) {
-  std::int32_t k = 0;
-  T tail = 0;
 #if defined(__AVX2__)
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     namespace ei = Eigen::internal;
     using Packet = decltype(inputs_at(x, cols));
     constexpr std::int32_t lanes = sizeof(Packet) / sizeof(T);
     const auto term = [&](std::int32_t at) {
-      return ei::pmul(ei::ploadu<Packet>(values + at), inputs_at(x, cols + at));
+      if constexpr (fetch == InputFetch::gather) {
+        return ei::pmul(ei::ploadu<Packet>(values + at), inputs_gathered(x, cols + at));
+      } else {
+        return ei::pmul(ei::ploadu<Packet>(values + at), inputs_at(x, cols + at));
+      }
     };
+    std::int32_t k = 0;
     Packet a0 = ei::pset1<Packet>(T(0)), a1 = a0;
     for (; k + 2 * lanes <= count; k += 2 * lanes) {
       a0 = ei::padd(a0, term(k));
@@ -145,15 +188,68 @@ T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, 
       a0 = ei::padd(a0, term(k));
       k += lanes;
     }
-    tail = ei::predux(ei::padd(a0, a1));
+    if (k < count) a1 = ei::padd(a1, partial_term(cols + k, values + k, count - k, x));
+    return ei::predux(ei::padd(a0, a1));
   }
 #endif
-  return tail + scalar_row_dot(
-                    cols, k, count, [&](std::int32_t i) { return values[i]; }, x);
+  return scalar_row_dot(
+      cols, 0, count, [&](std::int32_t i) { return values[i]; }, x);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+// Whether `packed_row_dot` fetches its inputs faster with the gather instruction than lane by
+// lane on this processor: measured once per process and scalar type, on a synthetic layer of 128
+// rows with 100 active connections each among 1 024 inputs (a tenth, as Algorithm 3 leaves a
+// layer), the best of five alternating runs of each, and the gather taken only when it is at
+// least a tenth faster. It differs by vendor and generation: the lanes won by 1.45–1.8 × on this
+// project's AMD EPYC (a gather there is many micro-operations, and Intel parts with the
+// gather-data-sampling mitigation are slow at it too), the gather by 1.2 × on an Intel Xeon of
+// 2026 (family 6, model 207). Both give the same bits, so a wrong pick on a busy machine costs
+// time, never a result. The measurement takes about 0.2 ms.
+template <Scalar T>
+bool gather_fetch_pays() {
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    static const bool pays = [] {
+      constexpr std::int32_t inputs = 1024, rows = 128, per_row = 100;
+      std::vector<T> x(static_cast<std::size_t>(inputs));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<T>(i % 7) / 4;
+      std::vector<std::int32_t> cols(static_cast<std::size_t>(rows * per_row));
+      std::vector<T> values(cols.size());
+      std::uint32_t state = 12345;
+      for (std::size_t k = 0; k < cols.size(); ++k) {
+        state = state * 1664525u + 1013904223u;  // one column in each run of ten, ascending
+        cols[k] = static_cast<std::int32_t>(k % per_row) * 10 +
+                  static_cast<std::int32_t>((state >> 24) % 10);
+        values[k] = T(1) / static_cast<T>(k % per_row + 1);
+      }
+      T sink = 0;
+      const auto time = [&](auto dot) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int pass = 0; pass < 4; ++pass) {
+          for (std::size_t at = 0; at < cols.size(); at += per_row)
+            sink += dot(cols.data() + at, values.data() + at, per_row, x.data());
+        }
+        return std::chrono::steady_clock::now() - start;
+      };
+      auto lanes = std::chrono::steady_clock::duration::max(), gather = lanes;
+      for (int round = 0; round < 5; ++round) {
+        lanes = std::min(
+            lanes, time([](auto... a) { return packed_row_dot<T, InputFetch::lanes>(a...); }));
+        gather = std::min(
+            gather, time([](auto... a) { return packed_row_dot<T, InputFetch::gather>(a...); }));
+      }
+      volatile T keep = sink;  // the sums must be computed for the times to mean anything
+      static_cast<void>(keep);
+      return gather * 10 <= lanes * 9;
+    }();
+    return pays;
+  }
+#endif
+  return false;
+}
 
 // Samples of a batch handled together by the sparse kernels: 256 bytes, so a block of the
 // accumulator stays in eight AVX registers while a row's connections are summed into it. Eight
@@ -398,11 +494,15 @@ void sparse_forward_product(const SparsePattern& p, const T* w, Index ldw, const
   if (batch == 1) {
     const T* x = in.data();
     T* y = out.data();
+    const bool gather = packed && gather_fetch_pays<T>();
     parallel_ranges(p.rows, threads, work, [&](Index r0, Index r1) {
       for (Index r = r0; r < r1; ++r) {
         const auto count = rs[r + 1] - rs[r];
-        y[r] = bias[r] + alpha * (packed ? packed_row_dot(cols + rs[r], w + rs[r], count, x)
-                                         : sparse_row_dot(cols + rs[r], count, w + r * ldw, x));
+        const T* v = w + rs[r];
+        y[r] = bias[r] +
+               alpha * (!packed  ? sparse_row_dot(cols + rs[r], count, w + r * ldw, x)
+                        : gather ? packed_row_dot<T, InputFetch::gather>(cols + rs[r], v, count, x)
+                                 : packed_row_dot<T, InputFetch::lanes>(cols + rs[r], v, count, x));
       }
     });
     return;

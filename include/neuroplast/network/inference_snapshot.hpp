@@ -23,12 +23,14 @@ namespace neuroplast {
 
 /// Whether an InferenceSnapshot computes a layer whose active weights (`density` of all, 0..1)
 /// it holds packed on them for a batch of `batch` samples. A single sample reads the packed
-/// weights contiguously and fetches its inputs: under AVX2 into vectors of eight, faster than the
-/// dense matrix-vector product up to a density of a quarter (784-1024-1024-10 on this project's
-/// 2-core AMD EPYC, one thread: 4.2–4.8 × at 10%, 2.4 × at 20% where the dense weights come from
-/// memory; 1.6–2.0 × at 10% on a host that keeps them cached); without AVX2 one at a time, up
-/// to a tenth. A batch follows the network's own rule (`sparse_product_pays`), whose crossovers
-/// were measured with the weights read from the dense plane, which packed weights only beat.
+/// weights contiguously and fetches its inputs: under AVX2 into vectors of eight (lane by lane or
+/// with the gather instruction, whichever this processor runs faster: `detail::gather_fetch_pays`),
+/// faster than the dense matrix-vector product up to a density of a quarter (784-1024-1024-10
+/// on this project's 2-core AMD EPYC, one thread: 4.2–4.8 × at 10%, 2.4 × at 20% where the dense
+/// weights come from memory; 1.6–2.0 × at 10% on a host that keeps them cached; 4.2–4.6 × at 10%
+/// on an Intel Xeon with the gather); without AVX2 one at a time, up to a tenth. A batch follows
+/// the network's own rule (`sparse_product_pays`), whose crossovers were measured with the weights
+/// read from the dense plane, which packed weights only beat.
 inline bool packed_product_pays(double density, Index batch) {
 #if defined(__AVX2__)
   constexpr double single_sample = 0.25;
@@ -49,9 +51,9 @@ inline bool packed_product_pays(double density, Index batch) {
 /// speed. The snapshot stores each pruned layer's active weights packed in the order of its
 /// SparsePattern (a layer pruned to at most `kMaxSparseDensity`), next to a dense copy, and picks
 /// per call (`packed_product_pays`): 784-1024-1024-10 with 90% of its connections pruned answers a
-/// single sample 3.1–4.7× faster than the unpruned network on one thread, about 3× on two, where
-/// the dense weights come from memory; 1.6–2.0× (1.8× on two threads) where the cache holds them
-/// (docs/performance.md).
+/// single sample 3.1–4.7× faster than the unpruned network on one thread, about 3–3.9× on two,
+/// where the dense weights come from memory; 1.6–2.0× (1.8× on two threads) where the cache holds
+/// them (docs/performance.md).
 ///
 /// Results: a layer computed densely gives the network's bits; a packed layer sums in another
 /// order (within rounding: 1e-6 relative in float), except for a batch on which the network also
