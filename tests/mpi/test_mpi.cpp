@@ -257,6 +257,98 @@ TEST_CASE("a hook that throws on one process ends fit on every process with its 
   CHECK(batches == (one ? 0 : 3 * 5));
 }
 
+namespace {
+
+// Calls into user code counted across a test, and the call at which process 1 throws (0: never).
+int user_calls = 0;
+int throw_at_call = 0;
+
+// Cross-entropy that throws on process 1 at call `throw_at_call` (a user's loss that checks
+// something only that process's share of a batch has).
+struct FlakyCrossEntropy {
+  static constexpr std::string_view name = "flaky_cross_entropy";
+  static constexpr bool needs_labels = true;
+  template <Scalar T>
+  static T evaluate(const ConstMatrixView<T>& z, const Targets<T>& t, MatrixView<T>* g) {
+    if (world_rank() == 1 && ++user_calls == throw_at_call)
+      throw std::runtime_error("label out of range");
+    return SoftmaxCrossEntropy::evaluate(z, t, g);
+  }
+};
+
+// A user's policy that throws, on process 1 only, at the epoch `throw_at_call` counts to: a
+// NumericError at epoch 2, a FileError at epoch 3 (its log could not be written there).
+struct FlakyPolicy {
+  static constexpr std::string_view name = "flaky";
+  template <class Ctx>
+  void on_epoch_end(Ctx& ctx) {
+    if (world_rank() != 1 || ctx.epoch != throw_at_call) return;
+    if (ctx.epoch == 2) throw NumericError("FlakyPolicy: a score became NaN");
+    throw FileError("FlakyPolicy: cannot write policy.log");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a policy or loss that throws on one process ends fit everywhere, as its type", "[mpi]") {
+  const Dataset<double> data = blobs(40, 3), validation = blobs(20, 4);
+  const auto trainer_for = [](Mlp<double, Relu>& net, auto policy, TrainOptions options) {
+    options.epochs = 4;
+    options.batch_size = 8;
+    return Trainer(net, Adam<double>{.learning_rate = 0.05}, policy, options,
+                   mpi::DataParallel{.comm = MPI_COMM_WORLD, .check_every = 1});
+  };
+  // The loss, in training: the 7th share of a batch process 1 computes (epoch 2, batch 1).
+  user_calls = 0;
+  throw_at_call = 7;
+  {
+    Mlp<double, Relu> net({3, 4, 3}, 1);
+    auto trainer =
+        trainer_for(net, StaticPolicy{}, {.loss = LossFunction::of<FlakyCrossEntropy>()});
+    CHECK_THROWS_MATCHES(trainer.fit(data), Error,
+                         WhatHas({"label out of range", "[process 1 of"}));
+    // Every process stopped before that batch's step: the last good epoch is the first.
+    CHECK(trainer.history().epochs.size() == 1);
+  }
+  // The loss, judging the validation set: process 1's share of it is its first call.
+  user_calls = 0;
+  throw_at_call = 1;
+  {
+    Mlp<double, Relu> net({3, 4, 3}, 1);
+    auto trainer =
+        trainer_for(net, StaticPolicy{}, {.loss = LossFunction::of<FlakyCrossEntropy>()});
+    CHECK_THROWS_MATCHES(trainer.evaluate(validation), Error,
+                         WhatHas({"label out of range", "[process 1 of"}));
+  }
+  // A policy's NumericError is a NumericError on every process: a rollback acts everywhere
+  // alike (one, then the same error again, recorded on every process), ...
+  throw_at_call = 2;
+  {
+    Mlp<double, Relu> net({3, 4, 3}, 1);
+    auto trainer = trainer_for(
+        net, FlakyPolicy{}, {.on_numeric_error = NumericErrorAction::rollback, .max_rollbacks = 1});
+    CHECK_THROWS_MATCHES(trainer.fit(data, validation), NumericError,
+                         WhatHas({"a score became NaN", "[process 1 of"}));
+    CHECK(trainer.history().events.size() == 1);
+    CHECK(trainer.history().events.front().kind == EventKind::rollback);
+  }
+  // ... and its FileError a FileError on every process.
+  throw_at_call = 3;
+  {
+    Mlp<double, Relu> net({3, 4, 3}, 1);
+    auto trainer = trainer_for(net, FlakyPolicy{}, {});
+    CHECK_THROWS_MATCHES(trainer.fit(data, validation), FileError,
+                         WhatHas({"cannot write policy.log", "[process 1 of"}));
+    CHECK(trainer.history().epochs.size() == 3);
+  }
+  throw_at_call = 0;
+  // Nothing left pending: the processes train on together.
+  Mlp<double, Relu> net({3, 4, 3}, 1);
+  auto trainer = trainer_for(net, FlakyPolicy{}, {.loss = LossFunction::of<FlakyCrossEntropy>()});
+  CHECK_NOTHROW(trainer.fit(data, validation));
+  CHECK(trainer.parallel().same_everywhere(crc32(detail::network_bytes(net))));
+}
+
 TEST_CASE("a non-finite loss on one process ends fit everywhere; rollback stays in lockstep",
           "[mpi]") {
   // One sample that overflows the logits, in the last process's share of the first batch.

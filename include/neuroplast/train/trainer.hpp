@@ -151,7 +151,8 @@ class Trainer {
     const std::size_t before = history_.events.size();
     context.record(
         StructuralEvent{.kind = EventKind::new_data, .count = data.size(), .reason = "new data"});
-    if constexpr (requires { policy_.on_new_data(context); }) policy_.on_new_data(context);
+    if constexpr (requires { policy_.on_new_data(context); })
+      in_lockstep([&] { policy_.on_new_data(context); });
     announce_events(before);
   }
 
@@ -191,25 +192,37 @@ class Trainer {
     Index correct = 0;
     Share mine{0, n};
     if constexpr (Parallel::distributed) mine = share_of(n, parallel_.rank(), parallel_.size());
-    for (Index start = mine.begin; start < mine.end; start += options_.evaluation_batch) {
-      const Index b = std::min(options_.evaluation_batch, mine.end - start);
-      const auto X = data.features().middleCols(start, b);
-      // Inference pass: no dropout masks, no draws from the mask stream.
-      const auto logits = net_.forward(X, ws_);
-      Targets<T> targets = batch_targets(data, start, b);
-      loss_sum +=
-          static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
-      if (data.has_labels()) {
-        for (Index c = 0; c < b; ++c) {
-          Index best = 0;
-          logits.col(c).maxCoeff(&best);
-          correct += best == data.labels()[static_cast<std::size_t>(start + c)];
+    std::string failure;  // what the loss threw on this process's share (data-parallel runs)
+    const auto evaluate_share = [&] {
+      for (Index start = mine.begin; start < mine.end; start += options_.evaluation_batch) {
+        const Index b = std::min(options_.evaluation_batch, mine.end - start);
+        const auto X = data.features().middleCols(start, b);
+        // Inference pass: no dropout masks, no draws from the mask stream.
+        const auto logits = net_.forward(X, ws_);
+        Targets<T> targets = batch_targets(data, start, b);
+        loss_sum +=
+            static_cast<double>(evaluate_loss(logits, targets, nullptr)) * static_cast<double>(b);
+        if (data.has_labels()) {
+          for (Index c = 0; c < b; ++c) {
+            Index best = 0;
+            logits.col(c).maxCoeff(&best);
+            correct += best == data.labels()[static_cast<std::size_t>(start + c)];
+          }
         }
       }
-    }
-    if constexpr (Parallel::distributed) {
-      double sums[2] = {loss_sum, static_cast<double>(correct)};
+    };
+    if constexpr (!Parallel::distributed) {
+      evaluate_share();
+    } else {
+      try {
+        evaluate_share();
+      } catch (...) {
+        failure = failure_here();
+      }
+      // The loss is user code: agreed in the same sum as the statistics, at no extra collective.
+      double sums[3] = {loss_sum, static_cast<double>(correct), failure.empty() ? 0.0 : 1.0};
       parallel_.sum(std::span<double>(sums));
+      if (sums[2] > 0) rethrow_agreed(parallel_.agree_on_failure(!failure.empty(), failure));
       loss_sum = sums[0];
       correct = static_cast<Index>(sums[1]);
     }
@@ -280,7 +293,8 @@ class Trainer {
       begin.loss = options_.loss;
       begin.epochs_left = options_.epochs;
       const std::size_t before = history_.events.size();
-      if constexpr (requires { policy_.on_fit_begin(begin); }) policy_.on_fit_begin(begin);
+      if constexpr (requires { policy_.on_fit_begin(begin); })
+        in_lockstep([&] { policy_.on_fit_begin(begin); });
       announce_events(before);
     }
     int rollbacks = 0;
@@ -350,7 +364,7 @@ class Trainer {
     context.epochs_left = early ? 0 : epochs_left;
     context.steps_per_epoch = steps_per_epoch(train);
     context.loss = options_.loss;
-    policy_.on_epoch_end(context);
+    in_lockstep([&] { policy_.on_epoch_end(context); });
     EpochRecord& done = history_.epochs.back();
     done.sizes = net_.sizes();
     done.parameter_count = net_.parameter_count();
@@ -649,18 +663,25 @@ class Trainer {
       auto grad = ws_.output_gradient();
       double local_loss = 0;
       bool failed = false;
+      std::string threw;  // what the loss (user code) threw on this process
       if (mine.size() > 0) {
-        const T loss = evaluate_loss(logits, targets, &grad);  // the mean over this share
-        failed = !std::isfinite(static_cast<double>(loss));
-        local_loss = static_cast<double>(loss) * static_cast<double>(mine.size());
-        // The step follows the mean over the whole batch: this share's part of it.
-        grad *= static_cast<T>(static_cast<double>(mine.size()) / static_cast<double>(b));
+        try {
+          const T loss = evaluate_loss(logits, targets, &grad);  // the mean over this share
+          failed = !std::isfinite(static_cast<double>(loss));
+          local_loss = static_cast<double>(loss) * static_cast<double>(mine.size());
+          // The step follows the mean over the whole batch: this share's part of it.
+          grad *= static_cast<T>(static_cast<double>(mine.size()) / static_cast<double>(b));
+        } catch (...) {
+          threw = failure_here();
+        }
       } else {
         grad.setZero();
       }
-      // Agreed before any backward pass: a batch that failed anywhere is applied nowhere.
-      double stats[2] = {failed ? 0.0 : local_loss, failed ? 1.0 : 0.0};
+      // Agreed before any backward pass: a batch that failed anywhere is applied nowhere. A loss
+      // that threw anywhere ends fit everywhere with its exception, agreed in the same sum.
+      double stats[3] = {failed ? 0.0 : local_loss, failed ? 1.0 : 0.0, threw.empty() ? 0.0 : 1.0};
       parallel_.sum(std::span<double>(stats));
+      if (stats[2] > 0) rethrow_agreed(parallel_.agree_on_failure(!threw.empty(), threw));
       if (stats[1] > 0) {
         const std::string failure = parallel_.agree_on_failure(
             failed, detail::message("fit: the loss became non-finite at epoch ", epoch_, ", batch ",
@@ -828,6 +849,59 @@ class Trainer {
     }
     const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
     if (!failure.empty()) detail::fail<E>(failure);
+  }
+
+  // Calls `body` — the policy, which every process runs alike — and, in a data-parallel run,
+  // agrees afterwards whether it threw on any process (one MPI_Allreduce of an int when it did
+  // not); then every process throws the first failing process's exception again
+  // (`rethrow_agreed`). A policy that threw on one process alone (a user's policy whose log file
+  // failed to open there) would otherwise leave the others waiting in the next collective. A
+  // body that itself waits in a collective must fail on every process or none, as the built-in
+  // policies do: they decide from the same reduced statistics.
+  template <class Body>
+  void in_lockstep(Body&& body) {
+    if constexpr (!Parallel::distributed) {
+      body();
+    } else {
+      std::string failure;
+      try {
+        body();
+      } catch (...) {
+        failure = failure_here();
+      }
+      rethrow_agreed(parallel_.agree_on_failure(!failure.empty(), failure));
+    }
+  }
+
+  // The exception being handled, for `agree_on_failure`: its type as one letter (N NumericError,
+  // F FileError, E anything else), then its message and this process's rank. Call it in a catch
+  // block only.
+  std::string failure_here() const {
+    const auto tagged = [this](char type, const char* what) {
+      return type + std::string(what != nullptr && *what != '\0' ? what : "(no message)") +
+             detail::message(" [process ", parallel_.rank(), " of ", parallel_.size(), "]");
+    };
+    try {
+      throw;
+    } catch (const NumericError& e) {
+      return tagged('N', e.what());
+    } catch (const FileError& e) {
+      return tagged('F', e.what());
+    } catch (const std::exception& e) {
+      return tagged('E', e.what());
+    } catch (...) {
+      return tagged('E', "an exception that is not a std::exception");
+    }
+  }
+
+  // Throws an agreed `failure_here` (nothing when it is empty) as its type: NumericError,
+  // so that a numeric-error rollback acts on every process alike, FileError, or Error.
+  static void rethrow_agreed(const std::string& failure) {
+    if (failure.empty()) return;
+    const std::string message = failure.substr(1);
+    if (failure.front() == 'N') detail::fail<NumericError>(message);
+    if (failure.front() == 'F') detail::fail<FileError>(message);
+    detail::fail(message);
   }
 
   // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
