@@ -201,13 +201,13 @@ T packed_row_dot(const std::int32_t* cols, const T* values, std::int32_t count, 
 
 // Whether `packed_row_dot` fetches its inputs faster with the gather instruction than lane by
 // lane on this processor: measured once per process and scalar type, on a synthetic layer of 128
-// rows with 100 active connections each among 1 024 inputs (a tenth, as Algorithm 3 leaves a
-// layer), the best of five alternating runs of each, and the gather taken only when it is at
-// least a tenth faster. It differs by vendor and generation: the lanes won by 1.45–1.8 × on this
-// project's AMD EPYC (a gather there is many micro-operations, and Intel parts with the
-// gather-data-sampling mitigation are slow at it too), the gather by 1.2 × on an Intel Xeon of
-// 2026 (family 6, model 207). Both give the same bits, so a wrong pick on a busy machine costs
-// time, never a result. The measurement takes about 0.2 ms.
+// rows with 100 active connections each among 1 024 inputs (a tenth, the density of the pruned
+// networks docs/performance.md measures), the best of five alternating runs of each, and the gather
+// taken only when it is at least a tenth faster. It differs by vendor and generation: the lanes won
+// by 1.45–1.8 × on this project's AMD EPYC (a gather there is many micro-operations, and Intel
+// parts with the gather-data-sampling mitigation are slow at it too), the gather by 1.2 × on an
+// Intel Xeon of 2026 (family 6, model 207). Both give the same bits, so a wrong pick on a busy
+// machine costs time, never a result. The measurement takes about 0.2 ms.
 template <Scalar T>
 bool gather_fetch_pays() {
 #if defined(__AVX2__)

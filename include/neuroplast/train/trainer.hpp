@@ -140,7 +140,7 @@ class Trainer {
       if constexpr (requires { policy_.validate(net_); }) policy_.validate(net_);
     };
     if constexpr (Parallel::distributed) {
-      agree_on_inputs(check);
+      in_lockstep(check);
       agree_on_hooks("notify_new_data");
     } else {
       check();
@@ -183,7 +183,7 @@ class Trainer {
   /// reduced: call it on every process.
   Evaluation evaluate(const Dataset<T>& data) {
     if constexpr (Parallel::distributed) {
-      agree_on_inputs([&] { check_dataset(data, net_, options_.loss, "evaluate"); });
+      in_lockstep([&] { check_dataset(data, net_, options_.loss, "evaluate"); });
     } else {
       check_dataset(data, net_, options_.loss, "evaluate");
     }
@@ -751,14 +751,14 @@ class Trainer {
   // failing process's Error if any fails (none is left waiting in a collective); then they must
   // hold the same datasets, network and options, or all throw.
   void agree_to_start(const Dataset<T>& train, const Dataset<T>* validation) {
-    agree_on_inputs([&] {
+    in_lockstep([&] {
       check_dataset(train, net_, options_.loss, "fit (training set)");
       if (validation != nullptr)
         check_dataset(*validation, net_, options_.loss, "fit (validation set)");
       opt_.validate();
     });
     // Checked by the one process that writes checkpoints, and thrown everywhere as FileError.
-    agree_on_inputs<FileError>([&] {
+    in_lockstep([&] {
       if (parallel_.rank() == 0) check_checkpoint_directory();
     });
     agree_on_hooks("fit");
@@ -811,9 +811,9 @@ class Trainer {
 
   // Calls a TrainOptions hook (`bit` names it). In one process: if set, and its exception
   // propagates as it is. In a data-parallel run, when any process has the hook set, every process
-  // agrees after the call whether it threw on any of them (agree_on_inputs), and then every
-  // process throws Error with the first failing process's message: a hook that threw on one
-  // process alone would otherwise leave the others waiting in the next collective.
+  // agrees after the call whether it threw on any of them (in_lockstep), and then every process
+  // throws Error with the first failing process's message: a hook that threw on one process alone
+  // would otherwise leave the others waiting in the next collective.
   template <class Hook, class Arg>
   void call_hook(const Hook& hook, unsigned bit, const char* name, Arg& arg) {
     if constexpr (!Parallel::distributed) {
@@ -821,10 +821,9 @@ class Trainer {
       if (hook) hook(arg);
     } else {
       if ((hooks_anywhere_ & bit) == 0) return;
-      agree_on_inputs([&] {
+      in_lockstep([&] {
         const auto threw = [&](std::string_view why) {
-          detail::fail("Trainer: the ", name, " hook threw on process ", parallel_.rank(), " of ",
-                       parallel_.size(), " at epoch ", epoch_, why);
+          detail::fail("Trainer: the ", name, " hook threw at epoch ", epoch_, why);
         };
         try {
           if (hook) hook(arg);
@@ -837,27 +836,14 @@ class Trainer {
     }
   }
 
-  // Runs `check` on every process; if it throws on any, every process throws the first failing
-  // process's message as an `E` (none is left waiting in a collective).
-  template <class E = Error, class Check>
-  void agree_on_inputs(Check&& check) {
-    std::string error;
-    try {
-      check();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
-    if (!failure.empty()) detail::fail<E>(failure);
-  }
-
-  // Calls `body` — the policy, which every process runs alike — and, in a data-parallel run,
-  // agrees afterwards whether it threw on any process (one MPI_Allreduce of an int when it did
-  // not); then every process throws the first failing process's exception again
-  // (`rethrow_agreed`). A policy that threw on one process alone (a user's policy whose log file
-  // failed to open there) would otherwise leave the others waiting in the next collective. A
-  // body that itself waits in a collective must fail on every process or none, as the built-in
-  // policies do: they decide from the same reduced statistics.
+  // Calls `body` — the checks of a fit's inputs, a hook, the policy: code that may fail on one
+  // process alone — and, in a data-parallel run, agrees afterwards whether it threw on any process
+  // (one MPI_Allreduce of an int when it did not); then every process throws the first failing
+  // process's exception again, as its type (`rethrow_agreed`). A failure on one process alone
+  // (a dataset of the wrong shape there, a user's policy whose log file could not be opened
+  // there) would otherwise leave the others waiting in the next collective. A body that itself
+  // waits in a collective must fail on every process or none, as the library's policies do: they
+  // decide from the same reduced statistics.
   template <class Body>
   void in_lockstep(Body&& body) {
     if constexpr (!Parallel::distributed) {
