@@ -192,7 +192,6 @@ class Trainer {
     Index correct = 0;
     Share mine{0, n};
     if constexpr (Parallel::distributed) mine = share_of(n, parallel_.rank(), parallel_.size());
-    std::string failure;  // what the loss threw on this process's share (data-parallel runs)
     const auto evaluate_share = [&] {
       for (Index start = mine.begin; start < mine.end; start += options_.evaluation_batch) {
         const Index b = std::min(options_.evaluation_batch, mine.end - start);
@@ -214,6 +213,7 @@ class Trainer {
     if constexpr (!Parallel::distributed) {
       evaluate_share();
     } else {
+      std::string failure;  // what the loss threw on this process's share
       try {
         evaluate_share();
       } catch (...) {
@@ -525,18 +525,10 @@ class Trainer {
     if constexpr (!Parallel::distributed) {
       CheckpointStore<Net, Opt>::write(options_.checkpoint.path, content);
     } else {
-      std::string error;
-      if (parallel_.rank() == 0) {
-        try {
+      in_lockstep([&] {
+        if (parallel_.rank() == 0)
           CheckpointStore<Net, Opt>::write(options_.checkpoint.path, content);
-        } catch (const std::exception& e) {
-          error = e.what();
-          if (error.empty()) error = "checkpoint: writing failed";
-        }
-      }
-      const std::string failure = parallel_.agree_on_failure(!error.empty(), error);
-      if (!failure.empty())
-        detail::fail<FileError>(failure, " [process 0 of ", parallel_.size(), "]");
+      });
     }
   }
 
