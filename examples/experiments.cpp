@@ -391,13 +391,14 @@ Settings parse(int argc, char** argv) {
       throw np::Error("unknown option " + flag + " (see --help)");
     if (i + 1 >= argc) throw np::Error("missing value after " + flag + " (see --help)");
     const std::string value = argv[i + 1];
-    if (flag == "--seeds")
+    if (flag == "--seeds") {
       s.seeds = neuroplast::examples::parse_number<int>(flag, value, 1);
-    else if (flag == "--epochs") {
+    } else if (flag == "--epochs") {
       s.epochs = neuroplast::examples::parse_number<int>(flag, value, 1);
       s.epochs_given = true;
-    } else
+    } else {
       s.out = value;
+    }
   }
   if (s.mode != "table" && s.mode != "incremental" && s.mode != "growth_timing") {
     throw np::Error("mode must be table, incremental or growth_timing, not '" + s.mode +
