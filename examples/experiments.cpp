@@ -296,22 +296,23 @@ void incremental_table(const Settings& s, const Data& d) {
 
 // Grows every hidden layer on a fixed schedule as the policies' default growth step does (zero
 // fan-out, each new bias centred on 1 024 validation samples) and records the test accuracy after
-// every epoch. `at` > 0: to `width` after epoch `at`; `doubling`: double after every second
-// epoch until `width`; neither: a fresh network.
+// every epoch past `record_after`. `at` > 0: to `width` after epoch `at`; `doubling`: double
+// after every second epoch until `width`; neither: a fresh network.
 struct GrowthSchedule {
   static constexpr std::string_view name = "growth_schedule";
   int at = 0;
   bool doubling = false;
   Index width = 1024;
+  int record_after = 0;
   const np::Dataset<float>* test = nullptr;
   std::vector<double>* accuracy = nullptr;
 
   template <class Ctx>
   void on_epoch_end(Ctx& ctx) {
-    const std::vector<int> predicted = ctx.net.predict(test->features());
-    std::size_t right = 0;
-    for (std::size_t i = 0; i < predicted.size(); ++i) right += predicted[i] == test->labels()[i];
-    accuracy->push_back(100.0 * static_cast<double>(right) / static_cast<double>(predicted.size()));
+    if (ctx.epoch > record_after) {
+      accuracy->push_back(
+          100 * np::task_accuracy(ctx.net, *test, {}, np::ContinualProtocol::class_incremental));
+    }
     const bool now = doubling ? ctx.epoch % 2 == 0 : ctx.epoch == at;
     if (!now || ctx.final_epoch) return;
     const auto& judged = ctx.judge().features();
@@ -354,6 +355,7 @@ void growth_timing_table(const Settings& s, const Data& d) {
     for (int seed = 1; seed <= s.seeds; ++seed) {
       std::vector<double> accuracy;
       GrowthSchedule schedule = v.schedule;
+      schedule.record_after = from;
       schedule.test = &d.test;
       schedule.accuracy = &accuracy;
       np::Mlp<float, np::Relu> net(v.sizes, static_cast<std::uint64_t>(seed));
@@ -362,15 +364,14 @@ void growth_timing_table(const Settings& s, const Data& d) {
       options.seed = static_cast<std::uint64_t>(seed);
       np::Trainer trainer(net, np::Adam<float>{.learning_rate = 1e-3f}, schedule, options);
       trainer.fit(d.train, d.validation);
-      const std::vector<double> tail(accuracy.begin() + from, accuracy.end());
       const auto scores = np::MeanActivation{.max_samples = 1024}.neuron_scores(net, &d.validation);
       const auto zero = (scores.front().array() == 0.0f).count();
       char text[16];
-      std::snprintf(text, sizeof text, "%.2f", mean(tail));
+      std::snprintf(text, sizeof text, "%.2f", mean(accuracy));
       accuracies += (seed > 1 ? " / " : "") + std::string(text);
       dead +=
           (seed > 1 ? " / " : "") + std::to_string(zero) + " of " + std::to_string(net.width(0));
-      std::fprintf(stderr, "  %-36s seed %d: %.2f%%\n", v.name.c_str(), seed, mean(tail));
+      std::fprintf(stderr, "  %-36s seed %d: %.2f%%\n", v.name.c_str(), seed, mean(accuracy));
     }
     std::printf("| %s | %s | %s |\n", v.name.c_str(), accuracies.c_str(), dead.c_str());
   }
