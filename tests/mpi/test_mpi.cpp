@@ -56,12 +56,18 @@ double max_relative_difference(const Mlp<double, Relu>& a, const Mlp<double, Rel
 // The same run on one process and on every process of the world, from a network of `sizes`;
 // checks they agree and returns the single-process run's history. With `replay` > 0 both
 // rehearse that share of every batch from a memory of 40 other samples (`set_replay`).
-template <class Policy>
-History equal_to_one_process(const Policy& policy, int epochs, Index batch,
-                             const std::vector<Index>& sizes = {3, 2, 2, 3}, double replay = 0) {
+// `prepare` edits each network before its run.
+template <class Policy, class Prepare = void (*)(Mlp<double, Relu>&)>
+History equal_to_one_process(
+    const Policy& policy, int epochs, Index batch, const std::vector<Index>& sizes = {3, 2, 2, 3},
+    double replay = 0, Prepare prepare = [](Mlp<double, Relu>&) {}) {
   INFO(Policy::name << ", replay " << replay);
   const Dataset<double> train = blobs(150, 1), validation = blobs(60, 2), memory = blobs(40, 3);
-  const auto fresh = [&] { return Mlp<double, Relu>(sizes, 7); };
+  const auto fresh = [&] {
+    Mlp<double, Relu> net(sizes, 7);
+    prepare(net);
+    return net;
+  };
   const TrainOptions options{.epochs = epochs, .batch_size = batch, .seed = 5};
 
   Mlp<double, Relu> alone = fresh();
@@ -125,6 +131,21 @@ TEST_CASE("a data-parallel run equals a single-process run, under every policy",
   // A last batch smaller than the process count (150 = 4 · 37 + 2 on 3+ processes, 1 sample
   // per process of the last 2 on 2) and a batch that does not split evenly.
   equal_to_one_process(StaticPolicy{}, 50, 37);
+}
+
+TEST_CASE("large gradient planes summed where they lie equal a single-process run", "[mpi]") {
+  // Layer 1's weight plane, 256 × 300 = 76 800 values, is summed in place (contiguous); the
+  // biases and the other planes share the flat buffer.
+  equal_to_one_process(StaticPolicy{}, 6, 16, {3, 300, 256, 3});
+  // Grown by 20 neurons, hidden layer 0 widens layer 1's rows into new capacity: the plane
+  // (256 × 320) now has gaps between its rows and is summed through the buffer, on its own.
+  const auto grow_first = [](Mlp<double, Relu>& net) {
+    net.grow_neurons(0, 20, init::He{});
+    const auto w = net.layer_params(1).weight_param().grad.view();
+    REQUIRE(w.rows() * w.cols() >= 65536);
+    REQUIRE(w.outerStride() != w.cols());
+  };
+  equal_to_one_process(StaticPolicy{}, 6, 16, {3, 300, 256, 3}, 0, grow_first);
 }
 
 TEST_CASE("rehearsal under data parallelism equals a single-process run with it", "[mpi]") {
