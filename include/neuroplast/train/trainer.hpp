@@ -885,7 +885,8 @@ class Trainer {
   // Backward, and every gradient summed over the processes. With OverlappingSums, each layer's
   // gradients are packed as backward finishes them (last layer first) and a bucket's sum starts
   // once it holds `bucket_bytes`, so the sums of the upper layers run while the lower ones are
-  // computed; otherwise one flat sum after backward. Either way each element is the same sum.
+  // computed; otherwise the sums after backward (`sum_gradients`). Either way each element is the
+  // same sum.
   template <class Features>
   void backward_and_sum(const Features& X) {
     if constexpr (OverlappingSums<Parallel>) {
