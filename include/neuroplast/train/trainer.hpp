@@ -930,11 +930,10 @@ class Trainer {
     reduce_buffer_.resize(gradient_count());
     std::size_t at = 0;
     net_.for_each_param([&](Param<T>& p, ParamKind) {
-      const auto g = p.grad.view();
-      const auto n = static_cast<std::size_t>(g.rows() * g.cols());
+      const std::size_t n = plane_size(p);
       if (n < kSumInPlace) {
         at += gradient_to(p, reduce_buffer_.data() + at);
-      } else if (g.outerStride() == g.cols()) {
+      } else if (p.grad.outer_stride() == p.grad.cols()) {
         parallel_.sum(std::span<T>(p.grad.data(), n));
       } else {
         const std::span<T> alone(reduce_buffer_.data() + at, n);
@@ -946,13 +945,15 @@ class Trainer {
     parallel_.sum(std::span<T>(reduce_buffer_.data(), at));
     at = 0;
     net_.for_each_param([&](Param<T>& p, ParamKind) {
-      const auto g = p.grad.view();
-      if (static_cast<std::size_t>(g.rows() * g.cols()) < kSumInPlace)
-        at += gradient_from(p, reduce_buffer_.data() + at);
+      if (plane_size(p) < kSumInPlace) at += gradient_from(p, reduce_buffer_.data() + at);
     });
   }
   // Gradient planes of at least this many values are summed on their own (`sum_gradients`).
   static constexpr std::size_t kSumInPlace = std::size_t{1} << 16;
+  // Values in p's gradient plane.
+  static std::size_t plane_size(const Param<T>& p) {
+    return static_cast<std::size_t>(p.grad.rows() * p.grad.cols());
+  }
 
   // Values in every gradient plane: one per parameter.
   std::size_t gradient_count() const { return static_cast<std::size_t>(net_.parameter_count()); }
